@@ -1,0 +1,34 @@
+# Set-up and everyday commands. `make run` installs and runs the study; `make test` installs and tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= $(if $(FER_BENCH_DATA),$(FER_BENCH_DATA),../shared/fer2013)
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast leaderboard clean
+
+install: $(VENV)/.installed
+
+# face_recognition goes in with --no-deps: its metadata asks for the source package dlib (a long
+# compile); dlib-bin, a dependency of fer-bench, provides the same `dlib` module prebuilt.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps face_recognition==1.3.0
+	touch $@
+
+run: install
+	FER_BENCH_DATA=$(DATA) $(BIN)/fer-bench run paper
+
+test: install
+	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+leaderboard: install
+	$(BIN)/fer-bench leaderboard --readme README.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,125 @@
+"""`fer-bench` command line: run, show, list, leaderboard."""
+
+import argparse
+import json
+import shlex
+import os
+import sys
+from pathlib import Path
+
+from fer_bench import leaderboard, registry
+from fer_bench.errors import FerBenchError
+from fer_bench.records import RecordStore
+
+LEADERBOARD_FILE = "LEADERBOARD.md"
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.command_line = "fer-bench " + shlex.join(argv)
+    try:
+        return args.handler(args) or 0
+    except FerBenchError as error:
+        print(f"fer-bench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fer-bench: interrupted; records already written are kept", file=sys.stderr)
+        return 130
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="fer-bench", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--results", default=None,
+                        help="results directory (default: $FER_BENCH_RESULTS or ./results)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="run one experiment and record it")
+    run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
+    run.add_argument("--data", default=os.environ.get("FER_BENCH_DATA"),
+                     help="FER2013 images folder or csv (default: $FER_BENCH_DATA)")
+    run.add_argument("--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE "
+                     "or ~/.cache/fer-bench)")
+    run.add_argument("--jobs", type=int, default=None, help="worker processes for extraction (default: all cores)")
+    run.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    run.add_argument("--force", action="store_true", help="run again even if this spec is already recorded")
+    run.set_defaults(handler=cmd_run)
+
+    show = sub.add_parser("show", parents=[common], help="print the latest record of an experiment or run id")
+    show.add_argument("name", help="experiment name or run id (6+ leading characters)")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    show.set_defaults(handler=cmd_show)
+
+    board = sub.add_parser("leaderboard", parents=[common], help=f"write <results>/{LEADERBOARD_FILE}")
+    board.add_argument("--readme", default=None, help="also refresh the headline block of this README")
+    board.set_defaults(handler=cmd_leaderboard)
+
+    listing = sub.add_parser("list", help="list every registered part with its parameters, and the experiments")
+    listing.set_defaults(handler=cmd_list)
+    return parser
+
+
+def cmd_run(args):
+    from fer_bench.data import load_dataset
+    from fer_bench.experiments import load_experiment
+    from fer_bench.features.cache import ArrayCache
+    from fer_bench.runner import log, run
+
+    experiment = load_experiment(args.experiment)
+    store = RecordStore(args.results)
+    store.check_writable()
+    dataset = load_dataset(args.data)
+    log(dataset.summary())
+    record = run(experiment, dataset, store, ArrayCache(args.cache), jobs=args.jobs, seed=args.seed,
+                 force=args.force, command=args.command_line)
+    print(summary_text(record))
+    path = leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+    log(f"leaderboard updated: {path}")
+
+
+def cmd_show(args):
+    matches = RecordStore(args.results).find(args.name)
+    if not matches:
+        raise FerBenchError(f"no recorded run matches {args.name!r}")
+    record = matches[-1]
+    print(json.dumps(record, indent=2) if args.format == "json" else summary_text(record))
+
+
+def cmd_leaderboard(args):
+    store = RecordStore(args.results)
+    records = store.all()
+    print(leaderboard.write(records, store.root / LEADERBOARD_FILE))
+    if args.readme:
+        leaderboard.update_readme(records, Path(args.readme))
+        print(args.readme)
+
+
+def cmd_list(args):
+    from fer_bench.experiments import experiment_dirs
+
+    for kind in registry.KINDS:
+        print(f"{kind}:")
+        for part in registry.parts(kind):
+            print(f"  {part.name:<12} {part.summary}")
+            for p in part.params:
+                choices = f"  one of {list(p.choices)}" if p.choices else ""
+                print(f"      {p.name} = {p.default!r}{choices}")
+    names = sorted({f.stem for d in experiment_dirs() if d.is_dir() for f in d.glob("*.toml")})
+    print("experiments:\n  " + "  ".join(names))
+
+
+def summary_text(record):
+    lines = [f"{record['experiment']}  run {record['run_id']}  ({record['created']}, "
+             f"{record['timings']['total']:.0f} s)"]
+    for split, m in record["metrics"].items():
+        lines.append(
+            f"  {split:<12} accuracy {100 * m['accuracy']:.2f}% on {m['n_evaluated']}/{m['n_total']} evaluated"
+            f" | accuracy_all {100 * m['accuracy_all']:.2f}% | macro-F1 {100 * m['macro_f1']:.2f}%"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Loaders for the three layouts users bring; each returns a validated `Dataset`.
+
+- usage folders: `<root>/<Usage>/<Label>/<row>.jpg` (Training, PublicTest, PrivateTest)
+- train/test folders: `<root>/train/<label>/*` and `<root>/test/<label>/*`; its `Test` split is
+  Kaggle's PublicTest and PrivateTest together
+- csv: Kaggle's `fer2013.csv` (emotion,pixels,Usage) or `icml_face_data.csv` (emotion, Usage, pixels)
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fer_bench.data.dataset import CLASS_NAMES, IMAGE_SIZE, SPLITS, Dataset
+from fer_bench.errors import FerBenchError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff"}
+CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
+TRAIN_TEST_SPLITS = {"train": "Training", "test": "Test"}
+_LABEL_CODES = {name.lower(): code for code, name in enumerate(CLASS_NAMES)}
+
+
+def load_dataset(path) -> Dataset:
+    if path is None or str(path) == "":
+        raise FerBenchError("no data path: pass --data PATH or set FER_BENCH_DATA")
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise FerBenchError(f"data path does not exist: {root}")
+    if root.is_file():
+        return load_csv(root)
+    for name in CSV_NAMES:
+        if (root / name).is_file():
+            return load_csv(root / name)
+    children = {p.name for p in root.iterdir() if p.is_dir()}
+    if any(s in children for s in SPLITS):
+        return _load_folders(root, "usage folders", {s: s for s in SPLITS if s in children})
+    lowered = {c.lower(): c for c in children}
+    if "train" in lowered and "test" in lowered:
+        mapping = {lowered[k]: v for k, v in TRAIN_TEST_SPLITS.items()}
+        return _load_folders(root, "train/test folders", mapping)
+    raise FerBenchError(
+        f"{root} is not a FER2013 data set: expected Training/PublicTest/PrivateTest folders, "
+        f"train/ and test/ folders, or one of {', '.join(CSV_NAMES)}"
+    )
+
+
+def read_image(path) -> np.ndarray:
+    """One image file as a 48x48 uint8 grayscale array; colour and 16-bit images are converted."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                array = np.asarray(image, dtype=np.float64)
+                image = Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8))
+            gray = image.convert("L")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise FerBenchError(f"{path}: not a readable image ({error})") from None
+    if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
+        gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
+    files, labels, splits = [], [], []
+    for dir_name, split in split_dirs.items():
+        for label_dir in sorted(p for p in (root / dir_name).iterdir() if p.is_dir()):
+            code = _LABEL_CODES.get(label_dir.name.lower())
+            if code is None:
+                raise FerBenchError(
+                    f"{label_dir}: unknown emotion folder (expected one of {', '.join(CLASS_NAMES)})"
+                )
+            for file in sorted(label_dir.iterdir()):
+                if file.suffix.lower() in IMAGE_SUFFIXES:
+                    files.append(file)
+                    labels.append(code)
+                    splits.append(split)
+    if not files:
+        raise FerBenchError(f"{root}: no images found under {', '.join(split_dirs)}")
+    _check_splits(root, splits, split_dirs.values())
+    images = np.stack([read_image(f) for f in files])
+    ids = np.array([str(f.relative_to(root)) for f in files])
+    return Dataset(str(root), layout, images, np.array(labels), np.array(splits), ids)
+
+
+def load_csv(path: Path) -> Dataset:
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise FerBenchError(f"{path}: empty csv file") from None
+        missing = [c for c in ("emotion", "pixels", "usage") if c not in header]
+        if missing:
+            raise FerBenchError(f"{path}: missing column(s) {', '.join(missing)} in header")
+        col = {name: header.index(name) for name in ("emotion", "pixels", "usage")}
+        images, labels, splits, ids = [], [], [], []
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            where = f"{path}, line {line}"
+            if len(row) < len(header):
+                raise FerBenchError(f"{where}: {len(row)} fields, expected {len(header)}")
+            labels.append(_parse_label(row[col["emotion"]], where))
+            images.append(_parse_pixels(row[col["pixels"]], where))
+            splits.append(_parse_usage(row[col["usage"]], where))
+            ids.append(f"row {line - 2}")
+    if not images:
+        raise FerBenchError(f"{path}: no data rows")
+    _check_splits(path, splits, {"Training"})
+    return Dataset(str(path), "csv", np.stack(images), np.array(labels), np.array(splits), np.array(ids))
+
+
+def _parse_label(text, where):
+    try:
+        code = int(text.strip())
+    except ValueError:
+        raise FerBenchError(f"{where}: emotion {text!r} is not an integer") from None
+    if not 0 <= code < len(CLASS_NAMES):
+        raise FerBenchError(f"{where}: emotion {code} is outside 0..{len(CLASS_NAMES) - 1}")
+    return code
+
+
+def _parse_pixels(text, where):
+    values = text.split()
+    if len(values) != IMAGE_SIZE * IMAGE_SIZE:
+        raise FerBenchError(f"{where}: {len(values)} pixel values, expected {IMAGE_SIZE * IMAGE_SIZE}")
+    try:
+        pixels = np.array(values, dtype=np.int64)
+    except ValueError:
+        raise FerBenchError(f"{where}: pixels contain a non-integer value") from None
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise FerBenchError(f"{where}: pixel values must lie in 0..255")
+    return pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
+
+
+def _parse_usage(text, where):
+    usage = text.strip()
+    if usage not in SPLITS:
+        raise FerBenchError(f"{where}: Usage {usage!r} is not one of {', '.join(SPLITS)}")
+    return usage
+
+
+def _check_splits(where, splits, required):
+    present = set(splits)
+    for split in required:
+        if split not in present:
+            raise FerBenchError(f"{where}: split {split} has no images")

@@ -1,0 +1,6 @@
+"""Feature extractors: turn a Dataset into a FeatureSet (registered as `features/<name>`)."""
+
+from fer_bench.features import embedding, pixels  # noqa: F401  (registers the parts)
+from fer_bench.features.base import FeatureSet
+
+__all__ = ["FeatureSet"]

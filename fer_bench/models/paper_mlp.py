@@ -1,0 +1,110 @@
+"""The study's MLP on the 128-d embedding, layer for layer (names match the study's .h5 file)."""
+
+from typing import Literal
+
+import numpy as np
+
+from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
+from fer_bench.registry import register
+
+N_CLASSES = 7
+
+
+def build_paper_mlp(input_dim=128, batch_norm=True, l2_scale=1.0, architecture="paper"):
+    import keras
+    from keras import layers, regularizers
+
+    def l2(factor):
+        return regularizers.L2(factor * l2_scale) if l2_scale > 0 else None
+
+    inputs = keras.Input((input_dim,))
+    x = layers.Flatten(name="flatten")(inputs)
+    if batch_norm:
+        x = layers.BatchNormalization(name="batch_normalization")(x)
+    if architecture == "paper":
+        x = layers.Dense(128, activation="relu", kernel_regularizer=l2(0.003), name="dense")(x)
+        x = layers.Dense(86, activation="relu", kernel_regularizer=l2(0.002), name="dense_1")(x)
+        x = layers.Dense(64, activation="relu", name="dense_2")(x)
+        x = layers.Dense(32, activation="tanh", name="dense_3")(x)
+        x = layers.Dense(16, activation="relu", bias_regularizer=l2(0.001), name="dense_4")(x)
+    else:
+        x = layers.Dense(128, activation="relu", kernel_regularizer=l2(0.003), name="dense")(x)
+    outputs = layers.Dense(N_CLASSES, activation="softmax", name="dense_5")(x)
+    return keras.Model(inputs, outputs, name="paper_mlp")
+
+
+def load_study_weights(model, h5_path):
+    """Load the study's Keras 2.1 weights into `build_paper_mlp()` by layer name."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as f:
+        group = f["model_weights"]
+        for layer in model.layers:
+            if layer.name not in group or not layer.weights:
+                continue
+            stored = group[layer.name][layer.name]
+            layer.set_weights([np.asarray(stored[w.name + ":0"]) for w in layer.weights])
+    return model
+
+
+@register("model", "paper-mlp")
+class PaperMLP:
+    """The study's Keras MLP: BatchNorm, Dense 128-86-64-32(tanh)-16-7, Adam, 300 epochs."""
+
+    def __init__(
+        self,
+        epochs: int = 300,
+        batch_size: int = 32,
+        learning_rate: float = 0.001,
+        validation_split: float = 0.2,
+        resample_first: bool = True,
+        batch_norm: bool = True,
+        l2_scale: float = 1.0,
+        architecture: Literal["paper", "one-hidden"] = "paper",
+        early_stopping_patience: int = 0,
+    ):
+        if epochs < 1 or batch_size < 1 or not 0 < validation_split < 1 or learning_rate <= 0:
+            raise ValueError("epochs and batch_size must be >= 1, 0 < validation_split < 1, learning_rate > 0")
+        self.params = dict(locals())
+        del self.params["self"]
+        self.model = None
+        self.history = None
+
+    def fit(self, X, y, resampler, seed):
+        import keras
+
+        p = self.params
+        keras.utils.set_random_seed(seed)
+        X_fit, y_fit, X_val, y_val = carve_validation(
+            X, y, resampler, seed, p["validation_split"], p["resample_first"]
+        )
+        self.model = build_paper_mlp(X.shape[1], p["batch_norm"], p["l2_scale"], p["architecture"])
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(p["learning_rate"]),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        callbacks = [
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001),
+            progress_callback(p["epochs"], "paper-mlp"),
+        ]
+        if p["early_stopping_patience"] > 0:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=p["early_stopping_patience"], restore_best_weights=True
+                )
+            )
+        result = self.model.fit(
+            X_fit,
+            one_hot(y_fit),
+            validation_data=(X_val, one_hot(y_val)),
+            epochs=p["epochs"],
+            batch_size=p["batch_size"],
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        self.history = history_of(result)
+
+    def predict_proba(self, X):
+        return self.model.predict(X, batch_size=1024, verbose=0)

@@ -1,0 +1,76 @@
+"""scikit-learn baselines on standardized, flattened features."""
+
+from typing import Literal
+
+import numpy as np
+
+from fer_bench.registry import register
+
+
+class SklearnModel:
+    history = None
+
+    def estimator(self):
+        raise NotImplementedError
+
+    def fit(self, X, y, resampler, seed):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X_fit, y_fit = resampler.resample(X, y, seed)
+        self.pipeline = make_pipeline(StandardScaler(), self.estimator(seed))
+        self.pipeline.fit(X_fit.reshape(len(X_fit), -1), y_fit)
+
+    def predict_proba(self, X):
+        return self.pipeline.predict_proba(X.reshape(len(X), -1))
+
+
+@register("model", "svm")
+class SVM(SklearnModel):
+    """RBF (or other kernel) SVC; scores are a softmax of its one-vs-rest decision function."""
+
+    def __init__(self, C: float = 1.0, gamma: str = "scale", kernel: Literal["rbf", "linear", "poly"] = "rbf"):
+        if C <= 0:
+            raise ValueError("C must be > 0")
+        self.C, self.gamma, self.kernel = C, gamma, kernel
+
+    def estimator(self, seed):
+        from sklearn.svm import SVC
+
+        gamma = self.gamma if self.gamma in ("scale", "auto") else float(self.gamma)
+        return SVC(C=self.C, gamma=gamma, kernel=self.kernel, decision_function_shape="ovr", random_state=seed)
+
+    def predict_proba(self, X):
+        scores = self.pipeline.decision_function(X.reshape(len(X), -1))
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+@register("model", "knn")
+class KNN(SklearnModel):
+    """k-nearest neighbours."""
+
+    def __init__(self, n_neighbors: int = 15, weights: Literal["uniform", "distance"] = "distance"):
+        if n_neighbors < 1:
+            raise ValueError("n_neighbors must be >= 1")
+        self.n_neighbors, self.weights = n_neighbors, weights
+
+    def estimator(self, seed):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(n_neighbors=self.n_neighbors, weights=self.weights)
+
+
+@register("model", "logreg")
+class LogReg(SklearnModel):
+    """Multinomial logistic regression."""
+
+    def __init__(self, C: float = 1.0, max_iter: int = 2000):
+        if C <= 0 or max_iter < 1:
+            raise ValueError("C must be > 0 and max_iter >= 1")
+        self.C, self.max_iter = C, max_iter
+
+    def estimator(self, seed):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed)

@@ -1,0 +1,121 @@
+"""One registry for every kind of interchangeable part (features, resampler, model).
+
+A part is a class registered with `@register(kind, name)`; its constructor's keyword arguments,
+with their defaults, are the part's parameters. `typing.Literal` annotations restrict choices.
+"""
+
+import importlib
+import inspect
+import typing
+from dataclasses import dataclass
+
+from fer_bench.errors import FerBenchError
+
+KINDS = ("features", "resampler", "model")
+_PACKAGES = ("fer_bench.features", "fer_bench.resamplers", "fer_bench.models")
+_PARTS: dict = {}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object
+    choices: tuple | None = None
+
+    def check(self, where, value):
+        """Return `value` if it fits this parameter, else raise a FerBenchError naming it."""
+        expected = type(self.default)
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if self.default is None:
+            ok = True
+        if not ok:
+            raise FerBenchError(
+                f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise FerBenchError(
+                f"{where}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Part:
+    kind: str
+    name: str
+    factory: type
+    params: tuple
+
+    @property
+    def key(self):
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def summary(self):
+        return (inspect.getdoc(self.factory) or "").split("\n")[0]
+
+    def resolve(self, values):
+        """Defaults overlaid with `values`, each checked; unknown names are an error."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise FerBenchError(
+                f"{self.key}: unknown parameter {unknown[0]!r} (known: {', '.join(known) or 'none'})"
+            )
+        resolved = {p.name: p.default for p in self.params}
+        resolved.update({name: known[name].check(self.key, v) for name, v in values.items()})
+        return resolved
+
+    def create(self, values):
+        resolved = self.resolve(values)
+        try:
+            return self.factory(**resolved)
+        except ValueError as error:
+            raise FerBenchError(f"{self.key}: {error}") from None
+
+
+def register(kind, name):
+    if kind not in KINDS:
+        raise ValueError(f"unknown part kind {kind!r}")
+
+    def decorate(factory):
+        _PARTS[(kind, name)] = Part(kind, name, factory, _params_of(factory))
+        factory.part_name = name
+        return factory
+
+    return decorate
+
+
+def _params_of(factory):
+    hints = typing.get_type_hints(factory.__init__)
+    params = []
+    for p in inspect.signature(factory).parameters.values():
+        if p.kind is not p.KEYWORD_ONLY and p.kind is not p.POSITIONAL_OR_KEYWORD:
+            continue
+        if p.default is p.empty:
+            raise TypeError(f"{factory.__name__}.{p.name} needs a default to be a part parameter")
+        hint = hints.get(p.name)
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        params.append(Param(p.name, p.default, choices))
+    return tuple(params)
+
+
+def load_parts():
+    for package in _PACKAGES:
+        importlib.import_module(package)
+
+
+def get(kind, name) -> Part:
+    load_parts()
+    try:
+        return _PARTS[(kind, name)]
+    except KeyError:
+        names = sorted(n for k, n in _PARTS if k == kind)
+        raise FerBenchError(f"unknown {kind} {name!r} (known: {', '.join(names)})") from None
+
+
+def parts(kind=None):
+    load_parts()
+    return [p for (k, _), p in sorted(_PARTS.items()) if kind in (None, k)]

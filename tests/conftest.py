@@ -1,0 +1,66 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MINI = FIXTURES / "fer2013-mini"
+
+
+def _real_data_path():
+    path = Path(os.environ.get("FER_BENCH_DATA") or Path(__file__).resolve().parents[1] / "../shared/fer2013")
+    return path if (path / "PrivateTest").is_dir() else None
+
+
+REAL_DATA = _real_data_path()  # read before any test changes the environment
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, tmp_path):
+    """No test reads or writes the user's results or cache by accident."""
+    monkeypatch.setenv("FER_BENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("FER_BENCH_EXPERIMENTS", raising=False)
+    monkeypatch.setenv("FER_BENCH_DATA", str(MINI))
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One feature cache for the whole session, so the fixture is embedded once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def use_shared_cache(monkeypatch, shared_cache):
+    monkeypatch.setenv("FER_BENCH_CACHE", str(shared_cache))
+
+
+@pytest.fixture(scope="session")
+def mini_dataset():
+    from fer_bench.data import load_dataset
+
+    return load_dataset(MINI)
+
+
+@pytest.fixture(scope="session")
+def mini_embeddings(mini_dataset, shared_cache):
+    """(cache, {n_faces, embeddings}) of the fixture, extracted once per session."""
+    from fer_bench.features.cache import ArrayCache
+    from fer_bench.features.embedding import Embedding
+
+    cache = ArrayCache(shared_cache)
+    return cache, Embedding().embed(mini_dataset, cache, jobs=2)
+
+
+@pytest.fixture
+def real_data():
+    if REAL_DATA is None:
+        pytest.skip("the full FER2013 data set is not available (set FER_BENCH_DATA)")
+    return REAL_DATA
+
+
+@pytest.fixture
+def mini_copy(tmp_path):
+    target = tmp_path / "data"
+    shutil.copytree(MINI, target)
+    return target

@@ -1,0 +1,146 @@
+"""End to end through the command line, on the fixture data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fer_bench.cli import main
+
+from conftest import MINI
+
+TINY_MLP = """
+description = "tiny paper-mlp for tests"
+seed = 3
+[features]
+name = "embedding"
+protocol = "{protocol}"
+[resampler]
+name = "smote"
+k_neighbors = 2
+[model]
+name = "paper-mlp"
+epochs = 2
+"""
+
+
+@pytest.fixture
+def experiments(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "tiny.toml").write_text(TINY_MLP.format(protocol="detector"))
+    (folder / "tiny-full.toml").write_text(TINY_MLP.format(protocol="full"))
+    (folder / "tiny-svm.toml").write_text(
+        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "svm"\nC = 10\n'
+    )
+    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+    return folder
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_run_records_the_contract_and_writes_the_leaderboard(experiments, tmp_path, mini_embeddings, capsys):
+    assert run_cli("run", "tiny", "--data", MINI) == 0
+    out = capsys.readouterr().out
+    assert "PrivateTest" in out and "accuracy_all" in out
+
+    assert run_cli("show", "tiny", "--format", "json") == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in ("run_id", "experiment", "spec", "seed", "created", "versions", "timings", "metrics"):
+        assert key in record
+    assert set(record["timings"]) >= {"features", "fit", "total"}
+    assert record["spec"]["model"]["params"]["epochs"] == 2
+    assert record["seed"] == 3
+    for split in ("PublicTest", "PrivateTest"):
+        m = record["metrics"][split]
+        assert m["n_total"] == 42 and 0 < m["n_evaluated"] < 42
+        assert 0 <= m["accuracy_all"] <= m["accuracy"] <= 1
+        assert m["accuracy_all"] == pytest.approx(m["accuracy"] * m["n_evaluated"] / m["n_total"])
+        assert len(m["confusion_matrix"]) == 7 and set(m["per_class_recall"]) >= {"Angry", "Neutral"}
+        assert len(record["predictions"][split]) == 42
+    assert len(record["history"]["loss"]) == 2
+
+    board = (tmp_path / "results" / "LEADERBOARD.md").read_text()
+    assert "tiny" in board and "71.162" in board and record["run_id"] in board
+
+
+def test_an_identical_spec_is_not_run_twice_unless_forced(experiments, tmp_path, mini_embeddings, capsys):
+    assert run_cli("run", "tiny-svm", "--data", MINI) == 0
+    assert run_cli("run", "tiny-svm", "--data", MINI) == 0
+    assert "already recorded" in capsys.readouterr().err
+    assert run_cli("run", "tiny-svm", "--data", MINI, "--force") == 0
+    lines = (tmp_path / "results" / "runs.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    record = json.loads(lines[0])
+    assert record["metrics"]["PrivateTest"]["n_evaluated"] == 42  # protocol full covers every image
+
+
+def test_both_protocols_evaluate_the_same_images_differently(experiments, mini_embeddings, capsys):
+    run_cli("run", "tiny", "--data", MINI)
+    run_cli("run", "tiny-full", "--data", MINI)
+    capsys.readouterr()
+    run_cli("show", "tiny-full", "--format", "json")
+    full = json.loads(capsys.readouterr().out)["metrics"]["PrivateTest"]
+    run_cli("show", "tiny", "--format", "json")
+    detector = json.loads(capsys.readouterr().out)["metrics"]["PrivateTest"]
+    assert full["n_evaluated"] == 42 and detector["n_evaluated"] < 42
+
+
+BAD_EXPERIMENTS = {
+    "syntax": ("[model\nname = 'svm'", "not valid TOML"),
+    "unknown-part": ('[features]\nname = "embedding"\n[model]\nname = "cnnn"\n', "unknown model 'cnnn'"),
+    "unknown-param": ('[features]\nname = "embedding"\n[model]\nname = "svm"\nCC = 1\n', "unknown parameter 'CC'"),
+    "bad-value": ('[features]\nname = "embedding"\n[model]\nname = "svm"\nC = -1\n', "C must be > 0"),
+    "bad-type": ('[features]\nname = "embedding"\n[model]\nname = "paper-mlp"\nepochs = "x"\n', "must be int"),
+    "no-model": ('[features]\nname = "embedding"\n', r"\[model\] needs a table"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_EXPERIMENTS)
+def test_bad_experiment_files_fail_with_one_line_and_status_2(experiments, tmp_path, capsys, name):
+    text, message = BAD_EXPERIMENTS[name]
+    (experiments / f"{name}.toml").write_text(text)
+    assert run_cli("run", "tiny-svm", "--data", MINI) == 0
+    before = (tmp_path / "results" / "runs.jsonl").read_bytes()
+    capsys.readouterr()
+    assert run_cli("run", name, "--data", MINI) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("fer-bench: error:")
+    assert f"{name}.toml" in err
+    assert __import__("re").search(message, err)
+    assert (tmp_path / "results" / "runs.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("data, message", [
+    ("/nonexistent/fer", "data path does not exist"),
+    ("", "no data path"),
+])
+def test_bad_data_paths_fail_with_status_2(experiments, capsys, data, message):
+    assert run_cli("run", "tiny", "--data", data) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unwritable_results_directory_is_refused_before_any_work(experiments, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert run_cli("run", "tiny", "--data", MINI, "--results", blocker / "results") == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_show_unknown_and_list(capsys):
+    assert run_cli("show", "nothing-here") == 2
+    assert run_cli("list") == 0
+    out = capsys.readouterr().out
+    assert "paper-mlp" in out and "protocol = 'detector'" in out and "paper" in out
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_bench.cli", "run", "paper", "--data", str(tmp_path / "missing")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"fer-bench: error: data path does not exist: {tmp_path / 'missing'}"]

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from fer_bench.data import Dataset
+from fer_bench.features import embedding as embedding_module
+from fer_bench.features.cache import ArrayCache
+from fer_bench.features.embedding import Embedding, encode_images
+
+from conftest import FIXTURES, MINI
+
+
+def test_extractor_reproduces_the_study_reference_embeddings(mini_dataset, mini_embeddings):
+    golden = np.load(FIXTURES / "reference_embeddings.npz")
+    row = {name: i for i, name in enumerate(mini_dataset.ids)}
+    index = [row[name] for name in golden["names"]]
+    stored = mini_embeddings[1]
+    assert len(index) == 102
+    assert (stored["n_faces"][index] == 1).all()
+    np.testing.assert_allclose(stored["embeddings"][index], golden["embeddings"], atol=1e-5, rtol=0)
+
+
+def test_same_result_as_face_recognition_face_encodings(mini_dataset):
+    import face_recognition
+
+    for path in sorted((MINI / "PrivateTest" / "Angry").glob("*.jpg")):
+        expected = face_recognition.face_encodings(face_recognition.load_image_file(path))
+        gray = np.asarray(face_recognition.load_image_file(path, mode="L"))
+        n_faces, got = encode_images(gray[None])
+        assert n_faces[0] == len(expected)
+        if len(expected) == 1:
+            np.testing.assert_allclose(got[0], expected[0], atol=1e-5, rtol=0)
+
+
+def test_protocols_share_one_extraction(mini_dataset, mini_embeddings):
+    cache, stored = mini_embeddings
+    detector = Embedding(protocol="detector").extract(mini_dataset, cache)
+    full = Embedding(protocol="full").extract(mini_dataset, cache)
+    assert full.covered.all()
+    np.testing.assert_array_equal(detector.covered, stored["n_faces"] == 1)
+    assert 0.5 < detector.covered.mean() < 0.9
+    np.testing.assert_array_equal(detector.X, full.X)
+
+
+def test_second_extraction_reads_the_cache(mini_dataset, mini_embeddings, monkeypatch):
+    cache, stored = mini_embeddings
+    monkeypatch.setattr(embedding_module, "encode_images", lambda *a, **k: pytest.fail("recomputed"))
+    again = Embedding().embed(mini_dataset, cache, jobs=1)
+    np.testing.assert_array_equal(again["embeddings"], stored["embeddings"])
+
+
+@pytest.fixture
+def small(mini_dataset, mini_embeddings):
+    """The first 40 fixture images and their embeddings."""
+    ds = mini_dataset
+    subset = Dataset(ds.source, ds.layout, ds.images[:40], ds.labels[:40], ds.splits[:40], ds.ids[:40])
+    return subset, mini_embeddings[1]["embeddings"][:40]
+
+
+def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
+    dataset, expected = small
+    cache = ArrayCache(tmp_path)
+    monkeypatch.setattr(embedding_module, "CHUNK", 16)
+    calls = []
+    real = embedding_module._encode_chunk
+
+    def failing_after_one(task):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(task[0])
+        return real(task)
+
+    monkeypatch.setattr(embedding_module, "_encode_chunk", failing_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        Embedding().embed(dataset, cache, jobs=1)
+    assert len(list(cache.parts_dir(next(iter(_keys(cache)))).iterdir())) == 1
+
+    resumed = []
+    monkeypatch.setattr(embedding_module, "_encode_chunk", lambda task: resumed.append(task[0]) or real(task))
+    result = Embedding().embed(dataset, cache, jobs=1)
+    assert sorted(resumed) == [1, 2]  # chunk 0 came from disk
+    np.testing.assert_array_equal(result["embeddings"], expected)
+
+
+def _keys(cache):
+    return [p.name.removesuffix(".parts") for p in cache.root.glob("*.parts")]
+
+
+def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, capsys):
+    dataset, expected = small
+    cache = ArrayCache(tmp_path)
+    Embedding().embed(dataset, cache, jobs=1)
+    entry = next(tmp_path.glob("*.npz"))
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    again = Embedding().embed(dataset, cache, jobs=1)
+    assert "damaged" in capsys.readouterr().err
+    np.testing.assert_array_equal(again["embeddings"], expected)
