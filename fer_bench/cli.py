@@ -2,8 +2,8 @@
 
 import argparse
 import json
-import shlex
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,16 +32,19 @@ def main(argv=None):
 def build_parser():
     parser = argparse.ArgumentParser(prog="fer-bench", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--results", default=None,
-                        help="results directory (default: $FER_BENCH_RESULTS or ./results)")
+    common.add_argument("--results", default=None, help="results directory (default: $FER_BENCH_RESULTS or ./results)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="run one experiment and record it")
     run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
-    run.add_argument("--data", default=os.environ.get("FER_BENCH_DATA"),
-                     help="FER2013 images folder or csv (default: $FER_BENCH_DATA)")
-    run.add_argument("--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE "
-                     "or ~/.cache/fer-bench)")
+    run.add_argument(
+        "--data",
+        default=os.environ.get("FER_BENCH_DATA"),
+        help="FER2013 images folder or csv (default: $FER_BENCH_DATA)",
+    )
+    run.add_argument(
+        "--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE or ~/.cache/fer-bench)"
+    )
     run.add_argument("--jobs", type=int, default=None, help="worker processes for extraction (default: all cores)")
     run.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
     run.add_argument("--force", action="store_true", help="run again even if this spec is already recorded")
@@ -72,8 +75,16 @@ def cmd_run(args):
     store.check_writable()
     dataset = load_dataset(args.data)
     log(dataset.summary())
-    record = run(experiment, dataset, store, ArrayCache(args.cache), jobs=args.jobs, seed=args.seed,
-                 force=args.force, command=args.command_line)
+    record = run(
+        experiment,
+        dataset,
+        store,
+        ArrayCache(args.cache),
+        jobs=args.jobs,
+        seed=args.seed,
+        force=args.force,
+        command=args.command_line,
+    )
     print(summary_text(record))
     path = leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
     log(f"leaderboard updated: {path}")
@@ -111,8 +122,9 @@ def cmd_list(args):
 
 
 def summary_text(record):
-    lines = [f"{record['experiment']}  run {record['run_id']}  ({record['created']}, "
-             f"{record['timings']['total']:.0f} s)"]
+    lines = [
+        f"{record['experiment']}  run {record['run_id']}  ({record['created']}, {record['timings']['total']:.0f} s)"
+    ]
     for split, m in record["metrics"].items():
         lines.append(
             f"  {split:<12} accuracy {100 * m['accuracy']:.2f}% on {m['n_evaluated']}/{m['n_total']} evaluated"

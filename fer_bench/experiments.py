@@ -1,15 +1,15 @@
 """Experiment files (`experiments/NAME.toml`) and the frozen RunSpec they become.
 
-    description = "..."
-    seed = 0
-    test_splits = ["PublicTest", "PrivateTest"]
-    [features]            # a table per part kind: `name` picks the part, other keys set parameters
-    name = "embedding"
-    protocol = "detector"
-    [resampler]
-    name = "smote"
-    [model]
-    name = "paper-mlp"
+description = "..."
+seed = 0
+test_splits = ["PublicTest", "PrivateTest"]
+[features]            # a table per part kind: `name` picks the part, other keys set parameters
+name = "embedding"
+protocol = "detector"
+[resampler]
+name = "smote"
+[model]
+name = "paper-mlp"
 """
 
 import hashlib
@@ -122,7 +122,9 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
     description = document.get("description", "")
     if not isinstance(description, str):
         raise FerBenchError(f"{where}: description must be a string")
-    return Experiment(name, description, parts["features"], parts["resampler"], parts["model"], seed, tuple(test_splits))
+    return Experiment(
+        name, description, parts["features"], parts["resampler"], parts["model"], seed, tuple(test_splits)
+    )
 
 
 def _part(document, kind, where) -> PartSpec:

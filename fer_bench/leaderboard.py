@@ -1,5 +1,11 @@
-"""The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures."""
+"""The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures.
 
+Runs are grouped by data set (content fingerprint): a number is only ranked against numbers
+measured on the same images. Within a group, runs rank by accuracy over all images of PrivateTest
+(or of the data set's first test split when it has no PrivateTest).
+"""
+
+from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
@@ -8,6 +14,16 @@ from fer_bench.errors import FerBenchError
 from fer_bench.reference import KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
 BOARD_SPLIT = "PrivateTest"
+SHOWN_PARAMS = {"protocol", "C", "n_neighbors", "epochs"}
+README_START = "<!-- leaderboard:start (written by fer-bench leaderboard --readme) -->"
+README_END = "<!-- leaderboard:end -->"
+
+
+@dataclass
+class Board:
+    data: dict
+    split: str
+    runs: list
 
 
 def latest_per_run(records):
@@ -18,93 +34,144 @@ def latest_per_run(records):
     return list(latest.values())
 
 
+def boards(records):
+    groups = {}
+    for record in latest_per_run(records):
+        groups.setdefault(record["data"]["fingerprint"], []).append(record)
+    result = []
+    for runs in sorted(groups.values(), key=len, reverse=True):
+        splits = [s for r in runs for s in r["metrics"]]
+        split = BOARD_SPLIT if BOARD_SPLIT in splits else splits[0]
+        ranked = sorted((r for r in runs if split in r["metrics"]), key=lambda r: -r["metrics"][split]["accuracy_all"])
+        result.append(Board(runs[0]["data"], split, ranked))
+    return result
+
+
 def _describe(part):
-    params = ", ".join(f"{k}={v}" for k, v in part["params"].items() if k in _SHOWN_PARAMS)
-    return f"{part['name']}" + (f" ({params})" if params else "")
+    params = ", ".join(f"{k}={v}" for k, v in part["params"].items() if k in SHOWN_PARAMS)
+    return part["name"] + (f" ({params})" if params else "")
 
 
-_SHOWN_PARAMS = {"protocol", "C", "n_neighbors", "epochs"}
+def _duration(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def ranked_rows(records, split=BOARD_SPLIT):
-    runs = [r for r in latest_per_run(records) if split in r["metrics"]]
-    runs.sort(key=lambda r: -r["metrics"][split]["accuracy_all"])
+def _percent(value):
+    return f"{100 * value:.2f}"
+
+
+def board_table(board: Board):
+    other = "PublicTest" if board.split == BOARD_SPLIT else None
+    headers = [
+        "#",
+        "experiment",
+        "features",
+        "resampler",
+        "model",
+        f"{board.split} acc. (all images)",
+        "evaluated (coverage)",
+        "acc. on evaluated",
+        "macro-F1",
+    ]
+    headers += [f"{other} acc. (all)"] if other else []
+    headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if board.split == BOARD_SPLIT else []
+    headers += ["run time", "run id"]
     rows = []
-    for rank, r in enumerate(runs, start=1):
-        m = r["metrics"][split]
-        public = r["metrics"].get("PublicTest", {}).get("accuracy_all")
-        spec = r["spec"]
-        rows.append([
+    for rank, r in enumerate(board.runs, start=1):
+        m, spec = r["metrics"][board.split], r["spec"]
+        row = [
             rank,
             r["experiment"],
             _describe(spec["features"]),
             spec["resampler"]["name"],
             _describe(spec["model"]),
-            f"{100 * m['accuracy_all']:.2f}",
+            _percent(m["accuracy_all"]),
             f"{m['n_evaluated']}/{m['n_total']} ({100 * m['coverage']:.1f}%)",
-            f"{100 * m['accuracy']:.2f}",
-            f"{100 * m['macro_f1']:.2f}",
-            "" if public is None else f"{100 * public:.2f}",
-            kaggle_place(100 * m["accuracy_all"]),
-            _seconds(r["timings"]["total"]),
-            f"`{r['run_id']}`",
-        ])
-    return rows
-
-
-def _seconds(value):
-    return f"{value / 60:.1f} min" if value >= 120 else f"{value:.0f} s"
+            _percent(m["accuracy"]),
+            _percent(m["macro_f1"]),
+        ]
+        if other:
+            row.append(_percent(r["metrics"][other]["accuracy_all"]) if other in r["metrics"] else "")
+        if board.split == BOARD_SPLIT:
+            row.append(kaggle_place(100 * m["accuracy_all"]))
+        row += [_duration(r["timings"]["total"]), f"`{r['run_id']}`"]
+        rows.append(row)
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
 def render(records):
-    headers = [
-        "#", "experiment", "features", "resampler", "model", "PrivateTest acc. (all images)",
-        "evaluated (coverage)", "acc. on evaluated", "macro-F1", "PublicTest acc. (all)",
-        f"Kaggle place (of {KAGGLE_TEAMS})", "run time", "run id",
-    ]
-    rows = ranked_rows(records)
-    kaggle = [[i, team, f"{score:.3f}".rstrip("0").rstrip(".")] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
-    study = [
-        [split, f"{STUDY[split]['n_faces']}/{STUDY[split]['n_total']}", f"{STUDY[split]['accuracy']:.2f}",
-         f"{STUDY[split]['accuracy_all']:.2f}"]
-        for split in ("PublicTest", "PrivateTest")
-    ]
-    return "\n".join([
+    lines = [
         "# fer-bench leaderboard",
         "",
         "Generated by `fer-bench leaderboard` (and after every `fer-bench run`) from the run records in",
         "`runs.jsonl`, each of which holds the command that made it. Do not edit by hand.",
         "",
-        "Ranked by accuracy on **all** PrivateTest images: an image whose features could not be",
-        "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated`",
-        "is the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
+        "Runs are ranked by accuracy on **all** test images: an image whose features could not be",
+        "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated` is",
+        "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
         "",
-        tabulate(rows, headers, tablefmt="github") if rows else "_No runs recorded yet._",
+    ]
+    found = boards(records)
+    if not found:
+        lines += ["_No runs recorded yet._", ""]
+    for board in found:
+        d = board.data
+        lines += [
+            f"## {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)",
+            "",
+            board_table(board),
+            "",
+        ]
+    kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
+    study = [
+        [
+            split,
+            f"{STUDY[split]['n_faces']}/{STUDY[split]['n_total']}",
+            f"{STUDY[split]['accuracy']:.2f}",
+            f"{STUDY[split]['accuracy_all']:.2f}",
+        ]
+        for split in ("PublicTest", "PrivateTest")
+    ]
+    lines += [
+        f"## Kaggle 2013 private leaderboard, top 10 of {KAGGLE_TEAMS} teams (all 3,589 PrivateTest images)",
         "",
-        f"## Kaggle 2013 private leaderboard, top 10 of {KAGGLE_TEAMS} teams (all 3,589 images)",
-        "",
-        tabulate(kaggle, ["place", "team", "accuracy %"], tablefmt="github"),
+        tabulate(kaggle, ["place", "team", "accuracy %"], tablefmt="github", disable_numparse=True),
         "",
         "## The study",
         "",
-        f"Reported: {STUDY['reported_accuracy']:.0f}% accuracy. Measured here with the study's own",
-        "model and embeddings (`reference/` in the data set), only images in which dlib's HOG",
-        "detector found exactly one face are evaluated:",
+        f"Reported: {STUDY['reported_accuracy']:.0f}% accuracy. Measured with the study's own model and",
+        "embeddings (`reference/` in the data set; `tests/test_reference.py` checks these figures), on",
+        "the images in which dlib's HOG detector found exactly one face:",
         "",
-        tabulate(study, ["split", "faces evaluated", "acc. on faces %", "acc. over all images %"],
-                 tablefmt="github"),
+        tabulate(
+            study,
+            ["split", "faces evaluated", "acc. on faces %", "acc. over all images %"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
         "",
-    ])
-
-
-README_START = "<!-- leaderboard:start (written by fer-bench leaderboard --readme) -->"
-README_END = "<!-- leaderboard:end -->"
+    ]
+    return "\n".join(lines)
 
 
 def headline(records, top=6):
-    rows = [[r[1], r[4], r[2], r[5], r[6], r[7]] for r in ranked_rows(records)[:top]]
-    headers = ["experiment", "model", "features", "PrivateTest acc. (all images)", "evaluated", "acc. on evaluated"]
-    return tabulate(rows, headers, tablefmt="github") if rows else "_No runs recorded yet._"
+    found = boards(records)
+    if not found:
+        return "_No runs recorded yet._"
+    board = found[0]
+    rows = [
+        [
+            r["experiment"],
+            _describe(r["spec"]["model"]),
+            _describe(r["spec"]["features"]),
+            _percent(r["metrics"][board.split]["accuracy_all"]),
+            f"{r['metrics'][board.split]['n_evaluated']}/{r['metrics'][board.split]['n_total']}",
+            _percent(r["metrics"][board.split]["accuracy"]),
+        ]
+        for r in board.runs[:top]
+    ]
+    headers = ["experiment", "model", "features", f"{board.split} acc. (all images)", "evaluated", "acc. on evaluated"]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
 def update_readme(records, readme: Path):

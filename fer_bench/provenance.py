@@ -7,8 +7,18 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 PACKAGES = (
-    "fer-bench", "numpy", "scikit-learn", "imbalanced-learn", "keras", "tensorflow-cpu", "tensorflow",
-    "jax", "torch", "dlib-bin", "face_recognition", "face_recognition_models",
+    "fer-bench",
+    "numpy",
+    "scikit-learn",
+    "imbalanced-learn",
+    "keras",
+    "tensorflow-cpu",
+    "tensorflow",
+    "jax",
+    "torch",
+    "dlib-bin",
+    "face_recognition",
+    "face_recognition_models",
 )
 
 
@@ -25,12 +35,18 @@ def versions():
 def git_commit():
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
             cwd=Path(__file__).resolve().parent,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-            timeout=10, cwd=Path(__file__).resolve().parent,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None

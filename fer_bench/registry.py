@@ -31,13 +31,9 @@ class Param:
         if self.default is None:
             ok = True
         if not ok:
-            raise FerBenchError(
-                f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}"
-            )
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
         if self.choices is not None and value not in self.choices:
-            raise FerBenchError(
-                f"{where}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}"
-            )
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}")
         return value
 
 
@@ -61,9 +57,7 @@ class Part:
         known = {p.name: p for p in self.params}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise FerBenchError(
-                f"{self.key}: unknown parameter {unknown[0]!r} (known: {', '.join(known) or 'none'})"
-            )
+            raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {', '.join(known) or 'none'})")
         resolved = {p.name: p.default for p in self.params}
         resolved.update({name: known[name].check(self.key, v) for name, v in values.items()})
         return resolved

@@ -2,7 +2,7 @@
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -75,14 +75,23 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         "command": command,
         "spec": spec.to_dict(),
         "seed": spec.seed,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": {"source": dataset.source, "layout": dataset.layout, "fingerprint": dataset.fingerprint,
-                 "n_images": len(dataset), "n_train_fit": int(len(train))},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {
+            "source": dataset.source,
+            "layout": dataset.layout,
+            "fingerprint": dataset.fingerprint,
+            "n_images": len(dataset),
+            "n_train_fit": int(len(train)),
+        },
         "versions": provenance.versions(),
         "git_commit": provenance.git_commit(),
         "hardware": provenance.hardware(),
-        "timings": {"features": round(t_features, 2), "fit": round(t_fit, 2), "predict": round(t_predict, 2),
-                    "total": round(time.perf_counter() - started, 2)},
+        "timings": {
+            "features": round(t_features, 2),
+            "fit": round(t_fit, 2),
+            "predict": round(t_predict, 2),
+            "total": round(time.perf_counter() - started, 2),
+        },
         "metrics": metrics,
         "predictions": predictions,
         "history": model.history,

@@ -89,6 +89,22 @@ def test_both_protocols_evaluate_the_same_images_differently(experiments, mini_e
     assert full["n_evaluated"] == 42 and detector["n_evaluated"] < 42
 
 
+def test_train_test_layout_is_evaluated_on_its_test_split(experiments, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "train-test"
+    for split, folder in [("Training", "train"), ("PublicTest", "test"), ("PrivateTest", "test")]:
+        for label_dir in (MINI / split).iterdir():
+            shutil.copytree(label_dir, data / folder / label_dir.name.lower(), dirs_exist_ok=True)
+    (experiments / "pixels-logreg.toml").write_text('[features]\nname = "pixels"\n[model]\nname = "logreg"\n')
+    assert run_cli("run", "pixels-logreg", "--data", data) == 0
+    assert "evaluating on Test instead" in capsys.readouterr().err
+    run_cli("show", "pixels-logreg", "--format", "json")
+    record = json.loads(capsys.readouterr().out)
+    assert list(record["metrics"]) == ["Test"] and record["metrics"]["Test"]["n_total"] == 84
+    assert record["data"]["layout"] == "train/test folders"
+
+
 BAD_EXPERIMENTS = {
     "syntax": ("[model\nname = 'svm'", "not valid TOML"),
     "unknown-part": ('[features]\nname = "embedding"\n[model]\nname = "cnnn"\n', "unknown model 'cnnn'"),
@@ -114,10 +130,13 @@ def test_bad_experiment_files_fail_with_one_line_and_status_2(experiments, tmp_p
     assert (tmp_path / "results" / "runs.jsonl").read_bytes() == before
 
 
-@pytest.mark.parametrize("data, message", [
-    ("/nonexistent/fer", "data path does not exist"),
-    ("", "no data path"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("/nonexistent/fer", "data path does not exist"),
+        ("", "no data path"),
+    ],
+)
 def test_bad_data_paths_fail_with_status_2(experiments, capsys, data, message):
     assert run_cli("run", "tiny", "--data", data) == 2
     assert message in capsys.readouterr().err
@@ -139,8 +158,9 @@ def test_show_unknown_and_list(capsys):
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "fer_bench.cli", "run", "paper", "--data", str(tmp_path / "missing")],
-        capture_output=True, text=True,
+        [sys.executable, "-m", "fer_bench", "run", "paper", "--data", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"fer-bench: error: data path does not exist: {tmp_path / 'missing'}"]

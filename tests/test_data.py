@@ -23,7 +23,10 @@ def test_usage_folders_load_with_labels_and_splits(mini_dataset):
     assert ds.layout == "usage folders"
     assert ds.images.shape == (168, 48, 48) and ds.images.dtype == np.uint8
     assert {s: int((ds.splits == s).sum()) for s in ds.split_names()} == {
-        "Training": 84, "PublicTest": 42, "PrivateTest": 42}
+        "Training": 84,
+        "PublicTest": 42,
+        "PrivateTest": 42,
+    }
     assert np.bincount(ds.labels).tolist() == [24] * 7
     first_happy = ds.ids[ds.labels == CLASS_NAMES.index("Happy")][0]
     assert first_happy.startswith("PrivateTest/Happy/") or "/Happy/" in first_happy
@@ -96,11 +99,14 @@ def test_csv_with_a_missing_column(tmp_path):
         load_dataset(tmp_path / "fer2013.csv")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p / "nope", "data path does not exist"),
-    (lambda p: p, "is not a FER2013 data set"),
-    (lambda p: (p / "Training" / "Angry").mkdir(parents=True) or p, "no images found"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "nope", "data path does not exist"),
+        (lambda p: p, "is not a FER2013 data set"),
+        (lambda p: (p / "Training" / "Angry").mkdir(parents=True) or p, "no images found"),
+    ],
+)
 def test_missing_or_empty_or_foreign_data_paths(tmp_path, make, message):
     with pytest.raises(FerBenchError, match=message):
         load_dataset(make(tmp_path))

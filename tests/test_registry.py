@@ -6,8 +6,16 @@ from fer_bench.errors import FerBenchError
 
 def test_every_kind_has_the_parts_the_study_needs():
     keys = {p.key for p in registry.parts()}
-    assert {"features/embedding", "features/pixels", "resampler/none", "resampler/smote",
-            "model/paper-mlp", "model/svm", "model/knn", "model/logreg"} <= keys
+    assert {
+        "features/embedding",
+        "features/pixels",
+        "resampler/none",
+        "resampler/smote",
+        "model/paper-mlp",
+        "model/svm",
+        "model/knn",
+        "model/logreg",
+    } <= keys
 
 
 def test_parameters_come_from_the_constructor_with_defaults_and_choices():

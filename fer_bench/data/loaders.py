@@ -67,9 +67,7 @@ def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
         for label_dir in sorted(p for p in (root / dir_name).iterdir() if p.is_dir()):
             code = _LABEL_CODES.get(label_dir.name.lower())
             if code is None:
-                raise FerBenchError(
-                    f"{label_dir}: unknown emotion folder (expected one of {', '.join(CLASS_NAMES)})"
-                )
+                raise FerBenchError(f"{label_dir}: unknown emotion folder (expected one of {', '.join(CLASS_NAMES)})")
             for file in sorted(label_dir.iterdir()):
                 if file.suffix.lower() in IMAGE_SUFFIXES:
                     files.append(file)

@@ -19,9 +19,7 @@ def carve_validation(X, y, resampler, seed, validation_split, resample_first):
         return X[: len(y) - n_val], y[: len(y) - n_val], X[len(y) - n_val :], y[len(y) - n_val :]
     from sklearn.model_selection import train_test_split
 
-    X_fit, X_val, y_fit, y_val = train_test_split(
-        X, y, test_size=validation_split, stratify=y, random_state=seed
-    )
+    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=validation_split, stratify=y, random_state=seed)
     X_fit, y_fit = shuffle(*resampler.resample(X_fit, y_fit, seed), seed)
     return X_fit, y_fit, X_val, y_val
 

@@ -8,6 +8,9 @@ from fer_bench.models.keras_training import carve_validation, history_of, one_ho
 from fer_bench.registry import register
 
 N_CLASSES = 7
+# Batches per compiled call: the same updates as one call per batch, without the per-batch Python
+# overhead that dominates so small a network (about 2.5x faster per epoch on 2 cores).
+STEPS_PER_EXECUTION = 64
 
 
 def build_paper_mlp(input_dim=128, batch_norm=True, l2_scale=1.0, architecture="paper"):
@@ -75,14 +78,13 @@ class PaperMLP:
 
         p = self.params
         keras.utils.set_random_seed(seed)
-        X_fit, y_fit, X_val, y_val = carve_validation(
-            X, y, resampler, seed, p["validation_split"], p["resample_first"]
-        )
+        X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], p["resample_first"])
         self.model = build_paper_mlp(X.shape[1], p["batch_norm"], p["l2_scale"], p["architecture"])
         self.model.compile(
             optimizer=keras.optimizers.Adam(p["learning_rate"]),
             loss="categorical_crossentropy",
             metrics=["accuracy"],
+            steps_per_execution=STEPS_PER_EXECUTION,
         )
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001),

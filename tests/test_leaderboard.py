@@ -1,0 +1,71 @@
+import numpy as np
+
+from fer_bench import leaderboard
+from fer_bench.metrics import UNCOVERED, split_metrics
+from fer_bench.reference import kaggle_place
+
+
+def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0):
+    y = np.arange(1000) % 7
+    metrics = {}
+    for split in splits:
+        pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
+        pred[int(coverage * 1000) :] = UNCOVERED
+        metrics[split] = split_metrics(y, pred)
+    part = {"name": "x", "params": {}}
+    return {
+        "run_id": run_id,
+        "experiment": experiment,
+        "status": "ok",
+        "metrics": metrics,
+        "spec": {"features": part, "resampler": part, "model": part},
+        "data": {
+            "fingerprint": fingerprint,
+            "source": f"/data/{fingerprint}",
+            "layout": "usage folders",
+            "n_images": 1000,
+        },
+        "timings": {"total": 30.0},
+    }
+
+
+def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
+    subset_champion = record("a" * 12, "detector", 0.6, coverage=0.7)  # 60% over all, 85.7% on covered
+    whole = record("b" * 12, "full", 0.65)
+    board = leaderboard.boards([subset_champion, whole])[0]
+    assert [r["experiment"] for r in board.runs] == ["full", "detector"]
+    text = leaderboard.render([subset_champion, whole])
+    assert "700/1000 (70.0%)" in text and "85.71" in text
+
+
+def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
+    records = [
+        record("a" * 12, "p", 0.5),
+        record("b" * 12, "q", 0.6),
+        record("c" * 12, "t", 0.7, fingerprint="f2", splits=("Test",)),
+    ]
+    found = leaderboard.boards(records)
+    assert [(b.data["fingerprint"], b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
+    text = leaderboard.render(records)
+    assert text.count("## usage folders") == 2 and "Test acc. (all images)" in text
+
+
+def test_a_rerun_replaces_its_earlier_record_on_the_board():
+    old, new = record("a" * 12, "p", 0.5), record("a" * 12, "p", 0.55)
+    (board,) = leaderboard.boards([old, new])
+    assert len(board.runs) == 1 and board.runs[0] is new
+
+
+def test_kaggle_places():
+    assert kaggle_place(71.2) == "1 of 56"
+    assert kaggle_place(66.0) == "5 of 56"
+    assert kaggle_place(54.0) == "below 10th of 56"
+
+
+def test_readme_headline_block_is_replaced_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{leaderboard.README_START}\nSTALE\n{leaderboard.README_END}\noutro\n")
+    leaderboard.update_readme([record("a" * 12, "paper", 0.37)], readme)
+    text = readme.read_text()
+    assert "STALE" not in text and "| paper" in text and "37.00" in text
+    assert text.startswith("intro\n") and text.endswith("outro\n")

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from fer_bench import registry
+from fer_bench.models.keras_training import carve_validation
+
+
+def blobs(n_per_class=(60, 10, 40, 80, 50, 30, 45), dim=16, seed=0):
+    """Seven well separated Gaussian classes, imbalanced like FER2013."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(7, dim))
+    X = np.concatenate([c + rng.normal(size=(n, dim)) for c, n in zip(centres, n_per_class)]).astype(np.float32)
+    y = np.repeat(np.arange(7), n_per_class)
+    return X, y
+
+
+@pytest.mark.parametrize("name", ["smote", "random-over"])
+def test_oversamplers_raise_every_class_to_the_majority(name):
+    X, y = blobs()
+    X_res, y_res = registry.get("resampler", name).create({}).resample(X, y, seed=0)
+    assert np.bincount(y_res).tolist() == [80] * 7
+    assert X_res.shape[1:] == X.shape[1:] and X_res.dtype == X.dtype
+
+
+def test_no_resampling_leaves_data_alone():
+    X, y = blobs()
+    X_res, y_res = registry.get("resampler", "none").create({}).resample(X, y, seed=0)
+    assert X_res is X and y_res is y
+
+
+def test_study_order_resamples_then_holds_out_the_last_fifth():
+    X, y = blobs()
+    smote = registry.get("resampler", "smote").create({})
+    X_fit, y_fit, X_val, y_val = carve_validation(X, y, smote, 0, 0.2, resample_first=True)
+    assert len(y_fit) + len(y_val) == 7 * 80 and len(y_val) == int(7 * 80 * 0.2)
+
+
+def test_clean_order_keeps_synthetic_samples_out_of_validation():
+    X, y = blobs()
+    smote = registry.get("resampler", "smote").create({})
+    X_fit, y_fit, X_val, y_val = carve_validation(X, y, smote, 0, 0.2, resample_first=False)
+    real = {row.tobytes() for row in X}
+    assert all(row.tobytes() in real for row in X_val)
+    assert len(set(np.bincount(y_fit))) == 1  # balanced after resampling
+    assert len(y_val) == round(0.2 * len(y))
+
+
+@pytest.mark.parametrize("name, params", [("svm", {"C": 10.0}), ("knn", {}), ("logreg", {})])
+def test_sklearn_baselines_learn_separable_classes(name, params):
+    X, y = blobs()
+    X_test, y_test = blobs(n_per_class=(20,) * 7, seed=0)
+    model = registry.get("model", name).create(params)
+    model.fit(X, y, registry.get("resampler", "none").create({}), seed=0)
+    proba = model.predict_proba(X_test)
+    assert proba.shape == (140, 7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert (proba.argmax(axis=1) == y_test).mean() > 0.9
+
+
+def test_paper_mlp_learns_and_keeps_its_history():
+    X, y = blobs(dim=128)
+    X_test, y_test = blobs(n_per_class=(20,) * 7, dim=128, seed=0)
+    model = registry.get("model", "paper-mlp").create({"epochs": 15, "batch_size": 16})
+    model.fit(X, y, registry.get("resampler", "smote").create({}), seed=0)
+    assert (model.predict_proba(X_test).argmax(axis=1) == y_test).mean() > 0.8
+    assert len(model.history["loss"]) == 15 and len(model.history["val_loss"]) == 15
+
+
+def test_paper_mlp_layers_match_the_study():
+    from fer_bench.models.paper_mlp import build_paper_mlp
+
+    model = build_paper_mlp()
+    dense = [layer for layer in model.layers if layer.name.startswith("dense")]
+    assert [layer.units for layer in dense] == [128, 86, 64, 32, 16, 7]
+    assert [layer.activation.__name__ for layer in dense] == ["relu", "relu", "relu", "tanh", "relu", "softmax"]
+    assert [round(float(layer.kernel_regularizer.l2), 6) if layer.kernel_regularizer else None for layer in dense] == [
+        0.003,
+        0.002,
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert round(float(dense[4].bias_regularizer.l2), 6) == 0.001
+    assert model.layers[2].name == "batch_normalization"
+    assert model.count_params() == 128 * 4 + (128 * 128 + 128) + (128 * 86 + 86) + (86 * 64 + 64) + (64 * 32 + 32) + (
+        32 * 16 + 16
+    ) + (16 * 7 + 7)
