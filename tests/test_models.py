@@ -86,3 +86,11 @@ def test_paper_mlp_layers_match_the_study():
     assert model.count_params() == 128 * 4 + (128 * 128 + 128) + (128 * 86 + 86) + (86 * 64 + 64) + (64 * 32 + 32) + (
         32 * 16 + 16
     ) + (16 * 7 + 7)
+
+
+def test_paper_mlp_flattens_image_shaped_input():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((70, 48, 48, 1), dtype=np.float32), np.arange(70) % 7
+    model = registry.get("model", "paper-mlp").create({"epochs": 1})
+    model.fit(X, y, registry.get("resampler", "none").create({}), seed=0)
+    assert model.predict_proba(X[:5]).shape == (5, 7)

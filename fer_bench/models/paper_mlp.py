@@ -13,14 +13,14 @@ N_CLASSES = 7
 STEPS_PER_EXECUTION = 64
 
 
-def build_paper_mlp(input_dim=128, batch_norm=True, l2_scale=1.0, architecture="paper"):
+def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper"):
     import keras
     from keras import layers, regularizers
 
     def l2(factor):
         return regularizers.L2(factor * l2_scale) if l2_scale > 0 else None
 
-    inputs = keras.Input((input_dim,))
+    inputs = keras.Input(input_shape)
     x = layers.Flatten(name="flatten")(inputs)
     if batch_norm:
         x = layers.BatchNormalization(name="batch_normalization")(x)
@@ -79,7 +79,7 @@ class PaperMLP:
         p = self.params
         keras.utils.set_random_seed(seed)
         X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], p["resample_first"])
-        self.model = build_paper_mlp(X.shape[1], p["batch_norm"], p["l2_scale"], p["architecture"])
+        self.model = build_paper_mlp(X.shape[1:], p["batch_norm"], p["l2_scale"], p["architecture"])
         self.model.compile(
             optimizer=keras.optimizers.Adam(p["learning_rate"]),
             loss="categorical_crossentropy",
