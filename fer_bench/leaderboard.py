@@ -65,6 +65,7 @@ def board_table(board: Board):
     headers = [
         "#",
         "experiment",
+        "seed",
         "features",
         "resampler",
         "model",
@@ -82,6 +83,7 @@ def board_table(board: Board):
         row = [
             rank,
             r["experiment"],
+            r["seed"],
             _describe(spec["features"]),
             spec["resampler"]["name"],
             _describe(spec["model"]),
@@ -162,6 +164,7 @@ def headline(records, top=6):
     rows = [
         [
             r["experiment"],
+            r["seed"],
             _describe(r["spec"]["model"]),
             _describe(r["spec"]["features"]),
             _percent(r["metrics"][board.split]["accuracy_all"]),
@@ -170,7 +173,15 @@ def headline(records, top=6):
         ]
         for r in board.runs[:top]
     ]
-    headers = ["experiment", "model", "features", f"{board.split} acc. (all images)", "evaluated", "acc. on evaluated"]
+    headers = [
+        "experiment",
+        "seed",
+        "model",
+        "features",
+        f"{board.split} acc. (all images)",
+        "evaluated",
+        "acc. on evaluated",
+    ]
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 

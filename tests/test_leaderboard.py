@@ -26,6 +26,7 @@ def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest",
             "n_images": 1000,
         },
         "timings": {"total": 30.0},
+        "seed": 0,
     }
 
 

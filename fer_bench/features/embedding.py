@@ -25,21 +25,27 @@ EMBEDDING_DIM = 128
 
 
 def encode_images(images, upsample=1, jitters=1):
-    """(n_faces, embeddings) for a stack of 48x48 uint8 images, one image at a time.
+    """(n_faces, embeddings) for a stack of 48x48 uint8 images.
 
     The same dlib calls as `face_recognition.face_encodings(image)`, with the detector's boxes
     untrimmed as it uses them (`face_recognition.face_locations` trims boxes to the image, which
-    changes the landmarks and so the embedding).
+    changes the landmarks and so the embedding). The ResNet runs once on the whole stack: dlib's
+    batched descriptor gives the same numbers as one call per image, faster.
     """
     detector, landmarks, encoder = _dlib_models()
     n_faces = np.zeros(len(images), dtype=np.int16)
-    embeddings = np.zeros((len(images), EMBEDDING_DIM), dtype=np.float64)
+    rgbs, shapes = [], []
     for i, gray in enumerate(images):
         rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
         faces = detector(rgb, upsample)
         n_faces[i] = len(faces)
         box = faces[0] if len(faces) == 1 else dlib.rectangle(0, 0, gray.shape[1], gray.shape[0])
-        embeddings[i] = encoder.compute_face_descriptor(rgb, landmarks(rgb, box), jitters)
+        rgbs.append(rgb)
+        shapes.append(dlib.full_object_detections([landmarks(rgb, box)]))
+    embeddings = np.zeros((len(images), EMBEDDING_DIM), dtype=np.float64)
+    if rgbs:
+        descriptors = encoder.compute_face_descriptor(rgbs, shapes, jitters)
+        embeddings[:] = [np.asarray(d[0]) for d in descriptors]
     return n_faces, embeddings
 
 
