@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(FER_BENCH_DATA),$(FER_BENCH_DATA),../shared/fer2013)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast leaderboard clean
+.PHONY: install run test test-fast leaderboard bench clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ test-fast: install
 
 leaderboard: install
 	$(BIN)/fer-bench leaderboard --readme README.md
+
+bench: install
+	FER_BENCH_DATA=$(DATA) $(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) .pytest_cache

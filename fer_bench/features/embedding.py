@@ -20,7 +20,8 @@ from fer_bench.features.base import FeatureSet
 from fer_bench.features.cache import ArrayCache, cache_key
 from fer_bench.registry import register
 
-CHUNK = 256
+CHUNK = 256  # images per task and per stored part, at most
+MIN_CHUNK = 16
 EMBEDDING_DIM = 128
 
 
@@ -107,16 +108,17 @@ class Embedding:
         stored = cache.load(key)
         if stored is not None:
             return stored
-        starts = range(0, len(dataset), CHUNK)
+        size = chunk_size(len(dataset))
+        starts = range(0, len(dataset), size)
         chunks = {i: cache.load_part(key, i) for i in range(len(starts))}
         todo = [
-            (i, dataset.images[start : start + CHUNK], self.upsample, self.jitters)
+            (i, dataset.images[start : start + size], self.upsample, self.jitters)
             for i, start in enumerate(starts)
             if chunks[i] is None
         ]
         done_images = len(dataset) - sum(len(t[1]) for t in todo)
         with tqdm(total=len(dataset), initial=done_images, unit="img", desc="embedding", smoothing=0.05) as bar:
-            for index, (n_faces, embeddings) in _map(_encode_chunk, todo, jobs):
+            for index, (n_faces, embeddings) in _map(_encode_chunk, todo, jobs or default_jobs()):
                 chunks[index] = {"n_faces": n_faces, "embeddings": embeddings}
                 cache.save_part(key, index, chunks[index])
                 bar.update(len(n_faces))
@@ -124,6 +126,12 @@ class Embedding:
         arrays = {name: np.concatenate([c[name] for c in ordered]) for name in ("n_faces", "embeddings")}
         cache.save(key, arrays, inputs)
         return arrays
+
+
+def chunk_size(n_images):
+    """Images per chunk: a function of the data set's size alone, so stored parts stay valid on resume,
+    and small enough that a small data set still spreads over every core."""
+    return max(MIN_CHUNK, min(CHUNK, -(-n_images // 16)))
 
 
 def _map(function, tasks, jobs):
