@@ -43,7 +43,7 @@ def test_protocols_share_one_extraction(mini_dataset, mini_embeddings):
 
 def test_second_extraction_reads_the_cache(mini_dataset, mini_embeddings, monkeypatch):
     cache, stored = mini_embeddings
-    monkeypatch.setattr(embedding_module, "encode_images", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(embedding_module, "align_faces", lambda *a, **k: pytest.fail("recomputed"))
     again = Embedding().embed(mini_dataset, cache, jobs=1)
     np.testing.assert_array_equal(again["embeddings"], stored["embeddings"])
 
@@ -61,7 +61,7 @@ def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
     cache = ArrayCache(tmp_path)
     monkeypatch.setattr(embedding_module, "CHUNK", 16)
     calls = []
-    real = embedding_module._encode_chunk
+    real = embedding_module._align_chunk
 
     def failing_after_one(task):
         if calls:
@@ -69,13 +69,13 @@ def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
         calls.append(task[0])
         return real(task)
 
-    monkeypatch.setattr(embedding_module, "_encode_chunk", failing_after_one)
+    monkeypatch.setattr(embedding_module, "_align_chunk", failing_after_one)
     with pytest.raises(KeyboardInterrupt):
         Embedding().embed(dataset, cache, jobs=1)
     assert len(list(cache.parts_dir(next(iter(_keys(cache)))).iterdir())) == 1
 
     resumed = []
-    monkeypatch.setattr(embedding_module, "_encode_chunk", lambda task: resumed.append(task[0]) or real(task))
+    monkeypatch.setattr(embedding_module, "_align_chunk", lambda task: resumed.append(task[0]) or real(task))
     result = Embedding().embed(dataset, cache, jobs=1)
     assert sorted(resumed) == [1, 2]  # chunk 0 came from disk
     np.testing.assert_array_equal(result["embeddings"], expected)
