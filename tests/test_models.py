@@ -94,3 +94,20 @@ def test_paper_mlp_flattens_image_shaped_input():
     model = registry.get("model", "paper-mlp").create({"epochs": 1})
     model.fit(X, y, registry.get("resampler", "none").create({}), seed=0)
     assert model.predict_proba(X[:5]).shape == (5, 7)
+
+
+def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
+    """fer-bench's speed-up (steps_per_execution) must not change a single update."""
+    import keras
+
+    from fer_bench.models.paper_mlp import STEPS_PER_EXECUTION, build_paper_mlp
+
+    X, y = blobs(n_per_class=(150,) * 7, dim=128)
+    y = np.eye(7, dtype=np.float32)[y]
+    losses = []
+    for steps in (1, STEPS_PER_EXECUTION):
+        keras.utils.set_random_seed(0)
+        model = build_paper_mlp()
+        model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", steps_per_execution=steps)
+        losses.append(model.fit(X, y, batch_size=32, epochs=3, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
