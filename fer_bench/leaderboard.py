@@ -10,13 +10,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from fer_bench.errors import FerBenchError
+from fer_bench.markdown import replace_block
 from fer_bench.reference import KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
 BOARD_SPLIT = "PrivateTest"
 SHOWN_PARAMS = {"protocol", "C", "n_neighbors", "epochs"}
-README_START = "<!-- leaderboard:start (written by fer-bench leaderboard --readme) -->"
-README_END = "<!-- leaderboard:end -->"
 
 
 @dataclass
@@ -186,13 +184,8 @@ def headline(records, top=6):
 
 
 def update_readme(records, readme: Path):
-    """Replace the block between the README's leaderboard markers with the current headline."""
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise FerBenchError(f"{readme}: no leaderboard markers ({README_START} ... {README_END})")
-    before, rest = text.split(README_START, 1)
-    _, after = rest.split(README_END, 1)
-    readme.write_text(f"{before}{README_START}\n{headline(records)}\n{README_END}{after}")
+    """Replace the README's leaderboard block with the current headline."""
+    replace_block(readme, "leaderboard", headline(records))
 
 
 def write(records, path: Path):

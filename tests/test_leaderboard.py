@@ -65,8 +65,19 @@ def test_kaggle_places():
 
 def test_readme_headline_block_is_replaced_between_markers(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{leaderboard.README_START}\nSTALE\n{leaderboard.README_END}\noutro\n")
+    readme.write_text("intro\n<!-- leaderboard:start -->\nSTALE\n<!-- leaderboard:end -->\noutro\n")
     leaderboard.update_readme([record("a" * 12, "paper", 0.37)], readme)
     text = readme.read_text()
     assert "STALE" not in text and "| paper" in text and "37.00" in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
+
+
+def test_readme_without_markers_is_an_error(tmp_path):
+    import pytest
+
+    from fer_bench.errors import FerBenchError
+
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(FerBenchError, match="no <!-- leaderboard:start -->"):
+        leaderboard.update_readme([], readme)

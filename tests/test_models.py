@@ -108,6 +108,8 @@ def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
     for steps in (1, STEPS_PER_EXECUTION):
         keras.utils.set_random_seed(0)
         model = build_paper_mlp()
-        model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", steps_per_execution=steps)
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", steps_per_execution=steps
+        )
         losses.append(model.fit(X, y, batch_size=32, epochs=3, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
