@@ -93,7 +93,7 @@ def full_data_seconds():
         return time.perf_counter() - start
 
 
-def main(n=int(sys.argv[1]) if len(sys.argv) > 1 else 400):
+def main(n=400):
     from fer_bench.features.dlib_resnet import descriptor_model
 
     files = sample_files(data_path(), n)
@@ -124,5 +124,4 @@ def main(n=int(sys.argv[1]) if len(sys.argv) > 1 else 400):
 
 
 if __name__ == "__main__":
-    start = time.time()
-    main()
+    main(*map(int, sys.argv[1:2]))
