@@ -94,6 +94,7 @@ def render(raw):
     e, m, p, info = raw["extraction"], raw["paper_mlp"], raw["run_paper"], raw["machine"]
     per_sample = (m["ms_per_batch_of_256"] - m["ms_per_batch_of_32"]) / (256 - 32)
     fixed = m["ms_per_batch_of_32"] - 32 * per_sample
+    fixed_share = 100 * fixed / m["ms_per_batch_of_32"]
     profile = [[stage, f"{1000 * s:.2f}"] for stage, s in e["profile_s_per_image"].items()]
     return "\n".join(
         [
@@ -121,8 +122,7 @@ def render(raw):
             f"  Profile: {m['ms_per_batch_of_32']:.2f} ms per batch of 32 and {m['ms_per_batch_of_256']:.2f} ms per",
             f"  batch of 256, i.e. about {fixed:.2f} ms fixed per step (TensorFlow running the step's many small",
             f"  operations: six dense layers, batch norm, Adam on 16 variables) plus {1000 * per_sample:.1f} us per",
-            f"  sample. With batch 32 fixed by the study, the fixed part is {100 * fixed / m['ms_per_batch_of_32']:.0f}%"
-            " of every step.",
+            f"  sample. With batch 32 fixed by the study, the fixed part is {fixed_share:.0f}% of every step.",
             "  `jit_compile` (XLA) did not lower it on this CPU.",
             "- `run paper`: the study's configuration end to end from a warm cache (PrivateTest accuracy",
             f"  {100 * p['private_accuracy']:.2f}% on the detected faces in this run).",
