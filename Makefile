@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	FER_BENCH_DATA=$(DATA) $(BIN)/fer-bench run paper
+	FER_BENCH_DATA=$(DATA) $(BIN)/fer-bench run paper $(RUN_ARGS)
 
 test: install
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -71,6 +71,3 @@ class RecordStore:
             if r.get("experiment") == name_or_id
             or (len(name_or_id) >= 6 and r.get("run_id", "").startswith(name_or_id))
         ]
-
-    def has_run(self, run_id):
-        return any(r.get("run_id") == run_id and r.get("status") == "ok" for r in self.all())

@@ -164,3 +164,12 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"fer-bench: error: data path does not exist: {tmp_path / 'missing'}"]
+
+
+def test_a_bad_csv_row_stops_the_run_with_its_line_number(experiments, tmp_path, capsys):
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n0," + " ".join(["1"] * 2304) + ",Training\n0,1 2 3,PrivateTest\n")
+    assert run_cli("run", "tiny", "--data", csv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"fer-bench: error: {csv}, line 3: 3 pixel values, expected 2304"
+    assert not (tmp_path / "results" / "runs.jsonl").exists() or not (tmp_path / "results" / "runs.jsonl").read_text()

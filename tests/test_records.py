@@ -11,7 +11,6 @@ def test_records_append_and_read_back_in_order(tmp_path):
     assert [r["i"] for r in store.find("paper")] == [0, 1, 2]
     assert [r["i"] for r in store.find("abcdef000001")] == [1]
     assert store.find("abc") == []  # ids need 6+ characters
-    assert store.has_run("abcdef000002")
 
 
 def test_a_torn_last_line_is_reported_skipped_and_sealed(tmp_path, capsys):
