@@ -8,9 +8,11 @@ from fer_bench.registry import register
 
 
 class SklearnModel:
+    """Base of the baselines: subclasses give `estimator(seed)`; no training history."""
+
     history = None
 
-    def estimator(self):
+    def estimator(self, seed):
         raise NotImplementedError
 
     def fit(self, X, y, resampler, seed):
