@@ -28,8 +28,6 @@ class Param:
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
-        if self.default is None:
-            ok = True
         if not ok:
             raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
         if self.choices is not None and value not in self.choices:

@@ -35,7 +35,7 @@ class Dataset:
         return len(self.labels)
 
     def split_names(self):
-        return [s for s in dict.fromkeys(self.splits.tolist())]
+        return list(dict.fromkeys(self.splits.tolist()))
 
     def indices(self, split):
         return np.flatnonzero(self.splits == split)

@@ -119,7 +119,7 @@ class Embedding:
         covered = np.ones(len(dataset), dtype=bool)
         if self.protocol == "detector":
             covered = stored["n_faces"] == 1
-        return FeatureSet(stored["embeddings"].astype(np.float32), covered)
+        return FeatureSet(stored["embeddings"].astype(np.float32, copy=False), covered)
 
     def embed(self, dataset, cache, jobs=None):
         """Cached {n_faces, embeddings} for every image; resumes from stored chunks.

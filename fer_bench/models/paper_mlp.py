@@ -8,8 +8,8 @@ from fer_bench.models.keras_training import carve_validation, history_of, one_ho
 from fer_bench.registry import register
 
 N_CLASSES = 7
-# Batches per compiled call: the same updates as one call per batch, without the per-batch Python
-# overhead that dominates so small a network (measured on 2 cores: 1.83 s per epoch at 1, 0.63 s at 256).
+# Batches per compiled call: the same updates as one call per batch, without the per-batch call
+# overhead that dominates so small a network (measured by `make bench`, results/benchmarks.md).
 STEPS_PER_EXECUTION = 256
 
 
