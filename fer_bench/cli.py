@@ -1,4 +1,4 @@
-"""`fer-bench` command line: run, show, list, leaderboard."""
+"""`fer-bench` command line: run, grid, show, list, leaderboard."""
 
 import argparse
 import json
@@ -12,6 +12,7 @@ from fer_bench.errors import FerBenchError
 from fer_bench.records import RecordStore
 
 LEADERBOARD_FILE = "LEADERBOARD.md"
+GRIDS_DIR = "grids"
 
 
 def main(argv=None):
@@ -35,20 +36,30 @@ def build_parser():
     common.add_argument("--results", default=None, help="results directory (default: $FER_BENCH_RESULTS or ./results)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", parents=[common], help="run one experiment and record it")
-    run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
-    run.add_argument(
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
         "--data",
         default=os.environ.get("FER_BENCH_DATA"),
         help="FER2013 images folder or csv (default: $FER_BENCH_DATA)",
     )
-    run.add_argument(
+    data.add_argument(
         "--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE or ~/.cache/fer-bench)"
     )
+
+    run = sub.add_parser("run", parents=[common, data], help="run one experiment and record it")
+    run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
     run.add_argument("--jobs", type=int, default=None, help="worker processes for extraction (default: all cores)")
     run.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
     run.add_argument("--force", action="store_true", help="run again even if this spec is already recorded")
     run.set_defaults(handler=cmd_run)
+
+    grid = sub.add_parser(
+        "grid", parents=[common, data], help="run every cell of a grid not yet recorded, then write its report"
+    )
+    grid.add_argument("grid", help="grid name (experiments/grids/NAME.toml) or a .toml path")
+    grid.add_argument("--jobs", type=positive_int, default=1, help="cells run in parallel processes (default: 1)")
+    grid.add_argument("--report-only", action="store_true", help="write the report from the records; run nothing")
+    grid.set_defaults(handler=cmd_grid)
 
     show = sub.add_parser("show", parents=[common], help="print the latest record of an experiment or run id")
     show.add_argument("name", help="experiment name or run id (6+ leading characters)")
@@ -88,6 +99,36 @@ def cmd_run(args):
     print(summary_text(record))
     path = leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
     log(f"leaderboard updated: {path}")
+
+
+def cmd_grid(args):
+    from fer_bench.data import load_dataset
+    from fer_bench.features.cache import ArrayCache
+    from fer_bench.grid_report import write_report
+    from fer_bench.grids import load_grid, run_grid
+    from fer_bench.runner import log
+
+    grid = load_grid(args.grid)
+    store = RecordStore(args.results)
+    store.check_writable()
+    dataset = load_dataset(args.data)
+    log(dataset.summary())
+    failed = 0
+    if not args.report_only:
+        ran, failed, skipped = run_grid(grid, dataset, store, ArrayCache(args.cache), args.jobs, args.command_line)
+        log(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
+    records = store.all()
+    report = write_report(grid, dataset, records, store.root / GRIDS_DIR, args.command_line)
+    leaderboard.write(records, store.root / LEADERBOARD_FILE)
+    print(report)
+    return 1 if failed else 0
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def cmd_show(args):

@@ -1,20 +1,38 @@
-"""Resamplers rebalance the fitting data only; validation and test data never pass through them."""
+"""Resamplers rebalance the fitting data only; validation and test data never pass through them.
+
+A resampler has `resample(X, y, seed) -> (X, y)` and `class_weight(y) -> dict | None`; a model
+weights its loss by the latter where it can (and refuses the class-weights part where it cannot).
+"""
 
 import numpy as np
 
 from fer_bench.registry import register
 
 
-@register("resampler", "none")
-class NoResampling:
-    """Leave the training data as it is."""
-
+class Resampler:
     def resample(self, X, y, seed):
         return X, y
 
+    def class_weight(self, y):
+        return None
+
+
+@register("resampler", "none")
+class NoResampling(Resampler):
+    """Leave the training data as it is."""
+
+
+@register("resampler", "class-weights")
+class ClassWeights(Resampler):
+    """No new samples; weight each class's loss by n / (n_classes * count), sklearn's 'balanced'."""
+
+    def class_weight(self, y):
+        classes, counts = np.unique(y, return_counts=True)
+        return {int(c): float(len(y) / (len(classes) * n)) for c, n in zip(classes, counts)}
+
 
 @register("resampler", "smote")
-class Smote:
+class Smote(Resampler):
     """SMOTE on every class but the majority (the study's choice)."""
 
     def __init__(self, k_neighbors: int = 5):
@@ -32,7 +50,7 @@ class Smote:
 
 
 @register("resampler", "random-over")
-class RandomOver:
+class RandomOver(Resampler):
     """Duplicate random samples of every class but the majority up to the majority's count."""
 
     def resample(self, X, y, seed):

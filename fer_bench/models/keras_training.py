@@ -1,5 +1,7 @@
 """What every Keras model shares: seeding, the validation carve-out and a progress bar."""
 
+import os
+
 import numpy as np
 from tqdm import tqdm
 
@@ -29,7 +31,8 @@ def progress_callback(epochs, description):
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, unit="epoch", desc=description)
+            quiet = os.environ.get("TQDM_DISABLE") == "1"  # read now: grid workers set it after import
+            self.bar = tqdm(total=epochs, unit="epoch", desc=description, leave=False, disable=quiet)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}

@@ -103,6 +103,7 @@ class PaperMLP:
             epochs=p["epochs"],
             batch_size=p["batch_size"],
             shuffle=True,
+            class_weight=resampler.class_weight(y_fit),
             callbacks=callbacks,
             verbose=0,
         )

@@ -4,15 +4,16 @@ from typing import Literal
 
 import numpy as np
 
+from fer_bench.errors import FerBenchError
 from fer_bench.registry import register
 
 
 class SklearnModel:
-    """Base of the baselines: subclasses give `estimator(seed)`; no training history."""
+    """Base of the baselines: subclasses give `estimator(seed, class_weight)`; no training history."""
 
     history = None
 
-    def estimator(self, seed):
+    def estimator(self, seed, class_weight):
         raise NotImplementedError
 
     def fit(self, X, y, resampler, seed):
@@ -20,7 +21,8 @@ class SklearnModel:
         from sklearn.preprocessing import StandardScaler
 
         X_fit, y_fit = resampler.resample(X, y, seed)
-        self.pipeline = make_pipeline(StandardScaler(), self.estimator(seed))
+        estimator = self.estimator(seed, resampler.class_weight(y_fit))
+        self.pipeline = make_pipeline(StandardScaler(), estimator)
         self.pipeline.fit(X_fit.reshape(len(X_fit), -1), y_fit)
 
     def predict_proba(self, X):
@@ -36,11 +38,18 @@ class SVM(SklearnModel):
             raise ValueError("C must be > 0")
         self.C, self.gamma, self.kernel = C, gamma, kernel
 
-    def estimator(self, seed):
+    def estimator(self, seed, class_weight):
         from sklearn.svm import SVC
 
         gamma = self.gamma if self.gamma in ("scale", "auto") else float(self.gamma)
-        return SVC(C=self.C, gamma=gamma, kernel=self.kernel, decision_function_shape="ovr", random_state=seed)
+        return SVC(
+            C=self.C,
+            gamma=gamma,
+            kernel=self.kernel,
+            class_weight=class_weight,
+            decision_function_shape="ovr",
+            random_state=seed,
+        )
 
     def predict_proba(self, X):
         scores = self.pipeline.decision_function(X.reshape(len(X), -1))
@@ -57,9 +66,11 @@ class KNN(SklearnModel):
             raise ValueError("n_neighbors must be >= 1")
         self.n_neighbors, self.weights = n_neighbors, weights
 
-    def estimator(self, seed):
+    def estimator(self, seed, class_weight):
         from sklearn.neighbors import KNeighborsClassifier
 
+        if class_weight is not None:
+            raise FerBenchError("model/knn cannot weight classes; use a resampler that adds samples")
         return KNeighborsClassifier(n_neighbors=self.n_neighbors, weights=self.weights)
 
 
@@ -72,7 +83,7 @@ class LogReg(SklearnModel):
             raise ValueError("C must be > 0 and max_iter >= 1")
         self.C, self.max_iter = C, max_iter
 
-    def estimator(self, seed):
+    def estimator(self, seed, class_weight):
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed)
+        return LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=class_weight, random_state=seed)

@@ -1,0 +1,274 @@
+"""Grid files (`experiments/grids/NAME.toml`): many experiments from one base, run as one resumable batch.
+
+description = "..."
+base = "paper"                 # the experiment every cell starts from
+seeds = [0, 1, 2]              # every cell runs once per seed
+
+[[product]]                    # a cartesian product; the file's cells are the union of its products
+axis = "batch norm"            # the report groups cells by axis
+model.batch_norm = [true, false]
+
+[[product]]
+axis = "classifier"
+model.name = "svm"             # a new part name starts from that part's defaults
+model.C = [1.0, 10.0]
+
+A cell identical to the base keeps the base's name (`paper`), so it shares its records with
+`fer-bench run paper --seed N`; any other cell is named `GRID/LABEL`, e.g. `ablation/batch_norm=false`.
+"""
+
+import itertools
+import multiprocessing
+import os
+import time
+import tomllib
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fer_bench import provenance, registry
+from fer_bench.errors import FerBenchError
+from fer_bench.experiments import Experiment, PartSpec, experiment_dirs, load_experiment
+from fer_bench.runner import log, run
+
+GRID_KEYS = {"description", "base", "seeds", "product"}
+PRODUCT_KEYS = {"axis", *registry.KINDS}
+
+
+@dataclass(frozen=True)
+class Cell:
+    experiment: Experiment
+    seed: int
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    description: str
+    base: Experiment
+    seeds: tuple
+    axes: dict  # axis -> experiments in file order (the base included where a product yields it)
+
+    @property
+    def experiments(self):
+        unique = {e.name: e for settings in self.axes.values() for e in settings}
+        return list(unique.values())
+
+    @property
+    def cells(self):
+        return [Cell(e, seed) for e in self.experiments for seed in self.seeds]
+
+
+def find_grid(name_or_path) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml":
+        if candidate.is_file():
+            return candidate
+        raise FerBenchError(f"grid file not found: {candidate}")
+    for directory in experiment_dirs():
+        if (directory / "grids" / f"{name_or_path}.toml").is_file():
+            return directory / "grids" / f"{name_or_path}.toml"
+    known = sorted({p.stem for d in experiment_dirs() if (d / "grids").is_dir() for p in (d / "grids").glob("*.toml")})
+    raise FerBenchError(f"unknown grid {name_or_path!r} (known: {', '.join(known) or 'none'})")
+
+
+def load_grid(name_or_path) -> Grid:
+    path = find_grid(name_or_path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise FerBenchError(f"{path}: not valid TOML ({error})") from None
+    return parse_grid(path.stem, document, str(path))
+
+
+def parse_grid(name, document, where) -> Grid:
+    unknown = sorted(set(document) - GRID_KEYS)
+    if unknown:
+        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(GRID_KEYS))})")
+    if not isinstance(document.get("base"), str):
+        raise FerBenchError(f'{where}: `base` must name an experiment, e.g. base = "paper"')
+    base = load_experiment(document["base"])
+    seeds = document.get("seeds", [base.seed])
+    if not isinstance(seeds, list) or not seeds or any(type(s) is not int or s < 0 for s in seeds):
+        raise FerBenchError(f"{where}: `seeds` must be a non-empty list of non-negative integers, got {seeds!r}")
+    products = document.get("product")
+    if not isinstance(products, list) or not products:
+        raise FerBenchError(f"{where}: needs at least one [[product]] table")
+    axes = {}
+    for number, product in enumerate(products, start=1):
+        context = f"{where}, product {number}"
+        for experiment in _expand(name, base, product, context):
+            settings = axes.setdefault(product.get("axis", "grid"), [])
+            if experiment.name not in [e.name for e in settings]:
+                settings.append(experiment)
+    description = document.get("description", "")
+    if not isinstance(description, str):
+        raise FerBenchError(f"{where}: description must be a string")
+    return Grid(name, description, base, tuple(dict.fromkeys(seeds)), axes)
+
+
+def _expand(grid_name, base, product, where):
+    unknown = sorted(set(product) - PRODUCT_KEYS)
+    if unknown:
+        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(PRODUCT_KEYS))})")
+    if not isinstance(product.get("axis", ""), str):
+        raise FerBenchError(f"{where}: axis must be a string")
+    choices = []  # (kind, key, [values])
+    for kind in registry.KINDS:
+        table = product.get(kind, {})
+        if not isinstance(table, dict):
+            raise FerBenchError(f"{where}: `{kind}` must be a table of parameters, e.g. {kind}.name = [...]")
+        for key, values in table.items():
+            values = values if isinstance(values, list) else [values]
+            if not values:
+                raise FerBenchError(f"{where}: {kind}.{key} has no values")
+            choices.append((kind, key, values))
+    for combination in itertools.product(*(values for _, _, values in choices)):
+        assignment = [(kind, key, value) for (kind, key, _), value in zip(choices, combination)]
+        yield _cell_experiment(grid_name, base, assignment, where)
+
+
+def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
+    parts, label = {}, []
+    for kind in registry.KINDS:
+        base_part = getattr(base, kind)
+        values = {key: value for k, key, value in assignment if k == kind}
+        name = values.pop("name", base_part.name)
+        if not isinstance(name, str):
+            raise FerBenchError(f"{where}: {kind}.name must be a string, got {name!r}")
+        try:
+            part = registry.get(kind, name)
+            params = part.resolve({**(base_part.params if name == base_part.name else {}), **values})
+            part.create(params)
+        except FerBenchError as error:
+            raise FerBenchError(f"{where}: {error}") from None
+        parts[kind] = PartSpec(name, params)
+        if name != base_part.name:
+            label.append(f"{kind}={name}")
+        label += [f"{k}={_text(v)}" for k, v in values.items() if name != base_part.name or base_part.params[k] != v]
+    if all(parts[kind] == getattr(base, kind) for kind in registry.KINDS):
+        return base
+    label = ",".join(label)
+    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", **parts)
+
+
+def _text(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def label_of(grid: Grid, experiment: Experiment):
+    """The cell's setting as the report shows it: the base's name, or what the cell changes."""
+    return experiment.name.removeprefix(f"{grid.name}/")
+
+
+# --- execution -------------------------------------------------------------------------------------
+
+
+def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
+    """Run every cell not yet recorded; a failing cell is recorded as failed and the grid goes on.
+
+    Returns (ran, failed, skipped) counts. Safe to interrupt at any point: each finished cell is
+    one appended record, and the next call runs only the cells without an `ok` record.
+    """
+    cells = grid.cells
+    recorded = {r["run_id"] for r in store.all() if r.get("status") == "ok"}
+    todo = [c for c in cells if c.experiment.spec(dataset.fingerprint, c.seed).run_id not in recorded]
+    skipped = len(cells) - len(todo)
+    log(f"grid {grid.name}: {len(cells)} cells, {skipped} already recorded, {len(todo)} to run (jobs={jobs})")
+    distinct_features = []
+    for cell in todo:
+        if cell.experiment.features not in distinct_features:
+            distinct_features.append(cell.experiment.features)
+    for features in distinct_features:  # extract once per grid, never per cell
+        features.create("features").extract(dataset, cache=cache)
+    bar = tqdm(total=len(cells), initial=skipped, unit="cell", desc=f"grid {grid.name}", dynamic_ncols=True)
+    failed = 0
+    try:
+        for cell, outcome in _execute(todo, dataset, store, cache, jobs, command):
+            failed += outcome["status"] != "ok"
+            bar.update(1)
+            bar.write(f"  {label_of(grid, cell.experiment)} seed {cell.seed}: {outcome['summary']}")
+    finally:
+        bar.close()
+    return len(todo) - failed, failed, skipped
+
+
+def _execute(cells, dataset, store, cache, jobs, command):
+    if jobs <= 1 or len(cells) <= 1:
+        for cell in cells:
+            yield cell, run_cell(cell, dataset, store, cache, command)
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(dataset, store, cache, threads)
+    ) as pool:
+        pending = {pool.submit(_worker_cell, cell, command): cell for cell in cells}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield pending.pop(future), future.result()
+
+
+def run_cell(cell, dataset, store, cache, command):
+    """Run one cell; on an error, append a `failed` record with the error and return its outcome."""
+    started = time.perf_counter()
+    try:
+        record = run(cell.experiment, dataset, store, cache, seed=cell.seed, command=command)
+    except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
+        spec = cell.experiment.spec(dataset.fingerprint, cell.seed)
+        message = f"{type(error).__name__}: {error}"
+        store.append(
+            {
+                "run_id": spec.run_id,
+                "experiment": cell.experiment.name,
+                "status": "failed",
+                "error": message,
+                "traceback": traceback.format_exc(limit=8),
+                "command": command,
+                "spec": spec.to_dict(),
+                "seed": cell.seed,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "git_commit": provenance.git_commit(),
+                "timings": {"total": round(time.perf_counter() - started, 2)},
+            }
+        )
+        return {"status": "failed", "summary": f"FAILED ({message})"}
+    split = "PrivateTest" if "PrivateTest" in record["metrics"] else next(iter(record["metrics"]))
+    m = record["metrics"][split]
+    return {
+        "status": "ok",
+        "summary": f"{split} {100 * m['accuracy']:.2f}% on {m['n_evaluated']}/{m['n_total']}, "
+        f"all images {100 * m['accuracy_all']:.2f}% ({record['timings']['total']:.0f} s)",
+    }
+
+
+_WORKER = {}
+
+
+def _init_worker(dataset, store, cache, threads):
+    """Runs in each spawned worker before any framework import: share the cores, quiet the inner bars."""
+    _die_with_parent()
+    for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[variable] = str(threads)
+    os.environ["TQDM_DISABLE"] = "1"
+    _WORKER.update(dataset=dataset, store=store, cache=cache)
+
+
+def _worker_cell(cell, command):
+    return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command)
+
+
+def _die_with_parent():
+    """A worker whose grid process is killed stops too, rather than finishing a cell nobody waits for."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
