@@ -118,6 +118,8 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
         f"Data: `{dataset.source}` ({len(dataset)} images, fingerprint `{dataset.fingerprint}`). "
         f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**.",
         "",
+        _backends(settings),
+        "",
         "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
         "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
         f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
@@ -165,6 +167,23 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
     return path
 
 
+def _backends(settings):
+    """Which Keras backend trained the runs: fit times compare only within one backend."""
+    counts = {}
+    for setting in settings.values():
+        for record in setting.records:
+            backend = record.get("hardware", {}).get("keras_backend", "unknown")
+            counts[backend] = counts.get(backend, 0) + 1
+    machines = {
+        f"{r['hardware']['processor']}, {r['hardware']['cores']} cores"
+        for s in settings.values()
+        for r in s.records
+        if "hardware" in r
+    }
+    listed = ", ".join(f"{backend} ({n} runs)" for backend, n in sorted(counts.items()))
+    return f"Keras backend: {listed}; machine: {'; '.join(sorted(machines)) or 'unknown'}."
+
+
 def _axis_table(rows, base_name):
     table = [
         [
@@ -198,7 +217,11 @@ def _sentences(rows, base, grid):
     compared = [(s, row) for s, row in rows if row["p_values"]]
     if not compared:
         return [first + ".", "No setting of this axis could be compared with the base."]
-    parts = [f"`{s.axis_label}` {100 * row['delta']:+.2f} points ({_p_text(row)})" for s, row in compared]
+    parts = [
+        f"`{s.axis_label}` {100 * row['delta']:+.2f} points (median p {np.median(row['p_values']):.2g}, "
+        f"{sum(p < SIGNIFICANCE for p in row['p_values'])}/{len(row['p_values'])} seed pairs < {SIGNIFICANCE})"
+        for s, row in compared
+    ]
     consistent = [s.axis_label for s, row in compared if all(p < SIGNIFICANCE for p in row["p_values"])]
     verdict = (
         f"McNemar's test separates {', '.join(f'`{c}`' for c in consistent)} from the base in every seed pair"

@@ -91,7 +91,10 @@ def parse_grid(name, document, where) -> Grid:
         raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(GRID_KEYS))})")
     if not isinstance(document.get("base"), str):
         raise FerBenchError(f'{where}: `base` must name an experiment, e.g. base = "paper"')
-    base = load_experiment(document["base"])
+    try:
+        base = load_experiment(document["base"])
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: base: {error}") from None
     seeds = document.get("seeds", [base.seed])
     if not isinstance(seeds, list) or not seeds or any(type(s) is not int or s < 0 for s in seeds):
         raise FerBenchError(f"{where}: `seeds` must be a non-empty list of non-negative integers, got {seeds!r}")
@@ -149,7 +152,9 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
         parts[kind] = PartSpec(name, params)
         if name != base_part.name:
             label.append(f"{kind}={name}")
-        label += [f"{k}={_text(v)}" for k, v in values.items() if name != base_part.name or base_part.params[k] != v]
+        label += [
+            f"{k}={_text(params[k])}" for k in values if name != base_part.name or base_part.params[k] != params[k]
+        ]
     if all(parts[kind] == getattr(base, kind) for kind in registry.KINDS):
         return base
     label = ",".join(label)

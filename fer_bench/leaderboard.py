@@ -25,9 +25,10 @@ class Board:
 
 
 def latest_per_run(records):
+    """The latest ok record of each run, grid cells (`GRID/LABEL`) left to their grid's report."""
     latest = {}
     for record in records:
-        if record.get("status") == "ok":
+        if record.get("status") == "ok" and "/" not in record["experiment"]:
             latest[record["run_id"]] = record
     return list(latest.values())
 
@@ -99,7 +100,7 @@ def board_table(board: Board):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def render(records):
+def render(records, grid_reports=()):
     lines = [
         "# fer-bench leaderboard",
         "",
@@ -111,6 +112,9 @@ def render(records):
         "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
         "",
     ]
+    if grid_reports:
+        links = ", ".join(f"[{Path(r).stem}]({r})" for r in grid_reports)
+        lines += [f"Grid reports (ablations over seeds, with intervals and tests): {links}.", ""]
     found = boards(records)
     if not found:
         lines += ["_No runs recorded yet._", ""]
@@ -189,6 +193,8 @@ def update_readme(records, readme: Path):
 
 
 def write(records, path: Path):
+    """Write the board; it links every grid report found under `grids/` beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(records))
+    reports = [p.relative_to(path.parent).as_posix() for p in sorted((path.parent / "grids").glob("*.md"))]
+    path.write_text(render(records, reports))
     return path

@@ -49,16 +49,38 @@ def git_commit():
             cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        return os.environ.get("FER_BENCH_GIT_COMMIT")  # a copy of the tree without .git says it here
+    if result.returncode != 0:
+        return os.environ.get("FER_BENCH_GIT_COMMIT")
     commit = result.stdout.strip()
-    return (commit + ("-dirty" if dirty else "")) if result.returncode == 0 else None
+    return commit + ("-dirty" if dirty else "")
 
 
 def hardware():
     info = {"machine": platform.machine(), "cores": len(os.sched_getaffinity(0)), "processor": _cpu_name()}
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     info["keras_backend"] = backend
+    info["accelerator"] = _accelerator(backend)
     return info
+
+
+def _accelerator(backend):
+    """The GPU the Keras backend computes on, or None; asks only a backend already imported."""
+    import sys
+
+    try:
+        if backend == "jax" and "jax" in sys.modules:
+            device = sys.modules["jax"].devices()[0]
+            return None if device.platform == "cpu" else device.device_kind
+        if backend == "torch" and "torch" in sys.modules:
+            torch = sys.modules["torch"]
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        if backend == "tensorflow" and "tensorflow" in sys.modules:
+            gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
+            return gpus[0].name if gpus else None
+    except Exception:  # noqa: BLE001 - provenance must never fail a run
+        return None
+    return None
 
 
 def _cpu_name():

@@ -12,6 +12,8 @@ from fer_bench.features.cache import ArrayCache
 from fer_bench.metrics import UNCOVERED, encode_predictions, split_metrics
 from fer_bench.records import RecordStore
 
+MODELS_DIR = "models"
+
 
 def log(message):
     print(f"fer-bench: {message}", file=sys.stderr, flush=True)
@@ -42,6 +44,8 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
     features = spec.features.create("features")
     resampler = spec.resampler.create("resampler")
     model = spec.model.create("model")
+    if hasattr(model, "checkpoint_dir"):  # an interrupted fit resumes from here
+        model.checkpoint_dir = cache.root / "checkpoints" / run_id
 
     started = time.perf_counter()
     log(f"{experiment.name} (run {run_id}): {spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")
@@ -66,6 +70,11 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         metrics[split] = split_metrics(dataset.labels[index], y_pred)
         predictions[split] = encode_predictions(y_pred)
     t_predict = time.perf_counter() - t0
+
+    artefact = None
+    if hasattr(model, "save"):  # trained weights travel with the results, named by run id
+        artefact = f"{MODELS_DIR}/{run_id}.weights.npz"
+        model.save(store.root / artefact)
 
     record = {
         "run_id": run_id,
@@ -95,6 +104,7 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         "metrics": metrics,
         "predictions": predictions,
         "history": model.history,
+        "artefact": artefact,
     }
     store.append(record)
     return record

@@ -18,7 +18,6 @@ import os
 from importlib.metadata import version
 from typing import Literal
 
-import dlib
 import numpy as np
 from tqdm import tqdm
 
@@ -41,6 +40,8 @@ def align_faces(images, upsample=1, jitters=1):
     detector's box is used untrimmed, as `face_recognition.face_encodings(image)` uses it
     (`face_recognition.face_locations` trims it to the image, which changes the landmarks).
     """
+    import dlib
+
     detector, landmarks = _dlib_models()
     n_faces = np.zeros(len(images), dtype=np.int16)
     chips = np.empty((len(images), jitters, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
@@ -72,6 +73,7 @@ def encode_images(images, upsample=1, jitters=1):
 
 @functools.cache
 def _dlib_models():
+    import dlib
     import face_recognition_models as models
 
     return (

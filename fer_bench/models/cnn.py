@@ -1,0 +1,187 @@
+"""A compact VGG-style CNN on the 48x48 pixels, and its fusion with the 128-d face embedding.
+
+Written with `keras` and `keras.ops` only, fed NumPy arrays: it trains on TensorFlow (the CPU
+default), JAX or torch, on a GPU when the backend sees one. Augmentation layers live inside the
+network, so they act in training only. The validation split is carved from Training; the epoch
+with the best validation accuracy is the one kept; an interrupted fit resumes from its last
+finished epoch (`checkpoint_dir`, set by the runner).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from fer_bench.errors import FerBenchError
+from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
+from fer_bench.registry import register
+
+N_CLASSES = 7
+IMAGE_SHAPE = (48, 48, 1)
+PIXELS = 48 * 48
+EMBEDDING = 128
+
+
+def build_cnn(params, with_embedding=False):
+    """The network; `with_embedding` adds the 128-d embedding as a second input, joined before the head."""
+    import keras
+    from keras import layers
+
+    p = params
+    image = keras.Input(IMAGE_SHAPE, name="pixels")
+    x = image
+    if p["augment"]:
+        x = layers.RandomFlip("horizontal", name="flip")(x)
+        x = layers.RandomRotation(p["rotation"], fill_mode="nearest", name="rotate")(x)
+        x = layers.RandomTranslation(p["shift"], p["shift"], fill_mode="nearest", name="shift")(x)
+        x = layers.RandomZoom(p["zoom"], fill_mode="nearest", name="zoom")(x)
+        if p["erasing"] > 0:
+            x = layers.RandomErasing(factor=p["erasing"], scale=(0.02, 0.15), value_range=(0, 1), name="erase")(x)
+    decay = keras.regularizers.L2(p["weight_decay"]) if p["weight_decay"] > 0 else None
+    for block in range(p["blocks"]):
+        filters = p["width"] * 2**block
+        for conv in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=decay,
+                              name=f"conv{block}_{conv}")(x)  # fmt: skip
+            x = layers.BatchNormalization(name=f"bn{block}_{conv}")(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        x = layers.Dropout(p["dropout"] / 2, name=f"drop{block}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    inputs = [image]
+    if with_embedding:
+        embedding = keras.Input((EMBEDDING,), name="embedding")
+        e = layers.BatchNormalization(name="embedding_bn")(embedding)
+        e = layers.Dense(128, activation="relu", kernel_regularizer=decay, name="embedding_dense")(e)
+        x = layers.Concatenate(name="fuse")([x, e])
+        inputs.append(embedding)
+    x = layers.Dense(p["head"], use_bias=False, kernel_regularizer=decay, name="head")(x)
+    x = layers.BatchNormalization(name="head_bn")(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(p["dropout"], name="head_drop")(x)
+    outputs = layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="fusion" if with_embedding else "cnn")
+
+
+@register("model", "cnn")
+class CNN:
+    """VGG-style CNN on pixels: BatchNorm, dropout, augmentation, cosine LR, best-epoch selection, TTA."""
+
+    with_embedding = False
+
+    def __init__(
+        self,
+        width: int = 32,
+        blocks: int = 4,
+        head: int = 256,
+        dropout: float = 0.4,
+        weight_decay: float = 0.0001,
+        label_smoothing: float = 0.1,
+        augment: bool = True,
+        rotation: float = 0.04,
+        shift: float = 0.1,
+        zoom: float = 0.1,
+        erasing: float = 0.0,
+        epochs: int = 40,
+        batch_size: int = 64,
+        learning_rate: float = 0.002,
+        warmup_epochs: int = 2,
+        validation_split: float = 0.1,
+        patience: int = 10,
+        tta: bool = True,
+    ):
+        if width < 1 or not 1 <= blocks <= 5 or head < 1 or epochs < 1 or batch_size < 1:
+            raise ValueError("width, head, epochs and batch_size must be >= 1 and blocks in 1..5")
+        if not 0 <= dropout < 1 or not 0 < validation_split < 1 or learning_rate <= 0 or weight_decay < 0:
+            raise ValueError("need 0 <= dropout < 1, 0 < validation_split < 1, learning_rate > 0, weight_decay >= 0")
+        if not 0 <= label_smoothing < 1 or min(rotation, shift, zoom, erasing) < 0 or erasing > 1:
+            raise ValueError("label_smoothing in [0, 1), rotation/shift/zoom >= 0, erasing in [0, 1]")
+        if warmup_epochs < 0 or warmup_epochs >= epochs or patience < 0:
+            raise ValueError("need 0 <= warmup_epochs < epochs and patience >= 0")
+        self.params = dict(locals())
+        del self.params["self"]
+        self.model = None
+        self.history = None
+        self.checkpoint_dir = None  # set by the runner: where an interrupted fit resumes from
+
+    def inputs(self, X):
+        """Model inputs from feature rows: an image batch (N, 48, 48, 1)."""
+        if X[0].size != PIXELS:
+            raise FerBenchError(f"model/{self.part_name} needs features pixels (48x48), got rows of {X[0].size} values")
+        return X.reshape(len(X), *IMAGE_SHAPE)
+
+    def fit(self, X, y, resampler, seed):
+        import keras
+
+        p = self.params
+        keras.utils.set_random_seed(seed)
+        X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], False)
+        self.model = build_cnn(p, self.with_embedding)
+        steps = -(-len(X_fit) // p["batch_size"])
+        schedule = keras.optimizers.schedules.CosineDecay(
+            p["learning_rate"] / 10,
+            decay_steps=steps * (p["epochs"] - p["warmup_epochs"]),
+            warmup_target=p["learning_rate"],
+            warmup_steps=steps * p["warmup_epochs"],
+            alpha=0.01,
+        )
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=p["label_smoothing"]),
+            metrics=["accuracy"],
+        )
+        best = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=p["patience"] or p["epochs"], restore_best_weights=True
+        )
+        callbacks = [best, progress_callback(p["epochs"], self.part_name)]
+        if self.checkpoint_dir:
+            callbacks.append(keras.callbacks.BackupAndRestore(str(self.checkpoint_dir), delete_checkpoint=True))
+        result = self.model.fit(
+            self.inputs(X_fit),
+            one_hot(y_fit),
+            validation_data=(self.inputs(X_val), one_hot(y_val)),
+            epochs=p["epochs"],
+            batch_size=p["batch_size"],
+            shuffle=True,
+            class_weight=resampler.class_weight(y_fit),
+            callbacks=callbacks,
+            verbose=0,
+        )
+        self.history = history_of(result)
+        self.history["best_epoch"] = [float(np.argmax(self.history["val_accuracy"]) + 1)]
+        self.model.set_weights([w.astype(np.float16).astype(np.float32) for w in self.model.get_weights()])
+
+    def predict_proba(self, X):
+        inputs = self.inputs(X)
+        proba = self.model.predict(inputs, batch_size=512, verbose=0)
+        if self.params["tta"]:  # average with the mirror image
+            mirror = lambda images: np.ascontiguousarray(images[:, :, ::-1])  # noqa: E731
+            flipped = [mirror(inputs[0]), *inputs[1:]] if isinstance(inputs, list) else mirror(inputs)
+            proba = (proba + self.model.predict(flipped, batch_size=512, verbose=0)) / 2
+        return proba
+
+    def save(self, path: Path):
+        """The trained weights as float16 (`fit` already rounded them, so the saved model is the one
+        that was evaluated); `load` rebuilds the network from the same parameters."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, *[w.astype(np.float16) for w in self.model.get_weights()])
+        tmp.replace(path)
+
+    def load(self, path: Path):
+        self.model = build_cnn(self.params, self.with_embedding)
+        with np.load(path) as stored:
+            self.model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
+        return self
+
+
+@register("model", "fusion")
+class Fusion(CNN):
+    """The CNN with the 128-d embedding as a second input (features `pixels-embedding`)."""
+
+    with_embedding = True
+
+    def inputs(self, X):
+        if X.ndim != 2 or X.shape[1] != PIXELS + EMBEDDING:
+            raise FerBenchError(f"model/fusion needs features pixels-embedding ({PIXELS + EMBEDDING} columns)")
+        return [X[:, :PIXELS].reshape(len(X), *IMAGE_SHAPE), np.ascontiguousarray(X[:, PIXELS:])]

@@ -1,0 +1,169 @@
+"""Grid files, grid execution (failures, resume after SIGKILL, parallel cells) and the grid report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fer_bench.cli import main
+from fer_bench.errors import FerBenchError
+from fer_bench.grids import load_grid
+from fer_bench.records import RecordStore
+
+TINY_BASE = """
+description = "tiny paper-mlp for grid tests"
+[features]
+name = "embedding"
+[resampler]
+name = "smote"
+k_neighbors = 2
+[model]
+name = "paper-mlp"
+epochs = {epochs}
+"""
+
+ABLATION = """
+base = "tiny"
+seeds = [0, 1]
+[[product]]
+axis = "resampler"
+resampler.name = ["smote", "none", "class-weights"]
+model.name = "logreg"
+[[product]]
+axis = "classifier"
+model.name = ["paper-mlp", "logreg"]
+[[product]]
+axis = "classifier"
+model.name = "knn"
+resampler.name = "class-weights"   # knn cannot weight classes: this cell fails
+"""
+
+
+@pytest.fixture
+def experiments(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    (folder / "grids").mkdir(parents=True)
+    (folder / "tiny.toml").write_text(TINY_BASE.format(epochs=2))
+    (folder / "slow.toml").write_text(TINY_BASE.format(epochs=15))
+    (folder / "grids" / "mini.toml").write_text(ABLATION)
+    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+    return folder
+
+
+def write_grid(experiments, name, text):
+    (experiments / "grids" / f"{name}.toml").write_text(text)
+    return name
+
+
+def test_products_expand_into_named_cells_and_the_base_keeps_its_name(experiments):
+    grid = load_grid("mini")
+    assert {axis: [e.name for e in settings] for axis, settings in grid.axes.items()} == {
+        "resampler": [
+            "mini/model=logreg",
+            "mini/resampler=none,model=logreg",
+            "mini/resampler=class-weights,model=logreg",
+        ],
+        "classifier": ["tiny", "mini/model=logreg", "mini/resampler=class-weights,model=knn"],
+    }
+    assert len(grid.cells) == 5 * 2  # a cell in two axes counted once, two seeds each
+    logreg = next(e for e in grid.experiments if e.name == "mini/model=logreg")
+    assert logreg.model.params == {"C": 1.0, "max_iter": 2000}  # a new part starts from its defaults
+    assert logreg.resampler == grid.base.resampler
+
+
+def test_a_product_of_two_lists_is_cartesian(experiments):
+    write_grid(experiments, "svm", 'base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.C = [1, 10]\n'
+               'features.protocol = ["detector", "full"]\n')  # fmt: skip
+    names = [e.name for e in load_grid("svm").experiments]
+    assert names == [
+        "svm/model=svm,C=1.0",  # protocol=detector is the base's: not a difference
+        "svm/model=svm,C=10.0",
+        "svm/protocol=full,model=svm,C=1.0",
+        "svm/protocol=full,model=svm,C=10.0",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('base = "tiny"\ncolour = 1\n[[product]]\nmodel.epochs = 1\n', "unknown key 'colour'"),
+        ("[[product]]\nmodel.epochs = 1\n", "`base` must name an experiment"),
+        ('base = "nope"\n[[product]]\nmodel.epochs = 1\n', "unknown experiment 'nope'"),
+        ('base = "tiny"\nseeds = []\n[[product]]\nmodel.epochs = 1\n', "`seeds` must be a non-empty list"),
+        ('base = "tiny"\n', "needs at least one [[product]]"),
+        ('base = "tiny"\n[[product]]\nmodel.epochs = []\n', "product 1: model.epochs has no values"),
+        ('base = "tiny"\n[[product]]\nmodel.epoch = [1]\n', "product 1: model/paper-mlp: unknown parameter 'epoch'"),
+        ('base = "tiny"\n[[product]]\nmodel.epochs = 0\n', "product 1: model/paper-mlp: epochs"),
+        ('base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.batch_norm = false\n', "parameter 'batch_norm'"),
+        ('base = "tiny"\n[[product]]\nmodel.epochs = "many"\n', "parameter 'epochs' must be int"),
+        ('base = "tiny"\n[[product]\n', "not valid TOML"),
+    ],
+)
+def test_bad_grid_files_name_the_file_and_the_problem(experiments, text, message):
+    write_grid(experiments, "bad", text)
+    with pytest.raises(FerBenchError, match="bad.toml") as error:
+        load_grid("bad")
+    assert message in str(error.value)
+
+
+def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["grid", "mini", "--results", str(results)]) == 1  # one cell cannot run
+    records = RecordStore(results).all()
+    failed = [r for r in records if r["status"] == "failed"]
+    assert {r["experiment"] for r in failed} == {"mini/resampler=class-weights,model=knn"}
+    assert "cannot weight classes" in failed[0]["error"] and failed[0]["spec"]["model"]["name"] == "knn"
+    assert sum(r["status"] == "ok" for r in records) == 8
+
+    report = (results / "grids" / "mini.md").read_text()
+    assert "fer-bench grid mini --results" in report
+    assert "## resampler" in report and "## classifier" in report and "**Incomplete**" in report
+    assert "McNemar p vs base" in report and "(base)" in report
+    figures = sorted(p.name for p in (results / "grids" / "mini").iterdir())
+    assert "accuracy.png" in figures
+    assert sum(f.startswith("confusion-") for f in figures) == 8
+    assert sum(f.startswith("curves-") for f in figures) == 2  # the Keras runs only
+    board = (results / "LEADERBOARD.md").read_text()
+    assert "[mini](grids/mini.md)" in board and "mini/resampler=none" not in board
+
+    capsys.readouterr()
+    assert main(["grid", "mini", "--results", str(results)]) == 1
+    assert "8 already recorded, 2 to run" in capsys.readouterr().err  # only the failed cell (2 seeds) again
+    assert len(RecordStore(results).all()) == len(records) + 2
+
+
+def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys):
+    write_grid(experiments, "fast", 'base = "tiny"\nseeds = [0, 1]\n[[product]]\nmodel.name = ["logreg", "knn"]\n')
+    results = tmp_path / "results"
+    assert main(["grid", "fast", "--jobs", "2", "--results", str(results)]) == 0
+    records = RecordStore(results).all()
+    assert len(records) == 4 and len({r["run_id"] for r in records}) == 4
+    assert all(r["status"] == "ok" for r in records)
+    assert "4 cells ran, 0 failed" in capsys.readouterr().err
+
+
+def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, tmp_path, mini_embeddings):
+    write_grid(experiments, "killed", 'base = "slow"\nseeds = [0, 1, 2, 3, 4]\n[[product]]\nmodel.l2_scale = 1.0\n')
+    results = tmp_path / "results"
+    runs = results / "runs.jsonl"
+    command = [sys.executable, "-m", "fer_bench", "grid", "killed", "--results", str(results)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and (not runs.exists() or runs.read_text().count("\n") < 2):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = [json.loads(line) for line in runs.read_text().splitlines()]  # every line whole
+    assert 2 <= len(before) < 5, "the kill should land mid-way"
+
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert f"{len(before)} already recorded, {5 - len(before)} to run" in finished.stderr
+    after = [json.loads(line) for line in runs.read_text().splitlines()]
+    assert after[: len(before)] == before  # nothing rewritten
+    assert len(after) == 5 and all(r["status"] == "ok" for r in after)
+    assert len({r["run_id"] for r in after}) == 5 and sorted(r["seed"] for r in after) == list(range(5))

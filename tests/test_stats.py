@@ -1,0 +1,54 @@
+"""The statistics against values known by hand or by construction."""
+
+import numpy as np
+import pytest
+
+from fer_bench.stats import bootstrap_ci, mcnemar_exact, mean_std
+
+
+def test_mcnemar_exact_on_a_hand_made_table():
+    # 1 image only A gets right, 9 only B: p = 2 * P(X <= 1 | n=10, 1/2) = 2 * 11 / 1024
+    a = np.array([True] * 5 + [True] + [False] * 9 + [False] * 3)
+    b = np.array([True] * 5 + [False] + [True] * 9 + [False] * 3)
+    assert mcnemar_exact(a, b) == (1, 9, pytest.approx(22 / 1024))
+    assert mcnemar_exact(b, a)[2] == pytest.approx(22 / 1024)
+
+
+def test_mcnemar_without_discordant_pairs_is_one_and_balanced_tables_are_not_significant():
+    same = np.array([True, False, True])
+    assert mcnemar_exact(same, same) == (0, 0, 1.0)
+    a = np.array([True] * 20 + [False] * 20)
+    assert mcnemar_exact(a, ~a) == (20, 20, pytest.approx(1.0))
+
+
+def test_mcnemar_refuses_unpaired_inputs():
+    with pytest.raises(ValueError):
+        mcnemar_exact([True, False], [True])
+
+
+def test_bootstrap_interval_covers_the_true_accuracy_of_a_simulated_classifier():
+    rng = np.random.default_rng(1)
+    true_accuracy, n_images, trials = 0.62, 1500, 60
+    covered = 0
+    for trial in range(trials):
+        correct = rng.random(n_images) < true_accuracy
+        low, high = bootstrap_ci(correct, n_boot=1000, seed=trial)
+        assert low < correct.mean() < high
+        covered += low <= true_accuracy <= high
+    assert covered / trials >= 0.85  # nominal 95%; 60 trials leave room for chance
+    low, high = bootstrap_ci(rng.random(n_images) < true_accuracy)
+    assert 0.04 < high - low < 0.06  # about 4 binomial standard errors (2 * 1.96 * 0.0125)
+
+
+def test_bootstrap_of_several_runs_is_the_interval_of_their_mean():
+    rng = np.random.default_rng(2)
+    runs = rng.random((3, 2000)) < np.array([[0.5], [0.6], [0.7]])
+    low, high = bootstrap_ci(runs)
+    assert low < runs.mean() < high
+    assert high - low < bootstrap_ci(runs[0])[1] - bootstrap_ci(runs[0])[0] + 0.01
+
+
+def test_mean_std():
+    assert mean_std([0.5]) == (0.5, 0.0)
+    mean, std = mean_std([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6) and std == pytest.approx(0.1)
