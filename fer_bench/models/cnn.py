@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.errors import FerBenchError
+from fer_bench.models.augment import FaceAugment
 from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
 from fer_bench.registry import register
 
@@ -30,12 +31,7 @@ def build_cnn(params, with_embedding=False):
     image = keras.Input(IMAGE_SHAPE, name="pixels")
     x = image
     if p["augment"]:
-        x = layers.RandomFlip("horizontal", name="flip")(x)
-        x = layers.RandomRotation(p["rotation"], fill_mode="nearest", name="rotate")(x)
-        x = layers.RandomTranslation(p["shift"], p["shift"], fill_mode="nearest", name="shift")(x)
-        x = layers.RandomZoom(p["zoom"], fill_mode="nearest", name="zoom")(x)
-        if p["erasing"] > 0:
-            x = layers.RandomErasing(factor=p["erasing"], scale=(0.02, 0.15), value_range=(0, 1), name="erase")(x)
+        x = FaceAugment(p["rotation"], p["zoom"], p["shift"], p["erasing"], name="augment")(x)
     decay = keras.regularizers.L2(p["weight_decay"]) if p["weight_decay"] > 0 else None
     for block in range(p["blocks"]):
         filters = p["width"] * 2**block

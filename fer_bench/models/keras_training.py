@@ -1,5 +1,6 @@
 """What every Keras model shares: seeding, the validation carve-out and a progress bar."""
 
+import math
 import os
 
 import numpy as np
@@ -21,7 +22,8 @@ def carve_validation(X, y, resampler, seed, validation_split, resample_first):
         return X[: len(y) - n_val], y[: len(y) - n_val], X[len(y) - n_val :], y[len(y) - n_val :]
     from sklearn.model_selection import train_test_split
 
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=validation_split, stratify=y, random_state=seed)
+    n_val = max(math.ceil(len(y) * validation_split), len(np.unique(y)))  # stratifying needs one per class
+    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=n_val, stratify=y, random_state=seed)
     X_fit, y_fit = shuffle(*resampler.resample(X_fit, y_fit, seed), seed)
     return X_fit, y_fit, X_val, y_val
 
