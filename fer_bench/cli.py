@@ -1,4 +1,4 @@
-"""`fer-bench` command line: run, grid, show, list, leaderboard."""
+"""`fer-bench` command line: run, grid, show, list, leaderboard, predict."""
 
 import argparse
 import json
@@ -70,6 +70,14 @@ def build_parser():
     board.add_argument("--readme", default=None, help="also refresh the headline block of this README")
     board.set_defaults(handler=cmd_leaderboard)
 
+    predict = sub.add_parser("predict", parents=[common], help="classify the faces in photos with a saved model")
+    predict.add_argument("images", nargs="+", help="image files (any size; colour or grayscale)")
+    predict.add_argument("--model", default=None, help="experiment or run id (default: the best recorded with weights)")
+    predict.add_argument("--format", choices=["text", "json"], default="text")
+    predict.add_argument("--annotate", default=None, help="write the image with boxes and labels here (PNG; a folder "
+                         "when several images are given)")  # fmt: skip
+    predict.set_defaults(handler=cmd_predict)
+
     listing = sub.add_parser("list", help="list every registered part with its parameters, and the experiments")
     listing.set_defaults(handler=cmd_list)
     return parser
@@ -122,6 +130,42 @@ def cmd_grid(args):
     leaderboard.write(records, store.root / LEADERBOARD_FILE)
     print(report)
     return 1 if failed else 0
+
+
+def cmd_predict(args):
+    from fer_bench.predict import annotate, choose_record, load_model, predict_image
+
+    store = RecordStore(args.results)
+    record = choose_record(store.all(), args.model)
+    model = load_model(record, store.root)
+    features = record["spec"]["features"]["name"]
+    results, failures = [], []
+    for image in args.images:
+        try:
+            faces = predict_image(image, model, features)
+        except FerBenchError as error:
+            failures.append(str(error))
+            continue
+        results.append({"image": image, "faces": [face.to_dict() for face in faces]})
+        if args.annotate:
+            out = Path(args.annotate)
+            out = out / (Path(image).stem + ".png") if len(args.images) > 1 else out
+            annotate(image, faces, out)
+    if args.format == "json":
+        print(json.dumps({"model": {"run_id": record["run_id"], "experiment": record["experiment"]},
+                          "images": results}, indent=2))  # fmt: skip
+    else:
+        print(f"model: {record['experiment']} (run {record['run_id']})")
+        for result in results:
+            for face in result["faces"]:
+                left, top, right, bottom = face["box"]
+                top3 = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+                where = "whole image" if face["whole_image"] else f"box ({left}, {top})-({right}, {bottom})"
+                print(f"{result['image']}: {where}: {face['label']}  ("
+                      + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top3) + ")")  # fmt: skip
+    for failure in failures:
+        print(f"fer-bench: error: {failure}", file=sys.stderr)
+    return 2 if failures else 0
 
 
 def positive_int(text):

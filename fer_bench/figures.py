@@ -69,7 +69,7 @@ def accuracy_chart(rows, split, path):
     colors = [f"C{axes.index(r[0]) % 10}" for r in rows]
     ax.barh(positions, means, xerr=errors, color=colors, alpha=0.8, capsize=3)
     ax.set_yticks(positions, [f"{r[0]}: {r[1]}" for r in rows], fontsize=8)
-    ax.set_xlabel(f"{split} accuracy on evaluated images, % (mean over seeds, 95% bootstrap CI)")
+    ax.set_xlabel(f"{split} accuracy on evaluated images, %\n(mean over seeds, 95% bootstrap CI)")
     low = max(0.0, float(np.min(means - errors[0])) - 5)
     ax.set_xlim(low, min(100.0, float(np.max(means + errors[1])) + 3))
     ax.grid(axis="x", alpha=0.3)
@@ -81,5 +81,5 @@ def _save(fig, path):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)

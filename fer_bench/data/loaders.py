@@ -45,17 +45,22 @@ def load_dataset(path) -> Dataset:
     )
 
 
-def read_image(path) -> np.ndarray:
-    """One image file as a 48x48 uint8 grayscale array; colour and 16-bit images are converted."""
+def read_gray(path) -> Image.Image:
+    """One image file of any size as 8-bit grayscale; colour and 16-bit images are converted."""
     try:
         with Image.open(path) as image:
             image.load()
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 array = np.asarray(image, dtype=np.float64)
                 image = Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8))
-            gray = image.convert("L")
+            return image.convert("L")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise FerBenchError(f"{path}: not a readable image ({error})") from None
+
+
+def read_image(path) -> np.ndarray:
+    """One image file as a 48x48 uint8 grayscale array."""
+    gray = read_gray(path)
     if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
         gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
     return np.asarray(gray, dtype=np.uint8)

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.errors import FerBenchError
-from fer_bench.models.augment import FaceAugment
 from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
 from fer_bench.registry import register
 
@@ -26,6 +25,8 @@ def build_cnn(params, with_embedding=False):
     """The network; `with_embedding` adds the 128-d embedding as a second input, joined before the head."""
     import keras
     from keras import layers
+
+    from fer_bench.models.augment import FaceAugment
 
     p = params
     image = keras.Input(IMAGE_SHAPE, name="pixels")
