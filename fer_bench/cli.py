@@ -1,9 +1,10 @@
-"""`fer-bench` command line: run, grid, show, list, leaderboard, predict."""
+"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, predict, import."""
 
 import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -61,6 +62,16 @@ def build_parser():
     grid.add_argument("--report-only", action="store_true", help="write the report from the records; run nothing")
     grid.set_defaults(handler=cmd_grid)
 
+    tune = sub.add_parser(
+        "tune", parents=[common, data], help="run (or continue) an Optuna search, then record its best trial once"
+    )
+    tune.add_argument("search", help="search name (experiments/searches/NAME.toml) or a .toml path")
+    tune.add_argument("--trials", type=positive_int, default=None, help="trials the study should hold in all")
+    tune.add_argument("--workers", type=positive_int, default=1, help="worker processes on this machine (default 1)")
+    tune.add_argument("--storage", default=None, help="optuna storage URL, e.g. postgresql://user:pw@host/db "
+                      "(default: sqlite in <results>/searches/NAME.db)")  # fmt: skip
+    tune.set_defaults(handler=cmd_tune)
+
     show = sub.add_parser("show", parents=[common], help="print the latest record of an experiment or run id")
     show.add_argument("name", help="experiment name or run id (6+ leading characters)")
     show.add_argument("--format", choices=["text", "json"], default="text")
@@ -77,6 +88,12 @@ def build_parser():
     predict.add_argument("--annotate", default=None, help="write the image with boxes and labels here (PNG; a folder "
                          "when several images are given)")  # fmt: skip
     predict.set_defaults(handler=cmd_predict)
+
+    merge = sub.add_parser(
+        "import", parents=[common], help="add the records (and saved weights) of another results folder"
+    )
+    merge.add_argument("source", help="a results folder made elsewhere, e.g. on a GPU machine")
+    merge.set_defaults(handler=cmd_import)
 
     listing = sub.add_parser("list", help="list every registered part with its parameters, and the experiments")
     listing.set_defaults(handler=cmd_list)
@@ -168,11 +185,78 @@ def cmd_predict(args):
     return 2 if failures else 0
 
 
+def cmd_import(args):
+    store = RecordStore(args.results)
+    store.check_writable()
+    source = RecordStore(args.source)
+    if not source.path.is_file():
+        raise FerBenchError(f"{source.path}: no run records to import")
+    known = {(r.get("run_id"), r.get("created")) for r in store.all()}
+    new = [r for r in source.all() if (r.get("run_id"), r.get("created")) not in known]
+    for record in new:  # check everything before writing anything
+        if record.get("artefact") and not (source.root / record["artefact"]).is_file():
+            raise FerBenchError(f"{source.root / record['artefact']}: weights of run {record['run_id']} are missing")
+    for record in new:
+        if record.get("artefact"):
+            (store.root / record["artefact"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source.root / record["artefact"], store.root / record["artefact"])
+        store.append(record)
+    added = len(new)
+    print(f"imported {added} record(s) from {source.path}; {len(source.all()) - added} were already here")
+    leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+
+
 def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def cmd_tune(args):
+    from fer_bench import tuning
+    from fer_bench.data import load_dataset
+    from fer_bench.features.cache import ArrayCache
+    from fer_bench.runner import log, run
+    from fer_bench.search_report import write_search_report
+
+    search = tuning.load_search(args.search)
+    store = RecordStore(args.results)
+    store.check_writable()
+    storage_url = args.storage or tuning.default_storage(store.root, search)
+    study = tuning.open_study(search, storage_url)  # fail early on a storage that cannot be reached
+    dataset = load_dataset(args.data)
+    log(dataset.summary())
+    cache = ArrayCache(args.cache)
+    n_trials = args.trials or search.trials
+    log(f"search {search.name}: {tuning.counted_trials(study)} of {n_trials} trials in {tuning.redacted(storage_url)}")
+    rows = tuning.TrainingRows(dataset, cache, tuning.feature_variants(search))
+    ran = tuning.run_workers(search, storage_url, n_trials, rows, args.workers)
+    best, experiment = tuning.best_experiment(search, study)
+    log(f"search {search.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)")
+    extra = {
+        "search": {
+            "name": search.name,
+            "storage": tuning.redacted(storage_url),
+            "best_trial": best.number,
+            "best_value": best.value,
+            "best_params": best.params,
+            "metric": search.metric,
+            "validation": f"{search.validation} ({search.holdout:g} of Training)"
+            if search.validation == "holdout"
+            else f"{search.folds}-fold cross-validation on Training",
+            "sampler_seed": search.sampler_seed,
+            "n_trials": tuning.counted_trials(study),
+        }
+    }
+    record = run(experiment, dataset, store, cache, command=args.command_line, extra=extra)
+    if "search" not in record:  # the same best spec was recorded by an earlier, untuned run
+        record = {**record, **extra}
+    print(summary_text(record))
+    report = write_search_report(search, study, record, store.root / tuning.SEARCHES_DIR, args.command_line,
+                                 storage_url)  # fmt: skip
+    leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+    log(f"report: {report}")
 
 
 def cmd_show(args):

@@ -55,6 +55,14 @@ def _duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
+def _hardware(record):
+    """Where the run computed: its GPU, else its CPU core count; and the Keras backend if not the default."""
+    hardware = record.get("hardware", {})
+    where = hardware.get("accelerator") or f"{hardware.get('cores', '?')} CPU cores"
+    backend = hardware.get("keras_backend", "tensorflow")
+    return where + (f", {backend}" if backend != "tensorflow" else "")
+
+
 def _percent(value):
     return f"{100 * value:.2f}"
 
@@ -75,7 +83,7 @@ def board_table(board: Board):
     ]
     headers += [f"{other} acc. (all)"] if other else []
     headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if board.split == BOARD_SPLIT else []
-    headers += ["run time", "run id"]
+    headers += ["run time (on)", "run id"]
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r["metrics"][board.split], r["spec"]
@@ -95,7 +103,7 @@ def board_table(board: Board):
             row.append(_percent(r["metrics"][other]["accuracy_all"]) if other in r["metrics"] else "")
         if board.split == BOARD_SPLIT:
             row.append(kaggle_place(100 * m["accuracy_all"]))
-        row += [_duration(r["timings"]["total"]), f"`{r['run_id']}`"]
+        row += [f"{_duration(r['timings']['total'])} ({_hardware(r)})", f"`{r['run_id']}`"]
         rows.append(row)
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 

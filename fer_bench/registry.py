@@ -47,6 +47,15 @@ class Part:
         return f"{self.kind}/{self.name}"
 
     @property
+    def param_names(self):
+        return {p.name for p in self.params}
+
+    @property
+    def search_space(self):
+        """{param: {"low", "high", "log"} or {"choices"}}: what a search may tune, declared by the part."""
+        return getattr(self.factory, "search_space", {})
+
+    @property
     def summary(self):
         return (inspect.getdoc(self.factory) or "").split("\n")[0]
 

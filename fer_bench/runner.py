@@ -29,8 +29,9 @@ def evaluation_splits(spec, dataset):
     return chosen
 
 
-def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, seed=None, force=False, command=None):
-    """Run one experiment on `dataset` and append its record; returns the record.
+def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, seed=None, force=False, command=None,
+        extra=None):  # fmt: skip
+    """Run one experiment on `dataset` and append its record (with `extra` fields); returns the record.
 
     An identical spec already recorded is not run again unless `force`.
     """
@@ -105,6 +106,7 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         "predictions": predictions,
         "history": model.history,
         "artefact": artefact,
+        **(extra or {}),
     }
     store.append(record)
     return record

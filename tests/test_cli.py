@@ -173,3 +173,24 @@ def test_a_bad_csv_row_stops_the_run_with_its_line_number(experiments, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err == f"fer-bench: error: {csv}, line 3: 3 pixel values, expected 2304"
     assert not (tmp_path / "results" / "runs.jsonl").exists() or not (tmp_path / "results" / "runs.jsonl").read_text()
+
+
+def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path, capsys):
+    from fer_bench.records import RecordStore
+
+    elsewhere = RecordStore(tmp_path / "gpu")
+    (elsewhere.root / "models").mkdir(parents=True)
+    (elsewhere.root / "models" / "abc123def456.weights.npz").write_bytes(b"weights")
+    record = {"run_id": "abc123def456", "created": "2026-11-27T00:00:00+00:00", "status": "failed", "experiment": "x",
+              "artefact": "models/abc123def456.weights.npz"}  # fmt: skip
+    elsewhere.append(record)
+    here = tmp_path / "results"
+    assert main(["import", str(elsewhere.root), "--results", str(here)]) == 0
+    assert main(["import", str(elsewhere.root), "--results", str(here)]) == 0  # twice: nothing doubled
+    assert RecordStore(here).all() == [record]
+    assert (here / "models" / "abc123def456.weights.npz").read_bytes() == b"weights"
+    assert "imported 0 record(s)" in capsys.readouterr().out
+
+    elsewhere.append({**record, "created": "2026-11-28T00:00:00+00:00", "artefact": "models/missing.weights.npz"})
+    assert main(["import", str(elsewhere.root), "--results", str(here)]) == 2
+    assert len(RecordStore(here).all()) == 1

@@ -106,6 +106,8 @@ def chunk_size(n_images):
 class Embedding:
     """128-d face_recognition (dlib ResNet) embedding; protocol `detector` (study) or `full`."""
 
+    search_space = {"protocol": {"choices": ["detector", "full"]}}
+
     def __init__(
         self,
         protocol: Literal["detector", "full"] = "detector",

@@ -33,6 +33,11 @@ class SklearnModel:
 class SVM(SklearnModel):
     """RBF (or other kernel) SVC; scores are a softmax of its one-vs-rest decision function."""
 
+    search_space = {
+        "C": {"low": 0.1, "high": 1000.0, "log": True},
+        "gamma": {"choices": ["scale", "0.001", "0.003", "0.01", "0.03", "0.1"]},
+    }
+
     def __init__(self, C: float = 1.0, gamma: str = "scale", kernel: Literal["rbf", "linear", "poly"] = "rbf"):
         if C <= 0:
             raise ValueError("C must be > 0")
@@ -61,6 +66,8 @@ class SVM(SklearnModel):
 class KNN(SklearnModel):
     """k-nearest neighbours."""
 
+    search_space = {"n_neighbors": {"low": 1, "high": 60, "log": True}, "weights": {"choices": ["uniform", "distance"]}}
+
     def __init__(self, n_neighbors: int = 15, weights: Literal["uniform", "distance"] = "distance"):
         if n_neighbors < 1:
             raise ValueError("n_neighbors must be >= 1")
@@ -77,6 +84,8 @@ class KNN(SklearnModel):
 @register("model", "logreg")
 class LogReg(SklearnModel):
     """Multinomial logistic regression."""
+
+    search_space = {"C": {"low": 0.001, "high": 100.0, "log": True}}
 
     def __init__(self, C: float = 1.0, max_iter: int = 2000):
         if C <= 0 or max_iter < 1:

@@ -1,0 +1,140 @@
+"""Optuna searches: files, sealed test splits, shared studies (SQLite, PostgreSQL), resumption, report."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fer_bench import registry
+from fer_bench.cli import main
+from fer_bench.errors import FerBenchError
+from fer_bench.features.cache import ArrayCache
+from fer_bench.records import RecordStore
+from fer_bench.tuning import TrainingRows, feature_variants, load_search, open_study, work
+
+BASE = '[features]\nname = "embedding"\n[model]\nname = "logreg"\n'
+SEARCH = """
+description = "logreg C on the fixture"
+base = "base-logreg"
+metric = "accuracy"
+sampler_seed = 3
+trials = 4
+[space.model]
+C = {low = 0.01, high = 10.0}
+[space.features]
+protocol = true
+"""
+
+
+@pytest.fixture
+def experiments(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    (folder / "searches").mkdir(parents=True)
+    (folder / "base-logreg.toml").write_text(BASE)
+    (folder / "searches" / "tiny.toml").write_text(SEARCH)
+    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ("[space.model]\nmax_iter = true\n", "does not declare it tunable (tunable: C)"),
+        ("[space.model]\nC = {low = 0.0001, high = 5.0}\n", "range must lie within [0.001, 100.0]"),
+        ("[space.model]\nC = 3\n", "use true, {low = .., high = ..}"),
+        ('[space.resampler]\nname = {choices = ["smote", "nope"]}\n', "unknown resampler 'nope'"),
+        ("", "needs a [space.<kind>] table"),
+    ],
+)
+def test_bad_search_files_name_the_file_and_the_problem(experiments, space, message):
+    (experiments / "searches" / "bad.toml").write_text(f'base = "base-logreg"\n{space}')
+    with pytest.raises(FerBenchError, match="bad.toml") as error:
+        load_search("bad")
+    assert message in str(error.value)
+
+
+class SpyModel:
+    """Records every array a trial hands to a model."""
+
+    seen = []
+
+    def fit(self, X, y, resampler, seed):
+        SpyModel.seen.append(X.copy())
+
+    def predict_proba(self, X):
+        SpyModel.seen.append(X.copy())
+        return np.tile(np.eye(7)[0], (len(X), 1))
+
+
+def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, mini_embeddings, tmp_path, monkeypatch):
+    cache, stored = mini_embeddings
+    search = load_search("tiny")
+    rows = TrainingRows(mini_dataset, ArrayCache(cache.root), feature_variants(search))
+    n_train = len(mini_dataset.indices("Training"))
+    reachable = [v for value in vars(rows).values() for v in (value.values() if isinstance(value, dict) else [value])]
+    arrays = [a for v in reachable for a in (v if isinstance(v, tuple) else (v,)) if isinstance(a, np.ndarray)]
+    assert arrays and all(len(a) == n_train for a in arrays)  # nothing of the test splits is held
+    assert not any(type(v).__name__ == "Dataset" for v in reachable)
+
+    logreg = registry.get("model", "logreg")
+    monkeypatch.setitem(registry._PARTS, ("model", "logreg"), replace(logreg, factory=lambda **params: SpyModel()))
+    SpyModel.seen = []
+    work(search, f"sqlite:///{tmp_path / 'study.db'}", 3, rows)
+    training = {row.tobytes() for row in stored["embeddings"][mini_dataset.indices("Training")].astype(np.float32)}
+    tests = {row.tobytes() for s in ("PublicTest", "PrivateTest")
+             for row in stored["embeddings"][mini_dataset.indices(s)].astype(np.float32)}  # fmt: skip
+    tests -= training  # FER2013 repeats some images across splits (one in this fixture)
+    seen = [row.tobytes() for X in SpyModel.seen for row in X]
+    assert seen and set(seen) <= training and not set(seen) & tests
+
+
+def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(experiments, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["tune", "tiny", "--workers", "2", "--results", str(results)]) == 0
+    study = open_study(load_search("tiny"), f"sqlite:///{results / 'searches' / 'tiny.db'}")
+    counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(counted) == 4 and len({t.number for t in counted}) == 4
+    assert len({t.user_attrs["worker"] for t in counted}) == 2  # both workers ran trials
+
+    record = RecordStore(results).find("tiny")[-1]
+    assert record["search"]["n_trials"] == 4 and record["search"]["best_trial"] in {t.number for t in counted}
+    assert record["spec"]["model"]["params"]["C"] == pytest.approx(record["search"]["best_params"]["model.C"])
+    report = (results / "searches" / "tiny.md").read_text()
+    assert "## Best trial" in report and "never seen by any trial" in report
+    assert (results / "searches" / "tiny" / "history.png").is_file()
+    assert (results / "searches" / "tiny" / "importance.png").is_file()
+
+    capsys.readouterr()
+    assert main(["tune", "tiny", "--trials", "6", "--results", str(results)]) == 0  # continues the same study
+    assert "4 of 6 trials" in capsys.readouterr().err
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == 6
+
+
+def test_an_unreachable_storage_is_one_clear_line(experiments, tmp_path, capsys):
+    url = "postgresql://nobody:secret@127.0.0.1:9/none"
+    assert main(["tune", "tiny", "--storage", url, "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert "storage postgresql://nobody:***@127.0.0.1:9/none cannot be opened" in err and "secret" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+POSTGRES = os.environ.get("FER_BENCH_TEST_POSTGRES")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="set FER_BENCH_TEST_POSTGRES to a PostgreSQL URL (CI starts a server)")
+def test_two_tune_processes_share_a_postgresql_study(experiments, tmp_path):
+    (experiments / "searches" / "pg.toml").write_text(SEARCH.replace("trials = 4", "trials = 8"))
+    command = [sys.executable, "-m", "fer_bench", "tune", "pg", "--storage", POSTGRES]
+    workers = [
+        subprocess.Popen(command + ["--results", str(tmp_path / f"r{i}")], stderr=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=600)[1] for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    study = open_study(load_search("pg"), POSTGRES)
+    counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(counted) == 8 and len({t.number for t in counted}) == 8
+    assert len({t.user_attrs["worker"] for t in counted}) == 2
