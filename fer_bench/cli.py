@@ -95,6 +95,11 @@ def build_parser():
     merge.add_argument("source", help="a results folder made elsewhere, e.g. on a GPU machine")
     merge.set_defaults(handler=cmd_import)
 
+    cache = sub.add_parser("cache", help="what the feature cache holds (info), or empty it (clear)")
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument("--cache", default=None, help="cache directory (default: $FER_BENCH_CACHE or ~/.cache/...)")
+    cache.set_defaults(handler=cmd_cache)
+
     listing = sub.add_parser("list", help="list every registered part with its parameters, and the experiments")
     listing.set_defaults(handler=cmd_list)
     return parser
@@ -204,6 +209,24 @@ def cmd_import(args):
     added = len(new)
     print(f"imported {added} record(s) from {source.path}; {len(source.all()) - added} were already here")
     leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+
+
+def cmd_cache(args):
+    from fer_bench.features.cache import ArrayCache
+
+    cache = ArrayCache(args.cache)
+    if args.action == "clear":
+        print(f"removed {cache.root} ({cache.clear() / 1e6:.1f} MB)")
+        return
+    entries = cache.entries()
+    print(f"{cache.root}: {len(entries)} entries, {sum(size for _, size, _ in entries) / 1e6:.1f} MB")
+    for key, size, inputs in entries:
+        inputs = inputs or {}
+        shown = {k: v for k, v in inputs.items() if k != "versions"} | {
+            "backend": inputs.get("versions", {}).get("keras_backend", "?")
+        }
+        what = ", ".join(f"{k}={v}" for k, v in shown.items()) if inputs else "unreadable metadata"
+        print(f"  {key}  {size / 1e6:8.1f} MB  {what}")
 
 
 def positive_int(text):

@@ -194,3 +194,17 @@ def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path,
     elsewhere.append({**record, "created": "2026-11-28T00:00:00+00:00", "artefact": "models/missing.weights.npz"})
     assert main(["import", str(elsewhere.root), "--results", str(here)]) == 2
     assert len(RecordStore(here).all()) == 1
+
+
+def test_cache_info_lists_entries_and_clear_empties_it(tmp_path, capsys):
+    import numpy as np
+
+    from fer_bench.features.cache import ArrayCache
+
+    cache = ArrayCache(tmp_path / "cache")
+    cache.save("k1", {"x": np.zeros(1000)}, {"dataset": "abc", "versions": {"keras_backend": "jax"}})
+    assert main(["cache", "info", "--cache", str(cache.root)]) == 0
+    out = capsys.readouterr().out
+    assert "1 entries" in out and "k1" in out and "dataset=abc" in out and "backend=jax" in out
+    assert main(["cache", "clear", "--cache", str(cache.root)]) == 0
+    assert not cache.root.exists() and cache.load("k1") is None

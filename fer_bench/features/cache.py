@@ -90,3 +90,24 @@ class ArrayCache:
         directory = self.parts_dir(key)
         directory.mkdir(parents=True, exist_ok=True)
         _write_atomic(directory / f"{index:06d}.npz", lambda h: np.savez(h, **arrays))
+
+    def entries(self):
+        """[(key, bytes, inputs or None)] of every complete entry, parts folders and checkpoints apart."""
+        found = []
+        for meta_path in sorted(self.root.glob("*.json")):
+            data_path = meta_path.with_suffix(".npz")
+            try:
+                inputs = json.loads(meta_path.read_text()).get("inputs")
+            except (OSError, ValueError):
+                inputs = None
+            size = data_path.stat().st_size if data_path.exists() else 0
+            found.append((meta_path.stem, size, inputs))
+        return found
+
+    def clear(self):
+        """Remove every entry, unfinished parts and training checkpoint; returns the bytes freed."""
+        if not self.root.is_dir():
+            return 0
+        freed = sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+        shutil.rmtree(self.root)
+        return freed
