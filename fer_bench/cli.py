@@ -60,6 +60,8 @@ def build_parser():
     grid.add_argument("grid", help="grid name (experiments/grids/NAME.toml) or a .toml path")
     grid.add_argument("--jobs", type=positive_int, default=1, help="cells run in parallel processes (default: 1)")
     grid.add_argument("--report-only", action="store_true", help="write the report from the records; run nothing")
+    grid.add_argument("--storage", default=None, help="optuna storage URL through which several machines share "
+                      "the cells (each records into its own results folder)")  # fmt: skip
     grid.set_defaults(handler=cmd_grid)
 
     tune = sub.add_parser(
@@ -135,7 +137,7 @@ def cmd_grid(args):
     from fer_bench.data import load_dataset
     from fer_bench.features.cache import ArrayCache
     from fer_bench.grid_report import write_report
-    from fer_bench.grids import load_grid, run_grid
+    from fer_bench.grids import load_grid, run_grid, run_grid_shared
     from fer_bench.runner import log
 
     grid = load_grid(args.grid)
@@ -144,7 +146,10 @@ def cmd_grid(args):
     dataset = load_dataset(args.data)
     log(dataset.summary())
     failed = 0
-    if not args.report_only:
+    if args.storage and not args.report_only:
+        ran, failed = run_grid_shared(grid, dataset, store, ArrayCache(args.cache), args.storage, args.command_line)
+        log(f"grid {grid.name}: {ran} cells ran here, {failed} failed; the queue in the storage is empty")
+    elif not args.report_only:
         ran, failed, skipped = run_grid(grid, dataset, store, ArrayCache(args.cache), args.jobs, args.command_line)
         log(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
     records = store.all()

@@ -277,3 +277,55 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+# --- many machines: cells claimed through a shared Optuna storage ------------------------------------
+
+
+def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None):
+    """Take cells from a queue that every worker on `storage_url` shares, until none is left.
+
+    Each cell is one enqueued trial of the study `grid:NAME:DATA`; asking the storage for the next
+    waiting trial is the claim, so each cell runs once whichever machine takes it, and a cell whose
+    worker died is queued again once its heartbeat is stale. Records stay in each worker's results
+    folder (`fer-bench import` gathers them). Returns (ran, failed).
+    """
+    import optuna
+    from optuna.storages import fail_stale_trials
+    from optuna.storages._heartbeat import get_heartbeat_thread
+    from optuna.trial import TrialState
+
+    from fer_bench.tuning import create_or_load
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = create_or_load(f"grid:{grid.name}:{dataset.fingerprint}", storage_url)
+    cells = grid.cells
+    if not study.get_trials(deepcopy=False):
+        for index in range(len(cells)):
+            study.enqueue_trial({"cell": index}, skip_if_exists=True)
+    for features in {c.experiment.features.name: c.experiment.features for c in cells}.values():
+        features.create("features").extract(dataset, cache=cache)
+    ran = failed = 0
+    while True:
+        fail_stale_trials(study)
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            break
+        trial = study.ask()
+        if "fixed_params" not in study._storage.get_trial_system_attrs(trial._trial_id):  # the last cell was taken
+            study.tell(trial, state=TrialState.FAIL)
+            break
+        index = trial.suggest_int("cell", 0, len(cells) - 1)
+        taken = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+                 if t.params.get("cell") == index and t.number != trial.number]  # fmt: skip
+        if taken:  # enqueued twice by two first workers: run it once
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        cell = cells[index]
+        with get_heartbeat_thread(trial._trial_id, study._storage):
+            outcome = run_cell(cell, dataset, store, cache, command)
+        log(f"  {label_of(grid, cell.experiment)} seed {cell.seed}: {outcome['summary']}")
+        trial.set_user_attr("status", outcome["status"])
+        study.tell(trial, 1.0 if outcome["status"] == "ok" else 0.0)
+        ran += outcome["status"] == "ok"
+        failed += outcome["status"] != "ok"
+    return ran, failed

@@ -268,29 +268,42 @@ def default_storage(results_root: Path, search: Search) -> str:
     return f"sqlite:///{path}"
 
 
-def open_study(search: Search, storage_url: str, attempts=5):
-    """The search's study in `storage_url`, created by whichever worker comes first."""
+def open_storage(storage_url: str):
+    """An optuna RDB storage with heartbeats: a trial whose worker died is failed and queued again."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return RDBStorage(
+        storage_url,
+        heartbeat_interval=10,
+        grace_period=30,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
+        engine_kwargs={"pool_pre_ping": True},
+    )
+
+
+def open_study(search: Search, storage_url: str):
+    """The search's study in `storage_url`."""
+    import optuna
+
+    return create_or_load(
+        search.name,
+        storage_url,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=search.sampler_seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
+    )
+
+
+def create_or_load(study_name, storage_url, attempts=5, **options):
+    """Create the study, or load it: whichever worker comes first creates the tables and the study."""
+    import optuna
+
     for attempt in range(attempts):
         try:
-            storage = RDBStorage(
-                storage_url,
-                heartbeat_interval=10,
-                grace_period=30,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
-                engine_kwargs={"pool_pre_ping": True},
-            )
-            return optuna.create_study(
-                study_name=search.name,
-                storage=storage,
-                direction="maximize",
-                sampler=optuna.samplers.TPESampler(seed=search.sampler_seed),
-                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
-                load_if_exists=True,
-            )
+            storage = open_storage(storage_url)
+            return optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True, **options)
         except Exception as error:  # noqa: BLE001 - any driver or connection error: one line
             racing = "IntegrityError" in repr(error) or isinstance(error, optuna.exceptions.DuplicatedStudyError)
             if racing and attempt < attempts - 1:  # two workers created the tables or the study at once

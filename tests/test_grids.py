@@ -167,3 +167,16 @@ def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, 
     assert after[: len(before)] == before  # nothing rewritten
     assert len(after) == 5 and all(r["status"] == "ok" for r in after)
     assert len({r["run_id"] for r in after}) == 5 and sorted(r["seed"] for r in after) == list(range(5))
+
+
+def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_path):
+    write_grid(experiments, "shared", 'base = "tiny"\nseeds = [0, 1, 2]\n[[product]]\nmodel.name = ["logreg", "knn"]\n')
+    storage = f"sqlite:///{tmp_path / 'grid.db'}"
+    command = [sys.executable, "-m", "fer_bench", "grid", "shared", "--storage", storage]
+    workers = [subprocess.Popen(command + ["--results", str(tmp_path / f"machine{i}")], stderr=subprocess.PIPE, text=True)
+               for i in range(2)]  # fmt: skip
+    errors = [w.communicate(timeout=600)[1] for w in workers]
+    assert all(w.returncode == 0 for w in workers), errors
+    per_machine = [[r["run_id"] for r in RecordStore(tmp_path / f"machine{i}").all()] for i in range(2)]
+    every = per_machine[0] + per_machine[1]
+    assert len(every) == 6 and len(set(every)) == 6  # each cell once, across both machines
