@@ -173,8 +173,10 @@ def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_pat
     write_grid(experiments, "shared", 'base = "tiny"\nseeds = [0, 1, 2]\n[[product]]\nmodel.name = ["logreg", "knn"]\n')
     storage = f"sqlite:///{tmp_path / 'grid.db'}"
     command = [sys.executable, "-m", "fer_bench", "grid", "shared", "--storage", storage]
-    workers = [subprocess.Popen(command + ["--results", str(tmp_path / f"machine{i}")], stderr=subprocess.PIPE, text=True)
-               for i in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen([*command, "--results", str(tmp_path / f"machine{i}")], stderr=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]
     errors = [w.communicate(timeout=600)[1] for w in workers]
     assert all(w.returncode == 0 for w in workers), errors
     per_machine = [[r["run_id"] for r in RecordStore(tmp_path / f"machine{i}").all()] for i in range(2)]
