@@ -274,10 +274,11 @@ def open_storage(storage_url: str):
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    interval = int(os.environ.get("FER_BENCH_HEARTBEAT_S", "10"))
     return RDBStorage(
         storage_url,
-        heartbeat_interval=10,
-        grace_period=30,
+        heartbeat_interval=interval,
+        grace_period=3 * interval,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
         engine_kwargs={"pool_pre_ping": True},
     )

@@ -138,3 +138,63 @@ def test_two_tune_processes_share_a_postgresql_study(experiments, tmp_path):
     counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(counted) == 8 and len({t.number for t in counted}) == 8
     assert len({t.user_attrs["worker"] for t in counted}) == 2
+
+
+def test_a_keras_trial_reports_each_epoch_and_can_be_pruned(experiments, mini_dataset, mini_embeddings):
+    import optuna
+
+    from fer_bench.tuning import objective_for
+
+    (experiments / "base-mlp.toml").write_text(
+        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 30\n'
+    )
+    (experiments / "searches" / "mlp.toml").write_text('base = "base-mlp"\n[space.model]\nwidth = true\n')
+    search = load_search("mlp")
+    cache, _ = mini_embeddings
+    rows = TrainingRows(mini_dataset, ArrayCache(cache.root), feature_variants(search))
+
+    class PruneAtThirdEpoch(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return len(trial.intermediate_values) >= 3
+
+    study = optuna.create_study(direction="maximize", pruner=PruneAtThirdEpoch())
+    trial = study.ask()
+    with pytest.raises(optuna.TrialPruned):
+        objective_for(search, rows)(trial)
+    assert sorted(study._storage.get_trial(trial._trial_id).intermediate_values) == [0, 1, 2]
+
+
+def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path, monkeypatch, mini_embeddings):
+    import signal
+    import time
+
+    (experiments / "base-mlp.toml").write_text(
+        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 400\n'
+        "early_stopping_patience = 0\n"
+    )
+    (experiments / "searches" / "slow.toml").write_text('base = "base-mlp"\ntrials = 2\n[space.model]\nwidth = true\n')
+    monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
+    results = tmp_path / "results"
+    storage = f"sqlite:///{results / 'searches' / 'slow.db'}"
+    command = [sys.executable, "-m", "fer_bench", "tune", "slow", "--results", str(results)]
+    worker = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (results / "searches" / "slow.db").exists():
+            study = open_study(load_search("slow"), storage)
+            if any(t.state.name == "RUNNING" for t in study.trials):
+                break
+    time.sleep(2)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    study = open_study(load_search("slow"), storage)
+    assert [t.state.name for t in study.trials] == ["RUNNING"]  # killed mid-trial
+
+    time.sleep(4)  # the dead worker's heartbeat goes stale (3 s grace)
+    (experiments / "base-mlp.toml").write_text(
+        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 3\n'
+    )
+    assert main(["tune", "slow", "--results", str(results)]) == 0
+    states = [t.state.name for t in open_study(load_search("slow"), storage).trials]
+    assert states[0] == "FAIL" and states.count("COMPLETE") == 2  # the stale trial failed, the study finished
