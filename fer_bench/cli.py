@@ -282,7 +282,7 @@ def cmd_tune(args):
         record = {**record, **extra}
     print(summary_text(record))
     report = write_search_report(search, study, record, store.root / tuning.SEARCHES_DIR, args.command_line,
-                                 storage_url)  # fmt: skip
+                                 storage_url, store.all(), dataset)  # fmt: skip
     leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
     log(f"report: {report}")
 

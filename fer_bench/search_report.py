@@ -5,12 +5,50 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench import figures
+from fer_bench.metrics import UNCOVERED, decode_predictions
+from fer_bench.stats import mcnemar_exact
 from fer_bench.tuning import redacted
 
 TOP = 10
+REFERENCES = ("paper", "svm", "svm-full")
 
 
-def write_search_report(search, study, record, out_dir: Path, command: str, storage_url: str) -> Path:
+def comparisons(record, records, dataset, split):
+    """The tuned run against the untuned references, paired on the images both evaluate (McNemar exact)."""
+    labels = dataset.labels[dataset.indices(split)]
+    ours = decode_predictions(record["predictions"][split])
+    rows = []
+    for name in REFERENCES:
+        found = [
+            r
+            for r in records
+            if r.get("experiment") == name
+            and r.get("status") == "ok"
+            and r["data"]["fingerprint"] == record["data"]["fingerprint"]
+            and split in r["predictions"]
+        ]
+        if not found:
+            continue
+        reference = found[-1]
+        theirs = decode_predictions(reference["predictions"][split])
+        both = (ours != UNCOVERED) & (theirs != UNCOVERED)
+        ours_right, theirs_right = ours[both] == labels[both], theirs[both] == labels[both]
+        b, c, p = mcnemar_exact(ours_right, theirs_right)
+        rows.append(
+            [
+                f"`{name}` (run `{reference['run_id']}`)",
+                int(both.sum()),
+                f"{100 * ours_right.mean():.2f}",
+                f"{100 * theirs_right.mean():.2f}",
+                f"{100 * reference['metrics'][split]['accuracy_all']:.2f}",
+                f"{b} / {c}",
+                f"{p:.2g}",
+            ]
+        )
+    return rows
+
+
+def write_search_report(search, study, record, out_dir: Path, command, storage_url, records, dataset) -> Path:
     import optuna
 
     trials = study.get_trials(deepcopy=False)
@@ -70,6 +108,24 @@ def write_search_report(search, study, record, out_dir: Path, command: str, stor
         tabulate(
             metrics,
             ["split", "acc. on evaluated %", "evaluated", "acc. all images %", "macro-F1 %"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+        f"Against the untuned runs on {split}, paired on the images both evaluate (McNemar's exact test; "
+        "b = images only the tuned run gets right, c = only the other):",
+        "",
+        tabulate(
+            comparisons(record, records, dataset, split),
+            [
+                "untuned run",
+                "shared images",
+                "tuned acc. %",
+                "untuned acc. %",
+                "untuned acc. all images %",
+                "b / c",
+                "p",
+            ],
             tablefmt="github",
             disable_numparse=True,
         ),
