@@ -34,6 +34,7 @@ from fer_bench import provenance, registry
 from fer_bench.errors import FerBenchError
 from fer_bench.experiments import Experiment, PartSpec, experiment_dirs, load_experiment
 from fer_bench.runner import log, run
+from fer_bench.workers import die_with_parent
 
 GRID_KEYS = {"description", "base", "seeds", "product"}
 PRODUCT_KEYS = {"axis", *registry.KINDS}
@@ -257,7 +258,7 @@ _WORKER = {}
 
 def _init_worker(dataset, store, cache, threads):
     """Runs in each spawned worker before any framework import: share the cores, quiet the inner bars."""
-    _die_with_parent()
+    die_with_parent()
     for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[variable] = str(threads)
     os.environ["TQDM_DISABLE"] = "1"
@@ -266,17 +267,6 @@ def _init_worker(dataset, store, cache, threads):
 
 def _worker_cell(cell, command):
     return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command)
-
-
-def _die_with_parent():
-    """A worker whose grid process is killed stops too, rather than finishing a cell nobody waits for."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 # --- many machines: cells claimed through a shared Optuna storage ------------------------------------

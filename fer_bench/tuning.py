@@ -32,6 +32,7 @@ from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.experiments import Experiment, PartSpec, experiment_dirs, load_experiment
 from fer_bench.runner import log
+from fer_bench.workers import die_with_parent
 
 SEARCH_KEYS = {"description", "base", "metric", "validation", "holdout", "folds", "sampler_seed", "space", "trials"}
 METRICS = ("accuracy_all", "accuracy")
@@ -382,7 +383,7 @@ def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
     """`workers` processes on this machine share the study, as `fer-bench tune` on other machines can."""
     if workers <= 1:
         return work(search, storage_url, n_trials, rows)
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=die_with_parent) as pool:
         return sum(pool.starmap(work, [(search, storage_url, n_trials, rows, i) for i in range(workers)]))
 
 

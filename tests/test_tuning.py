@@ -198,3 +198,15 @@ def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path
     assert main(["tune", "slow", "--results", str(results)]) == 0
     states = [t.state.name for t in open_study(load_search("slow"), storage).trials]
     assert states[0] == "FAIL" and states.count("COMPLETE") == 2  # the stale trial failed, the study finished
+
+
+def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, mini_dataset, mini_embeddings, tmp_path):
+    cache, _ = mini_embeddings
+    search = load_search("tiny")
+    rows = TrainingRows(mini_dataset, ArrayCache(cache.root), feature_variants(search))
+    sequences = []
+    for attempt in range(2):
+        storage = f"sqlite:///{tmp_path / f'study{attempt}.db'}"
+        work(search, storage, 3, rows)
+        sequences.append([t.params for t in open_study(search, storage).trials])
+    assert sequences[0] == sequences[1] and len(sequences[0]) == 3
