@@ -86,26 +86,31 @@ def experiment_dirs():
     return dirs + [Path("experiments"), PACKAGE_EXPERIMENTS]
 
 
-def find_experiment(name_or_path) -> Path:
+def find_file(name_or_path, what="experiment", subfolder="") -> Path:
+    """A `.toml` path as given, or NAME looked up in each experiments folder (under `subfolder`)."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml":
         if candidate.is_file():
             return candidate
-        raise FerBenchError(f"experiment file not found: {candidate}")
-    for directory in experiment_dirs():
-        if (directory / f"{name_or_path}.toml").is_file():
-            return directory / f"{name_or_path}.toml"
-    known = sorted({p.stem for d in experiment_dirs() if d.is_dir() for p in d.glob("*.toml")})
-    raise FerBenchError(f"unknown experiment {name_or_path!r} (known: {', '.join(known)})")
+        raise FerBenchError(f"{what} file not found: {candidate}")
+    folders = [d / subfolder for d in experiment_dirs()]
+    for folder in folders:
+        if (folder / f"{name_or_path}.toml").is_file():
+            return folder / f"{name_or_path}.toml"
+    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.toml")})
+    raise FerBenchError(f"unknown {what} {name_or_path!r} (known: {', '.join(known) or 'none'})")
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise FerBenchError(f"{path}: not valid TOML ({error})") from None
 
 
 def load_experiment(name_or_path) -> Experiment:
-    path = find_experiment(name_or_path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise FerBenchError(f"{path}: not valid TOML ({error})") from None
-    return parse_experiment(path.stem, document, str(path))
+    path = find_file(name_or_path)
+    return parse_experiment(path.stem, read_toml(path), str(path))
 
 
 def parse_experiment(name, document: dict, where: str) -> Experiment:

@@ -21,18 +21,16 @@ import itertools
 import multiprocessing
 import os
 import time
-import tomllib
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from tqdm import tqdm
 
 from fer_bench import provenance, registry
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, experiment_dirs, load_experiment
+from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
 from fer_bench.runner import log, run
 from fer_bench.workers import die_with_parent
 
@@ -64,26 +62,9 @@ class Grid:
         return [Cell(e, seed) for e in self.experiments for seed in self.seeds]
 
 
-def find_grid(name_or_path) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml":
-        if candidate.is_file():
-            return candidate
-        raise FerBenchError(f"grid file not found: {candidate}")
-    for directory in experiment_dirs():
-        if (directory / "grids" / f"{name_or_path}.toml").is_file():
-            return directory / "grids" / f"{name_or_path}.toml"
-    known = sorted({p.stem for d in experiment_dirs() if (d / "grids").is_dir() for p in (d / "grids").glob("*.toml")})
-    raise FerBenchError(f"unknown grid {name_or_path!r} (known: {', '.join(known) or 'none'})")
-
-
 def load_grid(name_or_path) -> Grid:
-    path = find_grid(name_or_path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise FerBenchError(f"{path}: not valid TOML ({error})") from None
-    return parse_grid(path.stem, document, str(path))
+    path = find_file(name_or_path, "grid", "grids")
+    return parse_grid(path.stem, read_toml(path), str(path))
 
 
 def parse_grid(name, document, where) -> Grid:

@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import socket
 import time
-import tomllib
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 from fer_bench import registry
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, experiment_dirs, load_experiment
+from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
 from fer_bench.runner import log
 from fer_bench.workers import die_with_parent
 
@@ -54,27 +53,9 @@ class Search:
     trials: int
 
 
-def find_search(name_or_path) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml":
-        if candidate.is_file():
-            return candidate
-        raise FerBenchError(f"search file not found: {candidate}")
-    for directory in experiment_dirs():
-        if (directory / "searches" / f"{name_or_path}.toml").is_file():
-            return directory / "searches" / f"{name_or_path}.toml"
-    folders = [d / "searches" for d in experiment_dirs() if (d / "searches").is_dir()]
-    known = sorted({p.stem for folder in folders for p in folder.glob("*.toml")})
-    raise FerBenchError(f"unknown search {name_or_path!r} (known: {', '.join(known) or 'none'})")
-
-
 def load_search(name_or_path) -> Search:
-    path = find_search(name_or_path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise FerBenchError(f"{path}: not valid TOML ({error})") from None
-    return parse_search(path.stem, document, str(path))
+    path = find_file(name_or_path, "search", "searches")
+    return parse_search(path.stem, read_toml(path), str(path))
 
 
 def parse_search(name, document, where) -> Search:
