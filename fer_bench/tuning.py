@@ -257,12 +257,13 @@ def open_storage(storage_url: str):
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     interval = int(os.environ.get("FER_BENCH_HEARTBEAT_S", "10"))
+    sqlite = storage_url.startswith("sqlite")  # several processes: wait on the file lock, do not fail
     return RDBStorage(
         storage_url,
         heartbeat_interval=interval,
         grace_period=3 * interval,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
-        engine_kwargs={"pool_pre_ping": True},
+        engine_kwargs={"pool_pre_ping": True, **({"connect_args": {"timeout": 60}} if sqlite else {})},
     )
 
 
@@ -288,7 +289,9 @@ def create_or_load(study_name, storage_url, attempts=5, **options):
             storage = open_storage(storage_url)
             return optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True, **options)
         except Exception as error:  # noqa: BLE001 - any driver or connection error: one line
-            racing = "IntegrityError" in repr(error) or isinstance(error, optuna.exceptions.DuplicatedStudyError)
+            racing = isinstance(error, optuna.exceptions.DuplicatedStudyError) or any(
+                sign in repr(error) for sign in ("IntegrityError", "already exists", "database is locked")
+            )
             if racing and attempt < attempts - 1:  # two workers created the tables or the study at once
                 time.sleep(0.5 * (attempt + 1))
                 continue

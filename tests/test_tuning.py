@@ -124,20 +124,26 @@ def test_an_unreachable_storage_is_one_clear_line(experiments, tmp_path, capsys)
 POSTGRES = os.environ.get("FER_BENCH_TEST_POSTGRES")
 
 
-@pytest.mark.skipif(not POSTGRES, reason="set FER_BENCH_TEST_POSTGRES to a PostgreSQL URL (CI starts a server)")
-def test_two_tune_processes_share_a_postgresql_study(experiments, tmp_path):
-    (experiments / "searches" / "pg.toml").write_text(SEARCH.replace("trials = 4", "trials = 8"))
-    command = [sys.executable, "-m", "fer_bench", "tune", "pg", "--storage", POSTGRES]
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_tune_processes_share_one_study(experiments, tmp_path, backend):
+    if backend == "postgresql" and not POSTGRES:
+        pytest.skip("set FER_BENCH_TEST_POSTGRES to a PostgreSQL URL (.ci/run starts a server)")
+    storage = POSTGRES if backend == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
+    name = f"shared-{backend}-{os.getpid()}"  # a fresh study in a server that outlives the test
+    (experiments / "searches" / f"{name}.toml").write_text(SEARCH.replace("trials = 4", "trials = 8"))
+    command = [sys.executable, "-m", "fer_bench", "tune", name, "--storage", storage]
     workers = [
-        subprocess.Popen(command + ["--results", str(tmp_path / f"r{i}")], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([*command, "--results", str(tmp_path / f"r{i}")], stderr=subprocess.PIPE, text=True)
         for i in range(2)
     ]
     outputs = [w.communicate(timeout=600)[1] for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
-    study = open_study(load_search("pg"), POSTGRES)
+    study = open_study(load_search(name), storage)
     counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
-    assert len(counted) == 8 and len({t.number for t in counted}) == 8
-    assert len({t.user_attrs["worker"] for t in counted}) == 2
+    assert len(counted) == 8 and len({t.number for t in counted}) == 8  # the requested total, each trial once
+    assert len({t.user_attrs["worker"] for t in counted}) == 2  # both processes ran trials
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]  # the study finished
+    assert len({tuple(sorted(t.params.items())) for t in counted}) == 8  # no trial sampled twice
 
 
 def test_a_keras_trial_reports_each_epoch_and_can_be_pruned(experiments, mini_dataset, mini_embeddings):
