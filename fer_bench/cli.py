@@ -313,9 +313,17 @@ def cmd_list(args):
             print(f"  {part.name:<12} {part.summary}")
             for p in part.params:
                 choices = f"  one of {list(p.choices)}" if p.choices else ""
+                tunable = part.search_space.get(p.name)
+                if tunable:
+                    choices += "  tunable: " + (
+                        f"{tunable['choices']}"
+                        if "choices" in tunable
+                        else f"[{tunable['low']}, {tunable['high']}]" + (" log" if tunable.get("log") else "")
+                    )
                 print(f"      {p.name} = {p.default!r}{choices}")
-    names = sorted({f.stem for d in experiment_dirs() if d.is_dir() for f in d.glob("*.toml")})
-    print("experiments:\n  " + "  ".join(names))
+    for title, sub in (("experiments", ""), ("grids", "grids"), ("searches", "searches")):
+        names = sorted({f.stem for d in experiment_dirs() if (d / sub).is_dir() for f in (d / sub).glob("*.toml")})
+        print(f"{title}:\n  " + "  ".join(names))
 
 
 def summary_text(record):
