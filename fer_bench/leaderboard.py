@@ -14,7 +14,7 @@ from fer_bench.markdown import replace_block
 from fer_bench.reference import KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
 BOARD_SPLIT = "PrivateTest"
-SHOWN_PARAMS = {"protocol", "C", "n_neighbors", "epochs"}
+SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "depth"}
 
 
 @dataclass
