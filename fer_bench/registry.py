@@ -52,7 +52,8 @@ class Part:
 
     @property
     def search_space(self):
-        """{param: {"low", "high", "log"} or {"choices"}}: what a search may tune, declared by the part."""
+        """{param: {"low", "high", "log"} or {"choices"}, optionally "when": {param: value(s)}}: what a
+        search may tune, declared by the part; `when` makes a parameter conditional on another."""
         return getattr(self.factory, "search_space", {})
 
     @property

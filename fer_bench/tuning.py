@@ -118,16 +118,25 @@ def _parse_space(base, tables, where):
 
 
 def _narrow(declared, spec, context):
+    condition = {"when": declared["when"]} if "when" in declared else {}
     if "choices" in declared:
         choices = spec.get("choices", declared["choices"])
         if not set(choices) <= set(declared["choices"]):
             raise FerBenchError(f"{context}: choices must come from {declared['choices']}")
-        return {"choices": list(choices)}
+        return {"choices": list(choices), **condition}
     low, high = spec.get("low", declared["low"]), spec.get("high", declared["high"])
     if not declared["low"] <= low < high <= declared["high"]:
         allowed = f"[{declared['low']}, {declared['high']}]"
         raise FerBenchError(f"{context}: range must lie within {allowed}, got [{low}, {high}]")
-    return {"low": low, "high": high, "log": spec.get("log", declared.get("log", False))}
+    return {"low": low, "high": high, "log": spec.get("log", declared.get("log", False)), **condition}
+
+
+def _applies(spec, current):
+    """A parameter declared with `when = {other: value or [values]}` is tuned only where that holds."""
+    for other, wanted in spec.get("when", {}).items():
+        if current.get(other) not in (wanted if isinstance(wanted, list) else [wanted]):
+            return False
+    return True
 
 
 # --- the objective: Training rows only ---------------------------------------------------------------
@@ -179,6 +188,8 @@ def suggest(trial, search: Search) -> Experiment:
     """The base experiment with the trial's values; a part whose name changes starts from its defaults."""
     chosen = {kind: {} for kind in registry.KINDS}
     for (kind, param), spec in search.space.items():
+        if not _applies(spec, {**getattr(search.base, kind).params, **chosen[kind]}):
+            continue
         label = f"{kind}.{param}"
         if "choices" in spec:
             value = trial.suggest_categorical(label, spec["choices"])

@@ -216,3 +216,24 @@ def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, mini_d
         work(search, storage, 3, rows)
         sequences.append([t.params for t in open_study(search, storage).trials])
     assert sequences[0] == sequences[1] and len(sequences[0]) == 3
+
+
+def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
+    import optuna
+
+    from fer_bench.tuning import suggest
+
+    (experiments / "base-svm.toml").write_text('[features]\nname = "embedding"\n[model]\nname = "svm"\n')
+    (experiments / "searches" / "kernels.toml").write_text(
+        'base = "base-svm"\n[space.model]\nkernel = true\ngamma = true\nC = {low = 1.0, high = 10.0, log = true}\n'
+    )
+    search = load_search("kernels")
+    assert search.space[("model", "gamma")]["when"] == {"kernel": ["rbf", "poly"]}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(12):
+        trial = study.ask()
+        experiment = suggest(trial, search)
+        kernel = experiment.model.params["kernel"]
+        assert ("model.gamma" in trial.params) == (kernel != "linear")
+        assert 1.0 <= experiment.model.params["C"] <= 10.0
+        study.tell(trial, 0.5)

@@ -35,7 +35,8 @@ class SVM(SklearnModel):
 
     search_space = {
         "C": {"low": 0.1, "high": 1000.0, "log": True},
-        "gamma": {"choices": ["scale", "0.001", "0.003", "0.01", "0.03", "0.1"]},
+        "kernel": {"choices": ["rbf", "linear", "poly"]},
+        "gamma": {"choices": ["scale", "0.001", "0.003", "0.01", "0.03", "0.1"], "when": {"kernel": ["rbf", "poly"]}},
     }
 
     def __init__(self, C: float = 1.0, gamma: str = "scale", kernel: Literal["rbf", "linear", "poly"] = "rbf"):
