@@ -32,7 +32,7 @@ from fer_bench import provenance, registry
 from fer_bench.errors import FerBenchError
 from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
 from fer_bench.runner import log, run
-from fer_bench.workers import die_with_parent
+from fer_bench.workers import quiet_worker
 
 GRID_KEYS = {"description", "base", "seeds", "product"}
 PRODUCT_KEYS = {"axis", *registry.KINDS}
@@ -239,10 +239,9 @@ _WORKER = {}
 
 def _init_worker(dataset, store, cache, threads):
     """Runs in each spawned worker before any framework import: share the cores, quiet the inner bars."""
-    die_with_parent()
+    quiet_worker()
     for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[variable] = str(threads)
-    os.environ["TQDM_DISABLE"] = "1"
     _WORKER.update(dataset=dataset, store=store, cache=cache)
 
 

@@ -31,7 +31,7 @@ from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
 from fer_bench.runner import log
-from fer_bench.workers import die_with_parent
+from fer_bench.workers import quiet_worker
 
 SEARCH_KEYS = {"description", "base", "metric", "validation", "holdout", "folds", "sampler_seed", "space", "trials"}
 METRICS = ("accuracy_all", "accuracy")
@@ -378,7 +378,7 @@ def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
     """`workers` processes on this machine share the study, as `fer-bench tune` on other machines can."""
     if workers <= 1:
         return work(search, storage_url, n_trials, rows)
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=die_with_parent) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=quiet_worker) as pool:
         return sum(pool.starmap(work, [(search, storage_url, n_trials, rows, i) for i in range(workers)]))
 
 
