@@ -47,7 +47,9 @@ def boards(records):
 
 
 def _describe(part):
-    params = ", ".join(f"{k}={v}" for k, v in part["params"].items() if k in SHOWN_PARAMS)
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in part["params"].items() if k in SHOWN_PARAMS
+    )
     return part["name"] + (f" ({params})" if params else "")
 
 
