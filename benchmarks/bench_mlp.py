@@ -86,7 +86,7 @@ def jax_seconds_per_epoch(steps_per_execution, epochs):
 
 
 def main(epochs=6):
-    from fer_bench.models.paper_mlp import STEPS_PER_EXECUTION
+    from fer_bench.models.keras_training import STEPS_PER_EXECUTION
 
     baseline, baseline_loss = seconds_per_epoch(1, epochs)
     ours, our_loss = seconds_per_epoch(STEPS_PER_EXECUTION, epochs)

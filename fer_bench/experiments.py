@@ -108,15 +108,29 @@ def read_toml(path: Path) -> dict:
         raise FerBenchError(f"{path}: not valid TOML ({error})") from None
 
 
+def check_keys(document, known, where):
+    unknown = sorted(set(document) - set(known))
+    if unknown:
+        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+
+def load_base(document, where) -> Experiment:
+    """The experiment a grid or search file builds on (its `base` key)."""
+    if not isinstance(document.get("base"), str):
+        raise FerBenchError(f'{where}: `base` must name an experiment, e.g. base = "paper"')
+    try:
+        return load_experiment(document["base"])
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: base: {error}") from None
+
+
 def load_experiment(name_or_path) -> Experiment:
     path = find_file(name_or_path)
     return parse_experiment(path.stem, read_toml(path), str(path))
 
 
 def parse_experiment(name, document: dict, where: str) -> Experiment:
-    unknown = sorted(set(document) - TOP_LEVEL_KEYS)
-    if unknown:
-        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    check_keys(document, TOP_LEVEL_KEYS, where)
     parts = {kind: _part(document, kind, where) for kind in registry.KINDS}
     seed = document.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

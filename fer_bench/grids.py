@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from fer_bench import provenance, registry
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
+from fer_bench.experiments import Experiment, PartSpec, check_keys, find_file, load_base, read_toml
 from fer_bench.runner import log, run
 from fer_bench.workers import quiet_worker
 
@@ -68,15 +68,8 @@ def load_grid(name_or_path) -> Grid:
 
 
 def parse_grid(name, document, where) -> Grid:
-    unknown = sorted(set(document) - GRID_KEYS)
-    if unknown:
-        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(GRID_KEYS))})")
-    if not isinstance(document.get("base"), str):
-        raise FerBenchError(f'{where}: `base` must name an experiment, e.g. base = "paper"')
-    try:
-        base = load_experiment(document["base"])
-    except FerBenchError as error:
-        raise FerBenchError(f"{where}: base: {error}") from None
+    check_keys(document, GRID_KEYS, where)
+    base = load_base(document, where)
     seeds = document.get("seeds", [base.seed])
     if not isinstance(seeds, list) or not seeds or any(type(s) is not int or s < 0 for s in seeds):
         raise FerBenchError(f"{where}: `seeds` must be a non-empty list of non-negative integers, got {seeds!r}")
@@ -97,9 +90,7 @@ def parse_grid(name, document, where) -> Grid:
 
 
 def _expand(grid_name, base, product, where):
-    unknown = sorted(set(product) - PRODUCT_KEYS)
-    if unknown:
-        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(PRODUCT_KEYS))})")
+    check_keys(product, PRODUCT_KEYS, where)
     if not isinstance(product.get("axis", ""), str):
         raise FerBenchError(f"{where}: axis must be a string")
     choices = []  # (kind, key, [values])

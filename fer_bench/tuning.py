@@ -29,7 +29,7 @@ import numpy as np
 from fer_bench import registry
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, find_file, load_experiment, read_toml
+from fer_bench.experiments import Experiment, PartSpec, check_keys, find_file, load_base, read_toml
 from fer_bench.runner import log
 from fer_bench.workers import quiet_worker
 
@@ -59,15 +59,8 @@ def load_search(name_or_path) -> Search:
 
 
 def parse_search(name, document, where) -> Search:
-    unknown = sorted(set(document) - SEARCH_KEYS)
-    if unknown:
-        raise FerBenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(SEARCH_KEYS))})")
-    if not isinstance(document.get("base"), str):
-        raise FerBenchError(f"{where}: `base` must name an experiment")
-    try:
-        base = load_experiment(document["base"])
-    except FerBenchError as error:
-        raise FerBenchError(f"{where}: base: {error}") from None
+    check_keys(document, SEARCH_KEYS, where)
+    base = load_base(document, where)
     metric = document.get("metric", "accuracy_all")
     validation = document.get("validation", "holdout")
     holdout, folds = document.get("holdout", 0.2), document.get("folds", 3)

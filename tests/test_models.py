@@ -100,7 +100,8 @@ def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
     """fer-bench's speed-up (steps_per_execution) must not change a single update."""
     import keras
 
-    from fer_bench.models.paper_mlp import STEPS_PER_EXECUTION, build_paper_mlp
+    from fer_bench.models.keras_training import STEPS_PER_EXECUTION
+    from fer_bench.models.paper_mlp import build_paper_mlp
 
     X, y = blobs(n_per_class=(150,) * 7, dim=128)
     y = np.eye(7, dtype=np.float32)[y]

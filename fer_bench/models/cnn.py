@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.errors import FerBenchError
-from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
+from fer_bench.models.keras_training import N_CLASSES, carve_validation, history_of, one_hot, progress_callback
 from fer_bench.registry import register
 
-N_CLASSES = 7
 IMAGE_SHAPE = (48, 48, 1)
 PIXELS = 48 * 48
 EMBEDDING = 128

@@ -8,6 +8,11 @@ from tqdm import tqdm
 
 from fer_bench.resamplers import shuffle
 
+N_CLASSES = 7
+# Batches per compiled call: the same updates as one call per batch, without the per-batch call
+# overhead that dominates so small a network (measured by `make bench`, results/benchmarks.md).
+STEPS_PER_EXECUTION = 256
+
 
 def carve_validation(X, y, resampler, seed, validation_split, resample_first):
     """(X_fit, y_fit, X_val, y_val).
@@ -53,3 +58,40 @@ def history_of(fit_result):
 
 def one_hot(y, n_classes=7):
     return np.eye(n_classes, dtype=np.float32)[y]
+
+
+def fit_embedding_classifier(model, split, resampler, params, name, callbacks=()):
+    """Compile and fit a small dense classifier as the study did (Adam, cross-entropy, `epochs` of
+    `batch_size`), with `early_stopping_patience` on validation loss when > 0; returns its history.
+
+    `split` is carve_validation's (X_fit, y_fit, X_val, y_val); `steps_per_execution` batches many
+    steps per compiled call, which is what makes so small a network fast (results/benchmarks.md).
+    """
+    import keras
+
+    X_fit, y_fit, X_val, y_val = split
+    model.compile(
+        optimizer=keras.optimizers.Adam(params["learning_rate"]),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    callbacks = [*callbacks, progress_callback(params["epochs"], name)]
+    if params["early_stopping_patience"] > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True
+            )
+        )
+    result = model.fit(
+        X_fit,
+        one_hot(y_fit),
+        validation_data=(X_val, one_hot(y_val)),
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        shuffle=True,
+        class_weight=resampler.class_weight(y_fit),
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return history_of(result)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
-from fer_bench.models.paper_mlp import N_CLASSES, STEPS_PER_EXECUTION
+from fer_bench.models.keras_training import N_CLASSES, carve_validation, fit_embedding_classifier
 from fer_bench.registry import register
 
 
@@ -69,35 +68,10 @@ class MLP:
 
         p = self.params
         keras.utils.set_random_seed(seed)
-        X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], False)
+        split = carve_validation(X, y, resampler, seed, p["validation_split"], False)
         self.model = self.build(X.shape[1:])
-        self.model.compile(
-            optimizer=keras.optimizers.Adam(p["learning_rate"]),
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-            steps_per_execution=STEPS_PER_EXECUTION,
-        )
-        callbacks = [progress_callback(p["epochs"], "mlp")]
-        if p["early_stopping_patience"]:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=p["early_stopping_patience"], restore_best_weights=True
-                )
-            )
-        if self.epoch_callback:
-            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.epoch_callback))
-        result = self.model.fit(
-            X_fit,
-            one_hot(y_fit),
-            validation_data=(X_val, one_hot(y_val)),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            shuffle=True,
-            class_weight=resampler.class_weight(y_fit),
-            callbacks=callbacks,
-            verbose=0,
-        )
-        self.history = history_of(result)
+        report = [keras.callbacks.LambdaCallback(on_epoch_end=self.epoch_callback)] if self.epoch_callback else []
+        self.history = fit_embedding_classifier(self.model, split, resampler, p, "mlp", report)
 
     def predict_proba(self, X):
         return np.asarray(self.model.predict(X, batch_size=1024, verbose=0))

@@ -4,13 +4,12 @@ from typing import Literal
 
 import numpy as np
 
-from fer_bench.models.keras_training import carve_validation, history_of, one_hot, progress_callback
+from fer_bench.models.keras_training import (
+    N_CLASSES,
+    carve_validation,
+    fit_embedding_classifier,
+)
 from fer_bench.registry import register
-
-N_CLASSES = 7
-# Batches per compiled call: the same updates as one call per batch, without the per-batch call
-# overhead that dominates so small a network (measured by `make bench`, results/benchmarks.md).
-STEPS_PER_EXECUTION = 256
 
 
 def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper"):
@@ -78,36 +77,10 @@ class PaperMLP:
 
         p = self.params
         keras.utils.set_random_seed(seed)
-        X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], p["resample_first"])
+        split = carve_validation(X, y, resampler, seed, p["validation_split"], p["resample_first"])
         self.model = build_paper_mlp(X.shape[1:], p["batch_norm"], p["l2_scale"], p["architecture"])
-        self.model.compile(
-            optimizer=keras.optimizers.Adam(p["learning_rate"]),
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-            steps_per_execution=STEPS_PER_EXECUTION,
-        )
-        callbacks = [
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001),
-            progress_callback(p["epochs"], "paper-mlp"),
-        ]
-        if p["early_stopping_patience"] > 0:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=p["early_stopping_patience"], restore_best_weights=True
-                )
-            )
-        result = self.model.fit(
-            X_fit,
-            one_hot(y_fit),
-            validation_data=(X_val, one_hot(y_val)),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            shuffle=True,
-            class_weight=resampler.class_weight(y_fit),
-            callbacks=callbacks,
-            verbose=0,
-        )
-        self.history = history_of(result)
+        reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001)
+        self.history = fit_embedding_classifier(self.model, split, resampler, p, "paper-mlp", [reduce_lr])
 
     def predict_proba(self, X):
         return self.model.predict(X, batch_size=1024, verbose=0)
