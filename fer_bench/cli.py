@@ -108,16 +108,12 @@ def build_parser():
 
 
 def cmd_run(args):
-    from fer_bench.data import load_dataset
     from fer_bench.experiments import load_experiment
     from fer_bench.features.cache import ArrayCache
     from fer_bench.runner import log, run
 
     experiment = load_experiment(args.experiment)
-    store = RecordStore(args.results)
-    store.check_writable()
-    dataset = load_dataset(args.data)
-    log(dataset.summary())
+    store, dataset = open_store_and_data(args)
     record = run(
         experiment,
         dataset,
@@ -134,17 +130,13 @@ def cmd_run(args):
 
 
 def cmd_grid(args):
-    from fer_bench.data import load_dataset
     from fer_bench.features.cache import ArrayCache
     from fer_bench.grid_report import write_report
     from fer_bench.grids import load_grid, run_grid, run_grid_shared
     from fer_bench.runner import log
 
     grid = load_grid(args.grid)
-    store = RecordStore(args.results)
-    store.check_writable()
-    dataset = load_dataset(args.data)
-    log(dataset.summary())
+    store, dataset = open_store_and_data(args)
     failed = 0
     if args.storage and not args.report_only:
         ran, failed = run_grid_shared(grid, dataset, store, ArrayCache(args.cache), args.storage, args.command_line)
@@ -243,18 +235,15 @@ def positive_int(text):
 
 def cmd_tune(args):
     from fer_bench import tuning
-    from fer_bench.data import load_dataset
     from fer_bench.features.cache import ArrayCache
     from fer_bench.runner import log, run
     from fer_bench.search_report import write_search_report
 
     search = tuning.load_search(args.search)
-    store = RecordStore(args.results)
-    store.check_writable()
-    storage_url = args.storage or tuning.default_storage(store.root, search)
+    RecordStore(args.results).check_writable()  # before the default storage is made inside it
+    storage_url = args.storage or tuning.default_storage(RecordStore(args.results).root, search)
     study = tuning.open_study(search, storage_url)  # fail early on a storage that cannot be reached
-    dataset = load_dataset(args.data)
-    log(dataset.summary())
+    store, dataset = open_store_and_data(args)
     cache = ArrayCache(args.cache)
     n_trials = args.trials or search.trials
     log(f"search {search.name}: {tuning.counted_trials(study)} of {n_trials} trials in {tuning.redacted(storage_url)}")
@@ -285,6 +274,18 @@ def cmd_tune(args):
                                  storage_url, store.all(), dataset)  # fmt: skip
     leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
     log(f"report: {report}")
+
+
+def open_store_and_data(args):
+    """A writable record store (checked before any work) and the data set, for the verbs that run."""
+    from fer_bench.data import load_dataset
+    from fer_bench.runner import log
+
+    store = RecordStore(args.results)
+    store.check_writable()
+    dataset = load_dataset(args.data)
+    log(dataset.summary())
+    return store, dataset
 
 
 def cmd_show(args):

@@ -157,12 +157,7 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     todo = [c for c in cells if c.experiment.spec(dataset.fingerprint, c.seed).run_id not in recorded]
     skipped = len(cells) - len(todo)
     log(f"grid {grid.name}: {len(cells)} cells, {skipped} already recorded, {len(todo)} to run (jobs={jobs})")
-    distinct_features = []
-    for cell in todo:
-        if cell.experiment.features not in distinct_features:
-            distinct_features.append(cell.experiment.features)
-    for features in distinct_features:  # extract once per grid, never per cell
-        features.create("features").extract(dataset, cache=cache)
+    extract_once(todo, dataset, cache)
     bar = tqdm(total=len(cells), initial=skipped, unit="cell", desc=f"grid {grid.name}", dynamic_ncols=True)
     failed = 0
     try:
@@ -173,6 +168,16 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     finally:
         bar.close()
     return len(todo) - failed, failed, skipped
+
+
+def extract_once(cells, dataset, cache):
+    """Fill the cache for every distinct features spec (name and parameters) of `cells`, once per grid."""
+    distinct = []
+    for cell in cells:
+        if cell.experiment.features not in distinct:
+            distinct.append(cell.experiment.features)
+    for features in distinct:
+        features.create("features").extract(dataset, cache=cache)
 
 
 def _execute(cells, dataset, store, cache, jobs, command):
@@ -264,8 +269,7 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
     if not study.get_trials(deepcopy=False):
         for index in range(len(cells)):
             study.enqueue_trial({"cell": index}, skip_if_exists=True)
-    for features in {c.experiment.features.name: c.experiment.features for c in cells}.values():
-        features.create("features").extract(dataset, cache=cache)
+    extract_once(cells, dataset, cache)
     ran = failed = 0
     while True:
         fail_stale_trials(study)
