@@ -1,4 +1,4 @@
-"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, predict, import."""
+"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, compare, predict, import, cache."""
 
 import argparse
 import json
@@ -96,6 +96,14 @@ def build_parser():
     )
     merge.add_argument("source", help="a results folder made elsewhere, e.g. on a GPU machine")
     merge.set_defaults(handler=cmd_import)
+
+    versus = sub.add_parser(
+        "compare", parents=[common, data], help="pair recorded runs with the first on shared test images (McNemar)"
+    )
+    versus.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids; first = reference")
+    versus.add_argument("--split", default="PrivateTest", help="test split to compare on (default: PrivateTest)")
+    versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
+    versus.set_defaults(handler=cmd_compare)
 
     cache = sub.add_parser("cache", help="what the feature cache holds (info), or empty it (clear)")
     cache.add_argument("action", choices=["info", "clear"])
@@ -206,6 +214,23 @@ def cmd_import(args):
     added = len(new)
     print(f"imported {added} record(s) from {source.path}; {len(source.all()) - added} were already here")
     leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+
+
+def cmd_compare(args):
+    from fer_bench import compare
+    from fer_bench.data import load_dataset
+
+    if len(args.runs) < 2:
+        raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
+    records = RecordStore(args.results).all()
+    for name in args.runs:  # before loading the data: a typo should not cost a minute
+        compare.latest_ok(records, name)
+    base, rows = compare.compare(records, args.runs, load_dataset(args.data), args.split)
+    text = compare.markdown(base, rows, args.split, args.command_line)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
 
 
 def cmd_cache(args):

@@ -110,7 +110,15 @@ def board_table(board: Board):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def render(records, grid_reports=()):
+REPORT_FOLDERS = {
+    "grids": "Grid reports (ablations over seeds, with intervals and tests)",
+    "searches": "Search reports (Optuna)",
+    "comparisons": "Paired comparisons (McNemar)",
+}
+
+
+def render(records, reports=None):
+    """The board; `reports` maps a folder of REPORT_FOLDERS to the report paths linked from it."""
     lines = [
         "# fer-bench leaderboard",
         "",
@@ -122,9 +130,10 @@ def render(records, grid_reports=()):
         "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
         "",
     ]
-    if grid_reports:
-        links = ", ".join(f"[{Path(r).stem}]({r})" for r in grid_reports)
-        lines += [f"Grid reports (ablations over seeds, with intervals and tests): {links}.", ""]
+    for folder, title in REPORT_FOLDERS.items():
+        if (reports or {}).get(folder):
+            links = ", ".join(f"[{Path(r).stem}]({r})" for r in reports[folder])
+            lines += [f"{title}: {links}.", ""]
     found = boards(records)
     if not found:
         lines += ["_No runs recorded yet._", ""]
@@ -203,8 +212,11 @@ def update_readme(records, readme: Path):
 
 
 def write(records, path: Path):
-    """Write the board; it links every grid report found under `grids/` beside it."""
+    """Write the board; it links every report found in the REPORT_FOLDERS beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    reports = [p.relative_to(path.parent).as_posix() for p in sorted((path.parent / "grids").glob("*.md"))]
+    reports = {
+        folder: [p.relative_to(path.parent).as_posix() for p in sorted((path.parent / folder).glob("*.md"))]
+        for folder in REPORT_FOLDERS
+    }
     path.write_text(render(records, reports))
     return path

@@ -5,8 +5,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench import figures
-from fer_bench.metrics import UNCOVERED, decode_predictions
-from fer_bench.stats import mcnemar_exact
+from fer_bench.compare import paired
 from fer_bench.tuning import redacted
 
 TOP = 10
@@ -16,7 +15,6 @@ REFERENCES = ("paper", "svm", "svm-full")
 def comparisons(record, records, dataset, split):
     """The tuned run against the untuned references, paired on the images both evaluate (McNemar exact)."""
     labels = dataset.labels[dataset.indices(split)]
-    ours = decode_predictions(record["predictions"][split])
     rows = []
     for name in REFERENCES:
         found = [
@@ -30,19 +28,16 @@ def comparisons(record, records, dataset, split):
         if not found:
             continue
         reference = ([r for r in found if r["seed"] == 0] or found)[-1]  # seed 0, the shipped experiments' own
-        theirs = decode_predictions(reference["predictions"][split])
-        both = (ours != UNCOVERED) & (theirs != UNCOVERED)
-        ours_right, theirs_right = ours[both] == labels[both], theirs[both] == labels[both]
-        b, c, p = mcnemar_exact(ours_right, theirs_right)
+        result = paired(record, reference, labels, split)
         rows.append(
             [
                 f"`{name}` (run `{reference['run_id']}`)",
-                int(both.sum()),
-                f"{100 * ours_right.mean():.2f}",
-                f"{100 * theirs_right.mean():.2f}",
+                result.shared,
+                f"{100 * result.accuracy_a:.2f}",
+                f"{100 * result.accuracy_b:.2f}",
                 f"{100 * reference['metrics'][split]['accuracy_all']:.2f}",
-                f"{b} / {c}",
-                f"{p:.2g}",
+                f"{result.only_a} / {result.only_b}",
+                f"{result.p:.2g}",
             ]
         )
     return rows

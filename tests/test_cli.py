@@ -208,3 +208,32 @@ def test_cache_info_lists_entries_and_clear_empties_it(tmp_path, capsys):
     assert "1 entries" in out and "k1" in out and "dataset=abc" in out and "backend=jax" in out
     assert main(["cache", "clear", "--cache", str(cache.root)]) == 0
     assert not cache.root.exists() and cache.load("k1") is None
+
+
+def test_compare_pairs_runs_on_their_shared_images(experiments, tmp_path, mini_embeddings, capsys):
+    from fer_bench.data import load_dataset
+    from fer_bench.metrics import UNCOVERED, decode_predictions
+    from fer_bench.records import RecordStore
+
+    assert run_cli("run", "tiny-svm", "--data", MINI) == 0
+    assert run_cli("run", "tiny", "--data", MINI) == 0
+    capsys.readouterr()
+    out = tmp_path / "results" / "comparisons" / "svm.md"
+    assert run_cli("compare", "tiny-svm", "tiny", "--data", MINI, "--out", out) == 0
+    svm, mlp = (RecordStore().find(name)[-1] for name in ("tiny-svm", "tiny"))
+    dataset = load_dataset(MINI)
+    labels = dataset.labels[dataset.indices("PrivateTest")]
+    a, b = (decode_predictions(r["predictions"]["PrivateTest"]) for r in (svm, mlp))
+    shared = (a != UNCOVERED) & (b != UNCOVERED)
+    only_svm = int(((a == labels) & (b != labels) & shared).sum())
+    only_mlp = int(((a != labels) & (b == labels) & shared).sum())
+    row = next(line for line in out.read_text().splitlines() if "`tiny`" in line)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2] == str(int(shared.sum())) and 0 < shared.sum() < 42  # the detector run covers fewer
+    assert cells[6] == f"{only_svm} / {only_mlp}"
+    assert out.read_text() in capsys.readouterr().out
+    assert run_cli("leaderboard") == 0
+    assert "[svm](comparisons/svm.md)" in (tmp_path / "results" / "LEADERBOARD.md").read_text()
+
+    assert run_cli("compare", "tiny-svm", "nothing-like-this", "--data", MINI) == 2
+    assert "nothing-like-this" in capsys.readouterr().err
