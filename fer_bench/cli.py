@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fer_bench import leaderboard, registry
 from fer_bench.errors import FerBenchError
+from fer_bench.experiments import MAX_SEED, is_seed
 from fer_bench.records import RecordStore
 
 LEADERBOARD_FILE = "LEADERBOARD.md"
@@ -24,15 +25,23 @@ def main(argv=None):
     try:
         return args.handler(args) or 0
     except FerBenchError as error:
-        print(f"fer-bench: error: {error}", file=sys.stderr)
+        one_line = " ".join(str(error).splitlines())
+        print(f"fer-bench: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fer-bench: interrupted; records already written are kept", file=sys.stderr)
         return 130
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line like any other error (argparse's status, 2, is kept)."""
+
+    def error(self, message):
+        self.exit(2, f"fer-bench: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fer-bench", description=__doc__)
+    parser = OneLineParser(prog="fer-bench", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--results", default=None, help="results directory (default: $FER_BENCH_RESULTS or ./results)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,8 +58,10 @@ def build_parser():
 
     run = sub.add_parser("run", parents=[common, data], help="run one experiment and record it")
     run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
-    run.add_argument("--jobs", type=int, default=None, help="worker processes for extraction (default: all cores)")
-    run.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    run.add_argument(
+        "--jobs", type=positive_int, default=None, help="worker processes for extraction (default: all cores)"
+    )
+    run.add_argument("--seed", type=seed_value, default=None, help="override the experiment's seed")
     run.add_argument("--force", action="store_true", help="run again even if this spec is already recorded")
     run.set_defaults(handler=cmd_run)
 
@@ -105,7 +116,7 @@ def build_parser():
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
-    cache = sub.add_parser("cache", help="what the feature cache holds (info), or empty it (clear)")
+    cache = sub.add_parser("cache", help="what the feature cache holds, each entry checked (info), or empty it (clear)")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", default=None, help="cache directory (default: $FER_BENCH_CACHE or ~/.cache/...)")
     cache.set_defaults(handler=cmd_cache)
@@ -196,8 +207,7 @@ def cmd_predict(args):
 
 
 def cmd_import(args):
-    store = RecordStore(args.results)
-    store.check_writable()
+    store = writable_store(args.results)
     source = RecordStore(args.source)
     if not source.path.is_file():
         raise FerBenchError(f"{source.path}: no run records to import")
@@ -239,22 +249,33 @@ def cmd_cache(args):
     cache = ArrayCache(args.cache)
     if args.action == "clear":
         print(f"removed {cache.root} ({cache.clear() / 1e6:.1f} MB)")
-        return
+        return 0
     entries = cache.entries()
-    print(f"{cache.root}: {len(entries)} entries, {sum(size for _, size, _ in entries) / 1e6:.1f} MB")
-    for key, size, inputs in entries:
-        inputs = inputs or {}
+    damaged = [e for e in entries if e.problem]
+    print(f"{cache.root}: {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"
+          + (f", {len(damaged)} damaged (recomputed when next needed)" if damaged else ""))  # fmt: skip
+    for entry in entries:
+        inputs = entry.inputs or {}
         shown = {k: v for k, v in inputs.items() if k != "versions"} | {
             "backend": inputs.get("versions", {}).get("keras_backend", "?")
         }
         what = ", ".join(f"{k}={v}" for k, v in shown.items()) if inputs else "unreadable metadata"
-        print(f"  {key}  {size / 1e6:8.1f} MB  {what}")
+        status = f"DAMAGED ({entry.problem})" if entry.problem else "ok"
+        print(f"  {entry.key}  {entry.size / 1e6:8.1f} MB  {status}  {what}")
+    return 1 if damaged else 0
 
 
 def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def seed_value(text):
+    value = int(text)
+    if not is_seed(value):
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {value}")
     return value
 
 
@@ -265,10 +286,12 @@ def cmd_tune(args):
     from fer_bench.search_report import write_search_report
 
     search = tuning.load_search(args.search)
-    RecordStore(args.results).check_writable()  # before the default storage is made inside it
-    storage_url = args.storage or tuning.default_storage(RecordStore(args.results).root, search)
-    study = tuning.open_study(search, storage_url)  # fail early on a storage that cannot be reached
-    store, dataset = open_store_and_data(args)
+    store = writable_store(args.results)  # before the default storage is made inside it
+    if args.storage:
+        tuning.open_study(search, args.storage)  # a storage that cannot be reached fails before the data loads
+    dataset = load_data(args)
+    storage_url = args.storage or tuning.default_storage(store.root, search)  # made once the input is known good
+    study = tuning.open_study(search, storage_url)
     cache = ArrayCache(args.cache)
     n_trials = args.trials or search.trials
     log(f"search {search.name}: {tuning.counted_trials(study)} of {n_trials} trials in {tuning.redacted(storage_url)}")
@@ -303,14 +326,26 @@ def cmd_tune(args):
 
 def open_store_and_data(args):
     """A writable record store (checked before any work) and the data set, for the verbs that run."""
+    return writable_store(args.results), load_data(args)
+
+
+def writable_store(results):
+    """The record store, refused before any work unless its records file and its folder (leaderboard,
+    reports, weights) can be written."""
+    store = RecordStore(results)
+    store.check_writable()
+    if not os.access(store.root, os.W_OK | os.X_OK):
+        raise FerBenchError(f"results directory {store.root} is not writable (read-only folder)")
+    return store
+
+
+def load_data(args):
     from fer_bench.data import load_dataset
     from fer_bench.runner import log
 
-    store = RecordStore(args.results)
-    store.check_writable()
     dataset = load_dataset(args.data)
     log(dataset.summary())
-    return store, dataset
+    return dataset
 
 
 def cmd_show(args):

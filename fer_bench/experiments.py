@@ -25,6 +25,7 @@ from fer_bench.errors import FerBenchError
 
 TOP_LEVEL_KEYS = {"description", "seed", "test_splits", *registry.KINDS}
 PACKAGE_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class Experiment:
         )
 
 
+def is_seed(value):
+    """A seed numpy (and so scikit-learn, Keras and Optuna) accepts."""
+    return type(value) is int and 0 <= value <= MAX_SEED
+
+
 def experiment_dirs():
     dirs = [Path(os.environ["FER_BENCH_EXPERIMENTS"])] if os.environ.get("FER_BENCH_EXPERIMENTS") else []
     return dirs + [Path("experiments"), PACKAGE_EXPERIMENTS]
@@ -103,9 +109,11 @@ def find_file(name_or_path, what="experiment", subfolder="") -> Path:
 
 def read_toml(path: Path) -> dict:
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise FerBenchError(f"{path}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise FerBenchError(f"{path}: cannot be read ({error.strerror})") from None
 
 
 def check_keys(document, known, where):
@@ -133,8 +141,8 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
     check_keys(document, TOP_LEVEL_KEYS, where)
     parts = {kind: _part(document, kind, where) for kind in registry.KINDS}
     seed = document.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise FerBenchError(f"{where}: seed must be a non-negative integer, got {seed!r}")
+    if not is_seed(seed):
+        raise FerBenchError(f"{where}: seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     test_splits = document.get("test_splits", ["PublicTest", "PrivateTest"])
     if not isinstance(test_splits, list) or not test_splits or any(s not in SPLITS[1:] for s in test_splits):
         raise FerBenchError(f"{where}: test_splits must be a list drawn from {list(SPLITS[1:])}")

@@ -22,16 +22,27 @@ import multiprocessing
 import os
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tqdm import tqdm
 
 from fer_bench import provenance, registry
+from fer_bench.claims import claim
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, check_keys, find_file, load_base, read_toml
-from fer_bench.runner import log, run
+from fer_bench.experiments import (
+    MAX_SEED,
+    Experiment,
+    PartSpec,
+    check_keys,
+    find_file,
+    is_seed,
+    load_base,
+    read_toml,
+)
+from fer_bench.runner import execute, log, recorded_ok
 from fer_bench.workers import quiet_worker
 
 GRID_KEYS = {"description", "base", "seeds", "product"}
@@ -71,10 +82,10 @@ def parse_grid(name, document, where) -> Grid:
     check_keys(document, GRID_KEYS, where)
     base = load_base(document, where)
     seeds = document.get("seeds", [base.seed])
-    if not isinstance(seeds, list) or not seeds or any(type(s) is not int or s < 0 for s in seeds):
-        raise FerBenchError(f"{where}: `seeds` must be a non-empty list of non-negative integers, got {seeds!r}")
+    if not isinstance(seeds, list) or not seeds or not all(is_seed(s) for s in seeds):
+        raise FerBenchError(f"{where}: `seeds` must be a non-empty list of integers in 0..{MAX_SEED}, got {seeds!r}")
     products = document.get("product")
-    if not isinstance(products, list) or not products:
+    if not isinstance(products, list) or not products or not all(isinstance(p, dict) for p in products):
         raise FerBenchError(f"{where}: needs at least one [[product]] table")
     axes = {}
     for number, product in enumerate(products, start=1):
@@ -150,7 +161,10 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     """Run every cell not yet recorded; a failing cell is recorded as failed and the grid goes on.
 
     Returns (ran, failed, skipped) counts. Safe to interrupt at any point: each finished cell is
-    one appended record, and the next call runs only the cells without an `ok` record.
+    one appended record, and the next call runs only the cells without an `ok` record. Several
+    processes on the same results share the cells: a cell claimed by another process is put off,
+    and once every other cell is done its claim is awaited and the cell run only if it still has
+    no `ok` record (its process may have died).
     """
     cells = grid.cells
     recorded = {r["run_id"] for r in store.all() if r.get("status") == "ok"}
@@ -159,15 +173,27 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     log(f"grid {grid.name}: {len(cells)} cells, {skipped} already recorded, {len(todo)} to run (jobs={jobs})")
     extract_once(todo, dataset, cache)
     bar = tqdm(total=len(cells), initial=skipped, unit="cell", desc=f"grid {grid.name}", dynamic_ncols=True)
-    failed = 0
+    counts = {"ok": 0, "failed": 0, "recorded": 0}
+
+    def finished(cell, outcome):
+        counts[outcome["status"]] += 1
+        bar.update(1)
+        bar.write(f"  {label_of(grid, cell.experiment)} seed {cell.seed}: {outcome['summary']}")
+
     try:
-        for cell, outcome in _execute(todo, dataset, store, cache, jobs, command):
-            failed += outcome["status"] != "ok"
-            bar.update(1)
-            bar.write(f"  {label_of(grid, cell.experiment)} seed {cell.seed}: {outcome['summary']}")
+        deferred = []
+        for cell, outcome in _execute(todo, dataset, store, cache, jobs, command, wait=False):
+            if outcome["status"] == "claimed":
+                deferred.append(cell)
+            else:
+                finished(cell, outcome)
+        if deferred:
+            log(f"grid {grid.name}: waiting for {len(deferred)} cells that another process is running")
+        for cell, outcome in _execute(deferred, dataset, store, cache, jobs, command, wait=True):
+            finished(cell, outcome)
     finally:
         bar.close()
-    return len(todo) - failed, failed, skipped
+    return counts["ok"], counts["failed"], skipped + counts["recorded"]
 
 
 def extract_once(cells, dataset, cache):
@@ -180,47 +206,56 @@ def extract_once(cells, dataset, cache):
         features.create("features").extract(dataset, cache=cache)
 
 
-def _execute(cells, dataset, store, cache, jobs, command):
+def _execute(cells, dataset, store, cache, jobs, command, wait):
     if jobs <= 1 or len(cells) <= 1:
         for cell in cells:
-            yield cell, run_cell(cell, dataset, store, cache, command)
+            yield cell, run_cell(cell, dataset, store, cache, command, wait)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_init_worker, initargs=(dataset, store, cache, threads)
     ) as pool:
-        pending = {pool.submit(_worker_cell, cell, command): cell for cell in cells}
+        pending = {pool.submit(_worker_cell, cell, command, wait): cell for cell in cells}
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait_for(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield pending.pop(future), future.result()
 
 
-def run_cell(cell, dataset, store, cache, command):
-    """Run one cell; on an error, append a `failed` record with the error and return its outcome."""
-    started = time.perf_counter()
-    try:
-        record = run(cell.experiment, dataset, store, cache, seed=cell.seed, command=command)
-    except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
-        spec = cell.experiment.spec(dataset.fingerprint, cell.seed)
-        message = f"{type(error).__name__}: {error}"
-        store.append(
-            {
-                "run_id": spec.run_id,
-                "experiment": cell.experiment.name,
-                "status": "failed",
-                "error": message,
-                "traceback": traceback.format_exc(limit=8),
-                "command": command,
-                "spec": spec.to_dict(),
-                "seed": cell.seed,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "git_commit": provenance.git_commit(),
-                "timings": {"total": round(time.perf_counter() - started, 2)},
-            }
-        )
-        return {"status": "failed", "summary": f"FAILED ({message})"}
+def run_cell(cell, dataset, store, cache, command, wait=True):
+    """Run one cell under its claim; on an error, append a `failed` record with the error.
+
+    Returns the outcome: `status` is ok, failed, recorded (an `ok` record was there once the claim
+    was ours: another process ran it) or claimed (held by another process, and `wait` is off).
+    """
+    spec = cell.experiment.spec(dataset.fingerprint, cell.seed)
+    with claim(store.root, spec.run_id, wait=wait) as held:
+        if not held:
+            return {"status": "claimed", "summary": "running in another process"}
+        if recorded_ok(store, spec.run_id):
+            return {"status": "recorded", "summary": "already recorded"}
+        started = time.perf_counter()
+        try:
+            record = execute(cell.experiment, spec, dataset, store, cache, command=command)
+        except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
+            message = f"{type(error).__name__}: {error}"
+            store.append(
+                {
+                    "run_id": spec.run_id,
+                    "experiment": cell.experiment.name,
+                    "status": "failed",
+                    "error": message,
+                    "traceback": traceback.format_exc(limit=8),
+                    "command": command,
+                    "spec": spec.to_dict(),
+                    "seed": cell.seed,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "git_commit": provenance.git_commit(),
+                    "timings": {"total": round(time.perf_counter() - started, 2)},
+                }
+            )
+            return {"status": "failed", "summary": f"FAILED ({message})"}
     split = "PrivateTest" if "PrivateTest" in record["metrics"] else next(iter(record["metrics"]))
     m = record["metrics"][split]
     return {
@@ -241,8 +276,8 @@ def _init_worker(dataset, store, cache, threads):
     _WORKER.update(dataset=dataset, store=store, cache=cache)
 
 
-def _worker_cell(cell, command):
-    return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command)
+def _worker_cell(cell, command, wait):
+    return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command, wait)
 
 
 # --- many machines: cells claimed through a shared Optuna storage ------------------------------------
@@ -290,7 +325,7 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
             outcome = run_cell(cell, dataset, store, cache, command)
         log(f"  {label_of(grid, cell.experiment)} seed {cell.seed}: {outcome['summary']}")
         trial.set_user_attr("status", outcome["status"])
-        study.tell(trial, 1.0 if outcome["status"] == "ok" else 0.0)
+        study.tell(trial, 0.0 if outcome["status"] == "failed" else 1.0)
         ran += outcome["status"] == "ok"
-        failed += outcome["status"] != "ok"
+        failed += outcome["status"] == "failed"
     return ran, failed

@@ -6,6 +6,7 @@ with their defaults, are the part's parameters. `typing.Literal` annotations res
 
 import importlib
 import inspect
+import math
 import typing
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ class Param:
             value, ok = float(value), True
         if not ok:
             raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
+        if expected is float and not math.isfinite(value):
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be a finite number, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise FerBenchError(f"{where}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}")
         return value

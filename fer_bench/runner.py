@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from fer_bench import provenance
+from fer_bench.claims import claim
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.features.cache import ArrayCache
 from fer_bench.metrics import UNCOVERED, encode_predictions, split_metrics
@@ -33,15 +34,26 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         extra=None):  # fmt: skip
     """Run one experiment on `dataset` and append its record (with `extra` fields); returns the record.
 
-    An identical spec already recorded is not run again unless `force`.
+    The run holds its spec's claim, so a second process asking for the same spec waits for the
+    first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
     spec = experiment.spec(dataset.fingerprint, seed)
-    run_id = spec.run_id
-    if not force:
-        previous = [r for r in store.find(run_id) if r.get("status") == "ok"]
+    with claim(store.root, spec.run_id):
+        previous = None if force else recorded_ok(store, spec.run_id)
         if previous:
-            log(f"{experiment.name} (run {run_id}) is already recorded; pass --force to run it again")
-            return previous[-1]
+            log(f"{experiment.name} (run {spec.run_id}) is already recorded; pass --force to run it again")
+            return previous
+        return execute(experiment, spec, dataset, store, cache, jobs, command, extra)
+
+
+def recorded_ok(store: RecordStore, run_id):
+    """The latest `ok` record of `run_id`, or None."""
+    return next((r for r in reversed(store.all()) if r.get("run_id") == run_id and r.get("status") == "ok"), None)
+
+
+def execute(experiment, spec, dataset, store: RecordStore, cache: ArrayCache, jobs=None, command=None, extra=None):
+    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim."""
+    run_id = spec.run_id
     features = spec.features.create("features")
     resampler = spec.resampler.create("resampler")
     model = spec.model.create("model")

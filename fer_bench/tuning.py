@@ -29,7 +29,16 @@ import numpy as np
 from fer_bench import registry
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import Experiment, PartSpec, check_keys, find_file, load_base, read_toml
+from fer_bench.experiments import (
+    MAX_SEED,
+    Experiment,
+    PartSpec,
+    check_keys,
+    find_file,
+    is_seed,
+    load_base,
+    read_toml,
+)
 from fer_bench.runner import log
 from fer_bench.workers import quiet_worker
 
@@ -72,9 +81,12 @@ def parse_search(name, document, where) -> Search:
         raise FerBenchError(f"{where}: need 0 < holdout < 1 and folds >= 2")
     space = _parse_space(base, document.get("space"), where)
     seed, trials = document.get("sampler_seed", 0), document.get("trials", 20)
-    if type(seed) is not int or type(trials) is not int or trials < 1:
-        raise FerBenchError(f"{where}: sampler_seed and trials must be integers (trials >= 1)")
-    return Search(name, document.get("description", ""), base, space, metric, validation, holdout, folds, seed, trials)
+    if not is_seed(seed) or type(trials) is not int or trials < 1:
+        raise FerBenchError(f"{where}: sampler_seed must be an integer in 0..{MAX_SEED} and trials an integer >= 1")
+    description = document.get("description", "")
+    if not isinstance(description, str):
+        raise FerBenchError(f"{where}: description must be a string")
+    return Search(name, description, base, space, metric, validation, holdout, folds, seed, trials)
 
 
 def _parse_space(base, tables, where):
@@ -88,14 +100,7 @@ def _parse_space(base, tables, where):
         for param, spec in table.items():
             context = f"{where}: space.{kind}.{param}"
             if param == "name":
-                if not isinstance(spec, dict) or not spec.get("choices"):
-                    raise FerBenchError(f"{context}: a part's name is tuned with {{choices = [...]}}")
-                for choice in spec["choices"]:
-                    try:
-                        registry.get(kind, choice)
-                    except FerBenchError as error:
-                        raise FerBenchError(f"{context}: {error}") from None
-                space[(kind, param)] = {"choices": list(spec["choices"])}
+                space[(kind, param)] = _part_choices(kind, spec, context)
                 continue
             declared = part.search_space.get(param)
             if declared is None:
@@ -103,25 +108,59 @@ def _parse_space(base, tables, where):
                 raise FerBenchError(f"{context}: {part.key} does not declare it tunable (tunable: {tunable})")
             if spec is True:
                 space[(kind, param)] = dict(declared)
-            elif isinstance(spec, dict) and set(spec) <= {"low", "high", "log", "choices"}:
-                space[(kind, param)] = _narrow(declared, spec, context)
+            elif isinstance(spec, dict) and "choices" in declared:
+                space[(kind, param)] = _narrow_choices(declared, spec, context)
+            elif isinstance(spec, dict):
+                space[(kind, param)] = _narrow_range(declared, spec, context)
             else:
                 raise FerBenchError(f"{context}: use true, {{low = .., high = ..}} or {{choices = [..]}}")
+            if kind == "features" and "choices" not in space[(kind, param)]:
+                raise FerBenchError(f"{context}: features parameters are tuned over choices only")
+    if not space:
+        raise FerBenchError(f"{where}: [space.<kind>] tables name no parameter to tune")
     return space
 
 
-def _narrow(declared, spec, context):
+def _part_choices(kind, spec, context):
+    choices = spec.get("choices") if isinstance(spec, dict) and set(spec) == {"choices"} else None
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+        raise FerBenchError(f'{context}: a part\'s name is tuned with {{choices = ["name", ...]}}')
+    for choice in choices:
+        try:
+            registry.get(kind, choice)
+        except FerBenchError as error:
+            raise FerBenchError(f"{context}: {error}") from None
+    return {"choices": choices}
+
+
+def _narrow_choices(declared, spec, context):
+    choices = spec.get("choices", declared["choices"]) if set(spec) <= {"choices"} else None
+    allowed = [(type(c), c) for c in declared["choices"]]  # 64.0 is not the batch size 64
+    if not isinstance(choices, list) or not choices or not all((type(c), c) in allowed for c in choices):
+        raise FerBenchError(f"{context}: use {{choices = [..]}} drawn from {declared['choices']}")
     condition = {"when": declared["when"]} if "when" in declared else {}
-    if "choices" in declared:
-        choices = spec.get("choices", declared["choices"])
-        if not set(choices) <= set(declared["choices"]):
-            raise FerBenchError(f"{context}: choices must come from {declared['choices']}")
-        return {"choices": list(choices), **condition}
+    return {"choices": choices, **condition}
+
+
+def _narrow_range(declared, spec, context):
+    """`{low, high, log}` within the declared range; an integer range stays integer, a float range float."""
+    if not set(spec) <= {"low", "high", "log"}:
+        raise FerBenchError(f"{context}: a range parameter is tuned with {{low = .., high = .., log = ..}}")
+    integer = type(declared["low"]) is int
     low, high = spec.get("low", declared["low"]), spec.get("high", declared["high"])
+    log = spec.get("log", declared.get("log", False))
+    numbers = (int,) if integer else (int, float)
+    if not all(isinstance(v, numbers) and not isinstance(v, bool) for v in (low, high)) or type(log) is not bool:
+        kind = "integers" if integer else "numbers"
+        raise FerBenchError(f"{context}: low and high must be {kind} and log true or false")
     if not declared["low"] <= low < high <= declared["high"]:
         allowed = f"[{declared['low']}, {declared['high']}]"
         raise FerBenchError(f"{context}: range must lie within {allowed}, got [{low}, {high}]")
-    return {"low": low, "high": high, "log": spec.get("log", declared.get("log", False)), **condition}
+    if log and low <= 0:
+        raise FerBenchError(f"{context}: a log range needs low > 0, got {low}")
+    condition = {"when": declared["when"]} if "when" in declared else {}
+    bounds = (low, high) if integer else (float(low), float(high))
+    return {"low": bounds[0], "high": bounds[1], "log": log, **condition}
 
 
 def _applies(spec, current):

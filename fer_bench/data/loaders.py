@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer_bench.data.dataset import CLASS_NAMES, IMAGE_SIZE, SPLITS, Dataset
+from fer_bench.data.dataset import CLASS_NAMES, IMAGE_SIZE, SPLITS, TRAIN_SPLIT, Dataset
 from fer_bench.errors import FerBenchError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff"}
@@ -46,16 +46,28 @@ def load_dataset(path) -> Dataset:
 
 
 def read_gray(path) -> Image.Image:
-    """One image file of any size as 8-bit grayscale; colour and 16-bit images are converted."""
+    """One image file of any size as 8-bit grayscale; colour and 16-bit images are converted.
+
+    16-bit values are scaled from 0..65535 to 0..255, so a picture keeps its brightness whatever
+    its bit depth; Pillow reads some 16-bit formats (PGM) as 32-bit mode `I` on the 16-bit scale.
+    Floating-point images and values beyond 16 bits have no such scale and are refused.
+    """
     try:
         with Image.open(path) as image:
             image.load()
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(image, dtype=np.float64)
-                image = Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8))
+            if image.mode.startswith("I"):
+                return _sixteen_bit_to_gray(np.asarray(image), path)
+            if image.mode == "F":
+                raise FerBenchError(f"{path}: floating-point images are not supported; save it as 8- or 16-bit")
             return image.convert("L")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise FerBenchError(f"{path}: not a readable image ({error})") from None
+
+
+def _sixteen_bit_to_gray(array, path) -> Image.Image:
+    if array.min() < 0 or array.max() > 65535:
+        raise FerBenchError(f"{path}: pixel values outside 0..65535; only 8- and 16-bit images are supported")
+    return Image.fromarray(np.rint(array / 257).astype(np.uint8))
 
 
 def read_image(path) -> np.ndarray:
@@ -87,31 +99,41 @@ def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
 
 
 def load_csv(path: Path) -> Dataset:
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
         reader = csv.reader(handle)
         try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise FerBenchError(f"{path}: empty csv file") from None
-        missing = [c for c in ("emotion", "pixels", "usage") if c not in header]
-        if missing:
-            raise FerBenchError(f"{path}: missing column(s) {', '.join(missing)} in header")
-        col = {name: header.index(name) for name in ("emotion", "pixels", "usage")}
-        images, labels, splits, ids = [], [], [], []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            where = f"{path}, line {line}"
-            if len(row) < len(header):
-                raise FerBenchError(f"{where}: {len(row)} fields, expected {len(header)}")
-            labels.append(_parse_label(row[col["emotion"]], where))
-            images.append(_parse_pixels(row[col["pixels"]], where))
-            splits.append(_parse_usage(row[col["usage"]], where))
-            ids.append(f"row {line - 2}")
+            images, labels, splits, ids = _read_csv_rows(path, reader)
+        except UnicodeDecodeError:
+            raise FerBenchError(f"{path}: not UTF-8 text, so not a FER2013 csv") from None
+        except csv.Error as error:
+            raise FerBenchError(f"{path}, line {reader.line_num}: not a readable csv row ({error})") from None
     if not images:
         raise FerBenchError(f"{path}: no data rows")
-    _check_splits(path, splits, {"Training"})
+    _check_splits(path, splits, {TRAIN_SPLIT})
     return Dataset(str(path), "csv", np.stack(images), np.array(labels), np.array(splits), np.array(ids))
+
+
+def _read_csv_rows(path, reader):
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise FerBenchError(f"{path}: empty csv file") from None
+    missing = [c for c in ("emotion", "pixels", "usage") if c not in header]
+    if missing:
+        raise FerBenchError(f"{path}: missing column(s) {', '.join(missing)} in header")
+    col = {name: header.index(name) for name in ("emotion", "pixels", "usage")}
+    images, labels, splits, ids = [], [], [], []
+    for number, row in enumerate(reader):
+        if not row:
+            continue
+        where = f"{path}, line {reader.line_num}"
+        if len(row) != len(header):
+            raise FerBenchError(f"{where}: {len(row)} fields, expected {len(header)}")
+        labels.append(_parse_label(row[col["emotion"]], where))
+        images.append(_parse_pixels(row[col["pixels"]], where))
+        splits.append(_parse_usage(row[col["usage"]], where))
+        ids.append(f"row {number}")
+    return images, labels, splits, ids
 
 
 def _parse_label(text, where):
@@ -130,7 +152,7 @@ def _parse_pixels(text, where):
         raise FerBenchError(f"{where}: {len(values)} pixel values, expected {IMAGE_SIZE * IMAGE_SIZE}")
     try:
         pixels = np.array(values, dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise FerBenchError(f"{where}: pixels contain a non-integer value") from None
     if pixels.min() < 0 or pixels.max() > 255:
         raise FerBenchError(f"{where}: pixel values must lie in 0..255")
@@ -145,7 +167,10 @@ def _parse_usage(text, where):
 
 
 def _check_splits(where, splits, required):
+    """Each `required` split has images, and there are test images besides Training's."""
     present = set(splits)
     for split in required:
         if split not in present:
             raise FerBenchError(f"{where}: split {split} has no images")
+    if present == {TRAIN_SPLIT}:
+        raise FerBenchError(f"{where}: no test images (only {TRAIN_SPLIT})")

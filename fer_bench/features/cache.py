@@ -1,18 +1,27 @@
 """On-disk cache of computed arrays, keyed by everything that produced them.
 
-An entry is `<key>.npz` plus `<key>.json` (the key's inputs and the npz's sha256), both written to
-a temporary name and renamed, so a reader sees a whole entry or none. Long computations store
-chunks under `<key>.parts/` and resume from them.
+An entry is `<key>.npz` plus `<key>.json`, which holds the key, its inputs and the npz's sha256. Both
+are written under temporary names and fsynced, then renamed together under the cache's lock (an
+flock on `.lock`, which readers take too), so a reader sees a whole entry or none. An entry that does
+not check out (truncated or altered data, half of it missing, another entry's metadata) is reported
+once, removed and recomputed. Long computations store chunks under `<key>.parts/` and resume from them.
 """
 
+import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
 import sys
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+LOCK_FILE = ".lock"
 
 
 def default_cache_dir() -> Path:
@@ -26,21 +35,26 @@ def cache_key(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, write):
+def _write_temporary(path: Path, write) -> Path:
+    """Write a file beside `path` under a temporary name (never read as an entry), fsynced; returns its path."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
         write(handle)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    return tmp
+
+
+class DamagedEntry(Exception):
+    """What is wrong with a cache entry."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    size: int  # bytes of the data file
+    inputs: dict | None  # None where the metadata cannot be read
+    problem: str | None  # why the entry would be recomputed, or None if it checks out
 
 
 class ArrayCache:
@@ -50,58 +64,106 @@ class ArrayCache:
     def _paths(self, key):
         return self.root / f"{key}.npz", self.root / f"{key}.json"
 
-    def load(self, key):
-        """The arrays stored under `key`, or None if absent or damaged (a damaged entry is removed)."""
-        data_path, meta_path = self._paths(key)
-        if not (data_path.exists() and meta_path.exists()):
-            return None
+    @contextmanager
+    def _locked(self):
         try:
-            meta = json.loads(meta_path.read_text())
-            if meta["sha256"] != _sha256(data_path):
-                raise ValueError("checksum mismatch")
-            with np.load(data_path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (ValueError, KeyError, OSError) as error:
-            print(f"fer-bench: cache entry {data_path} is damaged ({error}); recomputing", file=sys.stderr)
-            data_path.unlink(missing_ok=True)
-            meta_path.unlink(missing_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None  # a cache this process cannot write to: read it without the lock
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released on close, or when this process dies
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def load(self, key):
+        """The arrays stored under `key`, or None if absent or damaged (a damaged entry is reported and removed)."""
+        data_path, meta_path = self._paths(key)
+        if not (data_path.exists() or meta_path.exists()):
             return None
+        with self._locked():
+            try:
+                with np.load(io.BytesIO(self._verified_data(key)), allow_pickle=False) as stored:
+                    return {name: stored[name] for name in stored.files}
+            except DamagedEntry as error:
+                print(f"fer-bench: cache entry {data_path} is damaged ({error}); recomputing", file=sys.stderr)
+                data_path.unlink(missing_ok=True)
+                meta_path.unlink(missing_ok=True)
+                return None
+
+    def _verified_data(self, key) -> bytes:
+        """The npz bytes of entry `key`, checked against its metadata; raises DamagedEntry."""
+        data_path, meta_path = self._paths(key)
+        if not meta_path.exists():
+            raise DamagedEntry("its metadata file is missing")
+        if not data_path.exists():
+            raise DamagedEntry("its data file is missing")
+        meta = _read_metadata(meta_path)
+        if meta is None:
+            raise DamagedEntry("its metadata is unreadable")
+        if meta.get("key") != key:
+            raise DamagedEntry(f"its metadata belongs to entry {meta.get('key')!r}")
+        data = data_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise DamagedEntry("checksum mismatch: the data was truncated or altered")
+        return data
 
     def save(self, key, arrays: dict, inputs: dict):
         self.root.mkdir(parents=True, exist_ok=True)
         data_path, meta_path = self._paths(key)
-        _write_atomic(data_path, lambda h: np.savez(h, **arrays))
-        meta = {"key": key, "inputs": inputs, "sha256": _sha256(data_path)}
-        _write_atomic(meta_path, lambda h: h.write(json.dumps(meta, indent=1).encode()))
+        data_tmp = _write_temporary(data_path, lambda h: np.savez(h, **arrays))
+        meta = {"key": key, "inputs": inputs, "sha256": hashlib.sha256(data_tmp.read_bytes()).hexdigest()}
+        meta_tmp = _write_temporary(meta_path, lambda h: h.write(json.dumps(meta, indent=1).encode()))
+        with self._locked():
+            os.replace(data_tmp, data_path)
+            os.replace(meta_tmp, meta_path)
         shutil.rmtree(self.parts_dir(key), ignore_errors=True)
 
     def parts_dir(self, key) -> Path:
         return self.root / f"{key}.parts"
 
     def load_part(self, key, index):
+        """A stored chunk, or None if it is not there or fails its zip checksums."""
         path = self.parts_dir(key) / f"{index:06d}.npz"
         try:
-            with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError):
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
+        if not _is_whole_zip(data):
+            print(f"fer-bench: cache part {path} is damaged; recomputing it", file=sys.stderr)
+            return None
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
 
     def save_part(self, key, index, arrays: dict):
         directory = self.parts_dir(key)
         directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(directory / f"{index:06d}.npz", lambda h: np.savez(h, **arrays))
+        try:
+            tmp = _write_temporary(directory / f"{index:06d}.npz", lambda h: np.savez(h, **arrays))
+            os.replace(tmp, directory / f"{index:06d}.npz")
+        except FileNotFoundError:
+            pass  # another process completed the entry and removed its parts: this one is not needed
 
     def entries(self):
-        """[(key, bytes, inputs or None)] of every complete entry, parts folders and checkpoints apart."""
+        """Every entry, whole or not (parts folders, temporary files and checkpoints apart), checked."""
+        keys = sorted({path.stem for pattern in ("*.npz", "*.json") for path in self.root.glob(pattern)})
+        if not keys:
+            return []
         found = []
-        for meta_path in sorted(self.root.glob("*.json")):
-            data_path = meta_path.with_suffix(".npz")
-            try:
-                inputs = json.loads(meta_path.read_text()).get("inputs")
-            except (OSError, ValueError):
-                inputs = None
-            size = data_path.stat().st_size if data_path.exists() else 0
-            found.append((meta_path.stem, size, inputs))
+        with self._locked():
+            for key in keys:
+                data_path, meta_path = self._paths(key)
+                try:
+                    self._verified_data(key)
+                    problem = None
+                except DamagedEntry as error:
+                    problem = str(error)
+                meta = _read_metadata(meta_path) or {}
+                size = data_path.stat().st_size if data_path.exists() else 0
+                found.append(CacheEntry(key, size, meta.get("inputs"), problem))
         return found
 
     def clear(self):
@@ -111,3 +173,20 @@ class ArrayCache:
         freed = sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
         shutil.rmtree(self.root)
         return freed
+
+
+def _read_metadata(meta_path):
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _is_whole_zip(data: bytes):
+    """Whether `data` is a zip (an npz) whose every member passes its CRC."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False

@@ -1,0 +1,93 @@
+"""Processes sharing one results folder split the work through per-run claims: each run once, no record torn."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fer_bench.claims import claim, claim_path
+
+SEEDS = 6  # grid cells: one tiny paper-mlp per seed
+EPOCHS = 15  # enough that a cell outlasts the other process's start-up
+CELL = f"""
+description = "tiny paper-mlp for concurrency tests"
+[features]
+name = "embedding"
+[resampler]
+name = "smote"
+k_neighbors = 2
+[model]
+name = "paper-mlp"
+epochs = {EPOCHS}
+"""
+GRID = f'base = "cell"\nseeds = {list(range(SEEDS))}\n[[product]]\nmodel.l2_scale = 1.0\n'
+
+
+@pytest.fixture
+def experiments(tmp_path, monkeypatch, mini_embeddings):
+    """An experiments folder with `cell` and the grid `pair`; the session cache already holds the embeddings."""
+    folder = tmp_path / "experiments"
+    (folder / "grids").mkdir(parents=True)
+    (folder / "cell.toml").write_text(CELL)
+    (folder / "grids" / "pair.toml").write_text(GRID)
+    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+    return folder
+
+
+def start_together(commands):
+    processes = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for process, (_, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+    return [err for _, err in outputs]
+
+
+def every_line_whole(results):
+    return [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
+
+
+def test_two_grid_processes_split_the_cells(experiments, tmp_path):
+    """One process runs its cells in two pool workers, the other in itself: three runners, six cells."""
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "fer_bench", "grid", "pair", "--results", str(results)]
+    errors = start_together([[*command, "--jobs", "2"], command])
+
+    ran = [int(re.search(r"grid pair: (\d+) cells ran", err).group(1)) for err in errors]
+    print(f"cells run per process (--jobs 2, --jobs 1): {ran}")
+    assert sum(ran) == SEEDS and min(ran) >= 1  # each cell once, and both processes had work
+    records = every_line_whole(results)
+    assert len(records) == SEEDS and all(r["status"] == "ok" for r in records)
+    assert len({r["run_id"] for r in records}) == SEEDS
+    assert not list((results / "claims").iterdir())  # every claim let go
+
+
+def test_two_run_processes_of_one_experiment_record_it_once(experiments, tmp_path):
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "fer_bench", "run", "cell", "--results", str(results)]
+    errors = start_together([command, command])
+    records = every_line_whole(results)
+    assert len(records) == 1 and records[0]["status"] == "ok"
+    assert sum("is already recorded" in err for err in errors) == 1
+
+
+def test_a_claim_is_exclusive_and_let_go_when_its_holder_is_killed(tmp_path):
+    with claim(tmp_path, "abc") as held:
+        assert held
+        with claim(tmp_path, "abc", wait=False) as again:  # another descriptor: as another process sees it
+            assert not again
+    assert not claim_path(tmp_path, "abc").exists()
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom fer_bench.claims import claim\n"
+         "with claim(sys.argv[1], 'abc'):\n    print('held', flush=True)\n    time.sleep(600)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline() == "held\n"
+    with claim(tmp_path, "abc", wait=False) as held:
+        assert not held
+    holder.kill()
+    holder.wait()
+    with claim(tmp_path, "abc", wait=False) as held:
+        assert held  # SIGKILL released it; the file it left is reused

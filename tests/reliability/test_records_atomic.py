@@ -1,0 +1,103 @@
+"""Run records are appended whole, never rewritten, and survive torn lines and concurrent appenders."""
+
+import fcntl
+import json
+import multiprocessing
+import os
+import signal
+
+from fer_bench.records import RecordStore
+
+APPENDERS = 4
+APPENDS_EACH = 200
+PAYLOAD_SIZES = (10, 5_000, 70_000)  # bytes: under a page, over 4 KiB, over 64 KiB (a pipe's buffer)
+
+
+def test_records_append_and_read_back_in_order(tmp_path):
+    store = RecordStore(tmp_path)
+    for i in range(3):
+        store.append({"run_id": f"abcdef{i:06d}", "experiment": "paper", "status": "ok", "i": i})
+    assert [r["i"] for r in store.all()] == [0, 1, 2]
+    assert [r["i"] for r in store.find("paper")] == [0, 1, 2]
+    assert [r["i"] for r in store.find("abcdef000001")] == [1]
+    assert store.find("abc") == []  # ids need 6+ characters
+
+
+def test_a_torn_last_line_is_reported_once_skipped_and_sealed(tmp_path, capsys):
+    store = RecordStore(tmp_path)
+    store.append({"run_id": "a" * 12, "status": "ok"})
+    with open(store.path, "a") as handle:
+        handle.write('{"run_id": "bbbb')  # a crash mid-write
+    assert [r["run_id"] for r in store.all()] == ["a" * 12]
+    assert [r["run_id"] for r in store.all()] == ["a" * 12]
+    assert capsys.readouterr().err.count("line 2: torn record skipped") == 1
+
+    store.append({"run_id": "c" * 12, "status": "ok"})
+    assert [r["run_id"] for r in store.all()] == ["a" * 12, "c" * 12]
+    lines = store.path.read_text().splitlines()
+    assert lines[1] == '{"run_id": "bbbb' and json.loads(lines[2])["run_id"] == "c" * 12
+
+
+def _append_many(root, writer):
+    store = RecordStore(root)
+    for i in range(APPENDS_EACH):
+        size = PAYLOAD_SIZES[(i + writer) % len(PAYLOAD_SIZES)]
+        store.append({"run_id": f"{writer}-{i}", "status": "ok", "payload": chr(ord("a") + writer) * size})
+
+
+def test_concurrent_appenders_never_interleave_and_never_rewrite(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append({"run_id": "first", "status": "ok"})
+    prefix = store.path.read_bytes()
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_append_many, args=(tmp_path, w)) for w in range(APPENDERS)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0] * APPENDERS
+
+    content = store.path.read_bytes()
+    assert content.startswith(prefix)  # earlier bytes untouched
+    lines = content.decode().splitlines()
+    assert len(lines) == 1 + APPENDERS * APPENDS_EACH
+    records = [json.loads(line) for line in lines[1:]]  # every line whole
+    assert sorted(r["run_id"] for r in records) == sorted(
+        f"{w}-{i}" for w in range(APPENDERS) for i in range(APPENDS_EACH)
+    )
+    for record in records:
+        writer, i = map(int, record["run_id"].split("-"))
+        assert record["payload"] == chr(ord("a") + writer) * PAYLOAD_SIZES[(i + writer) % len(PAYLOAD_SIZES)]
+    assert max(len(line) for line in lines) > 64 * 1024
+
+
+def _die_mid_write(path, locked):
+    """A writer that takes the records lock, writes half a line and is SIGKILLed holding it."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, b'{"run_id": "torn", "status": "o')
+    locked.set()
+    os.kill(os.getpid(), signal.SIGSTOP)  # the test kills it here, lock held
+
+
+def test_an_appender_waiting_on_a_killed_writer_seals_its_torn_line(tmp_path, capsys):
+    store = RecordStore(tmp_path)
+    store.append({"run_id": "before", "status": "ok"})
+    context = multiprocessing.get_context("spawn")
+    locked = context.Event()
+    dying = context.Process(target=_die_mid_write, args=(store.path, locked))
+    dying.start()
+    assert locked.wait(60)
+    waiting = context.Process(target=_append_many, args=(tmp_path, 0))
+    waiting.start()  # blocks on the lock the dying writer holds
+    waiting.join(timeout=1)
+    assert waiting.exitcode is None
+    os.kill(dying.pid, signal.SIGKILL)
+    dying.join()
+    waiting.join(timeout=120)
+    assert waiting.exitcode == 0
+
+    lines = store.path.read_text().splitlines()
+    assert lines[1] == '{"run_id": "torn", "status": "o'  # sealed, not glued to the next record
+    assert [r["run_id"] for r in store.all()] == ["before"] + [f"0-{i}" for i in range(APPENDS_EACH)]
+    assert "line 2: torn record skipped" in capsys.readouterr().err
