@@ -379,14 +379,15 @@ def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, wo
         if counted_trials(study) >= n_trials:
             break
         trial = study.ask()
+        study._storage.record_heartbeat(trial._trial_id)  # at once: a trial never beaten never goes stale
         ahead = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and t.state.name in COUNTED]
         if len(ahead) >= n_trials:
             trial.set_user_attr("surplus", True)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             break
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             with get_heartbeat_thread(trial._trial_id, study._storage):
+                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
                 value = objective(trial)
         except optuna.TrialPruned:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
