@@ -355,13 +355,14 @@ def counted_trials(study):
     return sum(t.state.name in COUNTED for t in study.get_trials(deepcopy=False))
 
 
-def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, worker_index=0):
+def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows):
     """Run trials until the study holds `n_trials` complete, pruned or running ones.
 
     Trial numbers come from the storage, so two workers never run the same trial; a worker that
     finds the budget taken by the time its trial is created marks that trial `surplus` (failed,
-    never run) rather than overshoot. The first worker samples with the search's seed (one worker:
-    the same seed gives the same trials); any other reseeds. A running trial sends heartbeats; one whose worker died is
+    never run) rather than overshoot. Each trial samples with the search's seed plus its number, so
+    workers (here or on other machines) never sample alike and one worker repeats itself. A running
+    trial sends heartbeats; one whose worker died is
     failed once its heartbeat is stale and queued again (at most twice).
     """
     import optuna
@@ -370,8 +371,6 @@ def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, wo
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(search, storage_url)
-    if worker_index > 0 or any(t.state.name == "RUNNING" for t in study.get_trials(deepcopy=False)):
-        study.sampler.reseed_rng()  # joining other workers: same seed, same samples otherwise
     objective = objective_for(search, rows)
     ran = 0
     while True:
@@ -380,6 +379,8 @@ def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, wo
             break
         trial = study.ask()
         study._storage.record_heartbeat(trial._trial_id)  # at once: a trial never beaten never goes stale
+        # seeded by trial number: workers never sample alike, and one worker repeats itself
+        study.sampler = optuna.samplers.TPESampler(seed=search.sampler_seed + trial.number)
         ahead = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and t.state.name in COUNTED]
         if len(ahead) >= n_trials:
             trial.set_user_attr("surplus", True)
@@ -412,7 +413,7 @@ def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
     if workers <= 1:
         return work(search, storage_url, n_trials, rows)
     with multiprocessing.get_context("spawn").Pool(workers, initializer=quiet_worker) as pool:
-        return sum(pool.starmap(work, [(search, storage_url, n_trials, rows, i) for i in range(workers)]))
+        return sum(pool.starmap(work, [(search, storage_url, n_trials, rows)] * workers))
 
 
 def best_experiment(search, study):
