@@ -57,6 +57,14 @@ def _duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
+def _run_time(timings):
+    """The run's time, plus the training that interrupted earlier attempts did for a resumed fit."""
+    earlier = timings.get("fit_earlier_attempts")
+    if earlier is None:
+        return _duration(timings["total"])
+    return f"{_duration(timings['total'] + earlier)}, resumed"
+
+
 def _hardware(record):
     """Where the run computed: its GPU, else its CPU core count; and the Keras backend if not the default."""
     hardware = record.get("hardware", {})
@@ -105,7 +113,7 @@ def board_table(board: Board):
             row.append(_percent(r["metrics"][other]["accuracy_all"]) if other in r["metrics"] else "")
         if board.split == BOARD_SPLIT:
             row.append(kaggle_place(100 * m["accuracy_all"]))
-        row += [f"{_duration(r['timings']['total'])} ({_hardware(r)})", f"`{r['run_id']}`"]
+        row += [f"{_run_time(r['timings'])} ({_hardware(r)})", f"`{r['run_id']}`"]
         rows.append(row)
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 

@@ -46,6 +46,14 @@ def run(experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, s
         return execute(experiment, spec, dataset, store, cache, jobs, command, extra)
 
 
+def earlier_attempts(history):
+    """{"fit_earlier_attempts": seconds} for a fit resumed from a checkpoint: the epochs that earlier,
+    interrupted processes trained, which this process's timings leave out; {} otherwise."""
+    if not history or "resumed_at_epoch" not in history:
+        return {}
+    return {"fit_earlier_attempts": round(sum(history["epoch_seconds"][: int(history["resumed_at_epoch"][0])]), 2)}
+
+
 def recorded_ok(store: RecordStore, run_id):
     """The latest `ok` record of `run_id`, or None."""
     return next((r for r in reversed(store.all()) if r.get("run_id") == run_id and r.get("status") == "ok"), None)
@@ -113,6 +121,7 @@ def execute(experiment, spec, dataset, store: RecordStore, cache: ArrayCache, jo
             "fit": round(t_fit, 2),
             "predict": round(t_predict, 2),
             "total": round(time.perf_counter() - started, 2),
+            **earlier_attempts(model.history),
         },
         "metrics": metrics,
         "predictions": predictions,

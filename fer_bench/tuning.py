@@ -199,12 +199,11 @@ def _key(spec):
 
 
 def feature_variants(search: Search):
-    """Every features spec a trial can produce: features may only be tuned over choices."""
+    """Every features spec a trial can produce (loading the search checked that features parameters
+    are tuned over choices only)."""
     import itertools
 
     tuned = {param: spec for (kind, param), spec in search.space.items() if kind == "features"}
-    if any("choices" not in spec for spec in tuned.values()):
-        raise FerBenchError(f"search {search.name}: features parameters are tuned over choices only")
     base = search.base.features
     variants = []
     for values in itertools.product(*(spec["choices"] for spec in tuned.values())):

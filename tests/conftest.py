@@ -52,6 +52,41 @@ def mini_embeddings(mini_dataset, shared_cache):
     return cache, Embedding().embed(mini_dataset, cache, jobs=2)
 
 
+def tiny_paper_mlp(epochs, protocol="detector", seed=0):
+    """An experiment file: the study's MLP for `epochs` on the fixture's embeddings, SMOTE with
+    k_neighbors=2 (the fixture's rarest classes have too few images for the default 5)."""
+    return f"""
+description = "tiny paper-mlp for tests"
+seed = {seed}
+[features]
+name = "embedding"
+protocol = "{protocol}"
+[resampler]
+name = "smote"
+k_neighbors = 2
+[model]
+name = "paper-mlp"
+epochs = {epochs}
+"""
+
+
+@pytest.fixture
+def write_experiments(tmp_path, monkeypatch):
+    """`write_experiments({"base.toml": text, "grids/g.toml": text})` writes experiment, grid and search
+    files into a fresh folder that fer-bench reads instead of the repo's experiments/; returns it."""
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+
+    def write(files):
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        return folder
+
+    return write
+
+
 @pytest.fixture
 def real_data():
     if REAL_DATA is None:

@@ -8,34 +8,18 @@ import pytest
 
 from fer_bench.cli import main
 
-from conftest import MINI
-
-TINY_MLP = """
-description = "tiny paper-mlp for tests"
-seed = 3
-[features]
-name = "embedding"
-protocol = "{protocol}"
-[resampler]
-name = "smote"
-k_neighbors = 2
-[model]
-name = "paper-mlp"
-epochs = 2
-"""
+from conftest import MINI, tiny_paper_mlp
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch):
-    folder = tmp_path / "experiments"
-    folder.mkdir()
-    (folder / "tiny.toml").write_text(TINY_MLP.format(protocol="detector"))
-    (folder / "tiny-full.toml").write_text(TINY_MLP.format(protocol="full"))
-    (folder / "tiny-svm.toml").write_text(
-        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "svm"\nC = 10\n'
+def experiments(write_experiments):
+    return write_experiments(
+        {
+            "tiny.toml": tiny_paper_mlp(2, seed=3),
+            "tiny-full.toml": tiny_paper_mlp(2, protocol="full", seed=3),
+            "tiny-svm.toml": '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "svm"\nC = 10\n',
+        }
     )
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
-    return folder
 
 
 def run_cli(*args):

@@ -1,5 +1,7 @@
 """The CNN track on fixture data: a smoke run end to end, saved weights, resumed training."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,9 @@ from fer_bench.records import RecordStore
 from fer_bench.resamplers import NoResampling
 
 from conftest import MINI
+
+REPO_RESULTS = Path(__file__).resolve().parents[1] / "results"
+GPU_TRAINED_RUN = "50af15b1969a"  # cnn-large seed 0: trained on an NVIDIA H200 with JAX
 
 SMALL = {"width": 4, "blocks": 2, "head": 8, "epochs": 3, "warmup_epochs": 1, "batch_size": 16, "erasing": 0.3}
 
@@ -23,12 +28,9 @@ def fixture_pixels(mini_dataset):
     return X, mini_dataset.labels
 
 
-def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(tmp_path, monkeypatch):
-    folder = tmp_path / "experiments"
-    folder.mkdir()
+def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(write_experiments):
     params = "\n".join(f"{k} = {v!r}" for k, v in SMALL.items())
-    (folder / "tiny-cnn.toml").write_text(f'[features]\nname = "pixels"\n[model]\nname = "cnn"\n{params}\n')
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+    write_experiments({"tiny-cnn.toml": f'[features]\nname = "pixels"\n[model]\nname = "cnn"\n{params}\n'})
     assert main(["run", "tiny-cnn"]) == 0
     record = RecordStore().find("tiny-cnn")[-1]
     assert record["metrics"]["PrivateTest"]["n_evaluated"] == 42  # pixels cover every image
@@ -47,15 +49,36 @@ def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(tmp_pat
     assert np.array_equal(model.predict_proba(X).argmax(axis=1), recorded)
 
 
-def test_an_interrupted_fit_resumes_from_its_last_epoch(mini_dataset, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_weights_trained_on_a_gpu_give_the_recorded_predictions_here(real_data):
+    """The committed cnn-large weights, trained with JAX on a GPU, loaded on this machine's backend:
+    every one of the 3,589 recorded PrivateTest predictions comes out again."""
+    from fer_bench.data import load_dataset
+    from fer_bench.metrics import decode_predictions
+
+    store = RecordStore(REPO_RESULTS)
+    (record,) = [r for r in store.find(GPU_TRAINED_RUN) if r["status"] == "ok"]
+    assert record["hardware"]["accelerator"] and record["hardware"]["keras_backend"] == "jax"
+    dataset = load_dataset(real_data)
+    assert dataset.fingerprint == record["data"]["fingerprint"]
+    model = registry.get("model", "cnn").create(record["spec"]["model"]["params"]).load(store.root / record["artefact"])
+    index = dataset.indices("PrivateTest")
+    predicted = model.predict_proba(dataset.images[index][..., None].astype(np.float32) / 255).argmax(axis=1)
+    recorded = decode_predictions(record["predictions"]["PrivateTest"])
+    assert len(recorded) == 3589 and np.array_equal(predicted, recorded)
+
+
+def test_an_interrupted_fit_resumes_from_its_last_epoch_and_reports_every_epoch(mini_dataset, tmp_path, monkeypatch):
+    import json
+
     import keras
 
-    from fer_bench.models import cnn
+    from fer_bench.models import keras_training
 
     class Crash(Exception):
         pass
 
-    class CrashAfterFirstEpoch(keras.callbacks.Callback):
+    class CrashAfterSecondEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 1:
                 raise Crash
@@ -63,17 +86,29 @@ def test_an_interrupted_fit_resumes_from_its_last_epoch(mini_dataset, tmp_path, 
     X, y = fixture_pixels(mini_dataset)
     first = small_cnn(epochs=4)
     first.checkpoint_dir = tmp_path / "checkpoint"
-    monkeypatch.setattr(cnn, "progress_callback", lambda *args: CrashAfterFirstEpoch())
+    monkeypatch.setattr(keras_training, "progress_callback", lambda *args: CrashAfterSecondEpoch())
     with pytest.raises(Crash):
         first.fit(X, y, NoResampling(), seed=0)
-    assert any(first.checkpoint_dir.iterdir())  # epoch 1 (index 0) is backed up
+    epoch_log = first.checkpoint_dir / "epochs.json"
+    logged = json.loads(epoch_log.read_text())
+    assert len(logged) == 2  # epochs 1 and 2 are logged and backed up before the crash
+    # as if a kill came between logging epoch 3 and backing it up: the resumed fit trains it again
+    epoch_log.write_text(json.dumps([*logged, {**logged[-1], "epoch_seconds": -1.0}]))
 
     monkeypatch.undo()
     resumed = small_cnn(epochs=4)
     resumed.checkpoint_dir = first.checkpoint_dir
     resumed.fit(X, y, NoResampling(), seed=0)
-    assert len(resumed.history["loss"]) == 3  # epochs 2..4 only
+    history = resumed.history
+    assert history["resumed_at_epoch"] == [2.0]
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 4  # the 2 logged epochs, then 3 and 4
+    assert history["epoch_seconds"][:2] == [e["epoch_seconds"] for e in logged] and min(history["epoch_seconds"]) > 0
+    assert 3 <= history["best_epoch"][0] <= 4  # chosen among the epochs this process trained
     assert not first.checkpoint_dir.exists() or not any(first.checkpoint_dir.iterdir())
+
+    from fer_bench.runner import earlier_attempts
+
+    assert earlier_attempts(history) == {"fit_earlier_attempts": round(sum(history["epoch_seconds"][:2]), 2)}
 
 
 def test_fusion_needs_pixels_and_embedding_columns(mini_dataset):

@@ -14,17 +14,7 @@ from fer_bench.errors import FerBenchError
 from fer_bench.grids import load_grid
 from fer_bench.records import RecordStore
 
-TINY_BASE = """
-description = "tiny paper-mlp for grid tests"
-[features]
-name = "embedding"
-[resampler]
-name = "smote"
-k_neighbors = 2
-[model]
-name = "paper-mlp"
-epochs = {epochs}
-"""
+from conftest import tiny_paper_mlp
 
 ABLATION = """
 base = "tiny"
@@ -44,14 +34,10 @@ resampler.name = "class-weights"   # knn cannot weight classes: this cell fails
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch):
-    folder = tmp_path / "experiments"
-    (folder / "grids").mkdir(parents=True)
-    (folder / "tiny.toml").write_text(TINY_BASE.format(epochs=2))
-    (folder / "slow.toml").write_text(TINY_BASE.format(epochs=15))
-    (folder / "grids" / "mini.toml").write_text(ABLATION)
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
-    return folder
+def experiments(write_experiments):
+    return write_experiments(
+        {"tiny.toml": tiny_paper_mlp(2), "slow.toml": tiny_paper_mlp(15), "grids/mini.toml": ABLATION}
+    )
 
 
 def write_grid(experiments, name, text):

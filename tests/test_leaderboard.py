@@ -57,6 +57,13 @@ def test_a_rerun_replaces_its_earlier_record_on_the_board():
     assert len(board.runs) == 1 and board.runs[0] is new
 
 
+def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
+    whole, resumed = record("a" * 12, "p", 0.5), record("b" * 12, "q", 0.6)
+    resumed["timings"] = {"total": 600.0, "fit_earlier_attempts": 300.0}
+    text = leaderboard.render([whole, resumed])
+    assert "15.0 min, resumed" in text and "30 s" in text
+
+
 def test_kaggle_places():
     assert kaggle_place(71.2) == "1 of 56"
     assert kaggle_place(66.0) == "5 of 56"

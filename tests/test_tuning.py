@@ -30,13 +30,8 @@ protocol = true
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch):
-    folder = tmp_path / "experiments"
-    (folder / "searches").mkdir(parents=True)
-    (folder / "base-logreg.toml").write_text(BASE)
-    (folder / "searches" / "tiny.toml").write_text(SEARCH)
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
-    return folder
+def experiments(write_experiments):
+    return write_experiments({"base-logreg.toml": BASE, "searches/tiny.toml": SEARCH})
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.errors import FerBenchError
-from fer_bench.models.keras_training import N_CLASSES, carve_validation, history_of, one_hot, progress_callback
+from fer_bench.models.keras_training import N_CLASSES, carve_validation, epoch_log_callback, fit_keras
 from fer_bench.registry import register
 
 IMAGE_SHAPE = (48, 48, 1)
@@ -128,22 +128,15 @@ class CNN:
         best = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=p["patience"] or p["epochs"], restore_best_weights=True
         )
-        callbacks = [best, progress_callback(p["epochs"], self.part_name)]
+        epoch_log = epoch_log_callback(self.checkpoint_dir and self.checkpoint_dir / "epochs.json", self.part_name)
+        callbacks = [best, epoch_log]
         if self.checkpoint_dir:
             callbacks.append(keras.callbacks.BackupAndRestore(str(self.checkpoint_dir), delete_checkpoint=True))
-        result = self.model.fit(
-            self.inputs(X_fit),
-            one_hot(y_fit),
-            validation_data=(self.inputs(X_val), one_hot(y_val)),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            shuffle=True,
-            class_weight=resampler.class_weight(y_fit),
-            callbacks=callbacks,
-            verbose=0,
-        )
-        self.history = history_of(result)
-        self.history["best_epoch"] = [float(np.argmax(self.history["val_accuracy"]) + 1)]
+        fit, validation = (self.inputs(X_fit), y_fit), (self.inputs(X_val), y_val)
+        fit_keras(self.model, fit, validation, p, resampler, self.part_name, callbacks)
+        self.history = epoch_log.history()
+        # the epoch whose weights EarlyStopping restored (the best of this process's epochs)
+        self.history["best_epoch"] = [float(best.best_epoch + 1)]
         self.model.set_weights([w.astype(np.float16).astype(np.float32) for w in self.model.get_weights()])
 
     def predict_proba(self, X):

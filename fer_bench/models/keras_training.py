@@ -1,7 +1,10 @@
 """What every Keras model shares: seeding, the validation carve-out and a progress bar."""
 
+import json
 import math
 import os
+import time
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -44,12 +47,55 @@ def progress_callback(epochs, description):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if "loss" in k or "acc" in k})
-            self.bar.update(1)
+            self.bar.update(epoch + 1 - self.bar.n)  # a resumed fit starts past epoch 0
 
         def on_train_end(self, logs=None):
             self.bar.close()
 
     return Progress()
+
+
+def epoch_log_callback(path: Path | None, description):
+    """Keeps every finished epoch's metrics and seconds, and with a `path` (JSON, beside the fit's
+    checkpoint) keeps them on disk, so a fit resumed from that checkpoint still reports all its
+    epochs and its whole training time.
+
+    Put it before BackupAndRestore: an epoch is logged, then backed up, and on resuming the log is
+    cut back to the epoch the backup restarts from. `history()` is the fit's history over all epochs,
+    with `epoch_seconds` and, for a resumed fit, `resumed_at_epoch` (epochs done before this process).
+    """
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.epochs = json.loads(path.read_text()) if path and path.is_file() else []
+            self.resumed_at = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.resumed_at is None:
+                self.resumed_at = epoch
+                del self.epochs[epoch:]
+                if epoch:
+                    tqdm.write(f"{description}: resuming after epoch {epoch} from {path.parent}")
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = round(time.perf_counter() - self.started, 2)
+            self.epochs.append({"epoch_seconds": seconds, **{k: float(v) for k, v in (logs or {}).items()}})
+            if path is None:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.tmp")
+            partial.write_text(json.dumps(self.epochs))
+            partial.replace(path)
+
+        def history(self):
+            history = {key: [epoch[key] for epoch in self.epochs] for key in self.epochs[-1]}
+            if self.resumed_at:
+                history["resumed_at_epoch"] = [float(self.resumed_at)]
+            return history
+
+    return EpochLog()
 
 
 def history_of(fit_result):
@@ -76,22 +122,29 @@ def fit_embedding_classifier(model, split, resampler, params, name, callbacks=()
         metrics=["accuracy"],
         steps_per_execution=STEPS_PER_EXECUTION,
     )
-    callbacks = [*callbacks, progress_callback(params["epochs"], name)]
+    callbacks = list(callbacks)
     if params["early_stopping_patience"] > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True
             )
         )
+    return fit_keras(model, (X_fit, y_fit), (X_val, y_val), params, resampler, name, callbacks)
+
+
+def fit_keras(model, fit, validation, params, resampler, name, callbacks):
+    """`model.fit` as every fer-bench network trains: `fit` and `validation` are (inputs, labels),
+    shuffled batches, the resampler's class weights, a progress bar; returns this process's history."""
+    (fit_inputs, y_fit), (val_inputs, y_val) = fit, validation
     result = model.fit(
-        X_fit,
+        fit_inputs,
         one_hot(y_fit),
-        validation_data=(X_val, one_hot(y_val)),
+        validation_data=(val_inputs, one_hot(y_val)),
         epochs=params["epochs"],
         batch_size=params["batch_size"],
         shuffle=True,
         class_weight=resampler.class_weight(y_fit),
-        callbacks=callbacks,
+        callbacks=[*callbacks, progress_callback(params["epochs"], name)],
         verbose=0,
     )
     return history_of(result)

@@ -9,31 +9,17 @@ import pytest
 
 from fer_bench.claims import claim, claim_path
 
+from conftest import tiny_paper_mlp
+
 SEEDS = 6  # grid cells: one tiny paper-mlp per seed
 EPOCHS = 15  # enough that a cell outlasts the other process's start-up
-CELL = f"""
-description = "tiny paper-mlp for concurrency tests"
-[features]
-name = "embedding"
-[resampler]
-name = "smote"
-k_neighbors = 2
-[model]
-name = "paper-mlp"
-epochs = {EPOCHS}
-"""
 GRID = f'base = "cell"\nseeds = {list(range(SEEDS))}\n[[product]]\nmodel.l2_scale = 1.0\n'
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch, mini_embeddings):
+def experiments(write_experiments, mini_embeddings):
     """An experiments folder with `cell` and the grid `pair`; the session cache already holds the embeddings."""
-    folder = tmp_path / "experiments"
-    (folder / "grids").mkdir(parents=True)
-    (folder / "cell.toml").write_text(CELL)
-    (folder / "grids" / "pair.toml").write_text(GRID)
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
-    return folder
+    return write_experiments({"cell.toml": tiny_paper_mlp(EPOCHS), "grids/pair.toml": GRID})
 
 
 def start_together(commands):

@@ -38,16 +38,9 @@ SEARCH = f'base = "base"\nsampler_seed = 0\ntrials = {TRIALS}\n[space.model]\nC 
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch):
-    folder = tmp_path / "experiments"
-    (folder / "grids").mkdir(parents=True)
-    (folder / "searches").mkdir()
-    (folder / "base.toml").write_text(BASE)
-    (folder / "grids" / "loop.toml").write_text(GRID)
-    (folder / "searches" / "loop.toml").write_text(SEARCH)
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(folder))
+def experiments(write_experiments, monkeypatch):
     monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", str(HEARTBEAT_S))
-    return folder
+    return write_experiments({"base.toml": BASE, "grids/loop.toml": GRID, "searches/loop.toml": SEARCH})
 
 
 def live_members(group):
