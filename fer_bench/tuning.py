@@ -108,10 +108,10 @@ def _parse_space(base, tables, where):
                 raise FerBenchError(f"{context}: {part.key} does not declare it tunable (tunable: {tunable})")
             if spec is True:
                 space[(kind, param)] = dict(declared)
-            elif isinstance(spec, dict) and "choices" in declared:
-                space[(kind, param)] = _narrow_choices(declared, spec, context)
             elif isinstance(spec, dict):
-                space[(kind, param)] = _narrow_range(declared, spec, context)
+                narrow = _narrow_choices if "choices" in declared else _narrow_range
+                condition = {"when": declared["when"]} if "when" in declared else {}
+                space[(kind, param)] = {**narrow(declared, spec, context), **condition}
             else:
                 raise FerBenchError(f"{context}: use true, {{low = .., high = ..}} or {{choices = [..]}}")
             if kind == "features" and "choices" not in space[(kind, param)]:
@@ -138,8 +138,7 @@ def _narrow_choices(declared, spec, context):
     allowed = [(type(c), c) for c in declared["choices"]]  # 64.0 is not the batch size 64
     if not isinstance(choices, list) or not choices or not all((type(c), c) in allowed for c in choices):
         raise FerBenchError(f"{context}: use {{choices = [..]}} drawn from {declared['choices']}")
-    condition = {"when": declared["when"]} if "when" in declared else {}
-    return {"choices": choices, **condition}
+    return {"choices": choices}
 
 
 def _narrow_range(declared, spec, context):
@@ -158,9 +157,8 @@ def _narrow_range(declared, spec, context):
         raise FerBenchError(f"{context}: range must lie within {allowed}, got [{low}, {high}]")
     if log and low <= 0:
         raise FerBenchError(f"{context}: a log range needs low > 0, got {low}")
-    condition = {"when": declared["when"]} if "when" in declared else {}
     bounds = (low, high) if integer else (float(low), float(high))
-    return {"low": bounds[0], "high": bounds[1], "log": log, **condition}
+    return {"low": bounds[0], "high": bounds[1], "log": log}
 
 
 def _applies(spec, current):

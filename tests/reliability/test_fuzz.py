@@ -257,6 +257,13 @@ def assert_well_formed(experiment):
     assert 0 <= experiment.seed <= MAX_SEED and set(experiment.test_splits) <= set(SPLITS[1:])
 
 
+def written(path, document):
+    """`document` as a TOML file at `path`, checked to read back as `document` (the fuzzer writes what it means)."""
+    path.write_text(to_toml(document))
+    assert tomllib.loads(path.read_text()) == document
+    return path
+
+
 VALID_TEXT = '# tiny\nseed = 3\n[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "svm"\nC = 10.0\n'
 
 
@@ -283,9 +290,7 @@ def test_a_fuzzed_experiment_text_parses_or_is_refused_in_one_line(experiments, 
 @FUZZ
 @given(document=experiment_documents())
 def test_a_fuzzed_experiment_document_parses_or_is_refused_in_one_line(experiments, document):
-    path = experiments / "fuzzed.toml"
-    path.write_text(to_toml(document))
-    assert tomllib.loads(path.read_text()) == document  # the fuzzer writes what it means
+    path = written(experiments / "fuzzed.toml", document)
     experiment = load_or_refusal(load_experiment, path)
     if experiment is not None:
         assert_well_formed(experiment)
@@ -294,9 +299,7 @@ def test_a_fuzzed_experiment_document_parses_or_is_refused_in_one_line(experimen
 @FUZZ
 @given(document=grid_documents())
 def test_a_fuzzed_grid_parses_or_is_refused_in_one_line(experiments, document):
-    path = experiments / "fuzzed-grid.toml"
-    path.write_text(to_toml(document))
-    assert tomllib.loads(path.read_text()) == document
+    path = written(experiments / "fuzzed-grid.toml", document)
     grid = load_or_refusal(load_grid, path)
     if grid is not None:
         assert grid.cells and all(0 <= seed <= MAX_SEED for seed in grid.seeds)
@@ -307,9 +310,7 @@ def test_a_fuzzed_grid_parses_or_is_refused_in_one_line(experiments, document):
 @FUZZ
 @given(document=search_documents())
 def test_a_fuzzed_search_parses_or_is_refused_in_one_line(experiments, document):
-    path = experiments / "fuzzed-search.toml"
-    path.write_text(to_toml(document))
-    assert tomllib.loads(path.read_text()) == document
+    path = written(experiments / "fuzzed-search.toml", document)
     search = load_or_refusal(load_search, path)
     if search is None:
         return
