@@ -21,11 +21,15 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	FER_BENCH_DATA=$(DATA) $(BIN)/fer-bench run paper $(RUN_ARGS)
 
+# The tests run in one process per core (pytest-xdist): the cold full-data extraction of the memory
+# test takes most of one worker while the other works through the rest.
+TEST_WORKERS ?= auto
+
 test: install
-	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 leaderboard: install
 	$(BIN)/fer-bench leaderboard --readme README.md

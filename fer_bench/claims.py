@@ -7,12 +7,13 @@ processes never hold the same claim.
 """
 
 import fcntl
+import logging
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 CLAIMS_DIR = "claims"
+log = logging.getLogger("fer_bench")
 
 
 def claim_path(results_root, run_id) -> Path:
@@ -27,7 +28,7 @@ def claim(results_root, run_id, wait=True):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = _lock(path, blocking=False)
     if fd is None and wait:
-        print(f"fer-bench: run {run_id} is running in another process; waiting for it", file=sys.stderr, flush=True)
+        log.info(f"run {run_id} is running in another process; waiting for it")
         fd = _lock(path, blocking=True)
     if fd is None:
         yield False

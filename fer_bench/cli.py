@@ -1,20 +1,18 @@
-"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, compare, predict, import, cache."""
+"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, compare, predict, import, cache.
+
+Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
+is one `fer-bench: error:` line and exit status 2.
+"""
 
 import argparse
 import json
-import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-from fer_bench import leaderboard, registry
+from fer_bench import api, console, files
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import MAX_SEED, is_seed
-from fer_bench.records import RecordStore
-
-LEADERBOARD_FILE = "LEADERBOARD.md"
-GRIDS_DIR = "grids"
+from fer_bench.specs import MAX_SEED, is_seed
 
 
 def main(argv=None):
@@ -22,6 +20,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_line = "fer-bench " + shlex.join(argv)
+    console.show_messages(verbose=args.verbose)
     try:
         return args.handler(args) or 0
     except FerBenchError as error:
@@ -41,17 +40,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser():
-    parser = OneLineParser(prog="fer-bench", description=__doc__)
-    common = argparse.ArgumentParser(add_help=False)
+    parser = OneLineParser(prog="fer-bench", description=__doc__.split("\n")[0])
+    every = argparse.ArgumentParser(add_help=False)
+    every.add_argument("--verbose", action="store_true", help="debug messages and the backends' start-up output")
+    common = argparse.ArgumentParser(add_help=False, parents=[every])
     common.add_argument("--results", default=None, help="results directory (default: $FER_BENCH_RESULTS or ./results)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument(
-        "--data",
-        default=os.environ.get("FER_BENCH_DATA"),
-        help="FER2013 images folder or csv (default: $FER_BENCH_DATA)",
-    )
+    data.add_argument("--data", default=None, help="FER2013 images folder or csv (default: $FER_BENCH_DATA)")
     data.add_argument(
         "--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE or ~/.cache/fer-bench)"
     )
@@ -90,7 +87,7 @@ def build_parser():
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.set_defaults(handler=cmd_show)
 
-    board = sub.add_parser("leaderboard", parents=[common], help=f"write <results>/{LEADERBOARD_FILE}")
+    board = sub.add_parser("leaderboard", parents=[common], help=f"write <results>/{api.LEADERBOARD_FILE}")
     board.add_argument("--readme", default=None, help="also refresh the headline block of this README")
     board.set_defaults(handler=cmd_leaderboard)
 
@@ -116,127 +113,100 @@ def build_parser():
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
-    cache = sub.add_parser("cache", help="what the feature cache holds, each entry checked (info), or empty it (clear)")
+    cache = sub.add_parser("cache", parents=[every], help="what the feature cache holds, each entry checked "
+                           "(info), or empty it (clear)")  # fmt: skip
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", default=None, help="cache directory (default: $FER_BENCH_CACHE or ~/.cache/...)")
     cache.set_defaults(handler=cmd_cache)
 
-    listing = sub.add_parser("list", help="list every registered part with its parameters, and the experiments")
+    listing = sub.add_parser("list", parents=[every], help="list every registered part with its parameters, and "
+                             "the experiments")  # fmt: skip
     listing.set_defaults(handler=cmd_list)
     return parser
 
 
-def cmd_run(args):
-    from fer_bench.experiments import load_experiment
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.runner import log, run
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
-    experiment = load_experiment(args.experiment)
-    store, dataset = open_store_and_data(args)
-    record = run(
-        experiment,
-        dataset,
-        store,
-        ArrayCache(args.cache),
-        jobs=args.jobs,
-        seed=args.seed,
-        force=args.force,
-        command=args.command_line,
-    )
+
+def seed_value(text):
+    value = int(text)
+    if not is_seed(value):
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {value}")
+    return value
+
+
+def cmd_run(args):
+    record = api.run(args.experiment, data=args.data, results=args.results, cache=args.cache, seed=args.seed,
+                     force=args.force, jobs=args.jobs, command=args.command_line)  # fmt: skip
     print(summary_text(record))
-    path = leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
-    log(f"leaderboard updated: {path}")
 
 
 def cmd_grid(args):
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.grid_report import write_report
-    from fer_bench.grids import load_grid, run_grid, run_grid_shared
-    from fer_bench.runner import log
+    result = api.grid(args.grid, data=args.data, results=args.results, cache=args.cache, jobs=args.jobs,
+                      storage=args.storage, report_only=args.report_only, command=args.command_line)  # fmt: skip
+    print(result.report)
+    return 1 if result.failed else 0
 
-    grid = load_grid(args.grid)
-    store, dataset = open_store_and_data(args)
-    failed = 0
-    if args.storage and not args.report_only:
-        ran, failed = run_grid_shared(grid, dataset, store, ArrayCache(args.cache), args.storage, args.command_line)
-        log(f"grid {grid.name}: {ran} cells ran here, {failed} failed; the queue in the storage is empty")
-    elif not args.report_only:
-        ran, failed, skipped = run_grid(grid, dataset, store, ArrayCache(args.cache), args.jobs, args.command_line)
-        log(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
-    records = store.all()
-    report = write_report(grid, dataset, records, store.root / GRIDS_DIR, args.command_line)
-    leaderboard.write(records, store.root / LEADERBOARD_FILE)
-    print(report)
-    return 1 if failed else 0
+
+def cmd_tune(args):
+    record = api.tune(args.search, data=args.data, results=args.results, cache=args.cache, trials=args.trials,
+                      workers=args.workers, storage=args.storage, command=args.command_line)  # fmt: skip
+    print(summary_text(record))
+
+
+def cmd_show(args):
+    record = api.latest_record(args.name, args.results)
+    print(json.dumps(record.to_dict(), indent=2) if args.format == "json" else summary_text(record))
+
+
+def cmd_leaderboard(args):
+    print(api.write_leaderboard(args.results, args.readme))
+    if args.readme:
+        print(args.readme)
 
 
 def cmd_predict(args):
-    from fer_bench.predict import annotate, choose_record, load_model, predict_image
+    from fer_bench.faces import annotate
 
-    store = RecordStore(args.results)
-    record = choose_record(store.all(), args.model)
-    model = load_model(record, store.root)
-    features = record["spec"]["features"]["name"]
-    results, failures = [], []
-    for image in args.images:
-        try:
-            faces = predict_image(image, model, features)
-        except FerBenchError as error:
-            failures.append(str(error))
-            continue
-        results.append({"image": image, "faces": [face.to_dict() for face in faces]})
-        if args.annotate:
+    record, outcomes = api.predict(args.images, model=args.model, results=args.results)
+    found = [(image, faces) for image, faces in outcomes if not isinstance(faces, FerBenchError)]
+    if args.annotate:
+        for image, faces in found:
             out = Path(args.annotate)
-            out = out / (Path(image).stem + ".png") if len(args.images) > 1 else out
-            annotate(image, faces, out)
+            annotate(image, faces, out / (Path(image).stem + ".png") if len(args.images) > 1 else out)
     if args.format == "json":
-        print(json.dumps({"model": {"run_id": record["run_id"], "experiment": record["experiment"]},
-                          "images": results}, indent=2))  # fmt: skip
+        images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
+        print(json.dumps({"model": {"run_id": record.run_id, "experiment": record.experiment}, "images": images},
+                         indent=2))  # fmt: skip
     else:
-        print(f"model: {record['experiment']} (run {record['run_id']})")
-        for result in results:
-            for face in result["faces"]:
-                left, top, right, bottom = face["box"]
-                top3 = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-                where = "whole image" if face["whole_image"] else f"box ({left}, {top})-({right}, {bottom})"
-                print(f"{result['image']}: {where}: {face['label']}  ("
+        print(f"model: {record.experiment} (run {record.run_id})")
+        for image, faces in found:
+            for face in faces:
+                left, top, right, bottom = face.box
+                top3 = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:3]
+                where = "whole image" if face.whole_image else f"box ({left}, {top})-({right}, {bottom})"
+                print(f"{image}: {where}: {face.label}  ("
                       + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top3) + ")")  # fmt: skip
-    for failure in failures:
-        print(f"fer-bench: error: {failure}", file=sys.stderr)
-    return 2 if failures else 0
+    errors = [error for _, error in outcomes if isinstance(error, FerBenchError)]
+    for error in errors:
+        print(f"fer-bench: error: {error}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 def cmd_import(args):
-    store = writable_store(args.results)
-    source = RecordStore(args.source)
-    if not source.path.is_file():
-        raise FerBenchError(f"{source.path}: no run records to import")
-    known = {(r.get("run_id"), r.get("created")) for r in store.all()}
-    new = [r for r in source.all() if (r.get("run_id"), r.get("created")) not in known]
-    for record in new:  # check everything before writing anything
-        if record.get("artefact") and not (source.root / record["artefact"]).is_file():
-            raise FerBenchError(f"{source.root / record['artefact']}: weights of run {record['run_id']} are missing")
-    for record in new:
-        if record.get("artefact"):
-            (store.root / record["artefact"]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source.root / record["artefact"], store.root / record["artefact"])
-        store.append(record)
-    added = len(new)
-    print(f"imported {added} record(s) from {source.path}; {len(source.all()) - added} were already here")
-    leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
+    added, known = api.import_records(args.source, results=args.results)
+    print(f"imported {added} record(s) from {args.source}; {known} were already here")
 
 
 def cmd_compare(args):
-    from fer_bench import compare
-    from fer_bench.data import load_dataset
+    from fer_bench.pairs import markdown
 
-    if len(args.runs) < 2:
-        raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
-    records = RecordStore(args.results).all()
-    for name in args.runs:  # before loading the data: a typo should not cost a minute
-        compare.latest_ok(records, name)
-    base, rows = compare.compare(records, args.runs, load_dataset(args.data), args.split)
-    text = compare.markdown(base, rows, args.split, args.command_line)
+    base, rows = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
+    text = markdown(base, rows, args.split, args.command_line)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -265,136 +235,35 @@ def cmd_cache(args):
     return 1 if damaged else 0
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def seed_value(text):
-    value = int(text)
-    if not is_seed(value):
-        raise argparse.ArgumentTypeError(f"must be an integer in 0..{MAX_SEED}, got {value}")
-    return value
-
-
-def cmd_tune(args):
-    from fer_bench import tuning
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.runner import log, run
-    from fer_bench.search_report import write_search_report
-
-    search = tuning.load_search(args.search)
-    store = writable_store(args.results)  # before the default storage is made inside it
-    if args.storage:
-        tuning.open_study(search, args.storage)  # a storage that cannot be reached fails before the data loads
-    dataset = load_data(args)
-    storage_url = args.storage or tuning.default_storage(store.root, search)  # made once the input is known good
-    study = tuning.open_study(search, storage_url)
-    cache = ArrayCache(args.cache)
-    n_trials = args.trials or search.trials
-    log(f"search {search.name}: {tuning.counted_trials(study)} of {n_trials} trials in {tuning.redacted(storage_url)}")
-    rows = tuning.TrainingRows(dataset, cache, tuning.feature_variants(search))
-    ran = tuning.run_workers(search, storage_url, n_trials, rows, args.workers)
-    best, experiment = tuning.best_experiment(search, study)
-    log(f"search {search.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)")
-    extra = {
-        "search": {
-            "name": search.name,
-            "storage": tuning.redacted(storage_url),
-            "best_trial": best.number,
-            "best_value": best.value,
-            "best_params": best.params,
-            "metric": search.metric,
-            "validation": f"{search.validation} ({search.holdout:g} of Training)"
-            if search.validation == "holdout"
-            else f"{search.folds}-fold cross-validation on Training",
-            "sampler_seed": search.sampler_seed,
-            "n_trials": tuning.counted_trials(study),
-        }
-    }
-    record = run(experiment, dataset, store, cache, command=args.command_line, extra=extra)
-    if "search" not in record:  # the same best spec was recorded by an earlier, untuned run
-        record = {**record, **extra}
-    print(summary_text(record))
-    report = write_search_report(search, study, record, store.root / tuning.SEARCHES_DIR, args.command_line,
-                                 storage_url, store.all(), dataset)  # fmt: skip
-    leaderboard.write(store.all(), store.root / LEADERBOARD_FILE)
-    log(f"report: {report}")
-
-
-def open_store_and_data(args):
-    """A writable record store (checked before any work) and the data set, for the verbs that run."""
-    return writable_store(args.results), load_data(args)
-
-
-def writable_store(results):
-    """The record store, refused before any work unless its records file and its folder (leaderboard,
-    reports, weights) can be written."""
-    store = RecordStore(results)
-    store.check_writable()
-    if not os.access(store.root, os.W_OK | os.X_OK):
-        raise FerBenchError(f"results directory {store.root} is not writable (read-only folder)")
-    return store
-
-
-def load_data(args):
-    from fer_bench.data import load_dataset
-    from fer_bench.runner import log
-
-    dataset = load_dataset(args.data)
-    log(dataset.summary())
-    return dataset
-
-
-def cmd_show(args):
-    matches = RecordStore(args.results).find(args.name)
-    if not matches:
-        raise FerBenchError(f"no recorded run matches {args.name!r}")
-    record = matches[-1]
-    print(json.dumps(record, indent=2) if args.format == "json" else summary_text(record))
-
-
-def cmd_leaderboard(args):
-    store = RecordStore(args.results)
-    records = store.all()
-    print(leaderboard.write(records, store.root / LEADERBOARD_FILE))
-    if args.readme:
-        leaderboard.update_readme(records, Path(args.readme))
-        print(args.readme)
-
-
 def cmd_list(args):
-    from fer_bench.experiments import experiment_dirs
-
-    for kind in registry.KINDS:
+    parts = api.list_parts()
+    for kind in ("features", "resampler", "model"):
         print(f"{kind}:")
-        for part in registry.parts(kind):
-            print(f"  {part.name:<12} {part.summary}")
-            for p in part.params:
-                choices = f"  one of {list(p.choices)}" if p.choices else ""
-                tunable = part.search_space.get(p.name)
+        for part in parts[parts.kind == kind].itertuples():
+            capabilities = f"  [{', '.join(part.capabilities)}]" if part.capabilities else ""
+            print(f"  {part.name:<16} v{part.version}  {part.summary}{capabilities}")
+            for param, default in part.params.items():
+                choices = f"  one of {part.choices[param]}" if param in part.choices else ""
+                tunable = part.tunable.get(param)
                 if tunable:
                     choices += "  tunable: " + (
                         f"{tunable['choices']}"
                         if "choices" in tunable
                         else f"[{tunable['low']}, {tunable['high']}]" + (" log" if tunable.get("log") else "")
                     )
-                print(f"      {p.name} = {p.default!r}{choices}")
-    for title, sub in (("experiments", ""), ("grids", "grids"), ("searches", "searches")):
-        names = sorted({f.stem for d in experiment_dirs() if (d / sub).is_dir() for f in (d / sub).glob("*.toml")})
-        print(f"{title}:\n  " + "  ".join(names))
+                print(f"      {param} = {default!r}{choices}")
+    for title, what in (("experiments", "experiment"), ("grids", "grid"), ("searches", "search")):
+        print(f"{title}:\n  " + "  ".join(files.names(what)))
 
 
 def summary_text(record):
-    lines = [
-        f"{record['experiment']}  run {record['run_id']}  ({record['created']}, {record['timings']['total']:.0f} s)"
-    ]
-    for split, m in record["metrics"].items():
+    lines = [f"{record.experiment}  run {record.run_id}  ({record.created}, {record.timings['total']:.0f} s)"]
+    if record.error:
+        lines.append(f"  failed: {record.error}")
+    for split, m in record.metrics.items():
         lines.append(
-            f"  {split:<12} accuracy {100 * m['accuracy']:.2f}% on {m['n_evaluated']}/{m['n_total']} evaluated"
-            f" | accuracy_all {100 * m['accuracy_all']:.2f}% | macro-F1 {100 * m['macro_f1']:.2f}%"
+            f"  {split:<12} accuracy {100 * m.accuracy:.2f}% on {m.n_evaluated}/{m.n_total} evaluated"
+            f" | accuracy_all {100 * m.accuracy_all:.2f}% | macro-F1 {100 * m.macro_f1:.2f}%"
         )
     return "\n".join(lines)
 

@@ -1,49 +1,43 @@
-"""PNG figures from run records (matplotlib, headless)."""
+"""Figures from run records and studies, as matplotlib `Figure` objects (no pyplot, no global backend):
+a notebook shows them as they are, and `save` writes one as PNG."""
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from fer_bench.data.dataset import CLASS_NAMES
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from fer_bench.records import Record
 
 
-def confusion_matrix(record, split, path):
+def confusion_matrix(record: Record, split) -> Figure:
     """Row-normalised confusion matrix with counts, as the study's figure 4."""
-    plt = _pyplot()
-    counts = np.asarray(record["metrics"][split]["confusion_matrix"])
+    classes = record.classes
+    m = record.metrics[split]
+    counts = np.asarray(m.confusion_matrix)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6, 5.2))
+    side = 2.5 + 0.5 * len(classes)
+    fig = Figure(figsize=(side, side * 0.87))
+    ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(counts):
         ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
                 color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
-    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45, ha="right")
-    ax.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    m = record["metrics"][split]
     ax.set_title(
-        f"{record['experiment']} seed {record['seed']}\n{split}: {100 * m['accuracy']:.1f}% on "
-        f"{m['n_evaluated']}/{m['n_total']} evaluated",
+        f"{record.experiment} seed {record.seed}\n{split}: {100 * m.accuracy:.1f}% on "
+        f"{m.n_evaluated}/{m.n_total} evaluated",
         fontsize=9,
     )
     fig.colorbar(image, ax=ax, fraction=0.046)
-    _save(fig, path)
+    return fig
 
 
-def training_curves(record, path):
+def training_curves(record: Record) -> Figure:
     """Training and validation loss and accuracy over epochs (the study's figures 2 and 3)."""
-    plt = _pyplot()
-    history = record["history"]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    history = record.history
+    fig = Figure(figsize=(9, 3.4))
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + metric in history:
                 values = history[prefix + metric]
@@ -52,16 +46,17 @@ def training_curves(record, path):
                 )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{record['experiment']} seed {record['seed']}", fontsize=9)
-    _save(fig, path)
+    fig.suptitle(f"{record.experiment} seed {record.seed}", fontsize=9)
+    return fig
 
 
-def accuracy_chart(rows, split, path):
+def accuracy_chart(rows, split) -> Figure:
     """Horizontal bars of mean test accuracy with 95% intervals; `rows` = (axis, setting, mean, low, high)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
+    fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2))
+    ax = fig.subplots()
     positions = np.arange(len(rows))[::-1]
     means = np.array([r[2] for r in rows]) * 100
     errors = np.array([[r[2] - r[3], r[4] - r[2]] for r in rows]).T * 100
@@ -73,13 +68,36 @@ def accuracy_chart(rows, split, path):
     low = max(0.0, float(np.min(means - errors[0])) - 5)
     ax.set_xlim(low, min(100.0, float(np.max(means + errors[1])) + 3))
     ax.grid(axis="x", alpha=0.3)
-    _save(fig, path)
+    return fig
 
 
-def _save(fig, path):
-    import matplotlib.pyplot as plt
+def optimisation_history(values, metric) -> Figure:
+    """Each complete trial's validation value by trial number, and the best so far."""
+    numbers, scores = zip(*values) if values else ((), ())
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.subplots()
+    ax.plot(numbers, np.array(scores) * 100, "o", alpha=0.7, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(np.array(scores) * 100) if scores else [], "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}, %")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
 
+
+def importance_chart(importances: dict) -> Figure:
+    """Horizontal bars of each tuned parameter's importance."""
+    names = list(importances)[::-1]
+    fig = Figure(figsize=(6.5, 0.4 * len(names) + 1.2))
+    ax = fig.subplots()
+    ax.barh(range(len(names)), [importances[n] for n in names], color="C0", alpha=0.8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("importance for the validation value (Optuna's default evaluator)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def save(fig: Figure, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(fig)

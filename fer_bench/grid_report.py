@@ -7,11 +7,11 @@ import numpy as np
 from tabulate import tabulate
 
 from fer_bench import figures
-from fer_bench.grids import Grid, label_of
+from fer_bench.files.grid import Grid
 from fer_bench.metrics import UNCOVERED, decode_predictions
+from fer_bench.records import report_split
 from fer_bench.stats import bootstrap_ci, mcnemar_exact, mean_std
 
-REPORT_SPLIT = "PrivateTest"
 SIGNIFICANCE = 0.05
 
 
@@ -27,40 +27,40 @@ class Setting:
 
 
 def _setting(label, records, labels, split):
-    predictions = np.stack([decode_predictions(r["predictions"][split]) for r in records])
+    predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
     return Setting(label, records, predictions == labels, predictions != UNCOVERED, split)
+
+
+def _mean(records, split, metric):
+    return float(np.mean([getattr(r.metrics[split], metric) for r in records]))
 
 
 def summarize(setting: Setting, base: Setting | None):
     """The numbers of one table row."""
-    accuracies = [r["metrics"][setting.split]["accuracy"] for r in setting.records]
-    mean, std = mean_std(accuracies)
+    mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
     shared = setting.evaluated.all(axis=0)
     low, high = bootstrap_ci(setting.correct[:, shared])
     row = {
-        "seeds": [r["seed"] for r in setting.records],
+        "seeds": [r.seed for r in setting.records],
         "mean": mean,
         "std": std,
         "ci": (low, high),
-        "accuracy_all": float(np.mean([r["metrics"][setting.split]["accuracy_all"] for r in setting.records])),
-        "macro_f1": float(np.mean([r["metrics"][setting.split]["macro_f1"] for r in setting.records])),
+        "accuracy_all": _mean(setting.records, setting.split, "accuracy_all"),
+        "macro_f1": _mean(setting.records, setting.split, "macro_f1"),
         "n_evaluated": int(shared.sum()),
-        "fit_s": float(np.mean([r["timings"]["fit"] for r in setting.records])),
+        "fit_s": float(np.mean([r.timings["fit"] for r in setting.records])),
         "p_values": [],
     }
     if base is not None and base is not setting:
-        by_seed = {r["seed"]: i for i, r in enumerate(base.records)}
+        by_seed = {r.seed: i for i, r in enumerate(base.records)}
         for i, record in enumerate(setting.records):
-            j = by_seed.get(record["seed"])
+            j = by_seed.get(record.seed)
             if j is None:
                 continue
             both = setting.evaluated[i] & base.evaluated[j]
             row["p_values"].append(mcnemar_exact(setting.correct[i, both], base.correct[j, both])[2])
-        base_mean = mean_std([r["metrics"][base.split]["accuracy"] for r in base.records])[0]
-        row["delta"] = mean - base_mean
-        row["delta_all"] = row["accuracy_all"] - float(
-            np.mean([r["metrics"][base.split]["accuracy_all"] for r in base.records])
-        )
+        row["delta"] = mean - _mean(base.records, base.split, "accuracy")
+        row["delta_all"] = row["accuracy_all"] - _mean(base.records, base.split, "accuracy_all")
         row["base_evaluated"] = int(base.evaluated.all(axis=0).sum())
     return row
 
@@ -77,25 +77,34 @@ def _pct(value):
     return f"{100 * value:.2f}"
 
 
+def cell_record(spec, latest, earlier):
+    """The record of a cell: of its run id (the last word on it, ok or failed), else the latest ok
+    record of the same configuration made by other code or another backend (marked in the report)."""
+    return latest.get(spec.run_id) or earlier.get(spec.config_id)
+
+
 def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> Path:
-    latest = {}
+    latest, earlier = {}, {}
     for record in records:
-        latest[record["run_id"]] = record  # the last word on each run id: ok, or failed
-    present = dataset.split_names()
-    split = REPORT_SPLIT if REPORT_SPLIT in present else [s for s in present if s != "Training"][0]
+        latest[record.run_id] = record
+        if record.ok:
+            earlier[record.config_id] = record
+    split = report_split(dataset.test_splits())
     labels = dataset.labels[dataset.indices(split)]
     figure_dir = out_dir / grid.name
-    settings, missing, failed = {}, [], []
+    settings, missing, failed, other_code = {}, [], [], 0
     for experiment in grid.experiments:
         runs = []
         for seed in grid.seeds:
-            record = latest.get(experiment.spec(dataset.fingerprint, seed).run_id)
-            if record is None or record.get("status") != "ok":
-                (failed if record else missing).append((experiment.name, seed, record and record.get("error")))
-            elif split in record["metrics"]:
+            spec = experiment.spec(dataset.fingerprint, seed)
+            record = cell_record(spec, latest, earlier)
+            if record is None or not record.ok:
+                (failed if record else missing).append((experiment.name, seed, record and record.error))
+            elif split in record.metrics:
                 runs.append(record)
+                other_code += record.run_id != spec.run_id
         if runs:
-            settings[experiment.name] = _setting(label_of(grid, experiment), runs, labels, split)
+            settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split)
 
     base = settings.get(grid.base.name)
     rows_by_axis = {
@@ -106,12 +115,12 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
         (axis, s.axis_label, row["mean"], *row["ci"]) for axis, rows in rows_by_axis.items() for s, row in rows
     ]
     if chart_rows:
-        figures.accuracy_chart(chart_rows, split, figure_dir / "accuracy.png")
+        figures.save(figures.accuracy_chart(chart_rows, split), figure_dir / "accuracy.png")
     for setting in settings.values():
         for record in setting.records:
-            figures.confusion_matrix(record, split, figure_dir / f"confusion-{record['run_id']}.png")
-            if record.get("history"):
-                figures.training_curves(record, figure_dir / f"curves-{record['run_id']}.png")
+            figures.save(figures.confusion_matrix(record, split), figure_dir / f"confusion-{record.run_id}.png")
+            if record.history:
+                figures.save(figures.training_curves(record), figure_dir / f"curves-{record.run_id}.png")
 
     lines = [
         f"# Grid `{grid.name}`",
@@ -130,9 +139,20 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
         "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
         "",
     ]
+    if other_code:
+        lines += [
+            f"**{other_code} of the runs shown were made by other code or another Keras backend** than this",
+            "report's (their part versions or backend differ; see the record of each run id):",
+            f"`fer-bench grid {grid.name}` runs those cells again with the current code.",
+            "",
+        ]
     if failed or missing:
         lines += [f"**Incomplete**: {len(missing)} cell(s) not run yet, {len(failed)} failed:", ""]
         lines += [f"- `{name}` seed {seed}: {error or 'not run'}" for name, seed, error in failed + missing]
+        lines += [""]
+    if grid.refused:
+        lines += [f"Not run, because their parts refuse to run together ({len(grid.refused)}):", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in grid.refused]
         lines += [""]
     if base is None:
         lines += [f"_The base `{grid.base.name}` has no record yet, so nothing is compared with it._", ""]
@@ -157,13 +177,13 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
     if base is not None:
         first = base.records[0]
         lines += [
-            f"The base `{grid.base.name}`, seed {first['seed']}: confusion matrix and training curves",
+            f"The base `{grid.base.name}`, seed {first.seed}: confusion matrix and training curves",
             "(the study's figures 4, 2 and 3).",
             "",
-            f"![confusion matrix]({grid.name}/confusion-{first['run_id']}.png)",
+            f"![confusion matrix]({grid.name}/confusion-{first.run_id}.png)",
         ]
-        if first.get("history"):
-            lines += [f"![training curves]({grid.name}/curves-{first['run_id']}.png)"]
+        if first.history:
+            lines += [f"![training curves]({grid.name}/curves-{first.run_id}.png)"]
         lines += [""]
     for axis, rows in rows_by_axis.items():
         lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
@@ -179,14 +199,9 @@ def _backends(settings):
     counts = {}
     for setting in settings.values():
         for record in setting.records:
-            backend = record.get("hardware", {}).get("keras_backend", "unknown")
-            counts[backend] = counts.get(backend, 0) + 1
-    machines = {
-        f"{r['hardware']['processor']}, {r['hardware']['cores']} cores"
-        for s in settings.values()
-        for r in s.records
-        if "hardware" in r
-    }
+            counts[record.backend] = counts.get(record.backend, 0) + 1
+    records = [r for s in settings.values() for r in s.records if r.hardware]
+    machines = {f"{r.hardware['processor']}, {r.hardware['cores']} cores" for r in records}
     listed = ", ".join(f"{backend} ({n} runs)" for backend, n in sorted(counts.items()))
     return f"Keras backend: {listed}; machine: {'; '.join(sorted(machines)) or 'unknown'}."
 
@@ -220,7 +235,8 @@ def _sentences(rows, base, grid):
         f"({_pct(worst_row['mean'])}%), a spread of {100 * (best_row['mean'] - worst_row['mean']):.2f} points"
     )
     if base is not None:
-        first += f" against a seed-to-seed std of {_pct(mean_std([r['metrics'][base.split]['accuracy'] for r in base.records])[1])} points for `{grid.base.name}`"  # noqa: E501
+        base_std = mean_std([r.metrics[base.split].accuracy for r in base.records])[1]
+        first += f" against a seed-to-seed std of {_pct(base_std)} points for `{grid.base.name}`"
     compared = [(s, row) for s, row in rows if row["p_values"]]
     if not compared:
         return [first + ".", "No setting of this axis could be compared with the base."]
@@ -258,7 +274,7 @@ def _effects(rows_by_axis):
 def _figure_links(grid, setting):
     links = []
     for r in setting.records:
-        links.append(f"[confusion s{r['seed']}]({grid.name}/confusion-{r['run_id']}.png)")
-        if r.get("history"):
-            links.append(f"[curves s{r['seed']}]({grid.name}/curves-{r['run_id']}.png)")
+        links.append(f"[confusion s{r.seed}]({grid.name}/confusion-{r.run_id}.png)")
+        if r.history:
+            links.append(f"[curves s{r.seed}]({grid.name}/curves-{r.run_id}.png)")
     return f"`{setting.axis_label}` " + " ".join(links)

@@ -1,8 +1,9 @@
 """The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures.
 
 Runs are grouped by data set (content fingerprint): a number is only ranked against numbers
-measured on the same images. Within a group, runs rank by accuracy over all images of PrivateTest
-(or of the data set's first test split when it has no PrivateTest).
+measured on the same images. Within a group, runs rank by accuracy over all images of the report
+split (records.report_split). A run whose parts' code has changed since it was recorded is marked:
+`fer-bench run NAME` computes it again under a new run id.
 """
 
 from dataclasses import dataclass
@@ -11,9 +12,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench.markdown import replace_block
+from fer_bench.records import REPORT_SPLIT, Record, report_split
 from fer_bench.reference import KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
-BOARD_SPLIT = "PrivateTest"
+OUTDATED = "†"
 SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "depth"}
 
 
@@ -28,22 +30,25 @@ def latest_per_run(records):
     """The latest ok record of each run, grid cells (`GRID/LABEL`) left to their grid's report."""
     latest = {}
     for record in records:
-        if record.get("status") == "ok" and "/" not in record["experiment"]:
-            latest[record["run_id"]] = record
+        if record.ok and "/" not in record.experiment:
+            latest[record.run_id] = record
     return list(latest.values())
 
 
 def boards(records):
     groups = {}
     for record in latest_per_run(records):
-        groups.setdefault(record["data"]["fingerprint"], []).append(record)
+        groups.setdefault(record.data["fingerprint"], []).append(record)
     result = []
     for runs in sorted(groups.values(), key=len, reverse=True):
-        splits = [s for r in runs for s in r["metrics"]]
-        split = BOARD_SPLIT if BOARD_SPLIT in splits else splits[0]
-        ranked = sorted((r for r in runs if split in r["metrics"]), key=lambda r: -r["metrics"][split]["accuracy_all"])
-        result.append(Board(runs[0]["data"], split, ranked))
+        split = report_split(s for r in runs for s in r.metrics)
+        ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
+        result.append(Board(runs[0].data, split, ranked))
     return result
+
+
+def _experiment(record: Record):
+    return record.experiment + (f" {OUTDATED}" if record.outdated_parts() else "")
 
 
 def _describe(part):
@@ -65,12 +70,10 @@ def _run_time(timings):
     return f"{_duration(timings['total'] + earlier)}, resumed"
 
 
-def _hardware(record):
+def _hardware(record: Record):
     """Where the run computed: its GPU, else its CPU core count; and the Keras backend if not the default."""
-    hardware = record.get("hardware", {})
-    where = hardware.get("accelerator") or f"{hardware.get('cores', '?')} CPU cores"
-    backend = hardware.get("keras_backend", "tensorflow")
-    return where + (f", {backend}" if backend != "tensorflow" else "")
+    where = record.hardware.get("accelerator") or f"{record.hardware.get('cores', '?')} CPU cores"
+    return where + (f", {record.backend}" if record.backend != "tensorflow" else "")
 
 
 def _percent(value):
@@ -78,7 +81,7 @@ def _percent(value):
 
 
 def board_table(board: Board):
-    other = "PublicTest" if board.split == BOARD_SPLIT else None
+    other = "PublicTest" if board.split == REPORT_SPLIT else None
     headers = [
         "#",
         "experiment",
@@ -92,28 +95,28 @@ def board_table(board: Board):
         "macro-F1",
     ]
     headers += [f"{other} acc. (all)"] if other else []
-    headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if board.split == BOARD_SPLIT else []
+    headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if board.split == REPORT_SPLIT else []
     headers += ["run time (on)", "run id"]
     rows = []
     for rank, r in enumerate(board.runs, start=1):
-        m, spec = r["metrics"][board.split], r["spec"]
+        m, spec = r.metrics[board.split], r.spec
         row = [
             rank,
-            r["experiment"],
-            r["seed"],
+            _experiment(r),
+            r.seed,
             _describe(spec["features"]),
             spec["resampler"]["name"],
             _describe(spec["model"]),
-            _percent(m["accuracy_all"]),
-            f"{m['n_evaluated']}/{m['n_total']} ({100 * m['coverage']:.1f}%)",
-            _percent(m["accuracy"]),
-            _percent(m["macro_f1"]),
+            _percent(m.accuracy_all),
+            f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)",
+            _percent(m.accuracy),
+            _percent(m.macro_f1),
         ]
         if other:
-            row.append(_percent(r["metrics"][other]["accuracy_all"]) if other in r["metrics"] else "")
-        if board.split == BOARD_SPLIT:
-            row.append(kaggle_place(100 * m["accuracy_all"]))
-        row += [f"{_run_time(r['timings'])} ({_hardware(r)})", f"`{r['run_id']}`"]
+            row.append(_percent(r.metrics[other].accuracy_all) if other in r.metrics else "")
+        if board.split == REPORT_SPLIT:
+            row.append(kaggle_place(100 * m.accuracy_all))
+        row += [f"{_run_time(r.timings)} ({_hardware(r)})", f"`{r.run_id}`"]
         rows.append(row)
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -136,6 +139,8 @@ def render(records, reports=None):
         "Runs are ranked by accuracy on **all** test images: an image whose features could not be",
         "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated` is",
         "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
+        f"{OUTDATED}: the run's parts have changed since it was recorded (or it was recorded before run ids",
+        "named part versions and the Keras backend); `fer-bench run NAME` computes it with the current code.",
         "",
     ]
     for folder, title in REPORT_FOLDERS.items():
@@ -192,13 +197,13 @@ def headline(records, top=6):
     board = found[0]
     rows = [
         [
-            r["experiment"],
-            r["seed"],
-            _describe(r["spec"]["model"]),
-            _describe(r["spec"]["features"]),
-            _percent(r["metrics"][board.split]["accuracy_all"]),
-            f"{r['metrics'][board.split]['n_evaluated']}/{r['metrics'][board.split]['n_total']}",
-            _percent(r["metrics"][board.split]["accuracy"]),
+            _experiment(r),
+            r.seed,
+            _describe(r.spec["model"]),
+            _describe(r.spec["features"]),
+            _percent(r.metrics[board.split].accuracy_all),
+            f"{r.metrics[board.split].n_evaluated}/{r.metrics[board.split].n_total}",
+            _percent(r.metrics[board.split].accuracy),
         ]
         for r in board.runs[:top]
     ]

@@ -1,18 +1,42 @@
 """Coverage-aware metrics: an image the features could not cover counts as wrong in `accuracy_all`."""
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
-from fer_bench.data.dataset import CLASS_NAMES
+from fer_bench.data.dataset import MAX_CLASSES
 
 UNCOVERED = -1
+_CODES = "0123456789abcdefghijklmnopqrstuvwxyz"[:MAX_CLASSES]  # one character per predicted class code
 
 
-def split_metrics(y_true, y_pred):
+@dataclass(frozen=True)
+class SplitMetrics:
+    """One test split's figures, as a record keeps them (`metrics.<split>` of the JSON contract)."""
+
+    n_total: int
+    n_evaluated: int
+    coverage: float
+    accuracy: float  # on the evaluated images
+    accuracy_all: float  # over all n_total images; an uncovered image counts as wrong
+    macro_f1: float
+    per_class_recall: dict
+    confusion_matrix: list  # rows: true class, columns: predicted, in the label space's order
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def split_metrics(y_true, y_pred, classes) -> SplitMetrics:
     """Metrics for one test split; `y_pred` is UNCOVERED (-1) where the image was not evaluated."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     evaluated = y_pred != UNCOVERED
     t, p = y_true[evaluated], y_pred[evaluated]
-    n_classes = len(CLASS_NAMES)
+    n_classes = len(classes)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (t, p), 1)
     support = confusion.sum(axis=1)
@@ -23,22 +47,23 @@ def split_metrics(y_true, y_pred):
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n_classes), where=precision + recall > 0)
     present = support > 0
     n_total, n_evaluated = len(y_true), int(evaluated.sum())
-    return {
-        "n_total": n_total,
-        "n_evaluated": n_evaluated,
-        "coverage": n_evaluated / n_total if n_total else 0.0,
-        "accuracy": float(hits.sum() / n_evaluated) if n_evaluated else 0.0,
-        "accuracy_all": float(hits.sum() / n_total) if n_total else 0.0,
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "per_class_recall": {name: float(r) for name, r in zip(CLASS_NAMES, recall)},
-        "confusion_matrix": confusion.tolist(),
-    }
+    return SplitMetrics(
+        n_total=n_total,
+        n_evaluated=n_evaluated,
+        coverage=n_evaluated / n_total if n_total else 0.0,
+        accuracy=float(hits.sum() / n_evaluated) if n_evaluated else 0.0,
+        accuracy_all=float(hits.sum() / n_total) if n_total else 0.0,
+        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        per_class_recall={name: float(r) for name, r in zip(classes, recall)},
+        confusion_matrix=confusion.tolist(),
+    )
 
 
 def encode_predictions(y_pred):
-    """Per-image predictions as a compact string: one digit per image, '-' where not evaluated."""
-    return "".join("-" if p == UNCOVERED else str(int(p)) for p in y_pred)
+    """Per-image predictions as a compact string: one character per image (0-9, then a-z for class
+    codes 10 to 35: a Dataset has at most MAX_CLASSES), '-' where not evaluated."""
+    return "".join("-" if p == UNCOVERED else _CODES[int(p)] for p in y_pred)
 
 
 def decode_predictions(text):
-    return np.array([UNCOVERED if c == "-" else int(c) for c in text], dtype=np.int64)
+    return np.array([UNCOVERED if c == "-" else _CODES.index(c) for c in text], dtype=np.int64)

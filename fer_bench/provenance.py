@@ -6,6 +6,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from fer_bench import backend
+
 PACKAGES = (
     "fer-bench",
     "numpy",
@@ -58,24 +60,24 @@ def git_commit():
 
 def hardware():
     info = {"machine": platform.machine(), "cores": len(os.sched_getaffinity(0)), "processor": _cpu_name()}
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    info["keras_backend"] = backend
-    info["accelerator"] = _accelerator(backend)
+    keras_backend = backend.name()
+    info["keras_backend"] = keras_backend
+    info["accelerator"] = _accelerator(keras_backend)
     return info
 
 
-def _accelerator(backend):
+def _accelerator(keras_backend):
     """The GPU the Keras backend computes on, or None; asks only a backend already imported."""
     import sys
 
     try:
-        if backend == "jax" and "jax" in sys.modules:
+        if keras_backend == "jax" and "jax" in sys.modules:
             device = sys.modules["jax"].devices()[0]
             return None if device.platform == "cpu" else device.device_kind
-        if backend == "torch" and "torch" in sys.modules:
+        if keras_backend == "torch" and "torch" in sys.modules:
             torch = sys.modules["torch"]
             return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-        if backend == "tensorflow" and "tensorflow" in sys.modules:
+        if keras_backend == "tensorflow" and "tensorflow" in sys.modules:
             gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
             return gpus[0].name if gpus else None
     except Exception:  # noqa: BLE001 - provenance must never fail a run

@@ -1,19 +1,28 @@
 """One registry for every kind of interchangeable part (features, resampler, model).
 
-A part is a class registered with `@register(kind, name)`; its constructor's keyword arguments,
-with their defaults, are the part's parameters. `typing.Literal` annotations restrict choices.
+A part is a class derived from its kind's base in `fer_bench.parts` and registered with
+`@register(kind, name)`; its constructor's keyword arguments, with their defaults, are the part's
+parameters, and `typing.Literal` annotations restrict choices. Parts outside fer-bench register the
+same way in a module named in `FER_BENCH_PLUGINS` (comma-separated) or in the entry-point group
+`fer_bench.parts` of an installed package; `fer-bench list` shows them with the built-in ones.
 """
 
+import functools
 import importlib
 import inspect
 import math
+import os
 import typing
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import BASES, capabilities
 
 KINDS = ("features", "resampler", "model")
 _PACKAGES = ("fer_bench.features", "fer_bench.resamplers", "fer_bench.models")
+PLUGINS_VARIABLE = "FER_BENCH_PLUGINS"
+ENTRY_POINT_GROUP = "fer_bench.parts"
 _PARTS: dict = {}
 
 
@@ -39,7 +48,7 @@ class Param:
 
 
 @dataclass(frozen=True)
-class Part:
+class RegisteredPart:
     kind: str
     name: str
     factory: type
@@ -54,10 +63,16 @@ class Part:
         return {p.name for p in self.params}
 
     @property
+    def version(self):
+        return self.factory.version
+
+    @property
     def search_space(self):
-        """{param: {"low", "high", "log"} or {"choices"}, optionally "when": {param: value(s)}}: what a
-        search may tune, declared by the part; `when` makes a parameter conditional on another."""
-        return getattr(self.factory, "search_space", {})
+        return self.factory.search_space
+
+    @property
+    def capabilities(self):
+        return capabilities(self.factory)
 
     @property
     def summary(self):
@@ -86,8 +101,10 @@ def register(kind, name):
         raise ValueError(f"unknown part kind {kind!r}")
 
     def decorate(factory):
-        _PARTS[(kind, name)] = Part(kind, name, factory, _params_of(factory))
-        factory.part_name = name
+        if not (isinstance(factory, type) and issubclass(factory, BASES[kind])):
+            raise TypeError(f"{kind}/{name}: {factory!r} must derive from fer_bench.parts.{BASES[kind].__name__}")
+        factory.name = name
+        _PARTS[(kind, name)] = RegisteredPart(kind, name, factory, _params_of(factory))
         return factory
 
     return decorate
@@ -108,17 +125,40 @@ def _params_of(factory):
 
 
 def load_parts():
+    """Import the built-in parts, the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
     for package in _PACKAGES:
         importlib.import_module(package)
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
+        _import_plugin(module, f"${PLUGINS_VARIABLE}")
+    for entry in _installed_plugins():
+        _import_plugin(entry.value, f"entry point {entry.name!r}")
 
 
-def get(kind, name) -> Part:
+@functools.cache
+def _installed_plugins():
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _import_plugin(module, where):
+    try:
+        importlib.import_module(module.split(":")[0])
+    except ImportError as error:
+        raise FerBenchError(f"plugin {module!r} ({where}) cannot be imported: {error}") from None
+
+
+def get(kind, name) -> RegisteredPart:
     load_parts()
     try:
         return _PARTS[(kind, name)]
     except KeyError:
         names = sorted(n for k, n in _PARTS if k == kind)
         raise FerBenchError(f"unknown {kind} {name!r} (known: {', '.join(names)})") from None
+
+
+def find(kind, name) -> RegisteredPart | None:
+    """The registered part, or None (a record may name a part this installation does not have)."""
+    load_parts()
+    return _PARTS.get((kind, name))
 
 
 def parts(kind=None):

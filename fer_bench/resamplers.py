@@ -1,20 +1,12 @@
-"""Resamplers rebalance the fitting data only; validation and test data never pass through them.
-
-A resampler has `resample(X, y, seed) -> (X, y)` and `class_weight(y) -> dict | None`; a model
-weights its loss by the latter where it can (and refuses the class-weights part where it cannot).
+"""Resamplers rebalance the fitting data only (fitting.py applies them); validation and test data
+never pass through them. `resample(X, y, seed) -> (X, y)` adds samples; `class_weight(y)` gives
+weights that a model applies to its loss (a model that cannot, refuses such a resampler up front).
 """
 
 import numpy as np
 
+from fer_bench.parts import Resampler
 from fer_bench.registry import register
-
-
-class Resampler:
-    def resample(self, X, y, seed):
-        return X, y
-
-    def class_weight(self, y):
-        return None
 
 
 @register("resampler", "none")
@@ -25,6 +17,8 @@ class NoResampling(Resampler):
 @register("resampler", "class-weights")
 class ClassWeights(Resampler):
     """No new samples; weight each class's loss by n / (n_classes * count), sklearn's 'balanced'."""
+
+    gives_class_weights = True
 
     def class_weight(self, y):
         classes, counts = np.unique(y, return_counts=True)
@@ -60,8 +54,3 @@ class RandomOver(Resampler):
         sampler.fit_resample(X.reshape(len(X), -1)[:, :1], y)
         index = sampler.sample_indices_
         return X[index], y[index]
-
-
-def shuffle(X, y, seed):
-    order = np.random.default_rng(seed).permutation(len(y))
-    return X[order], y[order]

@@ -1,18 +1,18 @@
-"""`results/searches/NAME.md`: best parameters, the top trials, optuna's figures, the test figures."""
+"""`results/searches/NAME.md`: best parameters, the top trials, the study's figures, the test figures."""
 
 from pathlib import Path
 
 from tabulate import tabulate
 
-from fer_bench import figures
-from fer_bench.compare import paired
-from fer_bench.tuning import redacted
+from fer_bench import figures, studies
+from fer_bench.pairs import paired
+from fer_bench.records import Record
 
 TOP = 10
 REFERENCES = ("paper", "svm", "svm-full")
 
 
-def comparisons(record, records, dataset, split):
+def comparisons(record: Record, records, dataset, split):
     """The tuned run against the untuned references, paired on the images both evaluate (McNemar exact)."""
     labels = dataset.labels[dataset.indices(split)]
     rows = []
@@ -20,22 +20,22 @@ def comparisons(record, records, dataset, split):
         found = [
             r
             for r in records
-            if r.get("experiment") == name
-            and r.get("status") == "ok"
-            and r["data"]["fingerprint"] == record["data"]["fingerprint"]
-            and split in r["predictions"]
+            if r.experiment == name
+            and r.ok
+            and r.data["fingerprint"] == record.data["fingerprint"]
+            and split in r.predictions
         ]
         if not found:
             continue
-        reference = ([r for r in found if r["seed"] == 0] or found)[-1]  # seed 0, the shipped experiments' own
+        reference = ([r for r in found if r.seed == 0] or found)[-1]  # seed 0, the shipped experiments' own
         result = paired(record, reference, labels, split)
         rows.append(
             [
-                f"`{name}` (run `{reference['run_id']}`)",
+                f"`{name}` (run `{reference.run_id}`)",
                 result.shared,
                 f"{100 * result.accuracy_a:.2f}",
                 f"{100 * result.accuracy_b:.2f}",
-                f"{100 * reference['metrics'][split]['accuracy_all']:.2f}",
+                f"{100 * reference.metrics[split].accuracy_all:.2f}",
                 f"{result.only_a} / {result.only_b}",
                 f"{result.p:.2g}",
             ]
@@ -43,24 +43,22 @@ def comparisons(record, records, dataset, split):
     return rows
 
 
-def write_search_report(search, study, record, out_dir: Path, command, storage_url, records, dataset) -> Path:
-    import optuna
-
-    trials = study.get_trials(deepcopy=False)
+def write_search_report(search, study, info, record: Record, out_dir: Path, command, records, dataset) -> Path:
+    """`info` is the study's summary now (tuning.summary); `record` the best trial's run."""
+    trials = studies.trials(study)
     states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
     completed = sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: -t.value)
     figure_dir = out_dir / search.name
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    _optuna_figure(optuna.visualization.matplotlib.plot_optimization_history, study, figure_dir / "history.png")
+    history = sorted((t.number, t.value) for t in completed)
+    figures.save(figures.optimisation_history(history, search.metric), figure_dir / "history.png")
     has_importance = len(completed) >= 3 and len(search.space) >= 2
     if has_importance:
-        _optuna_figure(optuna.visualization.matplotlib.plot_param_importances, study, figure_dir / "importance.png")
-    split = "PrivateTest" if "PrivateTest" in record["metrics"] else next(iter(record["metrics"]))
-    figures.confusion_matrix(record, split, figure_dir / "confusion.png")
-    if record.get("history"):
-        figures.training_curves(record, figure_dir / "curves.png")
+        figures.save(figures.importance_chart(studies.importances(study)), figure_dir / "importance.png")
+    split = record.report_split
+    figures.save(figures.confusion_matrix(record, split), figure_dir / "confusion.png")
+    if record.history:
+        figures.save(figures.training_curves(record), figure_dir / "curves.png")
 
-    info = record["search"]
     rows = [
         [
             t.number,
@@ -74,12 +72,12 @@ def write_search_report(search, study, record, out_dir: Path, command, storage_u
     metrics = [
         [
             s,
-            f"{100 * m['accuracy']:.2f}",
-            f"{m['n_evaluated']}/{m['n_total']}",
-            f"{100 * m['accuracy_all']:.2f}",
-            f"{100 * m['macro_f1']:.2f}",
+            f"{100 * m.accuracy:.2f}",
+            f"{m.n_evaluated}/{m.n_total}",
+            f"{100 * m.accuracy_all:.2f}",
+            f"{100 * m.macro_f1:.2f}",
         ]  # fmt: skip
-        for s, m in record["metrics"].items()
+        for s, m in record.metrics.items()
     ]
     lines = [
         f"# Search `{search.name}`",
@@ -87,7 +85,7 @@ def write_search_report(search, study, record, out_dir: Path, command, storage_u
         f"Generated by `{command}`; do not edit by hand. Search file: `experiments/searches/{search.name}.toml`.",
         search.description,
         "",
-        f"Study storage: `{redacted(storage_url)}` (open it with `optuna-dashboard <url>`). "
+        f"Study storage: `{info['storage']}` (open it with `optuna-dashboard <url>`). "
         f"Sampler: TPE, seed {search.sampler_seed}; pruner: median (Keras trials report validation accuracy "
         f"per epoch). Trials: {states['COMPLETE']} complete, {states['PRUNED']} pruned, {states['FAIL']} failed.",
         "",
@@ -98,7 +96,7 @@ def write_search_report(search, study, record, out_dir: Path, command, storage_u
         "",
         tabulate([[k, _fmt(v)] for k, v in info["best_params"].items()], ["parameter", "value"], tablefmt="github"),
         "",
-        f"Evaluated once on the test splits as run `{record['run_id']}` (`fer-bench show {search.name}`):",
+        f"Evaluated once on the test splits as run `{record.run_id}` (`fer-bench show {search.name}`):",
         "",
         tabulate(
             metrics,
@@ -144,23 +142,11 @@ def write_search_report(search, study, record, out_dir: Path, command, storage_u
         "",
         f"![confusion matrix]({search.name}/confusion.png)",
     ]
-    if record.get("history"):
+    if record.history:
         lines += [f"![training curves]({search.name}/curves.png)"]
     path = out_dir / f"{search.name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _optuna_figure(plot, study, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    axes = plot(study)
-    figure = axes.figure if hasattr(axes, "figure") else axes[0].figure
-    figure.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(figure)
 
 
 def _fmt(value):

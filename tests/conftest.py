@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import fer_bench.testing  # noqa: F401  (registers the cheap test parts in this process)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MINI = FIXTURES / "fer2013-mini"
 
@@ -18,10 +20,12 @@ REAL_DATA = _real_data_path()  # read before any test changes the environment
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path):
-    """No test reads or writes the user's results or cache by accident."""
+    """No test reads or writes the user's results or cache by accident; fer-bench processes that a
+    test starts know the cheap test parts too."""
     monkeypatch.setenv("FER_BENCH_RESULTS", str(tmp_path / "results"))
     monkeypatch.delenv("FER_BENCH_EXPERIMENTS", raising=False)
     monkeypatch.setenv("FER_BENCH_DATA", str(MINI))
+    monkeypatch.setenv("FER_BENCH_PLUGINS", "fer_bench.testing")
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +89,18 @@ def write_experiments(tmp_path, monkeypatch):
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session")
+def simulated_csv(tmp_path_factory):
+    """A simulated data set (fer_bench.testing) as a Kaggle-style csv: 7 classes, 20 Training and 6
+    PublicTest and PrivateTest images each; what the cheap test parts run on."""
+    from fer_bench.testing import simulated_dataset, write_csv
+
+    return write_csv(simulated_dataset(), tmp_path_factory.mktemp("simulated") / "fer2013.csv")
+
+
+CHEAP_EXPERIMENT = '[features]\nname = "test-profile"\n[model]\nname = "test-centroid"\n'  # no framework import
 
 
 @pytest.fixture

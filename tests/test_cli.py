@@ -37,6 +37,8 @@ def test_run_records_the_contract_and_writes_the_leaderboard(experiments, tmp_pa
         assert key in record
     assert set(record["timings"]) >= {"features", "fit", "total"}
     assert record["spec"]["model"]["params"]["epochs"] == 2
+    assert record["spec"]["backend"] == "tensorflow" and record["spec"]["model"]["version"] == "1"
+    assert record["data"]["classes"][3] == "Happy"
     assert record["seed"] == 3
     for split in ("PublicTest", "PrivateTest"):
         m = record["metrics"][split]
@@ -57,7 +59,7 @@ def test_an_identical_spec_is_not_run_twice_unless_forced(experiments, tmp_path,
     assert "already recorded" in capsys.readouterr().err
     assert run_cli("run", "tiny-svm", "--data", MINI, "--force") == 0
     lines = (tmp_path / "results" / "runs.jsonl").read_text().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2 and json.loads(lines[0])["run_id"] == json.loads(lines[1])["run_id"]
     record = json.loads(lines[0])
     assert record["metrics"]["PrivateTest"]["n_evaluated"] == 42  # protocol full covers every image
 
@@ -138,6 +140,7 @@ def test_show_unknown_and_list(capsys):
     assert run_cli("list") == 0
     out = capsys.readouterr().out
     assert "paper-mlp" in out and "protocol = 'detector'" in out and "paper" in out
+    assert "[SavesWeights, Resumable, ReportsEpochs, SoftTargets]" in out  # model/cnn's declared capabilities
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
@@ -160,13 +163,15 @@ def test_a_bad_csv_row_stops_the_run_with_its_line_number(experiments, tmp_path,
 
 
 def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path, capsys):
-    from fer_bench.records import RecordStore
+    from dataclasses import replace
+
+    from fer_bench.records import Record, RecordStore
 
     elsewhere = RecordStore(tmp_path / "gpu")
     (elsewhere.root / "models").mkdir(parents=True)
     (elsewhere.root / "models" / "abc123def456.weights.npz").write_bytes(b"weights")
-    record = {"run_id": "abc123def456", "created": "2026-11-27T00:00:00+00:00", "status": "failed", "experiment": "x",
-              "artefact": "models/abc123def456.weights.npz"}  # fmt: skip
+    record = Record("abc123def456", "x", "failed", {}, 0, "2026-11-27T00:00:00+00:00",
+                    artefact="models/abc123def456.weights.npz")  # fmt: skip
     elsewhere.append(record)
     here = tmp_path / "results"
     assert main(["import", str(elsewhere.root), "--results", str(here)]) == 0
@@ -175,7 +180,7 @@ def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path,
     assert (here / "models" / "abc123def456.weights.npz").read_bytes() == b"weights"
     assert "imported 0 record(s)" in capsys.readouterr().out
 
-    elsewhere.append({**record, "created": "2026-11-28T00:00:00+00:00", "artefact": "models/missing.weights.npz"})
+    elsewhere.append(replace(record, created="2026-11-28T00:00:00+00:00", artefact="models/missing.weights.npz"))
     assert main(["import", str(elsewhere.root), "--results", str(here)]) == 2
     assert len(RecordStore(here).all()) == 1
 
@@ -207,7 +212,7 @@ def test_compare_pairs_runs_on_their_shared_images(experiments, tmp_path, mini_e
     svm, mlp = (RecordStore().find(name)[-1] for name in ("tiny-svm", "tiny"))
     dataset = load_dataset(MINI)
     labels = dataset.labels[dataset.indices("PrivateTest")]
-    a, b = (decode_predictions(r["predictions"]["PrivateTest"]) for r in (svm, mlp))
+    a, b = (decode_predictions(r.predictions["PrivateTest"]) for r in (svm, mlp))
     shared = (a != UNCOVERED) & (b != UNCOVERED)
     only_svm = int(((a == labels) & (b != labels) & shared).sum())
     only_mlp = int(((a != labels) & (b == labels) & shared).sum())

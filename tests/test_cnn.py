@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench import registry
+from fer_bench import fitting, registry
 from fer_bench.cli import main
+from fer_bench.data import FER2013_CLASSES
 from fer_bench.errors import FerBenchError
 from fer_bench.records import RecordStore
 from fer_bench.resamplers import NoResampling
@@ -33,38 +34,41 @@ def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(write_e
     write_experiments({"tiny-cnn.toml": f'[features]\nname = "pixels"\n[model]\nname = "cnn"\n{params}\n'})
     assert main(["run", "tiny-cnn"]) == 0
     record = RecordStore().find("tiny-cnn")[-1]
-    assert record["metrics"]["PrivateTest"]["n_evaluated"] == 42  # pixels cover every image
-    assert len(record["history"]["val_accuracy"]) == 3 and "best_epoch" in record["history"]
-    weights = RecordStore().root / record["artefact"]
+    assert record.metrics["PrivateTest"].n_evaluated == 42  # pixels cover every image
+    assert len(record.history["val_accuracy"]) == 3 and "best_epoch" in record.history
+    weights = RecordStore().root / record.artefact
     assert weights.is_file() and weights.stat().st_size < 1_000_000
 
     from fer_bench.data import load_dataset
     from fer_bench.metrics import decode_predictions
 
     dataset = load_dataset(MINI)
-    model = registry.get("model", "cnn").create(record["spec"]["model"]["params"]).load(weights)
+    model = registry.get("model", "cnn").create(record.spec["model"]["params"]).load(weights, record.classes)
     index = dataset.indices("PrivateTest")
     X = dataset.images[index][..., None].astype(np.float32) / 255
-    recorded = decode_predictions(record["predictions"]["PrivateTest"])
+    recorded = decode_predictions(record.predictions["PrivateTest"])
     assert np.array_equal(model.predict_proba(X).argmax(axis=1), recorded)
 
 
 @pytest.mark.slow
-def test_weights_trained_on_a_gpu_give_the_recorded_predictions_here(real_data):
+def test_weights_trained_on_a_gpu_give_the_recorded_predictions_here(real_data, tmp_path):
     """The committed cnn-large weights, trained with JAX on a GPU, loaded on this machine's backend:
     every one of the 3,589 recorded PrivateTest predictions comes out again."""
     from fer_bench.data import load_dataset
     from fer_bench.metrics import decode_predictions
 
     store = RecordStore(REPO_RESULTS)
-    (record,) = [r for r in store.find(GPU_TRAINED_RUN) if r["status"] == "ok"]
-    assert record["hardware"]["accelerator"] and record["hardware"]["keras_backend"] == "jax"
-    dataset = load_dataset(real_data)
-    assert dataset.fingerprint == record["data"]["fingerprint"]
-    model = registry.get("model", "cnn").create(record["spec"]["model"]["params"]).load(store.root / record["artefact"])
+    (record,) = [r for r in store.find(GPU_TRAINED_RUN) if r.ok]
+    assert record.hardware["accelerator"] and record.backend == "jax"
+    (tmp_path / "PrivateTest").symlink_to((real_data / "PrivateTest").resolve())  # its images alone, in order
+    dataset = load_dataset(tmp_path)
+    counts = np.bincount(dataset.labels, minlength=7).tolist()
+    assert counts == [sum(row) for row in record.metrics["PrivateTest"].confusion_matrix]  # the same labels
+    model = registry.get("model", "cnn").create(record.spec["model"]["params"])
+    model.load(store.root / record.artefact, record.classes)
     index = dataset.indices("PrivateTest")
     predicted = model.predict_proba(dataset.images[index][..., None].astype(np.float32) / 255).argmax(axis=1)
-    recorded = decode_predictions(record["predictions"]["PrivateTest"])
+    recorded = decode_predictions(record.predictions["PrivateTest"])
     assert len(recorded) == 3589 and np.array_equal(predicted, recorded)
 
 
@@ -84,38 +88,42 @@ def test_an_interrupted_fit_resumes_from_its_last_epoch_and_reports_every_epoch(
                 raise Crash
 
     X, y = fixture_pixels(mini_dataset)
-    first = small_cnn(epochs=4)
-    first.checkpoint_dir = tmp_path / "checkpoint"
+    checkpoint = tmp_path / "checkpoint"
     monkeypatch.setattr(keras_training, "progress_callback", lambda *args: CrashAfterSecondEpoch())
     with pytest.raises(Crash):
-        first.fit(X, y, NoResampling(), seed=0)
-    epoch_log = first.checkpoint_dir / "epochs.json"
+        fitting.fit(small_cnn(epochs=4), NoResampling(), X, y, 0, FER2013_CLASSES, checkpoint)
+    epoch_log = checkpoint / "epochs.json"
     logged = json.loads(epoch_log.read_text())
     assert len(logged) == 2  # epochs 1 and 2 are logged and backed up before the crash
     # as if a kill came between logging epoch 3 and backing it up: the resumed fit trains it again
     epoch_log.write_text(json.dumps([*logged, {**logged[-1], "epoch_seconds": -1.0}]))
 
     monkeypatch.undo()
-    resumed = small_cnn(epochs=4)
-    resumed.checkpoint_dir = first.checkpoint_dir
-    resumed.fit(X, y, NoResampling(), seed=0)
-    history = resumed.history
+    history = fitting.fit(small_cnn(epochs=4), NoResampling(), X, y, 0, FER2013_CLASSES, checkpoint)
     assert history["resumed_at_epoch"] == [2.0]
     assert len(history["loss"]) == len(history["val_accuracy"]) == 4  # the 2 logged epochs, then 3 and 4
     assert history["epoch_seconds"][:2] == [e["epoch_seconds"] for e in logged] and min(history["epoch_seconds"]) > 0
     assert 3 <= history["best_epoch"][0] <= 4  # chosen among the epochs this process trained
-    assert not first.checkpoint_dir.exists() or not any(first.checkpoint_dir.iterdir())
+    assert not checkpoint.exists() or not any(checkpoint.iterdir())
 
     from fer_bench.runner import earlier_attempts
 
     assert earlier_attempts(history) == {"fit_earlier_attempts": round(sum(history["epoch_seconds"][:2]), 2)}
 
 
-def test_fusion_needs_pixels_and_embedding_columns(mini_dataset):
-    X, y = fixture_pixels(mini_dataset)
-    fusion = registry.get("model", "fusion").create(SMALL)
-    with pytest.raises(FerBenchError, match="pixels-embedding"):
-        fusion.fit(X.reshape(len(X), -1), y, NoResampling(), seed=0)
+def test_the_networks_refuse_features_they_cannot_take_before_any_work(write_experiments, capsys):
+    write_experiments({
+        "fusion-on-pixels.toml": '[features]\nname = "pixels"\n[model]\nname = "fusion"\n',
+        "cnn-on-embedding.toml": '[features]\nname = "embedding"\n[model]\nname = "cnn"\n',
+    })  # fmt: skip
+    assert main(["run", "fusion-on-pixels"]) == 2
+    assert "model/fusion takes image+embedding features; features/pixels gives image" in capsys.readouterr().err
+    assert main(["run", "cnn-on-embedding"]) == 2
+    assert "model/cnn takes image features; features/embedding gives vector" in capsys.readouterr().err
+    with pytest.raises(FerBenchError, match="model/cnn takes image features"):
+        from fer_bench.files.experiment import load_experiment
+
+        load_experiment("cnn-on-embedding")
 
 
 def test_fusion_fits_on_pixels_and_embedding(mini_dataset, mini_embeddings):
@@ -126,7 +134,7 @@ def test_fusion_fits_on_pixels_and_embedding(mini_dataset, mini_embeddings):
     train = mini_dataset.indices("Training")
     train = train[feature_set.covered[train]]
     fusion = registry.get("model", "fusion").create({**SMALL, "epochs": 2})
-    fusion.fit(feature_set.X[train], mini_dataset.labels[train], NoResampling(), seed=0)
+    fitting.fit(fusion, NoResampling(), feature_set.X[train], mini_dataset.labels[train], 0, FER2013_CLASSES)
     proba = fusion.predict_proba(feature_set.X[:5])
     assert proba.shape == (5, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-3)
 

@@ -3,7 +3,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fer_bench.data import CLASS_NAMES, load_dataset
+from fer_bench.data import FER2013_CLASSES, Dataset, load_dataset
 from fer_bench.errors import FerBenchError
 
 from conftest import MINI
@@ -27,8 +27,8 @@ def test_usage_folders_load_with_labels_and_splits(mini_dataset):
         "PublicTest": 42,
         "PrivateTest": 42,
     }
-    assert np.bincount(ds.labels).tolist() == [24] * 7
-    first_happy = ds.ids[ds.labels == CLASS_NAMES.index("Happy")][0]
+    assert np.bincount(ds.labels).tolist() == [24] * 7 and ds.classes == FER2013_CLASSES
+    first_happy = ds.ids[ds.labels == FER2013_CLASSES.index("Happy")][0]
     assert first_happy.startswith("PrivateTest/Happy/") or "/Happy/" in first_happy
 
 
@@ -131,3 +131,11 @@ def test_colour_and_large_images_are_converted(mini_copy):
     Image.open(target).convert("RGB").resize((96, 96)).save(target)
     ds = load_dataset(mini_copy)
     assert ds.images.shape[1:] == (48, 48)
+
+
+def test_the_label_space_travels_with_the_data_and_names_its_identity(mini_dataset):
+    renamed = Dataset(*(getattr(mini_dataset, f) for f in ("source", "layout", "images", "labels", "splits", "ids")),
+                      classes=tuple(name.lower() for name in FER2013_CLASSES))  # fmt: skip
+    assert renamed.classes[3] == "happy" and renamed.fingerprint != mini_dataset.fingerprint
+    with pytest.raises(FerBenchError, match="1 classes; fer-bench handles 2 to 36"):
+        Dataset("x", "y", mini_dataset.images, mini_dataset.labels * 0, mini_dataset.splits, mini_dataset.ids, ("one",))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fer_bench.data import Dataset
+from fer_bench.features import chunks
 from fer_bench.features import embedding as embedding_module
 from fer_bench.features.cache import ArrayCache
 from fer_bench.features.embedding import Embedding, encode_images
@@ -59,23 +60,28 @@ def small(mini_dataset, mini_embeddings):
 def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
     dataset, expected = small
     cache = ArrayCache(tmp_path)
-    monkeypatch.setattr(embedding_module, "CHUNK", 16)
-    calls = []
-    real = embedding_module._align_chunk
+    monkeypatch.setattr(chunks, "CHUNK", 16)
+    real = embedding_module.align_faces
 
-    def failing_after_one(task):
+    def chunk_number(images):
+        return next(i for i in range(3) if np.array_equal(images[0], dataset.images[16 * i]))
+
+    def failing_after_one(images, **options):
         if calls:
             raise KeyboardInterrupt
-        calls.append(task[0])
-        return real(task)
+        calls.append(chunk_number(images))
+        return real(images, **options)
 
-    monkeypatch.setattr(embedding_module, "_align_chunk", failing_after_one)
+    calls = []
+    monkeypatch.setattr(embedding_module, "align_faces", failing_after_one)
     with pytest.raises(KeyboardInterrupt):
         Embedding().embed(dataset, cache, jobs=1)
     assert len(list(cache.parts_dir(next(iter(_keys(cache)))).iterdir())) == 1
 
     resumed = []
-    monkeypatch.setattr(embedding_module, "_align_chunk", lambda task: resumed.append(task[0]) or real(task))
+    monkeypatch.setattr(
+        embedding_module, "align_faces", lambda images, **o: resumed.append(chunk_number(images)) or real(images, **o)
+    )
     result = Embedding().embed(dataset, cache, jobs=1)
     assert sorted(resumed) == [1, 2]  # chunk 0 came from disk
     np.testing.assert_array_equal(result["embeddings"], expected)
@@ -85,7 +91,7 @@ def _keys(cache):
     return [p.name.removesuffix(".parts") for p in cache.root.glob("*.parts")]
 
 
-def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, capsys):
+def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, caplog):
     dataset, expected = small
     cache = ArrayCache(tmp_path)
     Embedding().embed(dataset, cache, jobs=1)
@@ -94,5 +100,5 @@ def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, capsy
     data[len(data) // 2] ^= 0xFF
     entry.write_bytes(bytes(data))
     again = Embedding().embed(dataset, cache, jobs=1)
-    assert "damaged" in capsys.readouterr().err
+    assert "is damaged (checksum mismatch" in caplog.text
     np.testing.assert_array_equal(again["embeddings"], expected)

@@ -11,10 +11,10 @@ import pytest
 
 from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
-from fer_bench.grids import load_grid
+from fer_bench.files.grid import load_grid
 from fer_bench.records import RecordStore
 
-from conftest import tiny_paper_mlp
+from conftest import CHEAP_EXPERIMENT, tiny_paper_mlp
 
 ABLATION = """
 base = "tiny"
@@ -29,14 +29,18 @@ model.name = ["paper-mlp", "logreg"]
 [[product]]
 axis = "classifier"
 model.name = "knn"
-resampler.name = "class-weights"   # knn cannot weight classes: this cell fails
+resampler.name = "class-weights"   # knn cannot weight classes: this cell is refused, never run
+[[product]]
+axis = "classifier"
+model.name = "test-centroid"
+model.fail = true                  # this cell fails when it fits
 """
 
 
 @pytest.fixture
 def experiments(write_experiments):
     return write_experiments(
-        {"tiny.toml": tiny_paper_mlp(2), "slow.toml": tiny_paper_mlp(15), "grids/mini.toml": ABLATION}
+        {"tiny.toml": tiny_paper_mlp(2), "cheap.toml": CHEAP_EXPERIMENT, "grids/mini.toml": ABLATION}
     )
 
 
@@ -53,8 +57,14 @@ def test_products_expand_into_named_cells_and_the_base_keeps_its_name(experiment
             "mini/resampler=none,model=logreg",
             "mini/resampler=class-weights,model=logreg",
         ],
-        "classifier": ["tiny", "mini/model=logreg", "mini/resampler=class-weights,model=knn"],
+        "classifier": ["tiny", "mini/model=logreg", "mini/model=test-centroid,fail=true"],
     }
+    assert grid.refused == (
+        (
+            "mini/resampler=class-weights,model=knn",
+            "model/knn cannot weight classes; use a resampler that adds samples",
+        ),
+    )
     assert len(grid.cells) == 5 * 2  # a cell in two axes counted once, two seeds each
     logreg = next(e for e in grid.experiments if e.name == "mini/model=logreg")
     assert logreg.model.params == {"C": 1.0, "max_iter": 2000}  # a new part starts from its defaults
@@ -98,16 +108,18 @@ def test_bad_grid_files_name_the_file_and_the_problem(experiments, text, message
 
 def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, tmp_path, capsys):
     results = tmp_path / "results"
-    assert main(["grid", "mini", "--results", str(results)]) == 1  # one cell cannot run
+    assert main(["grid", "mini", "--results", str(results)]) == 1  # one cell fails
     records = RecordStore(results).all()
-    failed = [r for r in records if r["status"] == "failed"]
-    assert {r["experiment"] for r in failed} == {"mini/resampler=class-weights,model=knn"}
-    assert "cannot weight classes" in failed[0]["error"] and failed[0]["spec"]["model"]["name"] == "knn"
-    assert sum(r["status"] == "ok" for r in records) == 8
+    failed = [r for r in records if not r.ok]
+    assert {r.experiment for r in failed} == {"mini/model=test-centroid,fail=true"}
+    assert "asked to fail" in failed[0].error and failed[0].spec["model"]["name"] == "test-centroid"
+    assert failed[0].data["fingerprint"] and failed[0].hardware  # the same provenance as an ok record
+    assert sum(r.ok for r in records) == 8
 
     report = (results / "grids" / "mini.md").read_text()
     assert "fer-bench grid mini --results" in report
     assert "## resampler" in report and "## classifier" in report and "**Incomplete**" in report
+    assert "Not run, because their parts refuse to run together (1)" in report and "cannot weight classes" in report
     assert "McNemar p vs base" in report and "(base)" in report
     figures = sorted(p.name for p in (results / "grids" / "mini").iterdir())
     assert "accuracy.png" in figures
@@ -122,21 +134,33 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
     assert len(RecordStore(results).all()) == len(records) + 2
 
 
-def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys):
-    write_grid(experiments, "fast", 'base = "tiny"\nseeds = [0, 1]\n[[product]]\nmodel.name = ["logreg", "knn"]\n')
+def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulated_csv):
+    write_grid(experiments, "fast", 'base = "cheap"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     results = tmp_path / "results"
-    assert main(["grid", "fast", "--jobs", "2", "--results", str(results)]) == 0
+    assert main(["grid", "fast", "--jobs", "2", "--results", str(results), "--data", str(simulated_csv)]) == 0
     records = RecordStore(results).all()
-    assert len(records) == 4 and len({r["run_id"] for r in records}) == 4
-    assert all(r["status"] == "ok" for r in records)
+    assert len(records) == 4 and len({r.run_id for r in records}) == 4
+    assert all(r.ok for r in records)
     assert "4 cells ran, 0 failed" in capsys.readouterr().err
 
 
-def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, tmp_path, mini_embeddings):
-    write_grid(experiments, "killed", 'base = "slow"\nseeds = [0, 1, 2, 3, 4]\n[[product]]\nmodel.l2_scale = 1.0\n')
+def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, tmp_path, simulated_csv):
+    write_grid(
+        experiments, "killed", 'base = "cheap"\nseeds = [0, 1, 2, 3, 4]\n[[product]]\nmodel.seconds_per_epoch = 0.3\n'
+    )
     results = tmp_path / "results"
     runs = results / "runs.jsonl"
-    command = [sys.executable, "-m", "fer_bench", "grid", "killed", "--results", str(results)]
+    command = [
+        sys.executable,
+        "-m",
+        "fer_bench",
+        "grid",
+        "killed",
+        "--results",
+        str(results),
+        "--data",
+        str(simulated_csv),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and (not runs.exists() or runs.read_text().count("\n") < 2):
@@ -155,16 +179,16 @@ def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, 
     assert len({r["run_id"] for r in after}) == 5 and sorted(r["seed"] for r in after) == list(range(5))
 
 
-def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_path):
-    write_grid(experiments, "shared", 'base = "tiny"\nseeds = [0, 1, 2]\n[[product]]\nmodel.name = ["logreg", "knn"]\n')
+def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_path, simulated_csv):
+    write_grid(experiments, "shared", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     storage = f"sqlite:///{tmp_path / 'grid.db'}"
-    command = [sys.executable, "-m", "fer_bench", "grid", "shared", "--storage", storage]
+    command = [sys.executable, "-m", "fer_bench", "grid", "shared", "--storage", storage, "--data", str(simulated_csv)]
     workers = [
         subprocess.Popen([*command, "--results", str(tmp_path / f"machine{i}")], stderr=subprocess.PIPE, text=True)
         for i in range(2)
     ]
     errors = [w.communicate(timeout=600)[1] for w in workers]
     assert all(w.returncode == 0 for w in workers), errors
-    per_machine = [[r["run_id"] for r in RecordStore(tmp_path / f"machine{i}").all()] for i in range(2)]
+    per_machine = [[r.run_id for r in RecordStore(tmp_path / f"machine{i}").all()] for i in range(2)]
     every = per_machine[0] + per_machine[1]
     assert len(every) == 6 and len(set(every)) == 6  # each cell once, across both machines

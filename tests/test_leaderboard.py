@@ -1,40 +1,51 @@
+from dataclasses import replace
+
 import numpy as np
 
 from fer_bench import leaderboard
+from fer_bench.data import FER2013_CLASSES
 from fer_bench.metrics import UNCOVERED, split_metrics
+from fer_bench.records import Record
 from fer_bench.reference import kaggle_place
 
+CURRENT = {"features": ("pixels", "1"), "resampler": ("none", "1"), "model": ("logreg", "1")}
 
-def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0):
+
+def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0,
+           versions=True):  # fmt: skip
     y = np.arange(1000) % 7
     metrics = {}
     for split in splits:
         pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
         pred[int(coverage * 1000) :] = UNCOVERED
-        metrics[split] = split_metrics(y, pred)
-    part = {"name": "x", "params": {}}
-    return {
-        "run_id": run_id,
-        "experiment": experiment,
-        "status": "ok",
-        "metrics": metrics,
-        "spec": {"features": part, "resampler": part, "model": part},
-        "data": {
+        metrics[split] = split_metrics(y, pred, FER2013_CLASSES)
+    spec = {
+        kind: {"name": name, "params": {}, **({"version": version} if versions else {})}
+        for kind, (name, version) in CURRENT.items()
+    }
+    return Record(
+        run_id=run_id,
+        experiment=experiment,
+        status="ok",
+        spec=spec,
+        seed=0,
+        created="2026-11-28T00:00:00+00:00",
+        metrics=metrics,
+        data={
             "fingerprint": fingerprint,
             "source": f"/data/{fingerprint}",
             "layout": "usage folders",
             "n_images": 1000,
         },
-        "timings": {"total": 30.0},
-        "seed": 0,
-    }
+        timings={"total": 30.0},
+    )
 
 
 def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
     subset_champion = record("a" * 12, "detector", 0.6, coverage=0.7)  # 60% over all, 85.7% on covered
     whole = record("b" * 12, "full", 0.65)
     board = leaderboard.boards([subset_champion, whole])[0]
-    assert [r["experiment"] for r in board.runs] == ["full", "detector"]
+    assert [r.experiment for r in board.runs] == ["full", "detector"]
     text = leaderboard.render([subset_champion, whole])
     assert "700/1000 (70.0%)" in text and "85.71" in text
 
@@ -58,10 +69,20 @@ def test_a_rerun_replaces_its_earlier_record_on_the_board():
 
 
 def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
-    whole, resumed = record("a" * 12, "p", 0.5), record("b" * 12, "q", 0.6)
-    resumed["timings"] = {"total": 600.0, "fit_earlier_attempts": 300.0}
+    whole = record("a" * 12, "p", 0.5)
+    resumed = replace(record("b" * 12, "q", 0.6), timings={"total": 600.0, "fit_earlier_attempts": 300.0})
     text = leaderboard.render([whole, resumed])
     assert "15.0 min, resumed" in text and "30 s" in text
+
+
+def test_runs_of_earlier_code_are_marked():
+    current, legacy = record("a" * 12, "now", 0.5), record("b" * 12, "before", 0.6, versions=False)
+    changed = record("c" * 12, "changed", 0.55)
+    changed.spec["model"]["version"] = "0"
+    assert current.outdated_parts() == [] and changed.outdated_parts() == ["model/logreg v0, now v1"]
+    assert len(legacy.outdated_parts()) == 3
+    text = leaderboard.render([current, legacy, changed])
+    assert "| before †" in text and "| changed †" in text and "| now " in text and "| now †" not in text
 
 
 def test_kaggle_places():

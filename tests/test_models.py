@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from fer_bench import registry
-from fer_bench.models.keras_training import carve_validation
+from fer_bench import fitting, registry
+from fer_bench.data import FER2013_CLASSES
+from fer_bench.parts import Resampler, ValidationPlan
 
 
 def blobs(n_per_class=(60, 10, 40, 80, 50, 30, 45), dim=16, seed=0):
@@ -31,14 +32,14 @@ def test_no_resampling_leaves_data_alone():
 def test_study_order_resamples_then_holds_out_the_last_fifth():
     X, y = blobs()
     smote = registry.get("resampler", "smote").create({})
-    X_fit, y_fit, X_val, y_val = carve_validation(X, y, smote, 0, 0.2, resample_first=True)
+    X_fit, y_fit, X_val, y_val = fitting.carve_validation(X, y, smote, 0, ValidationPlan(0.2, resample_first=True))
     assert len(y_fit) + len(y_val) == 7 * 80 and len(y_val) == int(7 * 80 * 0.2)
 
 
 def test_clean_order_keeps_synthetic_samples_out_of_validation():
     X, y = blobs()
     smote = registry.get("resampler", "smote").create({})
-    X_fit, y_fit, X_val, y_val = carve_validation(X, y, smote, 0, 0.2, resample_first=False)
+    X_fit, y_fit, X_val, y_val = fitting.carve_validation(X, y, smote, 0, ValidationPlan(0.2))
     real = {row.tobytes() for row in X}
     assert all(row.tobytes() in real for row in X_val)
     assert len(set(np.bincount(y_fit))) == 1  # balanced after resampling
@@ -50,7 +51,7 @@ def test_sklearn_baselines_learn_separable_classes(name, params):
     X, y = blobs()
     X_test, y_test = blobs(n_per_class=(20,) * 7, seed=0)
     model = registry.get("model", name).create(params)
-    model.fit(X, y, registry.get("resampler", "none").create({}), seed=0)
+    fitting.fit(model, registry.get("resampler", "none").create({}), X, y, 0, FER2013_CLASSES)
     proba = model.predict_proba(X_test)
     assert proba.shape == (140, 7)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
@@ -61,9 +62,9 @@ def test_paper_mlp_learns_and_keeps_its_history():
     X, y = blobs(dim=128)
     X_test, y_test = blobs(n_per_class=(20,) * 7, dim=128, seed=0)
     model = registry.get("model", "paper-mlp").create({"epochs": 15, "batch_size": 16})
-    model.fit(X, y, registry.get("resampler", "smote").create({}), seed=0)
+    history = fitting.fit(model, registry.get("resampler", "smote").create({}), X, y, 0, FER2013_CLASSES)
     assert (model.predict_proba(X_test).argmax(axis=1) == y_test).mean() > 0.8
-    assert len(model.history["loss"]) == 15 and len(model.history["val_loss"]) == 15
+    assert len(history["loss"]) == 15 and len(history["val_loss"]) == 15
 
 
 def test_paper_mlp_layers_match_the_study():
@@ -92,7 +93,7 @@ def test_paper_mlp_flattens_image_shaped_input():
     rng = np.random.default_rng(0)
     X, y = rng.random((70, 48, 48, 1), dtype=np.float32), np.arange(70) % 7
     model = registry.get("model", "paper-mlp").create({"epochs": 1})
-    model.fit(X, y, registry.get("resampler", "none").create({}), seed=0)
+    fitting.fit(model, registry.get("resampler", "none").create({}), X, y, 0, FER2013_CLASSES)
     assert model.predict_proba(X[:5]).shape == (5, 7)
 
 
@@ -114,3 +115,52 @@ def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
         )
         losses.append(model.fit(X, y, batch_size=32, epochs=3, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+class SpyResampler(Resampler):
+    """Keeps what it is given, and weights classes."""
+
+    gives_class_weights = True
+    seen = []
+
+    def resample(self, X, y, seed):
+        SpyResampler.seen.append(X.copy())
+        return X, y
+
+    def class_weight(self, y):
+        return {int(c): 2.0 for c in np.unique(y)}
+
+
+def test_the_harness_resamples_the_fitting_rows_only_and_hands_the_model_its_weights():
+    from fer_bench.testing import TestCentroid
+
+    X, y = blobs()
+    seen_by_model = []
+
+    class Spy(TestCentroid):
+        def validation_plan(self):
+            return ValidationPlan(0.25)  # real images held out first
+
+        def fit(self, data):
+            seen_by_model.append(data)
+            return super().fit(data)
+
+    SpyResampler.seen = []
+    report = []
+    fitting.fit(Spy(), SpyResampler(), X, y, 0, FER2013_CLASSES, "checkpoints", on_epoch=lambda *e: report.append(e))
+    (data,) = seen_by_model
+    (resampled,) = SpyResampler.seen
+    validation = {row.tobytes() for row in data.validation[0]}
+    assert len(resampled) == len(data.X) and not validation & {row.tobytes() for row in resampled}
+    assert len(validation) + len(resampled) == len(X) and data.class_weight == {c: 2.0 for c in range(7)}
+    assert data.checkpoint_dir is None  # it does not declare Resumable
+    assert len(report) == 3  # it declares ReportsEpochs: one report per epoch
+
+
+def test_a_class_missing_from_the_fitting_rows_still_gets_its_column():
+    X, y = blobs()
+    model = registry.get("model", "logreg").create({})
+    fitting.fit(model, registry.get("resampler", "none").create({}), X[y != 3], y[y != 3], 0, FER2013_CLASSES)
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 7) and (proba[:, 3] == 0).all()
+    assert (proba.argmax(axis=1) == y)[y != 3].mean() > 0.9  # columns line up with the label space

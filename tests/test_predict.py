@@ -8,13 +8,13 @@ from PIL import Image
 
 from fer_bench import registry
 from fer_bench.cli import main
-from fer_bench.data import load_dataset
-from fer_bench.experiments import parse_experiment
+from fer_bench.data import FER2013_CLASSES, load_dataset
 from fer_bench.features.cache import ArrayCache
+from fer_bench.files.experiment import parse_experiment
 from fer_bench.records import RecordStore
 from fer_bench.runner import run
 
-from conftest import MINI
+from conftest import CHEAP_EXPERIMENT, MINI
 
 FACE = MINI / "PrivateTest" / "Angry" / "00032433.jpg"
 TINY_CNN = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
@@ -50,18 +50,12 @@ def test_a_face_in_a_larger_colour_photo_is_found_and_classified(trained, photo,
     left, top, right, bottom = face["box"]
     assert 250 < (left + right) / 2 < 340 and 110 < (top + bottom) / 2 < 200  # centred on the pasted face
     assert 120 < right - left < 300 and 120 < bottom - top < 300
-    assert set(face["probabilities"]) == set(registry_classes()) and face["whole_image"] is False
+    assert set(face["probabilities"]) == set(FER2013_CLASSES) and face["whole_image"] is False
     assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
     with Image.open(out) as annotated:
         assert annotated.size == (480, 320) and annotated.format == "PNG"
         assert np.asarray(annotated)[top + 1, (left + right) // 2].tolist() != [90, 120, 160]  # a box was drawn
-
-
-def registry_classes():
-    from fer_bench.data import CLASS_NAMES
-
-    return CLASS_NAMES
 
 
 def test_a_48x48_crop_without_a_detectable_face_is_classified_whole(trained, mini_embeddings, capsys):
@@ -93,3 +87,19 @@ def test_without_saved_weights_predict_says_what_to_do(tmp_path, photo, capsys):
 def test_registry_lists_the_cnn_parameters():
     names = {p.name for p in registry.get("model", "cnn").params}
     assert {"width", "epochs", "erasing", "tta", "patience", "learning_rate"} <= names
+
+
+def test_any_model_that_saves_weights_on_features_of_crops_can_predict(write_experiments, tmp_path, photo, capsys):
+    """predict chooses by declared capabilities (SavesWeights, DescribesCrops), not by part names."""
+    write_experiments(
+        {"cheap.toml": CHEAP_EXPERIMENT, "no-weights.toml": '[features]\nname = "pixels"\n[model]\nname = "logreg"\n'}
+    )
+    results = tmp_path / "results"
+    assert main(["run", "no-weights", "--results", str(results)]) == 0
+    assert main(["predict", str(photo), "--results", str(results), "--model", "no-weights"]) == 2
+    assert "no recorded run of 'no-weights' has saved weights" in capsys.readouterr().err
+    assert main(["run", "cheap", "--results", str(results)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--results", str(results), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"]["experiment"] == "cheap" and len(result["images"][0]["faces"]) == 1

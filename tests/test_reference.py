@@ -39,15 +39,3 @@ def test_extractor_reproduces_a_whole_reference_class(real_data):
     assert len(ours) == len(reference)  # the same faces detected
     distance = np.abs(ours[:, None, :] - reference[None, :, :]).max(axis=2)
     assert distance.min(axis=1).max() <= 1e-5 and distance.min(axis=0).max() <= 1e-5
-
-
-def test_the_detector_keeps_the_studys_privatetest_faces(real_data, tmp_path):
-    from fer_bench.data import Dataset, load_dataset
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.features.embedding import Embedding
-
-    full = load_dataset(real_data)
-    keep = full.splits == "PrivateTest"
-    private = Dataset(full.source, full.layout, full.images[keep], full.labels[keep], full.splits[keep], full.ids[keep])
-    features = Embedding(protocol="detector").extract(private, ArrayCache(tmp_path))
-    assert int(features.covered.sum()) == STUDY["PrivateTest"]["n_faces"]

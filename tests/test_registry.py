@@ -53,3 +53,26 @@ def test_out_of_range_values_are_refused_by_the_constructor():
 def test_unknown_part_lists_the_known_ones():
     with pytest.raises(FerBenchError, match=r"unknown model 'cnnn' \(known: .*paper-mlp"):
         registry.get("model", "cnnn")
+
+
+def test_a_part_must_derive_from_its_kinds_base():
+    class NotAModel:
+        def fit(self, data): ...
+
+    with pytest.raises(TypeError, match="must derive from fer_bench.parts.Model"):
+        registry.register("model", "not-a-model")(NotAModel)
+    assert registry.find("model", "not-a-model") is None
+
+
+def test_plugins_named_in_the_environment_register_their_parts(tmp_path, monkeypatch):
+    (tmp_path / "my_parts.py").write_text(
+        "from fer_bench.parts import Resampler\nfrom fer_bench.registry import register\n\n"
+        '@register("resampler", "my-identity")\nclass MyIdentity(Resampler):\n    """Leaves the data alone."""\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FER_BENCH_PLUGINS", "fer_bench.testing, my_parts")
+    assert registry.get("resampler", "my-identity").summary == "Leaves the data alone."
+
+    monkeypatch.setenv("FER_BENCH_PLUGINS", "no_such_module")
+    with pytest.raises(FerBenchError, match=r"plugin 'no_such_module' \(\$FER_BENCH_PLUGINS\) cannot be imported"):
+        registry.parts()

@@ -12,8 +12,12 @@ from fer_bench import registry
 from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
 from fer_bench.features.cache import ArrayCache
+from fer_bench.files.search import feature_variants, load_search
 from fer_bench.records import RecordStore
-from fer_bench.tuning import TrainingRows, feature_variants, load_search, open_study, work
+from fer_bench.testing import TestCentroid
+from fer_bench.tuning import TrainingRows, open_study, work
+
+from conftest import CHEAP_EXPERIMENT
 
 BASE = '[features]\nname = "embedding"\n[model]\nname = "logreg"\n'
 SEARCH = """
@@ -27,11 +31,27 @@ C = {low = 0.01, high = 10.0}
 [space.features]
 protocol = true
 """
+CHEAP_SEARCH = """
+description = "the cheap test model's shrinkage and metric on simulated data"
+base = "cheap"
+sampler_seed = 3
+trials = 4
+[space.model]
+shrink = true
+metric = true
+"""
 
 
 @pytest.fixture
 def experiments(write_experiments):
-    return write_experiments({"base-logreg.toml": BASE, "searches/tiny.toml": SEARCH})
+    return write_experiments(
+        {
+            "base-logreg.toml": BASE,
+            "searches/tiny.toml": SEARCH,
+            "cheap.toml": CHEAP_EXPERIMENT,
+            "searches/cheap.toml": CHEAP_SEARCH,
+        }  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,17 +71,21 @@ def test_bad_search_files_name_the_file_and_the_problem(experiments, space, mess
     assert message in str(error.value)
 
 
-class SpyModel:
-    """Records every array a trial hands to a model."""
+class SpyModel(TestCentroid):
+    """Stands in for model/logreg and records every array a trial hands to a model."""
 
     seen = []
 
-    def fit(self, X, y, resampler, seed):
-        SpyModel.seen.append(X.copy())
+    def __init__(self, C=1.0, max_iter=2000):
+        super().__init__()
+
+    def fit(self, data):
+        SpyModel.seen += [data.X.copy(), data.validation[0].copy()]
+        return super().fit(data)
 
     def predict_proba(self, X):
         SpyModel.seen.append(X.copy())
-        return np.tile(np.eye(7)[0], (len(X), 1))
+        return super().predict_proba(X)
 
 
 def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, mini_embeddings, tmp_path, monkeypatch):
@@ -75,7 +99,8 @@ def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, m
     assert not any(type(v).__name__ == "Dataset" for v in reachable)
 
     logreg = registry.get("model", "logreg")
-    monkeypatch.setitem(registry._PARTS, ("model", "logreg"), replace(logreg, factory=lambda **params: SpyModel()))
+    monkeypatch.setitem(registry._PARTS, ("model", "logreg"), replace(logreg, factory=SpyModel))
+    monkeypatch.setattr(SpyModel, "name", "logreg")
     SpyModel.seen = []
     work(search, f"sqlite:///{tmp_path / 'study.db'}", 3, rows)
     training = {row.tobytes() for row in stored["embeddings"][mini_dataset.indices("Training")].astype(np.float32)}
@@ -86,26 +111,29 @@ def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, m
     assert seen and set(seen) <= training and not set(seen) & tests
 
 
-def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(experiments, tmp_path, capsys):
+def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(experiments, tmp_path, capfd,
+                                                                           simulated_csv):  # fmt: skip
     results = tmp_path / "results"
-    assert main(["tune", "tiny", "--workers", "2", "--results", str(results)]) == 0
-    study = open_study(load_search("tiny"), f"sqlite:///{results / 'searches' / 'tiny.db'}")
+    data = ["--data", str(simulated_csv), "--results", str(results)]
+    assert main(["tune", "cheap", "--workers", "2", *data]) == 0
+    study = open_study(load_search("cheap"), f"sqlite:///{results / 'searches' / 'cheap.db'}")
     counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(counted) == 4 and len({t.number for t in counted}) == 4
     assert len({t.user_attrs["worker"] for t in counted}) == 2  # both workers ran trials
+    assert capfd.readouterr().err.count("on validation (model.shrink=") == 4  # worker processes report their trials
 
-    record = RecordStore(results).find("tiny")[-1]
-    assert record["search"]["n_trials"] == 4 and record["search"]["best_trial"] in {t.number for t in counted}
-    assert record["spec"]["model"]["params"]["C"] == pytest.approx(record["search"]["best_params"]["model.C"])
-    report = (results / "searches" / "tiny.md").read_text()
+    record = RecordStore(results).find("cheap")[-1]
+    assert record.search["n_trials"] == 4 and record.search["best_trial"] in {t.number for t in counted}
+    assert record.spec["model"]["params"]["shrink"] == pytest.approx(record.search["best_params"]["model.shrink"])
+    report = (results / "searches" / "cheap.md").read_text()
     assert "## Best trial" in report and "never seen by any trial" in report
-    assert (results / "searches" / "tiny" / "history.png").is_file()
-    assert (results / "searches" / "tiny" / "importance.png").is_file()
+    assert (results / "searches" / "cheap" / "history.png").is_file()
+    assert (results / "searches" / "cheap" / "importance.png").is_file()
 
-    capsys.readouterr()
-    assert main(["tune", "tiny", "--trials", "6", "--results", str(results)]) == 0  # continues the same study
-    assert "4 of 6 trials" in capsys.readouterr().err
+    assert main(["tune", "cheap", "--trials", "6", *data]) == 0  # continues the same study
+    assert "4 of 6 trials" in capfd.readouterr().err
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == 6
+    assert RecordStore(results).find("cheap")[-1].search["n_trials"] in (4, 6)  # 4: the same best, recorded before
 
 
 def test_an_unreachable_storage_is_one_clear_line(experiments, tmp_path, capsys):
@@ -120,13 +148,13 @@ POSTGRES = os.environ.get("FER_BENCH_TEST_POSTGRES")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_two_tune_processes_share_one_study(experiments, tmp_path, backend):
+def test_two_tune_processes_share_one_study(experiments, tmp_path, backend, simulated_csv):
     if backend == "postgresql" and not POSTGRES:
         pytest.skip("set FER_BENCH_TEST_POSTGRES to a PostgreSQL URL (.ci/run starts a server)")
     storage = POSTGRES if backend == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
     name = f"shared-{backend}-{os.getpid()}"  # a fresh study in a server that outlives the test
-    (experiments / "searches" / f"{name}.toml").write_text(SEARCH.replace("trials = 4", "trials = 8"))
-    command = [sys.executable, "-m", "fer_bench", "tune", name, "--storage", storage]
+    (experiments / "searches" / f"{name}.toml").write_text(CHEAP_SEARCH.replace("trials = 4", "trials = 8"))
+    command = [sys.executable, "-m", "fer_bench", "tune", name, "--storage", storage, "--data", str(simulated_csv)]
     workers = [
         subprocess.Popen([*command, "--results", str(tmp_path / f"r{i}")], stderr=subprocess.PIPE, text=True)
         for i in range(2)
@@ -162,22 +190,29 @@ def test_a_keras_trial_reports_each_epoch_and_can_be_pruned(experiments, mini_da
     trial = study.ask()
     with pytest.raises(optuna.TrialPruned):
         objective_for(search, rows)(trial)
-    assert sorted(study._storage.get_trial(trial._trial_id).intermediate_values) == [0, 1, 2]
+    assert sorted(study.trials[0].intermediate_values) == [0, 1, 2]
 
 
-def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path, monkeypatch, mini_embeddings):
+def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path, monkeypatch, simulated_csv):
     import signal
     import time
 
-    (experiments / "base-mlp.toml").write_text(
-        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 400\n'
-        "early_stopping_patience = 0\n"
-    )
-    (experiments / "searches" / "slow.toml").write_text('base = "base-mlp"\ntrials = 2\n[space.model]\nwidth = true\n')
+    (experiments / "slow.toml").write_text(CHEAP_EXPERIMENT + "epochs = 400\nseconds_per_epoch = 0.1\n")
+    (experiments / "searches" / "slow.toml").write_text('base = "slow"\ntrials = 2\n[space.model]\nshrink = true\n')
     monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
     results = tmp_path / "results"
     storage = f"sqlite:///{results / 'searches' / 'slow.db'}"
-    command = [sys.executable, "-m", "fer_bench", "tune", "slow", "--results", str(results)]
+    command = [
+        sys.executable,
+        "-m",
+        "fer_bench",
+        "tune",
+        "slow",
+        "--results",
+        str(results),
+        "--data",
+        str(simulated_csv),
+    ]
     worker = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -193,18 +228,17 @@ def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path
     assert [t.state.name for t in study.trials] == ["RUNNING"]  # killed mid-trial
 
     time.sleep(4)  # the dead worker's heartbeat goes stale (3 s grace)
-    (experiments / "base-mlp.toml").write_text(
-        '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 3\n'
-    )
-    assert main(["tune", "slow", "--results", str(results)]) == 0
+    (experiments / "slow.toml").write_text(CHEAP_EXPERIMENT)
+    assert main(["tune", "slow", "--results", str(results), "--data", str(simulated_csv)]) == 0
     states = [t.state.name for t in open_study(load_search("slow"), storage).trials]
     assert states[0] == "FAIL" and states.count("COMPLETE") == 2  # the stale trial failed, the study finished
 
 
-def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, mini_dataset, mini_embeddings, tmp_path):
-    cache, _ = mini_embeddings
-    search = load_search("tiny")
-    rows = TrainingRows(mini_dataset, ArrayCache(cache.root), feature_variants(search))
+def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, tmp_path):
+    from fer_bench.testing import simulated_dataset
+
+    search = load_search("cheap")
+    rows = TrainingRows(simulated_dataset(), ArrayCache(tmp_path / "cache"), feature_variants(search))
     sequences = []
     for attempt in range(2):
         storage = f"sqlite:///{tmp_path / f'study{attempt}.db'}"

@@ -3,32 +3,42 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+from fer_bench.errors import FerBenchError
+
+FER2013_CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 TRAIN_SPLIT = "Training"
 IMAGE_SIZE = 48
+MAX_CLASSES = 36  # a record keeps one character per prediction (metrics.encode_predictions)
 
 
 @dataclass(frozen=True)
 class Dataset:
     """All images of one source, as 48x48 uint8 arrays with labels and split names.
 
+    `classes` is the label space: `labels` are codes into it, and models size their output from it.
     `ids` names each image in its source (file path or csv row) for error messages and reports.
     """
 
     source: str
     layout: str
     images: np.ndarray  # (N, 48, 48) uint8
-    labels: np.ndarray  # (N,) int64, codes into CLASS_NAMES
+    labels: np.ndarray  # (N,) int64, codes into `classes`
     splits: np.ndarray  # (N,) str
     ids: np.ndarray  # (N,) str
+    classes: tuple = FER2013_CLASSES
     fingerprint: str = field(init=False)
 
     def __post_init__(self):
+        if not 2 <= len(self.classes) <= MAX_CLASSES:
+            raise FerBenchError(f"{self.source}: {len(self.classes)} classes; fer-bench handles 2 to {MAX_CLASSES}")
         digest = hashlib.sha256()
         digest.update(np.ascontiguousarray(self.images, dtype=np.uint8).tobytes())
         digest.update(np.asarray(self.labels, dtype=np.int64).tobytes())
         digest.update("\n".join(self.splits.tolist()).encode())
+        if tuple(self.classes) != FER2013_CLASSES:  # FER2013's label space hashes as before it was named
+            digest.update("\n".join(self.classes).encode())
+        object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "fingerprint", digest.hexdigest()[:16])
 
     def __len__(self):
@@ -37,9 +47,12 @@ class Dataset:
     def split_names(self):
         return list(dict.fromkeys(self.splits.tolist()))
 
+    def test_splits(self):
+        return [s for s in self.split_names() if s != TRAIN_SPLIT]
+
     def indices(self, split):
         return np.flatnonzero(self.splits == split)
 
     def summary(self):
         counts = {s: int((self.splits == s).sum()) for s in self.split_names()}
-        return f"{self.layout} at {self.source}: {len(self)} images {counts}"
+        return f"{self.layout} at {self.source}: {len(self)} images {counts}, {len(self.classes)} classes"

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer_bench.data.dataset import CLASS_NAMES, IMAGE_SIZE, SPLITS, TRAIN_SPLIT, Dataset
+from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, SPLITS, TRAIN_SPLIT, Dataset
 from fer_bench.errors import FerBenchError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff"}
 CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
 TRAIN_TEST_SPLITS = {"train": "Training", "test": "Test"}
-_LABEL_CODES = {name.lower(): code for code, name in enumerate(CLASS_NAMES)}
+_LABEL_CODES = {name.lower(): code for code, name in enumerate(FER2013_CLASSES)}
 
 
 def load_dataset(path) -> Dataset:
@@ -84,7 +84,8 @@ def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
         for label_dir in sorted(p for p in (root / dir_name).iterdir() if p.is_dir()):
             code = _LABEL_CODES.get(label_dir.name.lower())
             if code is None:
-                raise FerBenchError(f"{label_dir}: unknown emotion folder (expected one of {', '.join(CLASS_NAMES)})")
+                expected = ", ".join(FER2013_CLASSES)
+                raise FerBenchError(f"{label_dir}: unknown emotion folder (expected one of {expected})")
             for file in sorted(label_dir.iterdir()):
                 if file.suffix.lower() in IMAGE_SUFFIXES:
                     files.append(file)
@@ -141,8 +142,8 @@ def _parse_label(text, where):
         code = int(text.strip())
     except ValueError:
         raise FerBenchError(f"{where}: emotion {text!r} is not an integer") from None
-    if not 0 <= code < len(CLASS_NAMES):
-        raise FerBenchError(f"{where}: emotion {code} is outside 0..{len(CLASS_NAMES) - 1}")
+    if not 0 <= code < len(FER2013_CLASSES):
+        raise FerBenchError(f"{where}: emotion {code} is outside 0..{len(FER2013_CLASSES) - 1}")
     return code
 
 

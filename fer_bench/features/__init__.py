@@ -1,6 +1,3 @@
 """Feature extractors: turn a Dataset into a FeatureSet (registered as `features/<name>`)."""
 
 from fer_bench.features import embedding, pixels  # noqa: F401  (registers the parts)
-from fer_bench.features.base import FeatureSet
-
-__all__ = ["FeatureSet"]

@@ -11,9 +11,9 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
-import sys
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 LOCK_FILE = ".lock"
+log = logging.getLogger("fer_bench")
 
 
 def default_cache_dir() -> Path:
@@ -89,7 +90,7 @@ class ArrayCache:
                 with np.load(io.BytesIO(self._verified_data(key)), allow_pickle=False) as stored:
                     return {name: stored[name] for name in stored.files}
             except DamagedEntry as error:
-                print(f"fer-bench: cache entry {data_path} is damaged ({error}); recomputing", file=sys.stderr)
+                log.warning(f"cache entry {data_path} is damaged ({error}); recomputing")
                 data_path.unlink(missing_ok=True)
                 meta_path.unlink(missing_ok=True)
                 return None
@@ -133,7 +134,7 @@ class ArrayCache:
         except FileNotFoundError:
             return None
         if not _is_whole_zip(data):
-            print(f"fer-bench: cache part {path} is damaged; recomputing it", file=sys.stderr)
+            log.warning(f"cache part {path} is damaged; recomputing it")
             return None
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
             return {name: stored[name] for name in stored.files}

@@ -12,10 +12,12 @@ little-endian float32 values. Only the layers this network uses are read.
 import functools
 import re
 
-import keras
 import numpy as np
-from keras import layers as kl
-from keras import ops
+
+from fer_bench.backend import load_keras
+
+keras = load_keras()
+kl, ops = keras.layers, keras.ops
 
 _LAYER = re.compile(rb"\x01[\x04-\x15](con_4|affine_|relu_|add_prev_|avg_pool_2|max_pool_2|fc_2|input_rgb_image_sized)")
 

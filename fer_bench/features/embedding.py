@@ -11,22 +11,18 @@ run in Keras (`dlib_resnet`), batched, which matches dlib's own output to within
 and is an order of magnitude faster than dlib's single-image CPU path.
 """
 
-import collections
 import functools
-import multiprocessing
-import os
 from importlib.metadata import version
 from typing import Literal
 
 import numpy as np
-from tqdm import tqdm
 
-from fer_bench.features.base import FeatureSet
-from fer_bench.features.cache import ArrayCache, cache_key
+from fer_bench import backend
+from fer_bench.features.cache import ArrayCache
+from fer_bench.features.chunks import cached_in_chunks
+from fer_bench.parts import DescribesCrops, Features, FeatureSet
 from fer_bench.registry import register
 
-CHUNK = 256  # images per task and per stored part, at most
-MIN_CHUNK = 16
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what face_recognition's compute_face_descriptor uses
 DESCRIPTOR_BATCH = 128
 
@@ -82,28 +78,13 @@ def _dlib_models():
     )
 
 
-def _align_chunk(task):
-    index, images, upsample, jitters = task
-    return index, align_faces(images, upsample, jitters)
-
-
-def default_jobs():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def extractor_versions():
     packages = ("dlib-bin", "face_recognition", "face_recognition_models", "keras")
-    return {pkg: version(pkg) for pkg in packages} | {"keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow")}
-
-
-def chunk_size(n_images):
-    """Images per chunk: a function of the data set's size alone, so stored parts stay valid on resume,
-    and small enough that a small data set still spreads over every core."""
-    return max(MIN_CHUNK, min(CHUNK, -(-n_images // 16)))
+    return {pkg: version(pkg) for pkg in packages} | {"keras_backend": backend.name()}
 
 
 @register("features", "embedding")
-class Embedding:
+class Embedding(Features, DescribesCrops):
     """128-d face_recognition (dlib ResNet) embedding; protocol `detector` (study) or `full`."""
 
     search_space = {"protocol": {"choices": ["detector", "full"]}}
@@ -119,10 +100,14 @@ class Embedding:
         self.protocol, self.upsample, self.jitters = protocol, upsample, jitters
 
     def extract(self, dataset, cache=None, jobs=None):
-        stored = self.embed(dataset, cache or ArrayCache(), jobs)
-        covered = np.ones(len(dataset), dtype=bool)
-        if self.protocol == "detector":
-            covered = stored["n_faces"] == 1
+        return self._covering(self.embed(dataset, cache or ArrayCache(), jobs))
+
+    def of_crops(self, crops):
+        n_faces, embeddings = encode_images(crops, self.upsample, self.jitters)
+        return self._covering({"n_faces": n_faces, "embeddings": embeddings})
+
+    def _covering(self, stored):
+        covered = stored["n_faces"] == 1 if self.protocol == "detector" else np.ones(len(stored["n_faces"]), bool)
         return FeatureSet(stored["embeddings"].astype(np.float32, copy=False), covered)
 
     def embed(self, dataset, cache, jobs=None):
@@ -138,41 +123,10 @@ class Embedding:
             "jitters": self.jitters,
             "versions": extractor_versions(),
         }
-        key = cache_key(inputs)
-        stored = cache.load(key)
-        if stored is not None:
-            return stored
-        size = chunk_size(len(dataset))
-        starts = range(0, len(dataset), size)
-        chunks = {i: cache.load_part(key, i) for i in range(len(starts))}
-        todo = [
-            (i, dataset.images[start : start + size], self.upsample, self.jitters)
-            for i, start in enumerate(starts)
-            if chunks[i] is None
-        ]
-        done_images = len(dataset) - sum(len(t[1]) for t in todo)
-        with tqdm(total=len(dataset), initial=done_images, unit="img", desc="embedding", smoothing=0.05) as bar:
-            for index, (n_faces, chips) in _map(_align_chunk, todo, jobs or default_jobs()):
-                chunks[index] = {"n_faces": n_faces, "embeddings": describe(chips)}
-                cache.save_part(key, index, chunks[index])
-                bar.update(len(n_faces))
-        ordered = [chunks[i] for i in range(len(starts))]
-        arrays = {name: np.concatenate([c[name] for c in ordered]) for name in ("n_faces", "embeddings")}
-        cache.save(key, arrays, inputs)
-        return arrays
+        align = functools.partial(align_faces, upsample=self.upsample, jitters=self.jitters)
+        return cached_in_chunks(cache, inputs, dataset.images, align, _describe_aligned, jobs, "embedding")
 
 
-def _map(function, tasks, jobs):
-    """`function` over `tasks` in `jobs` processes, in order, with at most two tasks per
-    process in flight: results that wait for this process are bounded, so memory stays flat."""
-    if jobs <= 1 or len(tasks) <= 1:
-        yield from map(function, tasks)
-        return
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
-        pending = collections.deque()
-        for task in tasks:
-            pending.append(pool.apply_async(function, (task,)))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+def _describe_aligned(aligned):
+    n_faces, chips = aligned
+    return {"n_faces": n_faces, "embeddings": describe(chips)}

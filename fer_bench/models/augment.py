@@ -8,8 +8,10 @@ single gather, does the same work for a negligible cost on every backend.
 
 import math
 
-import keras
-from keras import ops
+from fer_bench.backend import load_keras
+
+keras = load_keras()
+ops = keras.ops
 
 
 @keras.saving.register_keras_serializable("fer_bench")

@@ -4,15 +4,25 @@ Written with `keras` and `keras.ops` only, fed NumPy arrays: it trains on Tensor
 default), JAX or torch, on a GPU when the backend sees one. Augmentation layers live inside the
 network, so they act in training only. The validation split is carved from Training; the epoch
 with the best validation accuracy is the one kept; an interrupted fit resumes from its last
-finished epoch (`checkpoint_dir`, set by the runner).
+finished epoch (the run's checkpoint folder).
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from fer_bench.errors import FerBenchError
-from fer_bench.models.keras_training import N_CLASSES, carve_validation, epoch_log_callback, fit_keras
+from fer_bench.backend import load_keras
+from fer_bench.models.keras_training import epoch_log_callback, fit_keras
+from fer_bench.parts import (
+    IMAGE,
+    IMAGE_AND_EMBEDDING,
+    Model,
+    ReportsEpochs,
+    Resumable,
+    SavesWeights,
+    SoftTargets,
+    ValidationPlan,
+)
 from fer_bench.registry import register
 
 IMAGE_SHAPE = (48, 48, 1)
@@ -20,13 +30,12 @@ PIXELS = 48 * 48
 EMBEDDING = 128
 
 
-def build_cnn(params, with_embedding=False):
+def build_cnn(params, n_classes, with_embedding=False):
     """The network; `with_embedding` adds the 128-d embedding as a second input, joined before the head."""
-    import keras
-    from keras import layers
-
     from fer_bench.models.augment import FaceAugment
 
+    keras = load_keras()
+    layers = keras.layers
     p = params
     image = keras.Input(IMAGE_SHAPE, name="pixels")
     x = image
@@ -54,15 +63,17 @@ def build_cnn(params, with_embedding=False):
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.Activation("relu")(x)
     x = layers.Dropout(p["dropout"], name="head_drop")(x)
-    outputs = layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="fusion" if with_embedding else "cnn")
 
 
 @register("model", "cnn")
-class CNN:
+class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets):
     """VGG-style CNN on pixels: BatchNorm, dropout, augmentation, cosine LR, best-epoch selection, TTA."""
 
+    takes = frozenset({IMAGE})
     with_embedding = False
+    smoke_params = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
 
     def __init__(
         self,
@@ -93,26 +104,27 @@ class CNN:
             raise ValueError("label_smoothing in [0, 1), rotation/shift/zoom >= 0, erasing in [0, 1]")
         if warmup_epochs < 0 or warmup_epochs >= epochs or patience < 0:
             raise ValueError("need 0 <= warmup_epochs < epochs and patience >= 0")
-        self.params = dict(locals())
-        del self.params["self"]
+        self.width, self.blocks, self.head, self.dropout = width, blocks, head, dropout
+        self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
+        self.augment, self.rotation, self.shift, self.zoom, self.erasing = augment, rotation, shift, zoom, erasing
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.warmup_epochs, self.validation_split = warmup_epochs, validation_split
+        self.patience, self.tta = patience, tta
         self.model = None
-        self.history = None
-        self.checkpoint_dir = None  # set by the runner: where an interrupted fit resumes from
+
+    def validation_plan(self):
+        return ValidationPlan(self.validation_split)
 
     def inputs(self, X):
-        """Model inputs from feature rows: an image batch (N, 48, 48, 1)."""
-        if X[0].size != PIXELS:
-            raise FerBenchError(f"model/{self.part_name} needs features pixels (48x48), got rows of {X[0].size} values")
+        """Model inputs from features rows: an image batch (N, 48, 48, 1)."""
         return X.reshape(len(X), *IMAGE_SHAPE)
 
-    def fit(self, X, y, resampler, seed):
-        import keras
-
-        p = self.params
-        keras.utils.set_random_seed(seed)
-        X_fit, y_fit, X_val, y_val = carve_validation(X, y, resampler, seed, p["validation_split"], False)
-        self.model = build_cnn(p, self.with_embedding)
-        steps = -(-len(X_fit) // p["batch_size"])
+    def fit(self, data):
+        keras = load_keras()
+        p = self.get_params()
+        keras.utils.set_random_seed(data.seed)
+        self.model = build_cnn(p, len(data.classes), self.with_embedding)
+        steps = -(-len(data.X) // p["batch_size"])
         schedule = keras.optimizers.schedules.CosineDecay(
             p["learning_rate"] / 10,
             decay_steps=steps * (p["epochs"] - p["warmup_epochs"]),
@@ -128,21 +140,22 @@ class CNN:
         best = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=p["patience"] or p["epochs"], restore_best_weights=True
         )
-        epoch_log = epoch_log_callback(self.checkpoint_dir and self.checkpoint_dir / "epochs.json", self.part_name)
+        checkpoint = data.checkpoint_dir
+        epoch_log = epoch_log_callback(checkpoint and checkpoint / "epochs.json", self.name)
         callbacks = [best, epoch_log]
-        if self.checkpoint_dir:
-            callbacks.append(keras.callbacks.BackupAndRestore(str(self.checkpoint_dir), delete_checkpoint=True))
-        fit, validation = (self.inputs(X_fit), y_fit), (self.inputs(X_val), y_val)
-        fit_keras(self.model, fit, validation, p, resampler, self.part_name, callbacks)
-        self.history = epoch_log.history()
+        if checkpoint:
+            callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint), delete_checkpoint=True))
+        fit_keras(self.model, data, p, self.name, callbacks, self.inputs)
+        history = epoch_log.history()
         # the epoch whose weights EarlyStopping restored (the best of this process's epochs)
-        self.history["best_epoch"] = [float(best.best_epoch + 1)]
+        history["best_epoch"] = [float(best.best_epoch + 1)]
         self.model.set_weights([w.astype(np.float16).astype(np.float32) for w in self.model.get_weights()])
+        return history
 
     def predict_proba(self, X):
         inputs = self.inputs(X)
         proba = self.model.predict(inputs, batch_size=512, verbose=0)
-        if self.params["tta"]:  # average with the mirror image
+        if self.tta:  # average with the mirror image
             mirror = lambda images: np.ascontiguousarray(images[:, :, ::-1])  # noqa: E731
             flipped = [mirror(inputs[0]), *inputs[1:]] if isinstance(inputs, list) else mirror(inputs)
             proba = (proba + self.model.predict(flipped, batch_size=512, verbose=0)) / 2
@@ -157,8 +170,8 @@ class CNN:
             np.savez_compressed(handle, *[w.astype(np.float16) for w in self.model.get_weights()])
         tmp.replace(path)
 
-    def load(self, path: Path):
-        self.model = build_cnn(self.params, self.with_embedding)
+    def load(self, path: Path, classes):
+        self.model = build_cnn(self.get_params(), len(classes), self.with_embedding)
         with np.load(path) as stored:
             self.model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
         return self
@@ -168,9 +181,8 @@ class CNN:
 class Fusion(CNN):
     """The CNN with the 128-d embedding as a second input (features `pixels-embedding`)."""
 
+    takes = frozenset({IMAGE_AND_EMBEDDING})
     with_embedding = True
 
     def inputs(self, X):
-        if X.ndim != 2 or X.shape[1] != PIXELS + EMBEDDING:
-            raise FerBenchError(f"model/fusion needs features pixels-embedding ({PIXELS + EMBEDDING} columns)")
         return [X[:, :PIXELS].reshape(len(X), *IMAGE_SHAPE), np.ascontiguousarray(X[:, PIXELS:])]

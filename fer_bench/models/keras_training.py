@@ -1,7 +1,6 @@
-"""What every Keras model shares: seeding, the validation carve-out and a progress bar."""
+"""What every Keras network shares: targets, the progress bar, the epoch log and one `model.fit`."""
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -9,35 +8,22 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from fer_bench.resamplers import shuffle
+from fer_bench.backend import load_keras
+from fer_bench.parts import FitData
 
-N_CLASSES = 7
 # Batches per compiled call: the same updates as one call per batch, without the per-batch call
 # overhead that dominates so small a network (measured by `make bench`, results/benchmarks.md).
 STEPS_PER_EXECUTION = 256
 
 
-def carve_validation(X, y, resampler, seed, validation_split, resample_first):
-    """(X_fit, y_fit, X_val, y_val).
-
-    `resample_first=True` is the study's order: resample all training data, shuffle, and hold out
-    the last `validation_split` (as Keras' `validation_split` does). `False` holds out a stratified
-    share of the real images first and resamples only the rest, so validation sees no synthetic data.
-    """
-    if resample_first:
-        X, y = shuffle(*resampler.resample(X, y, seed), seed)
-        n_val = int(len(y) * validation_split)
-        return X[: len(y) - n_val], y[: len(y) - n_val], X[len(y) - n_val :], y[len(y) - n_val :]
-    from sklearn.model_selection import train_test_split
-
-    n_val = max(math.ceil(len(y) * validation_split), len(np.unique(y)))  # stratifying needs one per class
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=n_val, stratify=y, random_state=seed)
-    X_fit, y_fit = shuffle(*resampler.resample(X_fit, y_fit, seed), seed)
-    return X_fit, y_fit, X_val, y_val
+def targets(y, n_classes):
+    """One-hot rows for labels; soft targets, (n, classes) probabilities, as they are."""
+    y = np.asarray(y)
+    return y.astype(np.float32) if y.ndim == 2 else np.eye(n_classes, dtype=np.float32)[y]
 
 
 def progress_callback(epochs, description):
-    import keras
+    keras = load_keras()
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -64,7 +50,7 @@ def epoch_log_callback(path: Path | None, description):
     cut back to the epoch the backup restarts from. `history()` is the fit's history over all epochs,
     with `epoch_seconds` and, for a resumed fit, `resumed_at_epoch` (epochs done before this process).
     """
-    import keras
+    keras = load_keras()
 
     class EpochLog(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -98,24 +84,14 @@ def epoch_log_callback(path: Path | None, description):
     return EpochLog()
 
 
-def history_of(fit_result):
-    return {name: [float(v) for v in values] for name, values in fit_result.history.items()}
-
-
-def one_hot(y, n_classes=7):
-    return np.eye(n_classes, dtype=np.float32)[y]
-
-
-def fit_embedding_classifier(model, split, resampler, params, name, callbacks=()):
+def fit_dense_classifier(model, data: FitData, params, name, callbacks=()):
     """Compile and fit a small dense classifier as the study did (Adam, cross-entropy, `epochs` of
     `batch_size`), with `early_stopping_patience` on validation loss when > 0; returns its history.
 
-    `split` is carve_validation's (X_fit, y_fit, X_val, y_val); `steps_per_execution` batches many
-    steps per compiled call, which is what makes so small a network fast (results/benchmarks.md).
+    `steps_per_execution` batches many steps per compiled call, which is what makes so small a
+    network fast (results/benchmarks.md).
     """
-    import keras
-
-    X_fit, y_fit, X_val, y_val = split
+    keras = load_keras()
     model.compile(
         optimizer=keras.optimizers.Adam(params["learning_rate"]),
         loss="categorical_crossentropy",
@@ -129,22 +105,26 @@ def fit_embedding_classifier(model, split, resampler, params, name, callbacks=()
                 monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True
             )
         )
-    return fit_keras(model, (X_fit, y_fit), (X_val, y_val), params, resampler, name, callbacks)
+    return fit_keras(model, data, params, name, callbacks)
 
 
-def fit_keras(model, fit, validation, params, resampler, name, callbacks):
-    """`model.fit` as every fer-bench network trains: `fit` and `validation` are (inputs, labels),
-    shuffled batches, the resampler's class weights, a progress bar; returns this process's history."""
-    (fit_inputs, y_fit), (val_inputs, y_val) = fit, validation
+def fit_keras(model, data: FitData, params, name, callbacks, inputs=lambda X: X):
+    """`model.fit` as every fer-bench network trains: `inputs(X)` of the fitting and validation rows,
+    their targets, shuffled batches, the class weights, `data.on_epoch` after each epoch (a tuner's
+    report), a progress bar; returns this process's history."""
+    keras = load_keras()
+    n_classes = len(data.classes)
+    X_val, y_val = data.validation
+    reporting = [keras.callbacks.LambdaCallback(on_epoch_end=data.on_epoch)] if data.on_epoch else []
     result = model.fit(
-        fit_inputs,
-        one_hot(y_fit),
-        validation_data=(val_inputs, one_hot(y_val)),
+        inputs(data.X),
+        targets(data.y, n_classes),
+        validation_data=(inputs(X_val), targets(y_val, n_classes)),
         epochs=params["epochs"],
         batch_size=params["batch_size"],
         shuffle=True,
-        class_weight=resampler.class_weight(y_fit),
-        callbacks=[*callbacks, progress_callback(params["epochs"], name)],
+        class_weight=data.class_weight,
+        callbacks=[*reporting, *callbacks, progress_callback(params["epochs"], name)],
         verbose=0,
     )
-    return history_of(result)
+    return {metric: [float(v) for v in values] for metric, values in result.history.items()}

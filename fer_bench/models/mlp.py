@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from fer_bench.models.keras_training import N_CLASSES, carve_validation, fit_embedding_classifier
+from fer_bench.backend import load_keras
+from fer_bench.models.keras_training import fit_dense_classifier
+from fer_bench.parts import Model, ReportsEpochs, SoftTargets, ValidationPlan
 from fer_bench.registry import register
 
 
@@ -12,9 +14,10 @@ def layer_widths(width, depth):
 
 
 @register("model", "mlp")
-class MLP:
+class MLP(Model, ReportsEpochs, SoftTargets):
     """BatchNorm, `depth` Dense ReLU layers from `width` down, dropout, L2; Adam; early stopping on real images."""
 
+    smoke_params = {"epochs": 2}
     search_space = {
         "width": {"low": 32, "high": 512, "log": True},
         "depth": {"low": 1, "high": 6},
@@ -41,37 +44,32 @@ class MLP:
             raise ValueError("width, depth, epochs and batch_size must be >= 1 and 0 <= dropout < 1")
         if l2 < 0 or learning_rate <= 0 or not 0 < validation_split < 1 or early_stopping_patience < 0:
             raise ValueError("need l2 >= 0, learning_rate > 0, 0 < validation_split < 1, patience >= 0")
-        self.params = dict(locals())
-        del self.params["self"]
+        self.width, self.depth, self.dropout, self.l2, self.batch_norm = width, depth, dropout, l2, batch_norm
+        self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
+        self.validation_split, self.early_stopping_patience = validation_split, early_stopping_patience
         self.model = None
-        self.history = None
-        self.epoch_callback = None  # set by a tuner: called with (epoch, logs) to report and prune
 
-    def build(self, input_shape):
-        import keras
-        from keras import layers, regularizers
+    def validation_plan(self):
+        return ValidationPlan(self.validation_split)
 
-        p = self.params
+    def build(self, input_shape, n_classes):
+        keras = load_keras()
+        layers = keras.layers
         inputs = keras.Input(input_shape)
         x = layers.Flatten()(inputs)
-        if p["batch_norm"]:
+        if self.batch_norm:
             x = layers.BatchNormalization()(x)
-        penalty = regularizers.L2(p["l2"]) if p["l2"] else None
-        for width in layer_widths(p["width"], p["depth"]):
+        penalty = keras.regularizers.L2(self.l2) if self.l2 else None
+        for width in layer_widths(self.width, self.depth):
             x = layers.Dense(width, activation="relu", kernel_regularizer=penalty)(x)
-            if p["dropout"]:
-                x = layers.Dropout(p["dropout"])(x)
-        return keras.Model(inputs, layers.Dense(N_CLASSES, activation="softmax")(x), name="mlp")
+            if self.dropout:
+                x = layers.Dropout(self.dropout)(x)
+        return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name="mlp")
 
-    def fit(self, X, y, resampler, seed):
-        import keras
-
-        p = self.params
-        keras.utils.set_random_seed(seed)
-        split = carve_validation(X, y, resampler, seed, p["validation_split"], False)
-        self.model = self.build(X.shape[1:])
-        report = [keras.callbacks.LambdaCallback(on_epoch_end=self.epoch_callback)] if self.epoch_callback else []
-        self.history = fit_embedding_classifier(self.model, split, resampler, p, "mlp", report)
+    def fit(self, data):
+        load_keras().utils.set_random_seed(data.seed)
+        self.model = self.build(data.X.shape[1:], len(data.classes))
+        return fit_dense_classifier(self.model, data, self.get_params(), "mlp")
 
     def predict_proba(self, X):
         return np.asarray(self.model.predict(X, batch_size=1024, verbose=0))

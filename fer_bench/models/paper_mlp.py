@@ -4,17 +4,17 @@ from typing import Literal
 
 import numpy as np
 
-from fer_bench.models.keras_training import (
-    N_CLASSES,
-    carve_validation,
-    fit_embedding_classifier,
-)
+from fer_bench.backend import load_keras
+from fer_bench.data.dataset import FER2013_CLASSES
+from fer_bench.models.keras_training import fit_dense_classifier
+from fer_bench.parts import Model, ReportsEpochs, SoftTargets, ValidationPlan
 from fer_bench.registry import register
 
 
-def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper"):
-    import keras
-    from keras import layers, regularizers
+def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper",
+                    n_classes=len(FER2013_CLASSES)):  # fmt: skip
+    keras = load_keras()
+    layers, regularizers = keras.layers, keras.regularizers
 
     def l2(factor):
         return regularizers.L2(factor * l2_scale) if l2_scale > 0 else None
@@ -31,7 +31,7 @@ def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architect
         x = layers.Dense(16, activation="relu", bias_regularizer=l2(0.001), name="dense_4")(x)
     else:
         x = layers.Dense(128, activation="relu", kernel_regularizer=l2(0.003), name="dense")(x)
-    outputs = layers.Dense(N_CLASSES, activation="softmax", name="dense_5")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="dense_5")(x)
     return keras.Model(inputs, outputs, name="paper_mlp")
 
 
@@ -50,8 +50,10 @@ def load_study_weights(model, h5_path):
 
 
 @register("model", "paper-mlp")
-class PaperMLP:
+class PaperMLP(Model, ReportsEpochs, SoftTargets):
     """The study's Keras MLP: BatchNorm, Dense 128-86-64-32(tanh)-16-7, Adam, 300 epochs."""
+
+    smoke_params = {"epochs": 2}
 
     def __init__(
         self,
@@ -67,20 +69,22 @@ class PaperMLP:
     ):
         if epochs < 1 or batch_size < 1 or not 0 < validation_split < 1 or learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1, 0 < validation_split < 1, learning_rate > 0")
-        self.params = dict(locals())
-        del self.params["self"]
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.validation_split, self.resample_first = validation_split, resample_first
+        self.batch_norm, self.l2_scale, self.architecture = batch_norm, l2_scale, architecture
+        self.early_stopping_patience = early_stopping_patience
         self.model = None
-        self.history = None
 
-    def fit(self, X, y, resampler, seed):
-        import keras
+    def validation_plan(self):
+        return ValidationPlan(self.validation_split, self.resample_first)
 
-        p = self.params
-        keras.utils.set_random_seed(seed)
-        split = carve_validation(X, y, resampler, seed, p["validation_split"], p["resample_first"])
-        self.model = build_paper_mlp(X.shape[1:], p["batch_norm"], p["l2_scale"], p["architecture"])
+    def fit(self, data):
+        keras = load_keras()
+        keras.utils.set_random_seed(data.seed)
+        self.model = build_paper_mlp(data.X.shape[1:], self.batch_norm, self.l2_scale, self.architecture,
+                                     len(data.classes))  # fmt: skip
         reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001)
-        self.history = fit_embedding_classifier(self.model, split, resampler, p, "paper-mlp", [reduce_lr])
+        return fit_dense_classifier(self.model, data, self.get_params(), "paper-mlp", [reduce_lr])
 
     def predict_proba(self, X):
         return self.model.predict(X, batch_size=1024, verbose=0)

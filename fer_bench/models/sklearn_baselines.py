@@ -4,29 +4,37 @@ from typing import Literal
 
 import numpy as np
 
-from fer_bench.errors import FerBenchError
+from fer_bench.parts import Model
 from fer_bench.registry import register
 
 
-class SklearnModel:
+class SklearnModel(Model):
     """Base of the baselines: subclasses give `estimator(seed, class_weight)`; no training history."""
 
-    history = None
+    pipeline = None
+    n_classes = 0
 
     def estimator(self, seed, class_weight):
         raise NotImplementedError
 
-    def fit(self, X, y, resampler, seed):
+    def fit(self, data):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        X_fit, y_fit = resampler.resample(X, y, seed)
-        estimator = self.estimator(seed, resampler.class_weight(y_fit))
-        self.pipeline = make_pipeline(StandardScaler(), estimator)
-        self.pipeline.fit(X_fit.reshape(len(X_fit), -1), y_fit)
+        self.pipeline = make_pipeline(StandardScaler(), self.estimator(data.seed, data.class_weight))
+        self.pipeline.fit(data.X.reshape(len(data.X), -1), data.y)
+        self.n_classes = len(data.classes)
+        return None
+
+    def scores(self, X):
+        """(n, classes seen in fitting) probabilities, columns in the order of the estimator's classes_."""
+        return self.pipeline.predict_proba(X.reshape(len(X), -1))
 
     def predict_proba(self, X):
-        return self.pipeline.predict_proba(X.reshape(len(X), -1))
+        """A column per class of the label space: a class absent from the fitting rows gets 0."""
+        proba = np.zeros((len(X), self.n_classes), dtype=np.float64)
+        proba[:, self.pipeline.classes_] = self.scores(X)
+        return proba
 
 
 @register("model", "svm")
@@ -57,16 +65,19 @@ class SVM(SklearnModel):
             random_state=seed,
         )
 
-    def predict_proba(self, X):
-        scores = self.pipeline.decision_function(X.reshape(len(X), -1))
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+    def scores(self, X):
+        decision = self.pipeline.decision_function(X.reshape(len(X), -1))
+        if decision.ndim == 1:  # two classes seen: one column, the second class's side
+            decision = np.stack([-decision, decision], axis=1)
+        decision = np.exp(decision - decision.max(axis=1, keepdims=True))
+        return decision / decision.sum(axis=1, keepdims=True)
 
 
 @register("model", "knn")
 class KNN(SklearnModel):
     """k-nearest neighbours."""
 
+    takes_class_weights = False
     search_space = {"n_neighbors": {"low": 1, "high": 60, "log": True}, "weights": {"choices": ["uniform", "distance"]}}
 
     def __init__(self, n_neighbors: int = 15, weights: Literal["uniform", "distance"] = "distance"):
@@ -77,8 +88,6 @@ class KNN(SklearnModel):
     def estimator(self, seed, class_weight):
         from sklearn.neighbors import KNeighborsClassifier
 
-        if class_weight is not None:
-            raise FerBenchError("model/knn cannot weight classes; use a resampler that adds samples")
         return KNeighborsClassifier(n_neighbors=self.n_neighbors, weights=self.weights)
 
 

@@ -19,9 +19,10 @@ from PIL import Image
 from fer_bench.cli import main
 from fer_bench.data import SPLITS, load_dataset
 from fer_bench.data.loaders import read_image
+from fer_bench.records import Record
 
 PIXELS = " ".join(str(i % 256) for i in range(48 * 48))
-SEEDED_RECORD = {"run_id": "abc123def456", "experiment": "earlier", "status": "ok", "created": "2026-11-27T00:00:00"}
+SEEDED_RECORD = Record("abc123def456", "earlier", "ok", {}, 0, "2026-11-27T00:00:00").to_dict()
 VALID_EXPERIMENT = '[features]\nname = "pixels"\n[model]\nname = "logreg"\n'
 VALID_SEARCH = 'base = "valid"\n[space.model]\nC = true\n'
 STORAGE_PASSWORD = "secret"
@@ -337,7 +338,7 @@ CASES = {
     ),
     "experiment-training-as-test-split": (
         lambda w: run_experiment(w, "bad", 'test_splits = ["Training"]\n' + VALID_EXPERIMENT),
-        ["bad.toml: test_splits must be a list drawn from"],
+        ["bad.toml: test_splits must be a list of distinct splits from"],
     ),
     "experiment-unknown-name": (lambda w: ["run", "nope", "--data", w.csv()], ["unknown experiment 'nope'"]),
     "experiment-path-missing": (

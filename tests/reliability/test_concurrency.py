@@ -9,17 +9,19 @@ import pytest
 
 from fer_bench.claims import claim, claim_path
 
-from conftest import tiny_paper_mlp
+from conftest import CHEAP_EXPERIMENT
 
-SEEDS = 6  # grid cells: one tiny paper-mlp per seed
-EPOCHS = 15  # enough that a cell outlasts the other process's start-up
-GRID = f'base = "cell"\nseeds = {list(range(SEEDS))}\n[[product]]\nmodel.l2_scale = 1.0\n'
+SEEDS = 6  # grid cells: one cheap test model per seed
+SECONDS = 2.0  # per cell: enough that a cell outlasts the other process's start-up, on a busy machine too
+GRID = f'base = "cell"\nseeds = {list(range(SEEDS))}\n[[product]]\nmodel.shrink = 0.0\n'
 
 
 @pytest.fixture
-def experiments(write_experiments, mini_embeddings):
-    """An experiments folder with `cell` and the grid `pair`; the session cache already holds the embeddings."""
-    return write_experiments({"cell.toml": tiny_paper_mlp(EPOCHS), "grids/pair.toml": GRID})
+def experiments(write_experiments, simulated_csv, monkeypatch):
+    """An experiments folder with `cell` and the grid `pair`, on the simulated data."""
+    monkeypatch.setenv("FER_BENCH_DATA", str(simulated_csv))
+    cell = CHEAP_EXPERIMENT + f"epochs = 2\nseconds_per_epoch = {SECONDS / 2}\n"
+    return write_experiments({"cell.toml": cell, "grids/pair.toml": GRID})
 
 
 def start_together(commands):

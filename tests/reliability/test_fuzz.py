@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fer_bench import registry
-from fer_bench.data import CLASS_NAMES, SPLITS, load_dataset
+from fer_bench.data import FER2013_CLASSES, SPLITS, load_dataset
 from fer_bench.errors import FerBenchError
-from fer_bench.experiments import MAX_SEED, load_experiment
-from fer_bench.grids import load_grid
-from fer_bench.tuning import load_search
+from fer_bench.files.experiment import load_experiment
+from fer_bench.files.grid import load_grid
+from fer_bench.files.search import load_search
+from fer_bench.specs import MAX_SEED
 
 FUZZ = settings(
     max_examples=200,
@@ -99,7 +100,7 @@ def test_a_fuzzed_csv_loads_well_formed_or_is_refused_in_one_line(content):
     event("loaded")
     n = len(dataset)
     assert dataset.images.dtype == np.uint8 and dataset.images.shape == (n, 48, 48)
-    assert set(dataset.labels.tolist()) <= set(range(len(CLASS_NAMES)))
+    assert set(dataset.labels.tolist()) <= set(range(len(FER2013_CLASSES)))
     assert set(dataset.splits.tolist()) <= set(SPLITS) and "Training" in dataset.splits
     assert len(set(dataset.splits.tolist())) > 1  # something to test on
 

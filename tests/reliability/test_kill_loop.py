@@ -5,13 +5,16 @@ Each kill lands at a uniform random moment of the command's uncut duration in it
 first measured once (from the same starting state, in a scratch folder), later ones the last attempt
 that ran to its end before its kill came. An attempt that ends before its kill does not count: the
 loop goes on until KILLS[command] kills have landed.
+
+The commands run the cheap test parts (fer_bench.testing) on simulated data: the same harness
+(data loading, chunked extraction in worker processes, fits reporting epochs, records, claims, the
+cache, studies) without a framework's start-up, so the kills land in fer-bench's own work.
 """
 
 import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,18 +32,29 @@ KILLS = {"run": 7, "grid": 7, "tune": 6}  # landed kills per command: 20 in all
 MAX_ATTEMPTS = 3  # per wanted kill, before the test gives up
 SEED = 20261127
 TRIALS = 8
-GRID_CELLS = 8
+GRID_CELLS = 4
 HEARTBEAT_S = 1  # a killed trial goes stale after 3 heartbeats
 
-BASE = '[features]\nname = "embedding"\n[resampler]\nname = "none"\n[model]\nname = "logreg"\n'
-GRID = 'base = "base"\nseeds = [0, 1, 2, 3]\n[[product]]\nmodel.name = ["logreg", "knn"]\n'
-SEARCH = f'base = "base"\nsampler_seed = 0\ntrials = {TRIALS}\n[space.model]\nC = {{low = 0.01, high = 10.0}}\n'
+BASE = """
+[features]
+name = "test-profile"
+seconds_per_chunk = 0.1
+[model]
+name = "test-centroid"
+seconds_per_epoch = 0.1
+"""
+CELL = '[features]\nname = "test-profile"\n[model]\nname = "test-centroid"\n'  # a cell's time: its report
+GRID = 'base = "cell"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n'
+SEARCH = f'base = "cell"\nsampler_seed = 0\ntrials = {TRIALS}\n[space.model]\nshrink = true\n'
 
 
 @pytest.fixture
-def experiments(write_experiments, monkeypatch):
+def experiments(write_experiments, monkeypatch, simulated_csv):
     monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", str(HEARTBEAT_S))
-    return write_experiments({"base.toml": BASE, "grids/loop.toml": GRID, "searches/loop.toml": SEARCH})
+    monkeypatch.setenv("FER_BENCH_DATA", str(simulated_csv))
+    return write_experiments(
+        {"base.toml": BASE, "cell.toml": CELL, "grids/loop.toml": GRID, "searches/loop.toml": SEARCH}
+    )
 
 
 def live_members(group):
@@ -102,7 +116,7 @@ def check_records(results, final_stderr):
             assert f"line {number}: torn record skipped" in final_stderr
     records = store.all()
     assert len(records) == whole
-    ok = [r["run_id"] for r in records if r["status"] == "ok"]
+    ok = [r.run_id for r in records if r.ok]
     assert len(ok) == len(set(ok))  # no run recorded twice
     return records, torn
 
@@ -117,7 +131,7 @@ def check_cache(root):
 
 
 def predictions(records):
-    return {r["run_id"]: r["predictions"] for r in records if r["status"] == "ok"}
+    return {r.run_id: r.predictions for r in records if r.ok}
 
 
 def report(command, duration, landed, ended, torn, leftovers):
@@ -134,17 +148,14 @@ def test_run_survives_kills(experiments, tmp_path):
 
     _, stderr = run_uncut(command)
     records, torn = check_records(tmp_path / "results", stderr)
-    assert [r["status"] for r in records] == ["ok"]
+    assert [r.status for r in records] == ["ok"]
     assert predictions(records) == predictions(RecordStore(tmp_path / "uncut").all())
     report("run", duration, landed, ended, torn, check_cache(tmp_path / "cache"))
 
 
-def test_grid_survives_kills(experiments, tmp_path, mini_embeddings):
-    cache, _ = mini_embeddings
+def test_grid_survives_kills(experiments, tmp_path):
     command = [sys.executable, "-m", "fer_bench", "grid", "loop"]
-    shutil.copytree(cache.root, tmp_path / "uncut-cache")
-    duration, _ = run_uncut([*command, "--results", str(tmp_path / "uncut"), "--cache", str(tmp_path / "uncut-cache")])
-    shutil.copytree(cache.root, tmp_path / "cache")
+    duration, _ = run_uncut([*command, "--results", str(tmp_path / "uncut"), "--cache", str(tmp_path / "cache")])
     command += ["--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache")]
     landed, ended = kill_loop(command, KILLS["grid"], duration, random.Random(SEED + 1))
 
@@ -156,14 +167,13 @@ def test_grid_survives_kills(experiments, tmp_path, mini_embeddings):
     report("grid", duration, landed, ended, torn, check_cache(tmp_path / "cache"))
 
 
-def test_tune_survives_kills(experiments, tmp_path, mini_dataset, mini_embeddings):
-    from fer_bench.tuning import best_experiment, load_search, open_study
+def test_tune_survives_kills(experiments, tmp_path, simulated_csv):
+    from fer_bench.data import load_dataset
+    from fer_bench.files.search import load_search
+    from fer_bench.tuning import best_experiment, open_study
 
-    cache, _ = mini_embeddings
     command = [sys.executable, "-m", "fer_bench", "tune", "loop"]
-    shutil.copytree(cache.root, tmp_path / "uncut-cache")
-    duration, _ = run_uncut([*command, "--results", str(tmp_path / "uncut"), "--cache", str(tmp_path / "uncut-cache")])
-    shutil.copytree(cache.root, tmp_path / "cache")
+    duration, _ = run_uncut([*command, "--results", str(tmp_path / "uncut"), "--cache", str(tmp_path / "cache")])
     results = tmp_path / "results"
     command += ["--results", str(results), "--cache", str(tmp_path / "cache")]
     landed, ended = kill_loop(command, KILLS["tune"], duration, random.Random(SEED + 2))
@@ -175,7 +185,7 @@ def test_tune_survives_kills(experiments, tmp_path, mini_dataset, mini_embedding
     study = open_study(search, f"sqlite:///{results / 'searches' / 'loop.db'}")
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == TRIALS
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
-    best_run = best_experiment(search, study)[1].spec(mini_dataset.fingerprint).run_id
-    assert [r["run_id"] for r in records if r["status"] == "ok"].count(best_run) == 1
+    best_run = best_experiment(search, study)[1].spec(load_dataset(simulated_csv).fingerprint).run_id
+    assert [r.run_id for r in records if r.ok].count(best_run) == 1
     assert re.search(rf"best #{study.best_trial.number} ", stderr)
     report("tune", duration, landed, ended, torn, check_cache(tmp_path / "cache"))

@@ -6,34 +6,39 @@ import multiprocessing
 import os
 import signal
 
-from fer_bench.records import RecordStore
+from fer_bench.records import Record, RecordStore
 
 APPENDERS = 4
 APPENDS_EACH = 200
 PAYLOAD_SIZES = (10, 5_000, 70_000)  # bytes: under a page, over 4 KiB, over 64 KiB (a pipe's buffer)
 
 
+def record(run_id, experiment="paper", **extra):
+    return Record(run_id, experiment, "ok", {}, 0, "2026-11-28T00:00:00+00:00", extra=extra)
+
+
 def test_records_append_and_read_back_in_order(tmp_path):
     store = RecordStore(tmp_path)
     for i in range(3):
-        store.append({"run_id": f"abcdef{i:06d}", "experiment": "paper", "status": "ok", "i": i})
-    assert [r["i"] for r in store.all()] == [0, 1, 2]
-    assert [r["i"] for r in store.find("paper")] == [0, 1, 2]
-    assert [r["i"] for r in store.find("abcdef000001")] == [1]
+        store.append(record(f"abcdef{i:06d}", i=i))
+    assert [r.extra["i"] for r in store.all()] == [0, 1, 2]
+    assert [r.extra["i"] for r in store.find("paper")] == [0, 1, 2]
+    assert [r.extra["i"] for r in store.find("abcdef000001")] == [1]
     assert store.find("abc") == []  # ids need 6+ characters
+    assert store.all()[1] == record("abcdef000001", i=1)  # a record reads back as written
 
 
-def test_a_torn_last_line_is_reported_once_skipped_and_sealed(tmp_path, capsys):
+def test_a_torn_last_line_is_reported_once_skipped_and_sealed(tmp_path, caplog):
     store = RecordStore(tmp_path)
-    store.append({"run_id": "a" * 12, "status": "ok"})
+    store.append(record("a" * 12))
     with open(store.path, "a") as handle:
         handle.write('{"run_id": "bbbb')  # a crash mid-write
-    assert [r["run_id"] for r in store.all()] == ["a" * 12]
-    assert [r["run_id"] for r in store.all()] == ["a" * 12]
-    assert capsys.readouterr().err.count("line 2: torn record skipped") == 1
+    assert [r.run_id for r in store.all()] == ["a" * 12]
+    assert [r.run_id for r in store.all()] == ["a" * 12]
+    assert caplog.text.count("line 2: torn record skipped") == 1
 
-    store.append({"run_id": "c" * 12, "status": "ok"})
-    assert [r["run_id"] for r in store.all()] == ["a" * 12, "c" * 12]
+    store.append(record("c" * 12))
+    assert [r.run_id for r in store.all()] == ["a" * 12, "c" * 12]
     lines = store.path.read_text().splitlines()
     assert lines[1] == '{"run_id": "bbbb' and json.loads(lines[2])["run_id"] == "c" * 12
 
@@ -42,12 +47,12 @@ def _append_many(root, writer):
     store = RecordStore(root)
     for i in range(APPENDS_EACH):
         size = PAYLOAD_SIZES[(i + writer) % len(PAYLOAD_SIZES)]
-        store.append({"run_id": f"{writer}-{i}", "status": "ok", "payload": chr(ord("a") + writer) * size})
+        store.append(record(f"{writer}-{i}", payload=chr(ord("a") + writer) * size))
 
 
 def test_concurrent_appenders_never_interleave_and_never_rewrite(tmp_path):
     store = RecordStore(tmp_path)
-    store.append({"run_id": "first", "status": "ok"})
+    store.append(record("first"))
     prefix = store.path.read_bytes()
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_append_many, args=(tmp_path, w)) for w in range(APPENDERS)]
@@ -61,13 +66,13 @@ def test_concurrent_appenders_never_interleave_and_never_rewrite(tmp_path):
     assert content.startswith(prefix)  # earlier bytes untouched
     lines = content.decode().splitlines()
     assert len(lines) == 1 + APPENDERS * APPENDS_EACH
-    records = [json.loads(line) for line in lines[1:]]  # every line whole
-    assert sorted(r["run_id"] for r in records) == sorted(
+    written = [json.loads(line) for line in lines[1:]]  # every line whole
+    assert sorted(r["run_id"] for r in written) == sorted(
         f"{w}-{i}" for w in range(APPENDERS) for i in range(APPENDS_EACH)
     )
-    for record in records:
-        writer, i = map(int, record["run_id"].split("-"))
-        assert record["payload"] == chr(ord("a") + writer) * PAYLOAD_SIZES[(i + writer) % len(PAYLOAD_SIZES)]
+    for line in written:
+        writer, i = map(int, line["run_id"].split("-"))
+        assert line["payload"] == chr(ord("a") + writer) * PAYLOAD_SIZES[(i + writer) % len(PAYLOAD_SIZES)]
     assert max(len(line) for line in lines) > 64 * 1024
 
 
@@ -80,9 +85,9 @@ def _die_mid_write(path, locked):
     os.kill(os.getpid(), signal.SIGSTOP)  # the test kills it here, lock held
 
 
-def test_an_appender_waiting_on_a_killed_writer_seals_its_torn_line(tmp_path, capsys):
+def test_an_appender_waiting_on_a_killed_writer_seals_its_torn_line(tmp_path, caplog):
     store = RecordStore(tmp_path)
-    store.append({"run_id": "before", "status": "ok"})
+    store.append(record("before"))
     context = multiprocessing.get_context("spawn")
     locked = context.Event()
     dying = context.Process(target=_die_mid_write, args=(store.path, locked))
@@ -99,5 +104,5 @@ def test_an_appender_waiting_on_a_killed_writer_seals_its_torn_line(tmp_path, ca
 
     lines = store.path.read_text().splitlines()
     assert lines[1] == '{"run_id": "torn", "status": "o'  # sealed, not glued to the next record
-    assert [r["run_id"] for r in store.all()] == ["before"] + [f"0-{i}" for i in range(APPENDS_EACH)]
-    assert "line 2: torn record skipped" in capsys.readouterr().err
+    assert [r.run_id for r in store.all()] == ["before"] + [f"0-{i}" for i in range(APPENDS_EACH)]
+    assert "line 2: torn record skipped" in caplog.text

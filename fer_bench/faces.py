@@ -1,4 +1,4 @@
-"""Classify the faces in any photo with a saved model (`fer-bench predict`).
+"""Find the faces in any photo and classify them with a saved model (`fer-bench predict`).
 
 Faces are found with face_recognition's HOG detector, each box widened to FER2013's framing and
 cut to 48x48 grayscale; an image in which no face is found is classified as a whole when it is
@@ -12,13 +12,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fer_bench import registry
-from fer_bench.data.dataset import CLASS_NAMES, IMAGE_SIZE
+from fer_bench.data.dataset import IMAGE_SIZE
 from fer_bench.data.loaders import read_gray
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import DescribesCrops, SavesWeights
+from fer_bench.records import Record, select
 
 FRAME_MARGIN = 0.25  # FER2013 crops show about this much beyond dlib's face box on each side
 WHOLE_IMAGE_MAX_SIDE = 96
-PREDICTABLE_FEATURES = ("pixels", "pixels-embedding")
 
 
 @dataclass
@@ -36,29 +37,49 @@ class Face:
                 "probabilities": self.probabilities}  # fmt: skip
 
 
-def choose_record(records, name=None):
+def can_predict(record: Record):
+    """Whether a recorded run can classify new crops: its weights were saved, and its features can
+    be computed for a crop."""
+    model = registry.find("model", record.spec["model"]["name"])
+    features = registry.find("features", record.spec["features"]["name"])
+    return (record.ok and record.artefact is not None and model is not None and features is not None
+            and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
+
+
+def choose_record(records, name=None) -> Record:
     """The named record (experiment or run id), else the best recorded model with saved weights."""
-    usable = [
-        r
-        for r in records
-        if r.get("status") == "ok" and r.get("artefact") and r["spec"]["features"]["name"] in PREDICTABLE_FEATURES
-    ]
-    if name:
-        usable = [r for r in usable if r["experiment"] == name or (len(name) >= 6 and r["run_id"].startswith(name))]
-        if not usable:
-            raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with")
-        return usable[-1]
+    usable = [r for r in (select(records, name) if name else records) if can_predict(r)]
+    if name and not usable:
+        raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with")
     if not usable:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
-    return max(usable, key=lambda r: r["metrics"].get("PrivateTest", next(iter(r["metrics"].values())))["accuracy_all"])
+    if name:
+        return usable[-1]
+    return max(usable, key=lambda r: r.metrics[r.report_split].accuracy_all)
 
 
-def load_model(record, results_root: Path):
-    path = results_root / record["artefact"]
-    if not path.is_file():
-        raise FerBenchError(f"{path}: the weights of run {record['run_id']} are missing")
-    spec = record["spec"]["model"]
-    return registry.get("model", spec["name"]).create(spec["params"]).load(path)
+@dataclass
+class Predictor:
+    """A recorded run, loaded: its features part and its model with the saved weights."""
+
+    record: Record
+    features: DescribesCrops
+    model: SavesWeights
+
+    @classmethod
+    def load(cls, record: Record, results_root: Path):
+        path = results_root / record.artefact
+        if not path.is_file():
+            raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
+        spec = record.spec
+        features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
+        model = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+        return cls(record, features, model.load(path, record.classes))
+
+    def probabilities(self, crops):
+        """(n, classes) for (n, 48, 48) uint8 crops. Every crop is classified: where the features
+        find no single face in it, their whole-frame value stands, as the `full` protocol uses it."""
+        return self.model.predict_proba(self.features.of_crops(crops).X)
 
 
 def find_faces(gray: Image.Image):
@@ -79,27 +100,16 @@ def find_faces(gray: Image.Image):
     return found
 
 
-def features_of(crops, feature_name):
-    """Model input rows for 48x48 uint8 crops, as the registered features would give them."""
-    pixels = crops.astype(np.float32) / 255.0
-    if feature_name == "pixels":
-        return pixels[..., None]
-    from fer_bench.features.embedding import encode_images
-
-    _, embeddings = encode_images(crops)
-    return np.concatenate([pixels.reshape(len(crops), -1), embeddings.astype(np.float32)], axis=1)
-
-
-def predict_image(path, model, feature_name):
+def predict_image(path, predictor: Predictor):
     gray = read_gray(path)
     boxes = find_faces(gray)
     if not boxes:
         raise FerBenchError(f"{path}: no face found")
     size = (IMAGE_SIZE, IMAGE_SIZE)
     crops = np.stack([np.asarray(gray.crop(box[:4]).resize(size, Image.BILINEAR), dtype=np.uint8) for box in boxes])
-    proba = model.predict_proba(features_of(crops, feature_name))
+    proba = predictor.probabilities(crops)
     return [
-        Face(box[:4], {name: round(float(p), 4) for name, p in zip(CLASS_NAMES, row)}, box[4])
+        Face(box[:4], {name: round(float(p), 4) for name, p in zip(predictor.record.classes, row)}, box[4])
         for box, row in zip(boxes, proba)
     ]
 

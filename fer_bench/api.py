@@ -1,0 +1,266 @@
+"""fer-bench from Python: every `fer-bench` verb is one of these functions (the CLI only parses
+arguments and prints). Paths default as on the command line: `data` to $FER_BENCH_DATA, `results`
+to $FER_BENCH_RESULTS or ./results, `cache` to $FER_BENCH_CACHE or ~/.cache/fer-bench.
+Progress and messages go to the `fer_bench` logger (`logging.basicConfig(level=logging.INFO)`
+shows them); progress bars to stderr.
+"""
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fer_bench import leaderboard as boards
+from fer_bench import registry, runner
+from fer_bench.data import Dataset, load_dataset
+from fer_bench.errors import FerBenchError
+from fer_bench.features.cache import ArrayCache
+from fer_bench.files.experiment import load_experiment
+from fer_bench.records import Record, RecordStore
+from fer_bench.specs import Experiment
+
+if TYPE_CHECKING:
+    import pandas
+
+log = logging.getLogger("fer_bench")
+LEADERBOARD_FILE = "LEADERBOARD.md"
+GRIDS_DIR = "grids"
+
+
+def run(experiment, *, data=None, results=None, cache=None, seed=None, force=False, jobs=None,
+        command=None) -> Record:  # fmt: skip
+    """Run an experiment (a name, a .toml path or an Experiment) and record it; returns its record.
+
+    A spec already recorded is not run again unless `force`; `seed` overrides the experiment's;
+    `jobs` is the number of extraction processes (default: every core). The leaderboard in
+    `results` is rewritten afterwards.
+    """
+    experiment = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    store = RecordStore(results).check_writable()
+    dataset = _dataset(data)
+    command = command or _call("run", experiment.name, seed=seed, force=force or None)
+    record = runner.run(experiment, dataset, store, ArrayCache(cache), jobs, seed, force, command)
+    log.info(f"leaderboard updated: {write_leaderboard(store.root)}")
+    return record
+
+
+@dataclass(frozen=True)
+class GridResult:
+    ran: int
+    failed: int
+    skipped: int  # already recorded
+    report: Path
+
+
+def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, report_only=False,
+         command=None) -> GridResult:  # fmt: skip
+    """Run every cell of a grid (a name or a .toml path) not yet recorded, then write its report.
+
+    `jobs` cells run in parallel processes; with `storage` (an Optuna storage URL) the cells are
+    shared by every machine that runs the same grid on it. `report_only` runs nothing.
+    """
+    from fer_bench.files.grid import load_grid
+    from fer_bench.grid_report import write_report
+    from fer_bench.grids import run_grid, run_grid_shared
+
+    grid = load_grid(name)
+    store = RecordStore(results).check_writable()
+    dataset = _dataset(data)
+    command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
+    cache = ArrayCache(cache)
+    ran = failed = skipped = 0
+    if storage and not report_only:
+        ran, failed = run_grid_shared(grid, dataset, store, cache, storage, command)
+        log.info(f"grid {grid.name}: {ran} cells ran here, {failed} failed; the queue in the storage is empty")
+    elif not report_only:
+        ran, failed, skipped = run_grid(grid, dataset, store, cache, jobs, command)
+        log.info(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
+    records = store.all()
+    report = write_report(grid, dataset, records, store.root / GRIDS_DIR, command)
+    write_leaderboard(store.root)
+    return GridResult(ran, failed, skipped, report)
+
+
+def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1, storage=None,
+         command=None) -> Record:  # fmt: skip
+    """Run (or continue) an Optuna search (a name or a .toml path) until its study holds `trials`
+    trials, then evaluate its best trial once as an ordinary run; returns that run's record.
+
+    Trials see only Training rows. `workers` processes share the study here; `storage` (a URL,
+    default SQLite in `results/searches/NAME.db`) lets workers on other machines share it too.
+    """
+    from fer_bench import studies, tuning
+    from fer_bench.files.search import feature_variants, load_search
+    from fer_bench.search_report import write_search_report
+
+    search = load_search(search)
+    store = RecordStore(results).check_writable()
+    if storage:
+        tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
+    dataset = _dataset(data)
+    storage = storage or tuning.default_storage(store.root, search)  # made once the input is known good
+    command = command or _call("tune", search.name, trials=trials, workers=workers if workers != 1 else None)
+    study = tuning.open_study(search, storage)
+    cache = ArrayCache(cache)
+    n_trials = trials or search.trials
+    log.info(f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}")
+    rows = tuning.TrainingRows(dataset, cache, feature_variants(search))
+    ran = tuning.run_workers(search, storage, n_trials, rows, workers)
+    best, experiment = tuning.best_experiment(search, study)
+    log.info(f"search {search.name}: {ran} trials ran here; best #{best.number} "
+             f"({100 * best.value:.2f}% on validation)")  # fmt: skip
+    info = tuning.summary(search, study, best, storage)
+    record = runner.run(experiment, dataset, store, cache, command=command, extra={"search": info})
+    report = write_search_report(search, study, info, record, store.root / tuning.SEARCHES_DIR, command,
+                                 store.all(), dataset)  # fmt: skip
+    write_leaderboard(store.root)
+    log.info(f"report: {report}")
+    return record
+
+
+def list_parts(kind=None) -> "pandas.DataFrame":
+    """Every registered part (of `kind`: features, resampler or model), one row each: its key,
+    version, summary, parameters with their defaults, choices, what a search may tune, and the
+    capabilities it declares."""
+    rows = [
+        {
+            "key": part.key,
+            "kind": part.kind,
+            "name": part.name,
+            "version": part.version,
+            "summary": part.summary,
+            "params": {p.name: p.default for p in part.params},
+            "choices": {p.name: list(p.choices) for p in part.params if p.choices},
+            "tunable": dict(part.search_space),
+            "capabilities": part.capabilities,
+        }
+        for part in registry.parts(kind)
+    ]
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["key", "kind", "name", "version", "summary", "params", "choices", "tunable",
+                                       "capabilities"])  # fmt: skip
+
+
+def load_records(results=None) -> "pandas.DataFrame":
+    """Every record in `results`, one row each, oldest first: identity, parts and parameters
+    (`model.epochs`, ...), timings (`timings.fit`, ...), and per test split its figures
+    (`PrivateTest.accuracy_all`, `PrivateTest.recall.Happy`, ...). `current` is False for a run
+    whose parts have changed since it was recorded."""
+    import pandas as pd
+
+    return pd.DataFrame([_row(record) for record in RecordStore(results).all()])
+
+
+def _row(record: Record) -> dict:
+    outdated = record.outdated_parts()
+    row = {
+        "run_id": record.run_id,
+        "experiment": record.experiment,
+        "status": record.status,
+        "seed": record.seed,
+        "created": record.created,
+        "backend": record.backend,
+        "current": not outdated,
+        "outdated": "; ".join(outdated),
+        "data": record.data.get("fingerprint"),
+        "git_commit": record.git_commit,
+        "command": record.command,
+        "error": record.error,
+    }
+    for kind in registry.KINDS:
+        row[kind] = record.spec[kind]["name"]
+        row.update({f"{kind}.{param}": value for param, value in record.spec[kind]["params"].items()})
+    row.update({f"timings.{name}": seconds for name, seconds in record.timings.items()})
+    for split, m in record.metrics.items():
+        for name in ("n_total", "n_evaluated", "coverage", "accuracy", "accuracy_all", "macro_f1"):
+            row[f"{split}.{name}"] = getattr(m, name)
+        row.update({f"{split}.recall.{label}": recall for label, recall in m.per_class_recall.items()})
+    return row
+
+
+def latest_record(name_or_id, results=None) -> Record:
+    """The latest record (ok or failed) of an experiment name or a run id (6+ leading characters)."""
+    matches = RecordStore(results).find(name_or_id)
+    if not matches:
+        raise FerBenchError(f"no recorded run matches {name_or_id!r}")
+    return matches[-1]
+
+
+def write_leaderboard(results=None, readme=None) -> Path:
+    """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
+    store = RecordStore(results)
+    records = store.all()
+    path = boards.write(records, store.root / LEADERBOARD_FILE)
+    if readme:
+        boards.update_readme(records, Path(readme))
+    return path
+
+
+def compare(runs, *, data=None, results=None, split="PrivateTest"):
+    """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
+    evaluate (McNemar's exact test); returns (reference record, table rows)."""
+    from fer_bench import pairs
+    from fer_bench.records import latest_ok
+
+    if len(runs) < 2:
+        raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
+    records = RecordStore(results).all()
+    for name in runs:  # before loading the data: a typo should not cost a minute
+        latest_ok(records, name)
+    return pairs.compare(records, runs, _dataset(data), split)
+
+
+def predict(images, *, model=None, results=None):
+    """Classify the faces in image files with a recorded model that saved its weights (`model`: an
+    experiment name or run id; default the best such run). Returns (record, [(image, faces or
+    FerBenchError)]): an unreadable image or one without a face gives its error, the others go on."""
+    from fer_bench.faces import Predictor, choose_record, predict_image
+
+    store = RecordStore(results)
+    predictor = Predictor.load(choose_record(store.all(), model), store.root)
+    outcomes = []
+    for image in images:
+        try:
+            outcomes.append((image, predict_image(image, predictor)))
+        except FerBenchError as error:
+            outcomes.append((image, error))
+    return predictor.record, outcomes
+
+
+def import_records(source, *, results=None) -> tuple[int, int]:
+    """Append the records of another results folder (made on another machine) that are not here,
+    with their saved weights; returns (added, already here)."""
+    store = RecordStore(results).check_writable()
+    origin = RecordStore(source)
+    if not origin.path.is_file():
+        raise FerBenchError(f"{origin.path}: no run records to import")
+    known = {(r.run_id, r.created) for r in store.all()}
+    offered = origin.all()
+    new = [r for r in offered if (r.run_id, r.created) not in known]
+    for record in new:  # check everything before writing anything
+        if record.artefact and not (origin.root / record.artefact).is_file():
+            raise FerBenchError(f"{origin.root / record.artefact}: weights of run {record.run_id} are missing")
+    for record in new:
+        if record.artefact:
+            (store.root / record.artefact).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin.root / record.artefact, store.root / record.artefact)
+        store.append(record)
+    write_leaderboard(store.root)
+    return len(new), len(offered) - len(new)
+
+
+def _dataset(data) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    dataset = load_dataset(data if data is not None else os.environ.get("FER_BENCH_DATA"))
+    log.info(dataset.summary())
+    return dataset
+
+
+def _call(verb, name, **options):
+    """How a run made from Python is recorded: the call, as one would type it."""
+    arguments = [repr(name)] + [f"{key}={value!r}" for key, value in options.items() if value is not None]
+    return f"fer_bench.{verb}({', '.join(arguments)})"

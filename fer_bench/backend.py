@@ -1,0 +1,60 @@
+"""The Keras backend: which one a run uses (it is part of every run id), and Keras imported quietly.
+
+Every module imports Keras through `load_keras()`. TensorFlow writes its start-up lines (oneDNN,
+cpu_feature_guard, absl) straight to the process's stderr while its libraries load, before any log
+level applies, so they are dropped by pointing file descriptor 2 at /dev/null for the import; its
+later C++ log lines and Python warnings are turned down too. FER_BENCH_VERBOSE (`fer-bench
+--verbose`) keeps all of it. An import that fails still raises.
+"""
+
+import functools
+import json
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+VERBOSE_VARIABLE = "FER_BENCH_VERBOSE"
+
+
+def name() -> str:
+    """The Keras backend of this process, as Keras itself decides it, without importing Keras."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0")
+
+
+@functools.cache
+def load_keras():
+    if verbose():
+        import keras
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines once it runs
+        with _stderr_dropped():
+            import keras
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)  # its Python warnings (tf.function retracing)
+    return keras
+
+
+@contextmanager
+def _stderr_dropped():
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

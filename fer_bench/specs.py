@@ -1,0 +1,139 @@
+"""What a run is: an Experiment (parts, parameters, seed, test splits) and the frozen RunSpec it
+becomes on a data set and a Keras backend, whose hash is the run id.
+
+The run id names what was computed: the data set's fingerprint, every parameter (defaults
+included), each part's version and the Keras backend. A code change that bumps a part's version,
+or another backend, is a new run id, never a silent overwrite. The `config_id` leaves the versions
+and the backend out: it is the run id that records made before run ids named them carry, so
+reports can still find those records and mark them as made by other code.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from fer_bench import backend, registry
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import Setup
+
+MAX_SEED = 2**32 - 1
+
+
+def is_seed(value):
+    """A seed numpy (and so scikit-learn, Keras and Optuna) accepts."""
+    return type(value) is int and 0 <= value <= MAX_SEED
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    name: str
+    params: dict  # every parameter, defaults included
+    version: str
+
+    @classmethod
+    def of(cls, kind, name, values, lenient=False):
+        """The part `kind/name` with `values` over its defaults, checked by its constructor too.
+
+        `lenient` drops values the part has no parameter for (a search whose space names a
+        parameter of only some of the parts it chooses between)."""
+        part = registry.get(kind, name)
+        if lenient:
+            values = {k: v for k, v in values.items() if k in part.param_names}
+        resolved = part.resolve(values)
+        part.create(resolved)  # the constructor checks ranges
+        return cls(name, resolved, part.version)
+
+    def with_values(self, kind, values, lenient=False):
+        """This part with `values` changed; a new `name` starts from that part's defaults."""
+        values = dict(values)
+        name = values.pop("name", self.name)
+        return PartSpec.of(kind, name, {**(self.params if name == self.name else {}), **values}, lenient)
+
+    def create(self, kind):
+        return registry.get(kind, self.name).create(self.params)
+
+    def to_dict(self):
+        return {"name": self.name, "params": dict(self.params), "version": self.version}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's result; its hash is the run id."""
+
+    experiment: str
+    data: str  # dataset fingerprint
+    features: PartSpec
+    resampler: PartSpec
+    model: PartSpec
+    seed: int
+    test_splits: tuple
+    backend: str  # the Keras backend
+
+    def to_dict(self):
+        return {
+            "experiment": self.experiment,
+            "data": self.data,
+            "features": self.features.to_dict(),
+            "resampler": self.resampler.to_dict(),
+            "model": self.model.to_dict(),
+            "seed": self.seed,
+            "test_splits": list(self.test_splits),
+            "backend": self.backend,
+        }
+
+    @property
+    def run_id(self):
+        return _hash(self.to_dict())
+
+    @property
+    def config_id(self):
+        return config_id(self.to_dict())
+
+
+def config_id(spec: dict):
+    """The hash of a recorded spec without its part versions and backend (see the module's doc)."""
+    bare = {key: value for key, value in spec.items() if key != "backend"}
+    for kind in registry.KINDS:
+        bare[kind] = {key: value for key, value in spec[kind].items() if key != "version"}
+    return _hash(bare)
+
+
+def _hash(spec: dict):
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    features: PartSpec
+    resampler: PartSpec
+    model: PartSpec
+    seed: int
+    test_splits: tuple
+
+    def spec(self, data_fingerprint, seed=None, keras_backend=None) -> RunSpec:
+        return RunSpec(
+            self.name,
+            data_fingerprint,
+            self.features,
+            self.resampler,
+            self.model,
+            self.seed if seed is None else seed,
+            self.test_splits,
+            keras_backend or backend.name(),
+        )
+
+    def part(self, kind) -> PartSpec:
+        return getattr(self, kind)
+
+    def setup(self) -> Setup:
+        """The three parts, created."""
+        return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS))
+
+    def check(self, where):
+        """Raise a FerBenchError naming `where` if the parts refuse to run together."""
+        problem = self.setup().problem()
+        if problem:
+            raise FerBenchError(f"{where}: {problem}")

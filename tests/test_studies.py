@@ -1,0 +1,44 @@
+"""The Optuna adapter (fer_bench/studies.py), the only user of Optuna's private API, against the
+installed Optuna: each private piece it relies on still does what fer-bench needs."""
+
+import time
+
+import optuna
+
+from fer_bench import studies
+
+
+def test_the_installed_optuna_is_the_major_version_the_adapter_was_checked_with():
+    assert int(optuna.__version__.split(".")[0]) == studies.TESTED_MAJOR
+
+
+def test_a_trial_asked_gets_a_heartbeat_at_once_and_goes_stale_when_its_worker_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
+    study = studies.search_study("s", f"sqlite:///{tmp_path / 'study.db'}", sampler_seed=0)
+    trial = studies.ask(study, sampler_seed=5)
+    other = studies.search_study("t", f"sqlite:///{tmp_path / 'other.db'}", sampler_seed=0)
+    assert trial.suggest_float("x", 0, 1) == studies.ask(other, sampler_seed=5).suggest_float("x", 0, 1)  # seeded
+    with studies.heartbeat(study, trial):  # beats while the block runs
+        time.sleep(1.5)
+    assert [t.state for t in studies.counted(study)] == [optuna.trial.TrialState.RUNNING]
+    time.sleep(3.5)  # no beat for 3 intervals: stale
+    studies.fail_stale(study)
+    states = [t.state.name for t in studies.trials(study)]
+    assert states == ["FAIL", "WAITING"]  # failed, and queued again for another worker
+    assert studies.counted(study) == []  # neither uses up the budget
+
+
+def test_an_enqueued_trial_is_told_apart_from_a_fresh_one(tmp_path):
+    study = studies.create_or_load("g", f"sqlite:///{tmp_path / 'grid.db'}")
+    study.enqueue_trial({"cell": 3})
+    queued, fresh = studies.ask(study), studies.ask(study)
+    assert studies.was_enqueued(study, queued) and queued.suggest_int("cell", 0, 9) == 3
+    assert not studies.was_enqueued(study, fresh)
+
+
+def test_a_failed_trial_with_an_error_uses_up_the_budget(tmp_path):
+    study = studies.search_study("s", f"sqlite:///{tmp_path / 'study.db'}", sampler_seed=0)
+    trial = studies.ask(study)
+    trial.set_user_attr("error", "ValueError: no")
+    studies.fail(study, trial)
+    assert len(studies.counted(study)) == 1 and studies.best_complete(study) is None
