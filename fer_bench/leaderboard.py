@@ -27,11 +27,16 @@ class Board:
 
 
 def latest_per_run(records):
-    """The latest ok record of each run, grid cells (`GRID/LABEL`) left to their grid's report."""
+    """The latest ok record of each configuration on each Keras backend, grid cells (`GRID/LABEL`)
+    left to their grid's report: a run made again, with the same code or after its parts changed,
+    replaces its earlier record on the board (a record of the current code is never replaced by an
+    older one)."""
     latest = {}
     for record in records:
         if record.ok and "/" not in record.experiment:
-            latest[record.run_id] = record
+            key = (record.config_id, record.backend)
+            if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
+                latest[key] = record
     return list(latest.values())
 
 

@@ -22,7 +22,7 @@ def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest",
     spec = {
         kind: {"name": name, "params": {}, **({"version": version} if versions else {})}
         for kind, (name, version) in CURRENT.items()
-    }
+    } | {"experiment": experiment, "data": fingerprint, "seed": 0}
     return Record(
         run_id=run_id,
         experiment=experiment,
@@ -66,6 +66,15 @@ def test_a_rerun_replaces_its_earlier_record_on_the_board():
     old, new = record("a" * 12, "p", 0.5), record("a" * 12, "p", 0.55)
     (board,) = leaderboard.boards([old, new])
     assert len(board.runs) == 1 and board.runs[0] is new
+
+
+def test_a_run_of_the_current_code_replaces_the_earlier_codes_on_the_board():
+    legacy, current = record("a" * 12, "p", 0.5, versions=False), record("b" * 12, "p", 0.5)
+    assert legacy.config_id == current.config_id
+    assert leaderboard.boards([legacy, current])[0].runs == [current]
+    assert leaderboard.boards([current, legacy])[0].runs == [current]  # never the older code's over it
+    on_jax = replace(legacy, run_id="c" * 12, hardware={"keras_backend": "jax"})
+    assert len(leaderboard.boards([on_jax, current])[0].runs) == 2  # another backend is another run
 
 
 def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
