@@ -89,7 +89,7 @@ def _stripe_summary(images, seconds=0.0):
 
 
 @register("features", "test-profile")
-class TestProfile(Features, DescribesCrops):
+class CheapProfile(Features, DescribesCrops):
     """Test part: each image's row and column means (96-d), extracted in chunks in worker processes
     and cached like the embedding; `seconds_per_chunk` of waiting per chunk gives a kill time to land."""
 
@@ -109,7 +109,7 @@ class TestProfile(Features, DescribesCrops):
 
 
 @register("model", "test-centroid")
-class TestCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
+class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
     """Test part: nearest class mean in NumPy, `epochs` passes that each report validation accuracy,
     `seconds_per_epoch` of waiting each; `shrink` pulls the means towards the overall mean."""
 

@@ -12,7 +12,7 @@ import pytest
 import fer_bench
 from fer_bench.files.experiment import load_experiment
 from fer_bench.records import Record
-from fer_bench.testing import TestCentroid, simulated_dataset
+from fer_bench.testing import CheapCentroid, simulated_dataset
 
 from conftest import CHEAP_EXPERIMENT
 
@@ -66,11 +66,11 @@ def test_the_run_id_names_the_backend_and_the_part_versions(cheap, tmp_path, mon
     experiment = load_experiment("cheap")
     tensorflow, jax = (experiment.spec("fingerprint", keras_backend=name) for name in ("tensorflow", "jax"))
     assert tensorflow.run_id != jax.run_id and tensorflow.config_id == jax.config_id
-    assert jax.to_dict()["backend"] == "jax" and jax.to_dict()["model"]["version"] == TestCentroid.version
+    assert jax.to_dict()["backend"] == "jax" and jax.to_dict()["model"]["version"] == CheapCentroid.version
 
     results = tmp_path / "results"
     before = fer_bench.run("cheap", results=results)
-    monkeypatch.setattr(TestCentroid, "version", "2")  # the model's computation changed
+    monkeypatch.setattr(CheapCentroid, "version", "2")  # the model's computation changed
     after = fer_bench.run("cheap", results=results)  # a plain run computes it again
     assert after.run_id != before.run_id and after.config_id == before.config_id
     assert before.outdated_parts() == ["model/test-centroid v1, now v2"] and after.outdated_parts() == []

@@ -48,10 +48,10 @@ def test_the_harness_never_probes_a_part_for_a_method(module):
 
 def test_a_part_refuses_the_other_parts_of_a_run_before_any_work(write_experiments, capsys, tmp_path):
     from fer_bench.cli import main
-    from fer_bench.testing import TestCentroid
+    from fer_bench.testing import CheapCentroid
 
     @registry.register("model", "picky")
-    class Picky(TestCentroid):
+    class Picky(CheapCentroid):
         """Will not fit after SMOTE."""
 
         def refuse(self, setup):

@@ -132,12 +132,12 @@ class SpyResampler(Resampler):
 
 
 def test_the_harness_resamples_the_fitting_rows_only_and_hands_the_model_its_weights():
-    from fer_bench.testing import TestCentroid
+    from fer_bench.testing import CheapCentroid
 
     X, y = blobs()
     seen_by_model = []
 
-    class Spy(TestCentroid):
+    class Spy(CheapCentroid):
         def validation_plan(self):
             return ValidationPlan(0.25)  # real images held out first
 

@@ -14,7 +14,7 @@ from fer_bench.errors import FerBenchError
 from fer_bench.features.cache import ArrayCache
 from fer_bench.files.search import feature_variants, load_search
 from fer_bench.records import RecordStore
-from fer_bench.testing import TestCentroid
+from fer_bench.testing import CheapCentroid
 from fer_bench.tuning import TrainingRows, open_study, work
 
 from conftest import CHEAP_EXPERIMENT
@@ -71,7 +71,7 @@ def test_bad_search_files_name_the_file_and_the_problem(experiments, space, mess
     assert message in str(error.value)
 
 
-class SpyModel(TestCentroid):
+class SpyModel(CheapCentroid):
     """Stands in for model/logreg and records every array a trial hands to a model."""
 
     seen = []
