@@ -186,6 +186,9 @@ def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> P
             lines += [f"![training curves]({grid.name}/curves-{first.run_id}.png)"]
         lines += [""]
     for axis, rows in rows_by_axis.items():
+        if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
+            lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
+            continue
         lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
         lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
     path = out_dir / f"{grid.name}.md"

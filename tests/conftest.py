@@ -18,6 +18,12 @@ def _real_data_path():
 REAL_DATA = _real_data_path()  # read before any test changes the environment
 
 
+def pytest_collection_modifyitems(items):
+    """The long tests first (the slow ones, then the kill loop), so that with one worker per core
+    they start at once and the short ones fill in around them rather than wait at the end."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("kill") is None))
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path):
     """No test reads or writes the user's results or cache by accident; fer-bench processes that a

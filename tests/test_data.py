@@ -124,6 +124,17 @@ def test_an_unreadable_image_is_named(mini_copy):
         load_dataset(mini_copy)
 
 
+def test_a_truncated_image_is_refused_even_after_face_recognition_was_imported(mini_copy):
+    import face_recognition  # noqa: F401  (it sets Pillow's LOAD_TRUNCATED_IMAGES on import)
+
+    from fer_bench.data.loaders import read_gray
+
+    bad = next((mini_copy / "PrivateTest" / "Fear").iterdir())
+    bad.write_bytes(bad.read_bytes()[: len(bad.read_bytes()) // 2])
+    with pytest.raises(FerBenchError, match=f"{bad.name}: not a readable image"):
+        read_gray(bad)
+
+
 def test_colour_and_large_images_are_converted(mini_copy):
     from PIL import Image
 

@@ -134,6 +134,14 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
     assert len(RecordStore(results).all()) == len(records) + 2
 
 
+def test_a_report_renders_before_any_cell_is_recorded(experiments, tmp_path, capsys):
+    """As a machine that shares a grid writes it when the other machines took every cell."""
+    results = tmp_path / "results"
+    assert main(["grid", "mini", "--report-only", "--results", str(results)]) == 0
+    report = (results / "grids" / "mini.md").read_text()
+    assert "10 cell(s) not run yet" in report and "_No cell of this axis is recorded in these results yet._" in report
+
+
 def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulated_csv):
     write_grid(experiments, "fast", 'base = "cheap"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     results = tmp_path / "results"

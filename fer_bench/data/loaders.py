@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, SPLITS, TRAIN_SPLIT, Dataset
 from fer_bench.errors import FerBenchError
@@ -50,8 +50,11 @@ def read_gray(path) -> Image.Image:
 
     16-bit values are scaled from 0..65535 to 0..255, so a picture keeps its brightness whatever
     its bit depth; Pillow reads some 16-bit formats (PGM) as 32-bit mode `I` on the 16-bit scale.
-    Floating-point images and values beyond 16 bits have no such scale and are refused.
+    Floating-point images and values beyond 16 bits have no such scale and are refused, and so is a
+    truncated file, also in a process where face_recognition (which turns Pillow's
+    LOAD_TRUNCATED_IMAGES on when imported) was imported first.
     """
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path) as image:
             image.load()

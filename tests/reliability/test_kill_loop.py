@@ -31,7 +31,7 @@ pytestmark = pytest.mark.kill
 KILLS = {"run": 7, "grid": 7, "tune": 6}  # landed kills per command: 20 in all
 MAX_ATTEMPTS = 3  # per wanted kill, before the test gives up
 SEED = 20261127
-TRIALS = 8
+TRIALS = 6
 GRID_CELLS = 4
 HEARTBEAT_S = 1  # a killed trial goes stale after 3 heartbeats
 

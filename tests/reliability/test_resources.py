@@ -63,7 +63,7 @@ class PeakMemory:
         return self.peak
 
 
-EPOCHS = 3
+EPOCHS = 1
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_the_study_on_the_full_data_from_a_cold_cache_stays_under_4_gib(real_dat
     assert peak < MEMORY_LIMIT_GIB
     assert record["spec"]["model"]["params"]["epochs"] == EPOCHS
     assert private["n_evaluated"] == 2469  # the study's faces
-    assert private["accuracy"] > 0.4  # learning, well above the 25% of always answering Happy
+    assert private["accuracy"] > 0.3  # learning after one epoch: always answering Happy scores about 25%
 
 
 def replicated(dataset, copies):
@@ -108,6 +108,7 @@ def test_extraction_memory_does_not_grow_with_the_number_of_images(mini_dataset,
     """Peak Python/NumPy memory of an extraction, less the arrays it returns, is the same for 1x and
     4x the fixture: chunks are aligned in workers and described as they arrive, never all at once."""
     monkeypatch.setattr(chunks, "CHUNK", chunks.MIN_CHUNK)  # one chunk size for both sizes
+    embedding.Embedding().embed(mini_dataset, ArrayCache(tmp_path / "warm-up"), jobs=2)  # Keras, traced once
     overhead = {}
     for copies in (1, 4):
         dataset = replicated(mini_dataset, copies)
