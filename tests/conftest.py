@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -36,8 +37,12 @@ def isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory):
-    """One feature cache for the whole session, so the fixture is embedded once."""
-    return tmp_path_factory.mktemp("cache")
+    """One feature cache for the whole session, shared by the pytest-xdist workers (the cache is
+    safe for several processes), so the fixture is embedded once."""
+    root = tmp_path_factory.getbasetemp()
+    path = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "shared-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +64,9 @@ def mini_embeddings(mini_dataset, shared_cache):
     from fer_bench.features.embedding import Embedding
 
     cache = ArrayCache(shared_cache)
-    return cache, Embedding().embed(mini_dataset, cache, jobs=2)
+    with open(shared_cache.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker embeds; the others then load its entry
+        return cache, Embedding().embed(mini_dataset, cache, jobs=2)
 
 
 def tiny_paper_mlp(epochs, protocol="detector", seed=0):

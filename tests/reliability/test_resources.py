@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench.data.dataset import Dataset
 from fer_bench.features import chunks, embedding
 from fer_bench.features.cache import ArrayCache
 from fer_bench.files import shipped_experiments
 
 MEMORY_LIMIT_GIB = 4.0
+MINI = Path(__file__).resolve().parents[1] / "fixtures" / "fer2013-mini"
 
 
 def tree_rss_bytes(root_pid):
@@ -104,21 +104,32 @@ def replicated(dataset, copies):
     )
 
 
-def test_extraction_memory_does_not_grow_with_the_number_of_images(mini_dataset, tmp_path, monkeypatch):
-    """Peak Python/NumPy memory of an extraction, less the arrays it returns, is the same for 1x and
-    4x the fixture: chunks are aligned in workers and described as they arrive, never all at once."""
-    monkeypatch.setattr(chunks, "CHUNK", chunks.MIN_CHUNK)  # one chunk size for both sizes
-    embedding.Embedding().embed(mini_dataset, ArrayCache(tmp_path / "warm-up"), jobs=2)  # Keras, traced once
-    overhead = {}
+def extraction_overheads(folder):
+    """{copies: peak traced memory of extracting `copies` times the fixture, less twice what it
+    returns (the chunks and their concatenation)} for 1 and 4 copies; run in a fresh process, so
+    nothing an earlier test did in this one counts."""
+    from fer_bench.data import load_dataset
+
+    chunks.CHUNK = chunks.MIN_CHUNK  # one chunk size for both sizes
+    embedding.describe(np.zeros((1, 1, 150, 150, 3), np.uint8))  # the descriptor network, built before
+    overheads = {}
     for copies in (1, 4):
-        dataset = replicated(mini_dataset, copies)
-        assert isinstance(dataset, Dataset) and len(dataset) == copies * len(mini_dataset)
+        dataset = replicated(load_dataset(MINI), copies)
         tracemalloc.start()
-        stored = embedding.Embedding().embed(dataset, ArrayCache(tmp_path / str(copies)), jobs=2)
+        stored = embedding.Embedding().embed(dataset, ArrayCache(f"{folder}/{copies}"), jobs=2)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        returned = sum(array.nbytes for array in stored.values())
-        overhead[copies] = peak - 2 * returned  # the chunks and their concatenation
+        overheads[copies] = peak - 2 * sum(array.nbytes for array in stored.values())
+    return overheads
+
+
+def test_extraction_memory_does_not_grow_with_the_number_of_images(mini_dataset, tmp_path):
+    """The peak memory of an extraction, less the arrays it returns, is the same for 1x and 4x the
+    fixture: chunks are aligned in workers and described as they arrive, never all at once."""
+    script = f"import json, test_resources; print(json.dumps(test_resources.extraction_overheads({str(tmp_path)!r})))"
+    measured = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parent)
+    assert measured.returncode == 0, measured.stderr[-2000:]
+    overhead = {int(copies): bytes_ for copies, bytes_ in json.loads(measured.stdout.splitlines()[-1]).items()}
     per_extra_image = (overhead[4] - overhead[1]) / (3 * len(mini_dataset))
     # an aligned 150x150 RGB chip is 67,500 bytes: holding them all would cost that per image
     assert per_extra_image < 2_000, overhead
