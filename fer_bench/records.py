@@ -190,9 +190,6 @@ class RecordStore:
         """Records (ok or failed) of an experiment name or run-id prefix; oldest first."""
         return select(self.all(), name_or_id)
 
-    def latest_ok(self, name_or_id) -> Record:
-        return latest_ok(self.all(), name_or_id)
-
     def ok_record(self, run_id) -> Record | None:
         """The latest `ok` record of exactly `run_id`, or None."""
         return next((r for r in reversed(self.all()) if r.run_id == run_id and r.ok), None)
