@@ -67,7 +67,7 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
 
     grid = load_grid(name)
     store = RecordStore(results).check_writable()
-    dataset = _dataset(data)
+    dataset = grid.base.labels.apply(_dataset(data))  # every cell has its base's labels
     command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
     cache = ArrayCache(cache)
     ran = failed = skipped = 0
@@ -99,7 +99,7 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     store = RecordStore(results).check_writable()
     if storage:
         tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
-    dataset = _dataset(data)
+    dataset = search.base.labels.apply(_dataset(data))
     storage = storage or tuning.default_storage(store.root, search)  # made once the input is known good
     command = command or _call("tune", search.name, trials=trials, workers=workers if workers != 1 else None)
     study = tuning.open_study(search, storage)

@@ -263,7 +263,8 @@ def summary_text(record):
     for split, m in record.metrics.items():
         lines.append(
             f"  {split:<12} accuracy {100 * m.accuracy:.2f}% on {m.n_evaluated}/{m.n_total} evaluated"
-            f" | accuracy_all {100 * m.accuracy_all:.2f}% | macro-F1 {100 * m.macro_f1:.2f}%"
+            + (f" ({m.n_unlabelled} without a label)" if m.n_unlabelled else "")
+            + f" | accuracy_all {100 * m.accuracy_all:.2f}% | macro-F1 {100 * m.macro_f1:.2f}%"
         )
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ import numpy as np
 from tabulate import tabulate
 
 from fer_bench import figures
+from fer_bench.data.dataset import UNLABELLED
 from fer_bench.files.grid import Grid
 from fer_bench.metrics import UNCOVERED, decode_predictions
 from fer_bench.records import report_split
@@ -28,7 +29,7 @@ class Setting:
 
 def _setting(label, records, labels, split):
     predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
-    return Setting(label, records, predictions == labels, predictions != UNCOVERED, split)
+    return Setting(label, records, predictions == labels, (predictions != UNCOVERED) & (labels != UNLABELLED), split)
 
 
 def _mean(records, split, metric):

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from fer_bench.data.dataset import MAX_CLASSES
+from fer_bench.data.dataset import MAX_CLASSES, UNLABELLED
 
 UNCOVERED = -1
 _CODES = "0123456789abcdefghijklmnopqrstuvwxyz"[:MAX_CLASSES]  # one character per predicted class code
@@ -16,25 +16,28 @@ class SplitMetrics:
 
     n_total: int
     n_evaluated: int
-    coverage: float
+    coverage: float  # of the labelled images
     accuracy: float  # on the evaluated images
-    accuracy_all: float  # over all n_total images; an uncovered image counts as wrong
+    accuracy_all: float  # over all labelled images; an uncovered image counts as wrong
     macro_f1: float
     per_class_recall: dict
     confusion_matrix: list  # rows: true class, columns: predicted, in the label space's order
+    n_unlabelled: int = 0  # of n_total, images the label source leaves out (FER+: unknown, not a face)
 
     @classmethod
     def from_dict(cls, values: dict):
-        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
     def to_dict(self):
         return asdict(self)
 
 
 def split_metrics(y_true, y_pred, classes) -> SplitMetrics:
-    """Metrics for one test split; `y_pred` is UNCOVERED (-1) where the image was not evaluated."""
+    """Metrics for one test split; `y_pred` is UNCOVERED (-1) where the image was not evaluated,
+    `y_true` UNLABELLED (-2) where the label source gives no label."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    evaluated = y_pred != UNCOVERED
+    labelled = y_true != UNLABELLED
+    evaluated = labelled & (y_pred != UNCOVERED)
     t, p = y_true[evaluated], y_pred[evaluated]
     n_classes = len(classes)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -46,16 +49,17 @@ def split_metrics(y_true, y_pred, classes) -> SplitMetrics:
     precision = np.divide(hits, predicted, out=np.zeros(n_classes), where=predicted > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n_classes), where=precision + recall > 0)
     present = support > 0
-    n_total, n_evaluated = len(y_true), int(evaluated.sum())
+    n_labelled, n_evaluated = int(labelled.sum()), int(evaluated.sum())
     return SplitMetrics(
-        n_total=n_total,
+        n_total=len(y_true),
         n_evaluated=n_evaluated,
-        coverage=n_evaluated / n_total if n_total else 0.0,
+        coverage=n_evaluated / n_labelled if n_labelled else 0.0,
         accuracy=float(hits.sum() / n_evaluated) if n_evaluated else 0.0,
-        accuracy_all=float(hits.sum() / n_total) if n_total else 0.0,
+        accuracy_all=float(hits.sum() / n_labelled) if n_labelled else 0.0,
         macro_f1=float(f1[present].mean()) if present.any() else 0.0,
         per_class_recall={name: float(r) for name, r in zip(classes, recall)},
         confusion_matrix=confusion.tolist(),
+        n_unlabelled=len(y_true) - n_labelled,
     )
 
 

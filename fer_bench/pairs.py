@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from fer_bench.data.dataset import UNLABELLED
 from fer_bench.errors import FerBenchError
 from fer_bench.metrics import UNCOVERED, decode_predictions
 from fer_bench.records import Record, latest_ok
@@ -24,7 +25,7 @@ def paired(record_a: Record, record_b: Record, labels, split) -> Paired:
     """A against B on the `split` images both evaluate; `labels` are that split's labels."""
     a = decode_predictions(record_a.predictions[split])
     b = decode_predictions(record_b.predictions[split])
-    both = (a != UNCOVERED) & (b != UNCOVERED)
+    both = (a != UNCOVERED) & (b != UNCOVERED) & (labels != UNLABELLED)
     a_right, b_right = a[both] == labels[both], b[both] == labels[both]
     only_a, only_b, p = mcnemar_exact(a_right, b_right)
     return Paired(int(both.sum()), float(a_right.mean()), float(b_right.mean()), only_a, only_b, p)

@@ -79,6 +79,7 @@ class Resampler(Part):
 
     kind = "resampler"
     gives_class_weights: ClassVar[bool] = False  # whether class_weight() returns weights
+    takes_soft_targets: ClassVar[bool] = False  # whether y may be (n, classes) distributions
 
     def resample(self, X, y, seed):
         return X, y
@@ -139,9 +140,14 @@ class Setup:
     features: Features
     resampler: Resampler
     model: Model
+    soft_targets: bool = False  # the labels give distributions to train on (FER+ soft modes)
 
     def problem(self) -> str | None:
         """The first reason these parts cannot run together, or None."""
+        if self.soft_targets and not isinstance(self.model, SoftTargets):
+            return f"{self.model.key} cannot train on soft targets; use FER+ labels in majority mode"
+        if self.soft_targets and not self.resampler.takes_soft_targets:
+            return f"{self.resampler.key} needs one label an image; soft targets train with resampler none"
         if self.features.gives not in self.model.takes:
             takes = " or ".join(sorted(self.model.takes))
             return f"{self.model.key} takes {takes} features; {self.features.key} gives {self.features.gives}"

@@ -13,6 +13,8 @@ from fer_bench.registry import register
 class NoResampling(Resampler):
     """Leave the training data as it is."""
 
+    takes_soft_targets = True
+
 
 @register("resampler", "class-weights")
 class ClassWeights(Resampler):

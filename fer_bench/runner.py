@@ -41,6 +41,7 @@ def run(experiment: Experiment, dataset, store: RecordStore, cache: ArrayCache, 
     first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
     experiment.check(experiment.name)
+    dataset = experiment.labels.apply(dataset)
     spec = experiment.spec(dataset.fingerprint, seed)
     with claim(store.root, spec.run_id):
         previous = None if force else store.ok_record(spec.run_id)
@@ -52,7 +53,8 @@ def run(experiment: Experiment, dataset, store: RecordStore, cache: ArrayCache, 
 
 def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: ArrayCache, jobs=None, command=None,
             extra=None) -> Record:  # fmt: skip
-    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim."""
+    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim; `dataset`
+    carries the experiment's labels."""
     setup = experiment.setup()
     started = time.perf_counter()
     log.info(f"{experiment.name} (run {spec.run_id}): "
@@ -60,12 +62,13 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     feature_set = setup.features.extract(dataset, cache=cache, jobs=jobs)
     t_features = time.perf_counter() - started
 
-    train = dataset.indices(TRAIN_SPLIT)
+    train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
     train = train[feature_set.covered[train]]
-    log.info(f"fitting {spec.model.name} on {len(train)} Training images")
+    y = dataset.labels[train] if dataset.targets is None else dataset.targets[train]
+    log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
     t0 = time.perf_counter()
-    history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], dataset.labels[train], spec.seed,
-                          dataset.classes, checkpoint_dir=cache.root / CHECKPOINTS_DIR / spec.run_id)  # fmt: skip
+    history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
+                          checkpoint_dir=cache.root / CHECKPOINTS_DIR / spec.run_id)  # fmt: skip
     t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -141,6 +144,8 @@ def new_record(experiment, spec: RunSpec, dataset, command, status, extra=None) 
             "fingerprint": dataset.fingerprint,
             "n_images": len(dataset),
             "classes": list(dataset.classes),
+            "labels": dataset.labels_name,
+            "images": dataset.images_fingerprint,
         },
         versions=provenance.versions(),
         git_commit=provenance.git_commit(),

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from fer_bench import backend, registry
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import Setup
 
@@ -68,9 +69,10 @@ class RunSpec:
     seed: int
     test_splits: tuple
     backend: str  # the Keras backend
+    labels: str = "fer2013"  # where the labels come from (fer_bench/data/labels.py)
 
     def to_dict(self):
-        return {
+        return ({"labels": self.labels} if self.labels != "fer2013" else {}) | {
             "experiment": self.experiment,
             "data": self.data,
             "features": self.features.to_dict(),
@@ -112,8 +114,10 @@ class Experiment:
     model: PartSpec
     seed: int
     test_splits: tuple
+    labels: Labels = Labels()
 
     def spec(self, data_fingerprint, seed=None, keras_backend=None) -> RunSpec:
+        """The run on the data set of `data_fingerprint`, labelled as this experiment says."""
         return RunSpec(
             self.name,
             data_fingerprint,
@@ -123,6 +127,7 @@ class Experiment:
             self.seed if seed is None else seed,
             self.test_splits,
             keras_backend or backend.name(),
+            self.labels.name,
         )
 
     def part(self, kind) -> PartSpec:
@@ -130,7 +135,7 @@ class Experiment:
 
     def setup(self) -> Setup:
         """The three parts, created."""
-        return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS))
+        return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS), soft_targets=self.labels.soft)
 
     def check(self, where):
         """Raise a FerBenchError naming `where` if the parts refuse to run together."""

@@ -99,7 +99,7 @@ class CheapProfile(Features, DescribesCrops):
         self.seconds_per_chunk = seconds_per_chunk
 
     def extract(self, dataset, cache=None, jobs=None):
-        inputs = {"dataset": dataset.fingerprint, "extractor": "test-profile"}
+        inputs = {"dataset": dataset.images_fingerprint, "extractor": "test-profile"}
         work = functools.partial(_stripe_summary, seconds=self.seconds_per_chunk)
         stored = cached_in_chunks(cache or ArrayCache(), inputs, dataset.images, work, dict, jobs, "test-profile")
         return FeatureSet(stored["X"], np.ones(len(dataset), dtype=bool))

@@ -35,8 +35,9 @@ class TrainingRows:
     """
 
     def __init__(self, dataset, cache, variants):
-        train = dataset.indices(TRAIN_SPLIT)
+        train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
         self.labels = dataset.labels[train]
+        self.targets = None if dataset.targets is None else dataset.targets[train]  # soft labels, to train on
         self.classes = dataset.classes
         self._features = {}
         for spec in variants:
@@ -88,7 +89,8 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
     for fit, held in splits:
         setup = experiment.setup()
         fit = fit[covered[fit]]
-        fitting.fit(setup.model, setup.resampler, X[fit], y[fit], seed, rows.classes, on_epoch=report)
+        targets = y if rows.targets is None else rows.targets
+        fitting.fit(setup.model, setup.resampler, X[fit], targets[fit], seed, rows.classes, on_epoch=report)
         evaluated = held[covered[held]]
         hits = (setup.model.predict_proba(X[evaluated]).argmax(axis=1) == y[evaluated]).sum() if len(evaluated) else 0
         denominator = len(held) if search.metric == "accuracy_all" else max(len(evaluated), 1)

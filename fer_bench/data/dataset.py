@@ -9,6 +9,7 @@ FER2013_CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neut
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 TRAIN_SPLIT = "Training"
 IMAGE_SIZE = 48
+UNLABELLED = -2  # the label of an image its label source leaves out (FER+: unknown, not a face)
 MAX_CLASSES = 36  # a record keeps one character per prediction (metrics.encode_predictions)
 
 
@@ -16,8 +17,11 @@ MAX_CLASSES = 36  # a record keeps one character per prediction (metrics.encode_
 class Dataset:
     """All images of one source, as 48x48 uint8 arrays with labels and split names.
 
-    `classes` is the label space: `labels` are codes into it, and models size their output from it.
-    `ids` names each image in its source (file path or csv row) for error messages and reports.
+    `classes` is the label space: `labels` are codes into it (UNLABELLED where the label source
+    gives none), and models size their output from it. `targets`, where a label source gives them,
+    are the (N, classes) distributions to train on. `ids` names each image in its source (file path
+    or csv row) for error messages and reports; `rows` is its row in Kaggle's fer2013.csv where
+    the source says it (FER+ votes are joined on it). `labels_name` says where the labels come from.
     """
 
     source: str
@@ -27,6 +31,9 @@ class Dataset:
     splits: np.ndarray  # (N,) str
     ids: np.ndarray  # (N,) str
     classes: tuple = FER2013_CLASSES
+    rows: np.ndarray | None = field(default=None, compare=False)
+    targets: np.ndarray | None = field(default=None, compare=False)
+    labels_name: str = "fer2013"
     fingerprint: str = field(init=False)
 
     def __post_init__(self):
@@ -38,6 +45,8 @@ class Dataset:
         digest.update("\n".join(self.splits.tolist()).encode())
         if tuple(self.classes) != FER2013_CLASSES:  # FER2013's label space hashes as before it was named
             digest.update("\n".join(self.classes).encode())
+        if self.targets is not None:
+            digest.update(np.ascontiguousarray(self.targets, dtype=np.float32).tobytes())
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "fingerprint", digest.hexdigest()[:16])
 
@@ -52,6 +61,18 @@ class Dataset:
 
     def indices(self, split):
         return np.flatnonzero(self.splits == split)
+
+    def labelled(self, index):
+        """The images of `index` that have a label."""
+        return index[self.labels[index] != UNLABELLED]
+
+    @property
+    def images_fingerprint(self):
+        """What features of the images depend on: the images and splits alone, not their labels."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.images, dtype=np.uint8).tobytes())
+        digest.update("\n".join(self.splits.tolist()).encode())
+        return digest.hexdigest()[:16]
 
     def summary(self):
         counts = {s: int((self.splits == s).sum()) for s in self.split_names()}

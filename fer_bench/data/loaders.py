@@ -99,7 +99,8 @@ def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
     _check_splits(root, splits, split_dirs.values())
     images = np.stack([read_image(f) for f in files])
     ids = np.array([str(f.relative_to(root)) for f in files])
-    return Dataset(str(root), layout, images, np.array(labels), np.array(splits), ids)
+    rows = np.array([int(f.stem) for f in files]) if all(f.stem.isdigit() for f in files) else None
+    return Dataset(str(root), layout, images, np.array(labels), np.array(splits), ids, rows=rows)
 
 
 def load_csv(path: Path) -> Dataset:
@@ -114,7 +115,8 @@ def load_csv(path: Path) -> Dataset:
     if not images:
         raise FerBenchError(f"{path}: no data rows")
     _check_splits(path, splits, {TRAIN_SPLIT})
-    return Dataset(str(path), "csv", np.stack(images), np.array(labels), np.array(splits), np.array(ids))
+    rows = np.array([int(i.removeprefix("row ")) for i in ids])  # Kaggle's csv: its data row, from 0
+    return Dataset(str(path), "csv", np.stack(images), np.array(labels), np.array(splits), np.array(ids), rows=rows)
 
 
 def _read_csv_rows(path, reader):

@@ -117,7 +117,7 @@ class Embedding(Features, DescribesCrops):
         descriptor network on each chunk as it arrives.
         """
         inputs = {
-            "dataset": dataset.fingerprint,
+            "dataset": dataset.images_fingerprint,
             "extractor": "dlib hog + 5-point landmarks + 150px chip + resnet v1 (keras)",
             "upsample": self.upsample,
             "jitters": self.jitters,

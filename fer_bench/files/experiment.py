@@ -3,6 +3,7 @@
 description = "..."
 seed = 0
 test_splits = ["PublicTest", "PrivateTest"]
+labels = "fer2013"    # or "ferplus", with labels_mode = "majority", "crossentropy", "probability" or "multi_target"
 [features]            # a table per part kind: `name` picks the part, other keys set parameters
 name = "embedding"
 protocol = "detector"
@@ -14,11 +15,12 @@ name = "paper-mlp"
 
 from fer_bench import registry
 from fer_bench.data.dataset import SPLITS
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.files import check_keys, description, find_file, read_toml
 from fer_bench.specs import MAX_SEED, Experiment, PartSpec, is_seed
 
-TOP_LEVEL_KEYS = {"description", "seed", "test_splits", *registry.KINDS}
+TOP_LEVEL_KEYS = {"description", "seed", "test_splits", "labels", "labels_mode", *registry.KINDS}
 
 
 def load_experiment(name_or_path) -> Experiment:
@@ -37,7 +39,15 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
     if (not isinstance(test_splits, list) or not test_splits or any(s not in SPLITS[1:] for s in test_splits)
             or len(set(test_splits)) < len(test_splits)):  # fmt: skip
         raise FerBenchError(f"{where}: test_splits must be a list of distinct splits from {list(SPLITS[1:])}")
-    experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits))
+    source, mode = document.get("labels", "fer2013"), document.get("labels_mode", "majority")
+    if not isinstance(source, str) or not isinstance(mode, str):
+        raise FerBenchError(f"{where}: labels and labels_mode must be strings")
+    try:
+        labels = Labels(source, mode)
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: {error}") from None
+    experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits),
+                            labels=labels)  # fmt: skip
     experiment.check(where)
     return experiment
 
