@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fer_bench import leaderboard as boards
 from fer_bench import registry, runner
 from fer_bench.data import Dataset, load_dataset
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.features.cache import ArrayCache
 from fer_bench.files.experiment import load_experiment
@@ -208,9 +209,34 @@ def compare(runs, *, data=None, results=None, split="PrivateTest"):
     if len(runs) < 2:
         raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
     records = RecordStore(results).all()
-    for name in runs:  # before loading the data: a typo should not cost a minute
-        latest_ok(records, name)
-    return pairs.compare(records, runs, _dataset(data), split)
+    chosen = [latest_ok(records, name) for name in runs]  # before loading the data: a typo should not cost a minute
+    labels = Labels.named(chosen[0].data.get("labels", "fer2013"))
+    return pairs.compare(records, runs, labels.apply(_dataset(data)), split)
+
+
+def labels(*, data=None, results=None, command=None) -> list[Path]:
+    """Measure the label noise and the leakage of a FER2013 data set whose images have their Kaggle
+    rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
+    Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
+    and rewrite the leaderboard, which gains the FER+ and clean columns. Returns the files written."""
+    from fer_bench import duplicates, label_report, yardsticks
+    from fer_bench.data.labels import votes_of
+
+    store = RecordStore(results).check_writable()
+    dataset = _dataset(data)
+    command = command or f"fer_bench.labels(data={data!r})"
+    votes_of(dataset)  # a data set FER+ cannot label is refused before the copies are searched
+    log.info("finding test images copied from Training")
+    copies = duplicates.find_copies(dataset)
+    measured = yardsticks.compute(dataset, copies, command)
+    out_dir = store.root / yardsticks.LABELS_DIR
+    records = store.all()
+    written = [
+        measured.save(store.root),
+        label_report.write_ferplus_report(dataset, records, measured, out_dir, command),
+        label_report.write_duplicates_report(dataset, records, measured, copies, out_dir, command),
+    ]
+    return written + [write_leaderboard(store.root)]
 
 
 def predict(images, *, model=None, results=None):

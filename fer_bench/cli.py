@@ -1,4 +1,6 @@
-"""`fer-bench` command line: run, grid, tune, show, list, leaderboard, compare, predict, import, cache.
+"""`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
+
+Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, import, cache.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2.
@@ -113,6 +115,11 @@ def build_parser():
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
+    noise = sub.add_parser("labels", parents=[common], help="FER+ against FER2013's labels and test images "
+                           "copied from Training: reports in <results>/labels, new leaderboard columns")  # fmt: skip
+    noise.add_argument("--data", default=None, help="FER2013 usage folders or csv (default: $FER_BENCH_DATA)")
+    noise.set_defaults(handler=cmd_labels)
+
     cache = sub.add_parser("cache", parents=[every], help="what the feature cache holds, each entry checked "
                            "(info), or empty it (clear)")  # fmt: skip
     cache.add_argument("action", choices=["info", "clear"])
@@ -211,6 +218,11 @@ def cmd_compare(args):
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)
+
+
+def cmd_labels(args):
+    for path in api.labels(data=args.data, results=args.results, command=args.command_line):
+        print(path)
 
 
 def cmd_cache(args):

@@ -101,3 +101,19 @@ def save(fig: Figure, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=80, bbox_inches="tight")
+
+
+def flip_matrix(counts, rows, columns, title) -> Figure:
+    """Row-normalised table of how one labelling's classes (rows) land in another's (columns)."""
+    counts = np.asarray(counts)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig = Figure(figsize=(1.0 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    ax = fig.subplots()
+    ax.imshow(rates, cmap="Purples", vmin=0, vmax=1, aspect="auto")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
+                color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_title(title, fontsize=9)
+    return fig

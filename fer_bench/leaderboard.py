@@ -1,9 +1,14 @@
 """The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures.
 
-Runs are grouped by data set (content fingerprint): a number is only ranked against numbers
-measured on the same images. Within a group, runs rank by accuracy over all images of the report
-split (records.report_split). A run whose parts' code has changed since it was recorded is marked:
-`fer-bench run NAME` computes it again under a new run id.
+Runs are grouped by what they were tested against (data.scored_against: the data set's
+fingerprint; for FER+ labels, the images and the FER+ majority): a number is only ranked against
+numbers measured on the same images and labels. Within a group, runs rank by accuracy over all
+images of the report split (records.report_split). A run whose parts' code has changed since it
+was recorded is marked: `fer-bench run NAME` computes it again under a new run id.
+
+Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/yardsticks.py), every
+board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
+accuracy against the FER+ majority, with the rank it would give.
 """
 
 from dataclasses import dataclass
@@ -11,9 +16,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from fer_bench import yardsticks
+from fer_bench.data.dataset import scored_against
 from fer_bench.markdown import replace_block
 from fer_bench.records import REPORT_SPLIT, Record, report_split
-from fer_bench.reference import KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
+from fer_bench.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
 OUTDATED = "†"
 SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "depth"}
@@ -24,6 +31,11 @@ class Board:
     data: dict
     split: str
     runs: list
+
+    @property
+    def ferplus(self):
+        """Whether the board's runs learnt FER+ labels (and are tested on its majority)."""
+        return _learnt_ferplus(self.data)
 
 
 def latest_per_run(records):
@@ -43,13 +55,17 @@ def latest_per_run(records):
 def boards(records):
     groups = {}
     for record in latest_per_run(records):
-        groups.setdefault(record.data["fingerprint"], []).append(record)
+        groups.setdefault(scored_against(record.data), []).append(record)
     result = []
-    for runs in sorted(groups.values(), key=len, reverse=True):
+    for runs in sorted(groups.values(), key=lambda runs: (_learnt_ferplus(runs[0].data), -len(runs))):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
         result.append(Board(runs[0].data, split, ranked))
     return result
+
+
+def _learnt_ferplus(data):
+    return data.get("labels", "fer2013") != "fer2013"
 
 
 def _experiment(record: Record):
@@ -85,56 +101,88 @@ def _percent(value):
     return f"{100 * value:.2f}"
 
 
-def board_table(board: Board):
+def _rank_change(before, after):
+    return "=" if before == after else (f"↑{before - after}" if after < before else f"↓{after - before}")
+
+
+def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
+    """The board's table; with the data set's yardsticks, its clean accuracy (and for FER2013-labelled
+    runs the FER+ accuracy and the rank it gives) beside the headline."""
     other = "PublicTest" if board.split == REPORT_SPLIT else None
-    headers = [
-        "#",
-        "experiment",
-        "seed",
-        "features",
-        "resampler",
-        "model",
-        f"{board.split} acc. (all images)",
-        "evaluated (coverage)",
-        "acc. on evaluated",
-        "macro-F1",
-    ]
+    kaggle = board.split == REPORT_SPLIT and not board.ferplus
+    measured = yard.splits.get(board.split) if yard else None
+    headers = ["#", "experiment", "seed", "features", "resampler", "model"]
+    headers += ["trained on"] if board.ferplus else []
+    headers += [f"{board.split} acc. (all images)"]
+    if measured is not None:
+        clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+        headers += [f"clean acc. ({next(iter(clean.values())).n} images without a copy in Training)"]
+    headers += ["evaluated (coverage)", "acc. on evaluated", "macro-F1"]
+    if measured is not None and not board.ferplus:
+        ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
+        headers += [f"acc. vs FER+ majority ({next(iter(ferplus.values()))[0].n} images)", "FER+ rank (change)"]
     headers += [f"{other} acc. (all)"] if other else []
-    headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if board.split == REPORT_SPLIT else []
+    headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if kaggle else []
     headers += ["run time (on)", "run id"]
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [
-            rank,
-            _experiment(r),
-            r.seed,
-            _describe(spec["features"]),
-            spec["resampler"]["name"],
-            _describe(spec["model"]),
-            _percent(m.accuracy_all),
-            f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)",
-            _percent(m.accuracy),
-            _percent(m.macro_f1),
-        ]
+        row = [rank, _experiment(r), r.seed, _describe(spec["features"]), spec["resampler"]["name"],
+               _describe(spec["model"])]  # fmt: skip
+        row += [r.data["labels"].removeprefix("ferplus-")] if board.ferplus else []
+        row += [_percent(m.accuracy_all)]
+        row += [_percent(clean[r.run_id].accuracy)] if measured is not None else []
+        labelled = m.n_total - m.n_unlabelled
+        row += [f"{m.n_evaluated}/{labelled} ({100 * m.coverage:.1f}%)", _percent(m.accuracy), _percent(m.macro_f1)]
+        if measured is not None and not board.ferplus:
+            score, ferplus_rank = ferplus[r.run_id]
+            row += [_percent(score.accuracy), f"{ferplus_rank} ({_rank_change(rank, ferplus_rank)})"]
         if other:
             row.append(_percent(r.metrics[other].accuracy_all) if other in r.metrics else "")
-        if board.split == REPORT_SPLIT:
+        if kaggle:
             row.append(kaggle_place(100 * m.accuracy_all))
         row += [f"{_run_time(r.timings)} ({_hardware(r)})", f"`{r.run_id}`"]
         rows.append(row)
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
+def _board_section(board: Board, yard):
+    d, m = board.data, board.runs[0].metrics[board.split]
+    if not board.ferplus:
+        lines = [f"## {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)", ""]
+        if yard is None:
+            lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
+        return lines + [board_table(board, yard), ""]
+    published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
+    return [
+        f"## FER+ labels: {d['layout']} `{d['source']}` (images `{d['images']}`)",
+        "",
+        f"Trained on FER+ Training targets (the mode in `trained on`), tested on the FER+ majority label of "
+        f"the {m.n_total - m.n_unlabelled} {board.split} images that have one ({m.n_unlabelled} of {m.n_total} "
+        "have none: no clear majority, unknown, not a face, or no image in FER+); 8 classes, contempt "
+        "included. Validation comes from Training only. No Kaggle column: the 2013 teams were scored on "
+        "FER2013's labels.",
+        "",
+        board_table(board, yard),
+        "",
+        f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
+        "",
+        tabulate(published, ["model", "accuracy %", "trained on"], tablefmt="github", disable_numparse=True),
+        "",
+    ]
+
+
 REPORT_FOLDERS = {
     "grids": "Grid reports (ablations over seeds, with intervals and tests)",
     "searches": "Search reports (Optuna)",
     "comparisons": "Paired comparisons (McNemar)",
+    yardsticks.LABELS_DIR: "Label reports (FER+ against FER2013's labels; test images copied from Training)",
 }
 
 
-def render(records, reports=None):
-    """The board; `reports` maps a folder of REPORT_FOLDERS to the report paths linked from it."""
+def render(records, reports=None, measured=()):
+    """The board; `reports` maps a folder of REPORT_FOLDERS to the report paths linked from it,
+    `measured` holds the yardsticks of the data sets (yardsticks.load_all)."""
     lines = [
         "# fer-bench leaderboard",
         "",
@@ -156,13 +204,7 @@ def render(records, reports=None):
     if not found:
         lines += ["_No runs recorded yet._", ""]
     for board in found:
-        d = board.data
-        lines += [
-            f"## {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)",
-            "",
-            board_table(board),
-            "",
-        ]
+        lines += _board_section(board, yardsticks.for_record(measured, board.runs[0]))
     kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
     study = [
         [
@@ -236,5 +278,5 @@ def write(records, path: Path):
         folder: [p.relative_to(path.parent).as_posix() for p in sorted((path.parent / folder).glob("*.md"))]
         for folder in REPORT_FOLDERS
     }
-    path.write_text(render(records, reports))
+    path.write_text(render(records, reports, yardsticks.load_all(path.parent)))
     return path

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from fer_bench.data.dataset import UNLABELLED
+from fer_bench.data.dataset import UNLABELLED, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.metrics import UNCOVERED, decode_predictions
 from fer_bench.records import Record, latest_ok
@@ -35,10 +35,11 @@ def compare(records, names, dataset, split):
     """Table rows: every named run against the first, paired on their shared `split` images."""
     chosen = [latest_ok(records, name) for name in names]
     for record in chosen:
-        if record.data["fingerprint"] != dataset.fingerprint:
+        if scored_against(record.data) != dataset.scored_against:
             raise FerBenchError(
-                f"run {record.run_id} ({record.experiment}) was recorded on other data "
-                f"(fingerprint {record.data['fingerprint']}, loaded {dataset.fingerprint})"
+                f"run {record.run_id} ({record.experiment}) was tested on other data or labels "
+                f"(fingerprint {record.data['fingerprint']}, {record.data.get('labels', 'fer2013')} labels; "
+                f"loaded {dataset.fingerprint}, {dataset.labels_name} labels)"
             )
         if split not in record.predictions:
             raise FerBenchError(f"run {record.run_id} ({record.experiment}) has no {split} predictions")

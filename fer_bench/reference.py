@@ -30,3 +30,14 @@ def kaggle_place(accuracy_percent):
         if accuracy_percent > score:
             return f"{place} of {KAGGLE_TEAMS}"
     return f"below 10th of {KAGGLE_TEAMS}"
+
+
+# Published FER+ results: accuracy (%) on FER+'s test set (FER2013's PrivateTest images that keep a
+# label) against the majority label, 8 classes, with what each model was trained on.
+FERPLUS_PUBLISHED = (
+    ("Barsoum et al. 2016, VGG13, probability mode", 84.99, "FER+ Training, from scratch"),
+    ("Barsoum et al. 2016, VGG13, cross-entropy mode", 84.72, "FER+ Training, from scratch"),
+    ("Barsoum et al. 2016, VGG13, multi-target mode", 83.97, "FER+ Training, from scratch"),
+    ("Barsoum et al. 2016, VGG13, majority mode", 83.85, "FER+ Training, from scratch"),
+    ("later work, about 88-90", None, "face-recognition pre-training (e.g. MS-Celeb-1M) + FER+ Training"),
+)

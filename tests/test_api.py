@@ -115,7 +115,9 @@ def test_commands_start_quietly_unless_verbose(write_experiments, simulated_csv,
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert not [line for line in quiet.stderr.splitlines() if any(sign in line for sign in TENSORFLOW_CHATTER)]
     # --verbose sets FER_BENCH_VERBOSE for the process and its workers; then Keras loads as it is
+    # (without the log level a Keras import earlier in this test process left in its environment)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | {"FER_BENCH_VERBOSE": "1"}
     loud = subprocess.run([sys.executable, "-c", "from fer_bench import backend; backend.load_keras()"],
-                          capture_output=True, text=True, env={**os.environ, "FER_BENCH_VERBOSE": "1"})  # fmt: skip
-    assert loud.returncode == 0 and "oneDNN" in loud.stderr
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert loud.returncode == 0 and any(sign in loud.stderr for sign in TENSORFLOW_CHATTER)  # which lines: by CPU
     assert "--verbose" in subprocess.run([*command, "--help"], capture_output=True, text=True).stdout

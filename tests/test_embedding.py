@@ -84,7 +84,13 @@ def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
     )
     result = Embedding().embed(dataset, cache, jobs=1)
     assert sorted(resumed) == [1, 2]  # chunk 0 came from disk
-    np.testing.assert_array_equal(result["embeddings"], expected)
+    assert_same_embeddings(result["embeddings"], expected)
+
+
+def assert_same_embeddings(found, expected):
+    """Equal up to float32 rounding: the expected ones were computed in other batches, and on some
+    CPUs (an AMD EPYC with AVX2 here) the matrix products round differently by batch (2.5e-7 seen)."""
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-6)
 
 
 def _keys(cache):
@@ -101,4 +107,4 @@ def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, caplo
     entry.write_bytes(bytes(data))
     again = Embedding().embed(dataset, cache, jobs=1)
     assert "is damaged (checksum mismatch" in caplog.text
-    np.testing.assert_array_equal(again["embeddings"], expected)
+    assert_same_embeddings(again["embeddings"], expected)

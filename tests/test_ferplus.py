@@ -166,3 +166,27 @@ def test_every_row_is_processed_as_the_reference_code_does():
         for counts in votes.counts:
             theirs = namespace["_process_data"](None, [float(v) for v in counts], mode)
             np.testing.assert_allclose(process(counts, mode), theirs, atol=1e-12)
+
+
+def test_a_cnn_trains_on_ferplus_distributions_and_is_tested_on_the_majority(write_experiments, tmp_path, monkeypatch):
+    from test_cnn import SMALL
+
+    from fer_bench.cli import main
+    from fer_bench.records import RecordStore
+
+    dataset = load_dataset(MINI)
+    votes = tmp_path / "fer2013new.csv"
+    votes.write_text(votes_for(dataset))
+    monkeypatch.setenv("FER_BENCH_FERPLUS", str(votes))
+    params = "\n".join(f"{k} = {v!r}" for k, v in {**SMALL, "epochs": 2}.items())
+    head = 'labels = "ferplus"\nlabels_mode = "probability"\n[features]\nname = "pixels"\n[model]\n'
+    write_experiments({"soft.toml": f'{head}name = "cnn"\n{params}\n', "soft-logreg.toml": f'{head}name = "logreg"\n'})
+    assert main(["run", "soft", "--data", str(MINI)]) == 0
+    record = RecordStore().find("soft")[-1]
+    assert record.data["labels"] == "ferplus-probability" and len(record.data["classes"]) == 8
+    assert record.spec["labels"] == "ferplus-probability"
+    private = dataset.rows[dataset.splits == "PrivateTest"]
+    unlabelled = int((private % 11 == 0).sum())  # votes_for: every 11th row's majority is unknown
+    m = record.metrics["PrivateTest"]
+    assert unlabelled > 0 and m.n_unlabelled == unlabelled and m.n_evaluated == m.n_total - unlabelled
+    assert main(["run", "soft-logreg", "--data", str(MINI)]) == 2  # refused: it takes one label an image

@@ -74,6 +74,20 @@ class Dataset:
         digest.update("\n".join(self.splits.tolist()).encode())
         return digest.hexdigest()[:16]
 
+    @property
+    def scored_against(self):
+        """What its test scores are comparable by (scored_against below)."""
+        return scored_against({"fingerprint": self.fingerprint, "images": self.images_fingerprint,
+                               "labels": self.labels_name})  # fmt: skip
+
     def summary(self):
         counts = {s: int((self.splits == s).sum()) for s in self.split_names()}
         return f"{self.layout} at {self.source}: {len(self)} images {counts}, {len(self.classes)} classes"
+
+
+def scored_against(data: dict):
+    """What a test score on the data set a record's `data` describes is comparable by: its
+    fingerprint; under FER+ labels, whose every mode tests on the majority label while training on
+    its own targets, the images and the label source."""
+    labels = data.get("labels", "fer2013")  # records made before labels were a choice: FER2013's
+    return data["fingerprint"] if labels == "fer2013" else f"{data['images']}:{labels.split('-')[0]}"

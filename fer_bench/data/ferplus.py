@@ -89,6 +89,16 @@ def targets(counts, mode):
     return np.divide(emotions, sums, out=np.zeros_like(emotions), where=sums > 0).astype(np.float32), labelled
 
 
+OUTCOMES = (*FERPLUS_CLASSES, "no clear majority", "not a face", "no image name")
+
+
+def majority_outcomes(counts, named):
+    """Each image's fate under `majority`: its class (0-7), 8 when no emotion (or `unknown`) has a
+    majority, 9 for not a face, 10 when FER+ has no image for it."""
+    outcomes = np.array([int(np.argmax(process(row, "majority"))) for row in counts])
+    return np.where(named, outcomes, 10)
+
+
 @dataclass(frozen=True)
 class Votes:
     """The vote file, row i = Kaggle's fer2013.csv row i."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fer_bench.data import ferplus
-from fer_bench.data.dataset import TRAIN_SPLIT, UNLABELLED, Dataset
+from fer_bench.data.dataset import SPLITS, TRAIN_SPLIT, UNLABELLED, Dataset
 from fer_bench.errors import FerBenchError
 
 SOURCES = ("fer2013", "ferplus")
@@ -30,6 +30,12 @@ class Labels:
             raise FerBenchError(f"labels must be one of {list(SOURCES)}, got {self.source!r}")
         if self.mode not in ferplus.MODES or (self.source == "fer2013" and self.mode != "majority"):
             raise FerBenchError(f"labels_mode must be one of {list(ferplus.MODES)} with FER+ labels, got {self.mode!r}")
+
+    @classmethod
+    def named(cls, name):
+        """The labels a record's `data.labels` names."""
+        source, _, mode = name.partition("-")
+        return cls(source, mode or "majority")
 
     @property
     def name(self):
@@ -49,10 +55,15 @@ class Labels:
         return _with_ferplus(dataset, self.mode)
 
 
-def _with_ferplus(dataset: Dataset, mode) -> Dataset:
+def votes_of(dataset: Dataset):
+    """(counts (N, 10), named (N,)) of the FER+ votes of each image of `dataset`, checked against it."""
     if dataset.rows is None:
         raise FerBenchError(f"{dataset.source}: FER+ labels need each image's row of Kaggle's fer2013.csv "
                             f"(usage folders of <row>.jpg, or the csv); {dataset.layout} do not say it")  # fmt: skip
+    unknown = sorted(set(dataset.split_names()) - set(SPLITS))
+    if unknown:
+        raise FerBenchError(f"{dataset.source}: FER+ labels need FER2013's splits {list(SPLITS)}; "
+                            f"{dataset.layout} have {unknown}")  # fmt: skip
     votes = _votes(str(ferplus.find_votes(dataset.source)))
     if dataset.rows.max() >= len(votes.usage):
         raise FerBenchError(f"{votes.path}: {len(votes.usage)} rows, but {dataset.source} has an image of row "
@@ -63,7 +74,11 @@ def _with_ferplus(dataset: Dataset, mode) -> Dataset:
         i = wrong[0]
         raise FerBenchError(f"{votes.path}: row {dataset.rows[i]} is {usage[i]} there but {dataset.splits[i]} in "
                             f"{dataset.source} ({dataset.ids[i]}): not the same data set")  # fmt: skip
-    counts, named = votes.counts[dataset.rows], votes.named[dataset.rows]
+    return votes.counts[dataset.rows], votes.named[dataset.rows]
+
+
+def _with_ferplus(dataset: Dataset, mode) -> Dataset:
+    counts, named = votes_of(dataset)
     majority, test_labelled = ferplus.targets(counts, "majority")
     trained, train_labelled = ferplus.targets(counts, mode)
     training = dataset.splits == TRAIN_SPLIT
