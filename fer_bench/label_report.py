@@ -261,6 +261,7 @@ def write_duplicates_report(dataset: Dataset, records, yard, copies: duplicates.
         "## Blank images",
         "",
         f"Images whose pixels vary by less than {duplicates.BLANK_STD:g} grey level (standard deviation): "
+        + f"{int(blank.sum())} ({_per_split(dataset, blank)}): "
         + (", ".join(f"{dataset.splits[i]}/{Path(str(dataset.ids[i])).stem}" for i in np.flatnonzero(blank)) or "none")
         + ".",
         "",
@@ -269,6 +270,10 @@ def write_duplicates_report(dataset: Dataset, records, yard, copies: duplicates.
     path = out_dir / "duplicates.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _per_split(dataset, chosen):
+    return ", ".join(f"{split} {int((chosen & (dataset.splits == split)).sum())}" for split in dataset.split_names())
 
 
 def _conflict_within(dataset, group):

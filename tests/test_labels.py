@@ -162,3 +162,17 @@ def _record_with(predictions, labels):
 
     return Record("r", "e", "ok", spec={}, seed=0, created="", data={"labels": labels},
                   predictions={"PrivateTest": predictions})  # fmt: skip
+
+
+def test_labels_reads_the_votes_for_kaggles_csv_too(simulated_csv, tmp_path, monkeypatch):
+    dataset = load_dataset(simulated_csv)
+    votes = tmp_path / "fer2013new.csv"
+    votes.write_text(votes_for(dataset))
+    monkeypatch.setenv("FER_BENCH_FERPLUS", str(votes))
+    assert main(["labels", "--data", str(simulated_csv), "--results", str(tmp_path / "results")]) == 0
+    (stored,) = yardsticks.load_all(tmp_path / "results")
+    assert stored.fingerprint == dataset.fingerprint and set(stored.splits) == {"PublicTest", "PrivateTest"}
+    private = dataset.rows[dataset.splits == "PrivateTest"]
+    np.testing.assert_array_equal(
+        stored.splits["PrivateTest"].ferplus, np.where(private % 11 == 0, UNCOVERED, private % 8)
+    )
