@@ -220,20 +220,21 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
     and rewrite the leaderboard, which gains the FER+ and clean columns. Returns the files written."""
     from fer_bench import duplicates, label_report, yardsticks
+    from fer_bench.data import ferplus
     from fer_bench.data.labels import votes_of
 
     store = RecordStore(results).check_writable()
     dataset = _dataset(data)
     command = command or f"fer_bench.labels(data={data!r})"
-    votes_of(dataset)  # a data set FER+ cannot label is refused before the copies are searched
+    outcomes = ferplus.majority_outcomes(*votes_of(dataset))  # refuses data FER+ cannot label, before the copies
     log.info("finding test images copied from Training")
     copies = duplicates.find_copies(dataset)
-    measured = yardsticks.compute(dataset, copies, command)
+    measured = yardsticks.compute(dataset, outcomes, copies, command)
     out_dir = store.root / yardsticks.LABELS_DIR
     records = store.all()
     written = [
         measured.save(store.root),
-        label_report.write_ferplus_report(dataset, records, measured, out_dir, command),
+        label_report.write_ferplus_report(dataset, outcomes, records, measured, out_dir, command),
         label_report.write_duplicates_report(dataset, records, measured, copies, out_dir, command),
     ]
     return written + [write_leaderboard(store.root)]

@@ -15,15 +15,13 @@ from tabulate import tabulate
 from fer_bench import duplicates, figures, yardsticks
 from fer_bench.data import ferplus
 from fer_bench.data.dataset import FER2013_CLASSES, TRAIN_SPLIT, UNLABELLED, Dataset
-from fer_bench.data.labels import votes_of
+from fer_bench.data.ferplus import CONTEMPT, NO_IMAGE, NO_MAJORITY, NOT_A_FACE
 from fer_bench.leaderboard import boards
 from fer_bench.metrics import UNCOVERED
 from fer_bench.pairs import paired
 from fer_bench.records import REPORT_SPLIT
 
 TOP_RUNS = 10
-SEVEN = len(FER2013_CLASSES)  # FER+ outcomes 0..7 are its classes; the first 7 map onto FER2013's
-CONTEMPT, NO_MAJORITY, NOT_A_FACE, NO_IMAGE = 7, 8, 9, 10
 
 
 def _pct(value):
@@ -34,18 +32,11 @@ def _table(rows, headers):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def _as_fer2013(outcomes):
-    """FER+ majority outcomes in FER2013's codes; -1 where it is not one of FER2013's classes."""
-    mapped = np.full(len(outcomes), -1)
-    emotion = outcomes < CONTEMPT
-    mapped[emotion] = yardsticks.AS_FER2013[outcomes[emotion]]
-    return mapped
-
-
 def _top_runs(records, dataset: Dataset):
     """The FER2013 board of `dataset` (its best runs first) and the FER+ board of its images."""
-    fer2013 = next((b for b in boards(records) if b.data["fingerprint"] == dataset.fingerprint), None)
-    learnt = next((b for b in boards(records) if b.ferplus and b.data["images"] == dataset.images_fingerprint), None)
+    found = boards(records)
+    fer2013 = next((b for b in found if b.data["fingerprint"] == dataset.fingerprint), None)
+    learnt = next((b for b in found if b.ferplus and b.data["images"] == dataset.images_fingerprint), None)
     return fer2013, learnt
 
 
@@ -53,15 +44,15 @@ def _name(record):
     return f"`{record.experiment}` seed {record.seed} (`{record.run_id}`)"
 
 
-def write_ferplus_report(dataset: Dataset, records, yard: yardsticks.Yardsticks, out_dir: Path, command) -> Path:
-    counts, named = votes_of(dataset)
-    outcomes = ferplus.majority_outcomes(counts, named)
-    as_fer2013 = _as_fer2013(outcomes)
+def write_ferplus_report(dataset: Dataset, outcomes, records, yard: yardsticks.Yardsticks, out_dir: Path,
+                         command) -> Path:  # fmt: skip
+    """`outcomes`: each image's ferplus.majority_outcomes."""
+    as_fer2013 = yardsticks.as_fer2013(yardsticks.majority_labels(outcomes))
     agrees = as_fer2013 == dataset.labels
     split_rows = []
     for split in dataset.split_names():
         at = dataset.splits == split
-        n, scored = int(at.sum()), at & (as_fer2013 >= 0)
+        n, scored = int(at.sum()), at & (as_fer2013 != UNCOVERED)
         split_rows.append(
             [split, n, int(scored.sum())]
             + [int((at & (outcomes == o)).sum()) for o in (CONTEMPT, NO_MAJORITY, NOT_A_FACE, NO_IMAGE)]
@@ -71,9 +62,9 @@ def write_ferplus_report(dataset: Dataset, records, yard: yardsticks.Yardsticks,
     for code, name in enumerate(FER2013_CLASSES):
         row = [name]
         for split in dataset.split_names():
-            scored = (dataset.splits == split) & (dataset.labels == code) & (as_fer2013 >= 0)
+            scored = (dataset.splits == split) & (dataset.labels == code) & (as_fer2013 != UNCOVERED)
             row.append(f"{_pct(agrees[scored].mean())} ({int(scored.sum())})" if scored.any() else "")
-        test = (dataset.splits == REPORT_SPLIT) & (dataset.labels == code) & (as_fer2013 >= 0) & ~agrees
+        test = (dataset.splits == REPORT_SPLIT) & (dataset.labels == code) & (as_fer2013 != UNCOVERED) & ~agrees
         if test.any():
             flips = np.bincount(outcomes[test], minlength=len(ferplus.OUTCOMES))
             row.append(", ".join(f"{ferplus.OUTCOMES[o]} {flips[o]}" for o in np.argsort(-flips)[:3] if flips[o]))
@@ -84,7 +75,7 @@ def write_ferplus_report(dataset: Dataset, records, yard: yardsticks.Yardsticks,
         at = dataset.splits == split
         if not at.any():
             continue
-        matrix = np.zeros((SEVEN, len(ferplus.OUTCOMES)), dtype=int)
+        matrix = np.zeros((len(FER2013_CLASSES), len(ferplus.OUTCOMES)), dtype=int)
         np.add.at(matrix, (dataset.labels[at], outcomes[at]), 1)
         path = figure_dir / f"flips-{split}.png"
         figures.save(
@@ -157,17 +148,15 @@ def _runs_section(records, dataset, yard):
     measured = yard.splits[split]
     top = board.runs[:TOP_RUNS]
     ranking = yardsticks.ferplus_ranking(top, measured, split)
-    score = {run_id: scored for run_id, (scored, _) in ranking.items()}
-    ferplus_rank = {run_id: rank for run_id, (_, rank) in ranking.items()}
     rows = [
-        [rank, _name(r), _pct(r.metrics[split].accuracy_all), _pct(score[r.run_id].accuracy), ferplus_rank[r.run_id]]
+        [rank, _name(r), _pct(r.metrics[split].accuracy_all), _pct(ranking[r.run_id][0].accuracy), ranking[r.run_id][1]]
         for rank, r in enumerate(top, start=1)
     ]
     truth = np.where(measured.ferplus_as_fer2013 == UNCOVERED, UNLABELLED, measured.ferplus_as_fer2013)
     pair_rows = []
     for i, a in enumerate(top):
         for b in top[i + 1 :]:
-            if ferplus_rank[b.run_id] < ferplus_rank[a.run_id]:
+            if ranking[b.run_id][1] < ranking[a.run_id][1]:
                 old, new = paired(a, b, measured.fer2013, split), paired(a, b, truth, split)
                 pair_rows.append(
                     [
@@ -181,7 +170,7 @@ def _runs_section(records, dataset, yard):
                         f"{new.p:.2g}",
                     ]
                 )
-    n = score[top[0].run_id].n
+    n = ranking[top[0].run_id][0].n
     lines = [
         f"## The leaderboard's top {len(top)} runs under both yardsticks ({split})",
         "",

@@ -17,7 +17,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench import yardsticks
-from fer_bench.data.dataset import scored_against
+from fer_bench.data.dataset import label_source, scored_against
 from fer_bench.markdown import replace_block
 from fer_bench.records import REPORT_SPLIT, Record, report_split
 from fer_bench.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
@@ -35,7 +35,7 @@ class Board:
     @property
     def ferplus(self):
         """Whether the board's runs learnt FER+ labels (and are tested on its majority)."""
-        return _learnt_ferplus(self.data)
+        return label_source(self.data) == "ferplus"
 
 
 def latest_per_run(records):
@@ -57,15 +57,11 @@ def boards(records):
     for record in latest_per_run(records):
         groups.setdefault(scored_against(record.data), []).append(record)
     result = []
-    for runs in sorted(groups.values(), key=lambda runs: (_learnt_ferplus(runs[0].data), -len(runs))):
+    for runs in sorted(groups.values(), key=lambda runs: (label_source(runs[0].data) == "ferplus", -len(runs))):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
         result.append(Board(runs[0].data, split, ranked))
     return result
-
-
-def _learnt_ferplus(data):
-    return data.get("labels", "fer2013") != "fer2013"
 
 
 def _experiment(record: Record):

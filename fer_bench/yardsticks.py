@@ -1,7 +1,7 @@
 """The second yardstick and the clean test set, for every run of a FER2013 data set.
 
 `compute` takes, for each test image, its FER2013 label, its FER+ majority label (8 classes; none
-for unknown, not a face, no image name) and whether a copy of it is in Training
+for no clear majority, not a face, no image name) and whether a copy of it is in Training
 (fer_bench/duplicates.py). `fer-bench labels` stores them as `results/labels/<fingerprint>.json`;
 the leaderboard reads that file to score every recorded run against the FER+ majority (on the
 images whose majority is one of FER2013's 7 classes) and on the clean images (no copy in
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench import duplicates
-from fer_bench.data.dataset import FER2013_CLASSES, UNLABELLED, Dataset
+from fer_bench.data import ferplus
+from fer_bench.data.dataset import FER2013_CLASSES, Dataset, label_source
 from fer_bench.data.ferplus import FERPLUS_CLASSES
-from fer_bench.data.labels import Labels
 from fer_bench.metrics import UNCOVERED, decode_predictions, encode_predictions
 from fer_bench.records import Record
 
@@ -37,6 +37,17 @@ AS_FER2013 = np.array(
 )
 
 
+def majority_labels(outcomes):
+    """FER+ majority classes (FERPLUS_CLASSES codes) of ferplus.majority_outcomes, UNCOVERED where
+    there is none."""
+    return np.where(outcomes <= ferplus.CONTEMPT, outcomes, UNCOVERED)
+
+
+def as_fer2013(majority):
+    """FER+ majority classes in FER2013's codes, UNCOVERED where there is none or it is contempt."""
+    return np.where(majority == UNCOVERED, UNCOVERED, AS_FER2013[np.maximum(majority, 0)])
+
+
 @dataclass(frozen=True)
 class Split:
     fer2013: np.ndarray  # FER2013 label of each image
@@ -46,7 +57,7 @@ class Split:
     @property
     def ferplus_as_fer2013(self):
         """The FER+ majority in FER2013's codes, UNCOVERED where there is none or it is contempt."""
-        return np.where(self.ferplus == UNCOVERED, UNCOVERED, AS_FER2013[np.maximum(self.ferplus, 0)])
+        return as_fer2013(self.ferplus)
 
 
 @dataclass(frozen=True)
@@ -91,18 +102,14 @@ class Yardsticks:
         return path
 
 
-def compute(dataset: Dataset, copies: duplicates.Copies, command) -> Yardsticks:
-    """The yardsticks of a FER2013-labelled data set (FER+ votes found as fer_bench/data/ferplus.py
-    says), given its copies (duplicates.find_copies)."""
-    ferplus = Labels("ferplus", "majority").apply(dataset)
-    copied = copies.copied()
+def compute(dataset: Dataset, outcomes, copies: duplicates.Copies, command) -> Yardsticks:
+    """The yardsticks of a FER2013-labelled data set, from the FER+ majority outcome of each image
+    (ferplus.majority_outcomes) and its copies (duplicates.find_copies)."""
+    majority, copied = majority_labels(outcomes), copies.copied()
     splits = {}
     for split in dataset.test_splits():
         index = dataset.indices(split)
-        majority = ferplus.labels[index]
-        splits[split] = Split(
-            dataset.labels[index], np.where(majority == UNLABELLED, UNCOVERED, majority), copied[index]
-        )
+        splits[split] = Split(dataset.labels[index], majority[index], copied[index])
     return Yardsticks(dataset.fingerprint, dataset.images_fingerprint, splits, command)
 
 
@@ -114,7 +121,7 @@ def load_all(results_root) -> list[Yardsticks]:
 
 def for_record(found, record: Record):
     """The yardsticks that apply to `record`'s data set, or None."""
-    key = record.data.get("images") if record.data.get("labels", "fer2013") != "fer2013" else record.data["fingerprint"]
+    key = record.data["fingerprint"] if label_source(record.data) == "fer2013" else record.data["images"]
     return next((y for y in found if key in (y.fingerprint, y.images)), None)
 
 
@@ -144,7 +151,7 @@ def ferplus_ranking(records, split: Split, split_name):
 
 def _own_truth(record: Record, split: Split):
     """The labels `record` was trained for: FER+ majority for a FER+ run, else FER2013's."""
-    return split.ferplus if record.data.get("labels", "fer2013") != "fer2013" else split.fer2013
+    return split.fer2013 if label_source(record.data) == "fer2013" else split.ferplus
 
 
 def clean_score(record: Record, split: Split, split_name) -> Score:

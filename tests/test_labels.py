@@ -109,8 +109,11 @@ def test_labels_writes_the_reports_and_the_leaderboard_gains_the_second_yardstic
 
 
 def test_the_yardsticks_survive_their_file(mini_dataset, votes, tmp_path):
+    from fer_bench.data.ferplus import majority_outcomes
+    from fer_bench.data.labels import votes_of
+
     copies = duplicates.find_copies(mini_dataset)
-    measured = yardsticks.compute(mini_dataset, copies, "test")
+    measured = yardsticks.compute(mini_dataset, majority_outcomes(*votes_of(mini_dataset)), copies, "test")
     path = measured.save(tmp_path)
     again = yardsticks.Yardsticks.from_dict(json.loads(path.read_text()))
     for split, values in measured.splits.items():

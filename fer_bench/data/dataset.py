@@ -85,9 +85,15 @@ class Dataset:
         return f"{self.layout} at {self.source}: {len(self)} images {counts}, {len(self.classes)} classes"
 
 
+def label_source(data: dict):
+    """Where the labels of the data set a record's `data` describes come from: "fer2013" or
+    "ferplus" (`data.labels` without its mode; records made before labels were a choice: FER2013)."""
+    return data.get("labels", "fer2013").split("-")[0]
+
+
 def scored_against(data: dict):
     """What a test score on the data set a record's `data` describes is comparable by: its
     fingerprint; under FER+ labels, whose every mode tests on the majority label while training on
     its own targets, the images and the label source."""
-    labels = data.get("labels", "fer2013")  # records made before labels were a choice: FER2013's
-    return data["fingerprint"] if labels == "fer2013" else f"{data['images']}:{labels.split('-')[0]}"
+    source = label_source(data)
+    return data["fingerprint"] if source == "fer2013" else f"{data['images']}:{source}"

@@ -90,13 +90,14 @@ def targets(counts, mode):
 
 
 OUTCOMES = (*FERPLUS_CLASSES, "no clear majority", "not a face", "no image name")
+CONTEMPT, NO_MAJORITY, NOT_A_FACE, NO_IMAGE = range(len(FERPLUS_CLASSES) - 1, len(OUTCOMES))
 
 
 def majority_outcomes(counts, named):
-    """Each image's fate under `majority`: its class (0-7), 8 when no emotion (or `unknown`) has a
-    majority, 9 for not a face, 10 when FER+ has no image for it."""
+    """Each image's fate under `majority`: its class (0 to CONTEMPT), NO_MAJORITY when no emotion (or
+    `unknown`) has a majority, NOT_A_FACE, or NO_IMAGE when FER+ has no image for it."""
     outcomes = np.array([int(np.argmax(process(row, "majority"))) for row in counts])
-    return np.where(named, outcomes, 10)
+    return np.where(named, outcomes, NO_IMAGE)
 
 
 @dataclass(frozen=True)
