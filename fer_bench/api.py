@@ -200,18 +200,25 @@ def write_leaderboard(results=None, readme=None) -> Path:
     return path
 
 
-def compare(runs, *, data=None, results=None, split="PrivateTest"):
+def compare(runs, *, data=None, results=None, split=None):
     """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
-    evaluate (McNemar's exact test); returns (reference record, table rows)."""
+    evaluate (McNemar's exact test; default split: the first run's report split); returns (reference
+    record, table rows). Evaluations of saved models carry their labels; other runs need `data`."""
     from fer_bench import pairs
+    from fer_bench.metrics import decode_predictions
     from fer_bench.records import latest_ok
 
     if len(runs) < 2:
         raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
-    records = RecordStore(results).all()
-    chosen = [latest_ok(records, name) for name in runs]  # before loading the data: a typo should not cost a minute
-    labels = Labels.named(chosen[0].data.get("labels", "fer2013"))
-    return pairs.compare(records, runs, labels.apply(_dataset(data)), split)
+    chosen = [latest_ok(RecordStore(results).all(), name) for name in runs]  # a typo should not cost a data load
+    base = chosen[0]
+    split = split or base.report_split
+    if base.evaluation:
+        if split not in base.evaluation["labels"]:
+            raise FerBenchError(f"run {base.run_id} ({base.experiment}) has no {split} predictions")
+        return pairs.compare(chosen, decode_predictions(base.evaluation["labels"][split]), base.scored_against, split)
+    dataset = Labels.named(base.data.get("labels", "fer2013")).apply(_dataset(data))
+    return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
 def labels(*, data=None, results=None, command=None) -> list[Path]:
@@ -240,21 +247,48 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     return written + [write_leaderboard(store.root)]
 
 
-def predict(images, *, model=None, results=None):
-    """Classify the faces in image files with a recorded model that saved its weights (`model`: an
-    experiment name or run id; default the best such run). Returns (record, [(image, faces or
-    FerBenchError)]): an unreadable image or one without a face gives its error, the others go on."""
-    from fer_bench.faces import Predictor, choose_record, predict_image
+def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True):
+    """Classify the faces in images with a recorded model that saved its weights (`model`: an
+    experiment name or run id; default the best such run). `images`: files, folders (searched
+    recursively) or glob patterns; `faces`: auto, crop or detect (fer_bench.faces); `detector`: a
+    name of fer_bench.detectors (default hog-then-cnn). Returns (record, [(image, faces or
+    FerBenchError)]): an input that names nothing, an unreadable or too small image, or one without a
+    face gives its error, the others go on."""
+    from fer_bench.faces import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
 
     store = RecordStore(results)
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
-    outcomes = []
-    for image in images:
-        try:
-            outcomes.append((image, predict_image(image, predictor)))
-        except FerBenchError as error:
-            outcomes.append((image, error))
-    return predictor.record, outcomes
+    files, refused = image_files(images)
+    outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
+    return predictor.record, refused + [(str(path), found) for path, found in outcomes]
+
+
+def evaluate(model, *, data, results=None, faces="auto", detector=None, force=False, command=None,
+             progress=True) -> Record:  # fmt: skip
+    """Run a recorded model with saved weights (`model`: experiment name or run id) on the labelled
+    collection `data` (a FER2013 layout, or `<label>/<image>` folders), without training; append the
+    evaluation's record and rewrite the leaderboard, which gets a board per collection. An
+    evaluation already recorded is returned as it is unless `force`."""
+    from fer_bench import evaluation
+    from fer_bench.faces import DEFAULT_DETECTOR, Predictor, choose_record
+
+    store = RecordStore(results).check_writable()
+    detector = detector or DEFAULT_DETECTOR
+    source = choose_record(store.all(), model)
+    found = evaluation.target(data, source.classes)
+    for label, why in found.excluded.items():
+        log.info(f"excluded {label}: {why}")
+    run_id = evaluation.run_id(source, found.fingerprint, faces, detector)
+    previous = None if force else store.ok_record(run_id)
+    if previous:
+        log.info(f"{previous.experiment} (run {run_id}) is already recorded; pass --force to evaluate again")
+        return previous
+    predictor = Predictor.load(source, store.root)
+    command = command or _call("evaluate", model, data=str(data), faces=faces, detector=detector)
+    record = evaluation.evaluate(predictor, found, faces, detector, command, progress)
+    store.append(record)
+    log.info(f"leaderboard updated: {write_leaderboard(store.root)}")
+    return record
 
 
 def import_records(source, *, results=None) -> tuple[int, int]:

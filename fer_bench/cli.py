@@ -1,19 +1,21 @@
 """`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
 
-Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, import, cache.
+Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2.
 """
 
 import argparse
+import csv
 import json
 import shlex
 import sys
 from pathlib import Path
 
-from fer_bench import api, console, files
+from fer_bench import api, console, detectors, files
 from fer_bench.errors import FerBenchError
+from fer_bench.faces import DEFAULT_DETECTOR, FACES
 from fer_bench.specs import MAX_SEED, is_seed
 
 
@@ -93,13 +95,27 @@ def build_parser():
     board.add_argument("--readme", default=None, help="also refresh the headline block of this README")
     board.set_defaults(handler=cmd_leaderboard)
 
-    predict = sub.add_parser("predict", parents=[common], help="classify the faces in photos with a saved model")
-    predict.add_argument("images", nargs="+", help="image files (any size; colour or grayscale)")
+    faces = argparse.ArgumentParser(add_help=False)
+    faces.add_argument("--faces", choices=FACES, default="auto", help="crop: each image is a face crop; detect: find "
+                       "the faces; auto: crop up to 96 pixels a side, detect above (default)")  # fmt: skip
+    faces.add_argument("--detector", choices=detectors.names(), default=DEFAULT_DETECTOR,
+                       help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR})")  # fmt: skip
+
+    predict = sub.add_parser("predict", parents=[common, faces], help="classify the faces in images with a saved model")
+    predict.add_argument("images", nargs="+", help="image files, folders or patterns (any size; colour or grayscale)")
     predict.add_argument("--model", default=None, help="experiment or run id (default: the best recorded with weights)")
-    predict.add_argument("--format", choices=["text", "json"], default="text")
+    predict.add_argument("--format", choices=["text", "json", "csv"], default="text",
+                         help="csv: one row per face with every class's probability")  # fmt: skip
     predict.add_argument("--annotate", default=None, help="write the image with boxes and labels here (PNG; a folder "
                          "when several images are given)")  # fmt: skip
     predict.set_defaults(handler=cmd_predict)
+
+    judge = sub.add_parser("evaluate", parents=[common, faces], help="run a saved model on a labelled collection, "
+                           "without training, and record it")  # fmt: skip
+    judge.add_argument("model", help="experiment name or run id of a recorded run with saved weights")
+    judge.add_argument("--data", required=True, help="a FER2013 layout, or <label>/<image> folders of any images")
+    judge.add_argument("--force", action="store_true", help="evaluate again even if already recorded")
+    judge.set_defaults(handler=cmd_evaluate)
 
     merge = sub.add_parser(
         "import", parents=[common], help="add the records (and saved weights) of another results folder"
@@ -111,7 +127,8 @@ def build_parser():
         "compare", parents=[common, data], help="pair recorded runs with the first on shared test images (McNemar)"
     )
     versus.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids; first = reference")
-    versus.add_argument("--split", default="PrivateTest", help="test split to compare on (default: PrivateTest)")
+    versus.add_argument("--split", default=None, help="test split to compare on (default: the first run's report "
+                        "split: PrivateTest, or an evaluated collection's)")  # fmt: skip
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
@@ -179,16 +196,25 @@ def cmd_leaderboard(args):
 def cmd_predict(args):
     from fer_bench.faces import annotate
 
-    record, outcomes = api.predict(args.images, model=args.model, results=args.results)
+    record, outcomes = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
+                                   detector=args.detector)  # fmt: skip
     found = [(image, faces) for image, faces in outcomes if not isinstance(faces, FerBenchError)]
     if args.annotate:
         for image, faces in found:
             out = Path(args.annotate)
-            annotate(image, faces, out / (Path(image).stem + ".png") if len(args.images) > 1 else out)
+            annotate(image, faces, out / (Path(image).stem + ".png") if len(outcomes) > 1 else out)
     if args.format == "json":
         images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
-        print(json.dumps({"model": {"run_id": record.run_id, "experiment": record.experiment}, "images": images},
-                         indent=2))  # fmt: skip
+        refused = [{"image": image, "error": str(e)} for image, e in outcomes if isinstance(e, FerBenchError)]
+        model = {"run_id": record.run_id, "experiment": record.experiment}
+        print(json.dumps({"model": model, "images": images, "refused": refused}, indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["image", "face", "left", "top", "right", "bottom", "whole_image", "label", *record.classes])
+        for image, faces in found:
+            for number, face in enumerate(faces):
+                writer.writerow([image, number, *face.box, face.whole_image, face.label,
+                                 *(face.probabilities[name] for name in record.classes)])  # fmt: skip
     else:
         print(f"model: {record.experiment} (run {record.run_id})")
         for image, faces in found:
@@ -204,6 +230,21 @@ def cmd_predict(args):
     return 2 if errors else 0
 
 
+def cmd_evaluate(args):
+    record = api.evaluate(args.model, data=args.data, results=args.results, faces=args.faces, detector=args.detector,
+                          force=args.force, command=args.command_line)  # fmt: skip
+    print(summary_text(record))
+    for split, m in record.metrics.items():
+        print(f"  {split} recall: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in m.per_class_recall.items()))
+    for label, why in record.evaluation["excluded"].items():
+        print(f"  excluded {label}: {why}")
+    for line in record.evaluation["refused"]:
+        print(f"  refused {line}")
+    hidden = record.evaluation["n_refused"] - len(record.evaluation["refused"])
+    if hidden:
+        print(f"  ... and {hidden} more refused files (all counted in the record)")
+
+
 def cmd_import(args):
     added, known = api.import_records(args.source, results=args.results)
     print(f"imported {added} record(s) from {args.source}; {known} were already here")
@@ -213,7 +254,7 @@ def cmd_compare(args):
     from fer_bench.pairs import markdown
 
     base, rows = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
-    text = markdown(base, rows, args.split, args.command_line)
+    text = markdown(base, rows, args.split or base.report_split, args.command_line)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -264,6 +305,9 @@ def cmd_list(args):
                         else f"[{tunable['low']}, {tunable['high']}]" + (" log" if tunable.get("log") else "")
                     )
                 print(f"      {param} = {default!r}{choices}")
+    print("detectors (predict and evaluate --detector; features/embedding detector):")
+    for name in detectors.names():
+        print(f"  {name:<16} {detectors.get(name).summary}")
     for title, what in (("experiments", "experiment"), ("grids", "grid"), ("searches", "search")):
         print(f"{title}:\n  " + "  ".join(files.names(what)))
 

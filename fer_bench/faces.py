@@ -1,25 +1,38 @@
-"""Find the faces in any photo and classify them with a saved model (`fer-bench predict`).
+"""Faces in any image, cut to FER2013's framing and classified with a saved model, in batches
+(`fer-bench predict`, and `fer-bench evaluate` on a collection of photos).
 
-Faces are found with face_recognition's HOG detector, each box widened to FER2013's framing and
-cut to 48x48 grayscale; an image in which no face is found is classified as a whole when it is
-already a face crop (at most 96 pixels a side), else it is an error.
+How an image becomes face crops is the `faces` choice:
+- `crop`: the image is a face crop already, as FER2013's are: its centred square is the face;
+- `detect`: faces are found with a detector (fer_bench.detectors), each box widened to FER2013's
+  framing and cut to 48x48 grayscale;
+- `auto` (predict's default): `crop` for an image at most CROP_SIDE pixels a side, `detect` above.
+An image smaller than MIN_SIDE a side cannot show a face and is refused; a photo larger than
+READ_SIDE a side is decoded at a reduced size (JPEG decodes straight to it), so a 200-megapixel
+picture costs tens of megabytes, not gigabytes.
 """
 
+import glob
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from tqdm import tqdm
 
-from fer_bench import registry
-from fer_bench.data.dataset import IMAGE_SIZE
-from fer_bench.data.loaders import read_gray
+from fer_bench import detectors, registry
+from fer_bench.data.dataset import IMAGE_SIZE, label_source
+from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
+from fer_bench.detectors import CROP_SIDE
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import DescribesCrops, SavesWeights
 from fer_bench.records import Record, select
 
+FACES = ("auto", "crop", "detect")
+DEFAULT_DETECTOR = "hog-then-cnn"
 FRAME_MARGIN = 0.25  # FER2013 crops show about this much beyond dlib's face box on each side
-WHOLE_IMAGE_MAX_SIDE = 96
+MIN_SIDE = 16  # a third of FER2013's 48 pixels: below it there is no face left to classify
+READ_SIDE = 4096  # larger photos are read at about this size: ample for any detector and 48x48 crops
+BATCH = 256  # images read, detected and classified per model call
 
 
 @dataclass
@@ -47,7 +60,8 @@ def can_predict(record: Record):
 
 
 def choose_record(records, name=None) -> Record:
-    """The named record (experiment or run id), else the best recorded model with saved weights."""
+    """The named record (experiment or run id), else the recorded model with saved weights that
+    ranks first on FER2013's labels (a FER+ score is on another yardstick, not comparable)."""
     usable = [r for r in (select(records, name) if name else records) if can_predict(r)]
     if name and not usable:
         raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with")
@@ -55,7 +69,8 @@ def choose_record(records, name=None) -> Record:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
     if name:
         return usable[-1]
-    return max(usable, key=lambda r: r.metrics[r.report_split].accuracy_all)
+    fer2013 = [r for r in usable if label_source(r.data) == "fer2013"] or usable
+    return max(fer2013, key=lambda r: r.metrics[r.report_split].accuracy_all)
 
 
 @dataclass
@@ -76,42 +91,120 @@ class Predictor:
         model = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
         return cls(record, features, model.load(path, record.classes))
 
-    def probabilities(self, crops):
-        """(n, classes) for (n, 48, 48) uint8 crops. Every crop is classified: where the features
-        find no single face in it, their whole-frame value stands, as the `full` protocol uses it."""
-        return self.model.predict_proba(self.features.of_crops(crops).X)
+    def classify(self, crops):
+        """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops. `covered` is the
+        features' own: the embedding's `detector` protocol covers only crops with one face in them,
+        and its whole-frame value stands for the others."""
+        features = self.features.of_crops(crops)
+        return np.asarray(self.model.predict_proba(features.X)), features.covered
 
 
-def find_faces(gray: Image.Image):
-    """[(left, top, right, bottom, whole_image)] widened to FER2013's framing, inside the image."""
-    import face_recognition
-
-    rgb = np.asarray(gray.convert("RGB"))
-    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=1, model="hog")
-    width, height = gray.size
-    found = []
-    for top, right, bottom, left in boxes:
-        half = max(right - left, bottom - top) * (0.5 + FRAME_MARGIN)
-        cx, cy = (left + right) / 2, (top + bottom) / 2
-        box = (max(0, cx - half), max(0, cy - half), min(width, cx + half), min(height, cy + half))
-        found.append((*(int(round(v)) for v in box), False))
-    if not found and max(width, height) <= WHOLE_IMAGE_MAX_SIDE:
-        found.append((0, 0, width, height, True))
-    return found
+def framed(box, size):
+    """A detector's face box widened to FER2013's framing: a square FRAME_MARGIN larger on each
+    side, inside the image."""
+    left, top, right, bottom = box
+    width, height = size
+    half = max(right - left, bottom - top) * (0.5 + FRAME_MARGIN)
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    framed = (max(0, cx - half), max(0, cy - half), min(width, cx + half), min(height, cy + half))
+    return tuple(int(round(v)) for v in framed)
 
 
-def predict_image(path, predictor: Predictor):
-    gray = read_gray(path)
-    boxes = find_faces(gray)
-    if not boxes:
-        raise FerBenchError(f"{path}: no face found")
+def centred_square(size):
+    width, height = size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+class NoFaceFound(FerBenchError):
+    pass
+
+
+def face_crops(path, faces="auto", detector=DEFAULT_DETECTOR):
+    """[(box, whole_image, crop)] of one image file (crops_in); a FerBenchError for an unreadable or
+    too small image."""
+    gray, scale = read_photo(path)
+    return crops_in(gray, faces, detector, path, scale)
+
+
+def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="image", scale=1.0):
+    """[(box, whole_image, crop 48x48 uint8)] of a grayscale image, largest face first, boxes in the
+    pixels of the image it was read from at `scale`; NoFaceFound where `detect` finds none."""
+    if faces not in FACES:
+        raise FerBenchError(f"unknown faces choice {faces!r}; choose one of {', '.join(FACES)}")
+    if faces == "crop" or (faces == "auto" and max(gray.size) / scale <= CROP_SIDE):
+        boxes, whole = [centred_square(gray.size)], True
+    else:
+        found = detectors.find_faces(gray, detectors.get(detector))
+        if not found:
+            raise NoFaceFound(f"{name}: no face found (detector {detector})")
+        boxes = sorted((framed(box, gray.size) for box in found), key=lambda b: -(b[2] - b[0]))
+        whole = False
     size = (IMAGE_SIZE, IMAGE_SIZE)
-    crops = np.stack([np.asarray(gray.crop(box[:4]).resize(size, Image.BILINEAR), dtype=np.uint8) for box in boxes])
-    proba = predictor.probabilities(crops)
     return [
-        Face(box[:4], {name: round(float(p), 4) for name, p in zip(predictor.record.classes, row)}, box[4])
-        for box, row in zip(boxes, proba)
-    ]
+        (tuple(round(v / scale) for v in box), whole,
+         np.asarray(gray.crop(box).resize(size, Image.BILINEAR), dtype=np.uint8))
+        for box in boxes
+    ]  # fmt: skip
+
+
+def read_photo(path):
+    """(grayscale image, the scale it was read at) of any image file; one too small is refused."""
+    gray = read_gray(path, max_side=READ_SIDE)
+    with Image.open(path) as header:  # the size as stored, before any reduction
+        width, height = header.size
+    if min(width, height) < MIN_SIDE:
+        raise FerBenchError(f"{path}: {width}x{height} pixels is too small to show a face (at least {MIN_SIDE} a side)")
+    return gray, gray.width / width
+
+
+def image_files(inputs):
+    """(files, refused): every image under the folders in `inputs` (recursively, by suffix), every
+    file named, every match of a pattern the shell did not expand; (input, FerBenchError) for each
+    input that names nothing."""
+    files, refused = [], []
+    for item in map(str, inputs):
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files += found
+            if not found:
+                refused.append((item, FerBenchError(f"{path}: no image files in this folder")))
+        elif path.exists():
+            files.append(path)
+        elif glob.has_magic(item) and (matches := sorted(glob.glob(str(path), recursive=True))):
+            files += [Path(m) for m in matches if Path(m).is_file()]
+        else:
+            refused.append((item, FerBenchError(f"{path}: no such file or folder")))
+    return files, refused
+
+
+def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_DETECTOR, progress=True):
+    """[(path, [Face] or FerBenchError)] in the order of `paths`: images are read and their faces
+    found BATCH at a time, and each batch's crops classified in one model call."""
+    outcomes = []
+    with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress, leave=False) as bar:
+        for start in range(0, len(paths), BATCH):
+            found = []
+            for path in paths[start : start + BATCH]:
+                try:
+                    found.append((path, face_crops(path, faces, detector)))
+                except FerBenchError as error:
+                    found.append((path, error))
+                bar.update()
+            crops = [crop for _, each in found if isinstance(each, list) for _, _, crop in each]
+            proba = iter(predictor.classify(np.stack(crops))[0] if crops else [])
+            classes = predictor.record.classes
+            for path, each in found:
+                if isinstance(each, FerBenchError):
+                    outcomes.append((path, each))
+                    continue
+                outcomes.append((path, [
+                    Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
+                    for box, whole, _ in each
+                ]))  # fmt: skip
+    return outcomes
 
 
 def annotate(path, faces, out: Path):

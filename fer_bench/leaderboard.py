@@ -17,7 +17,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench import yardsticks
-from fer_bench.data.dataset import label_source, scored_against
+from fer_bench.data.dataset import label_source
 from fer_bench.markdown import replace_block
 from fer_bench.records import REPORT_SPLIT, Record, report_split
 from fer_bench.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
@@ -37,16 +37,22 @@ class Board:
         """Whether the board's runs learnt FER+ labels (and are tested on its majority)."""
         return label_source(self.data) == "ferplus"
 
+    @property
+    def evaluated(self):
+        """Whether the board holds saved models evaluated on a collection (fer_bench/evaluation.py)."""
+        return self.runs[0].evaluation is not None
+
 
 def latest_per_run(records):
     """The latest ok record of each configuration on each Keras backend, grid cells (`GRID/LABEL`)
-    left to their grid's report: a run made again, with the same code or after its parts changed,
-    replaces its earlier record on the board (a record of the current code is never replaced by an
-    older one)."""
+    left to their grid's report, and of each evaluation of a model on a collection: a run made
+    again, with the same code or after its parts changed, replaces its earlier record on the board (a
+    record of the current code is never replaced by an older one)."""
     latest = {}
     for record in records:
         if record.ok and "/" not in record.experiment:
-            key = (record.config_id, record.backend)
+            how = record.evaluation and (record.evaluation["faces"], record.evaluation["detector"])
+            key = (record.config_id, record.backend, record.scored_against, how)
             if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
                 latest[key] = record
     return list(latest.values())
@@ -55,9 +61,10 @@ def latest_per_run(records):
 def boards(records):
     groups = {}
     for record in latest_per_run(records):
-        groups.setdefault(scored_against(record.data), []).append(record)
+        groups.setdefault(record.scored_against, []).append(record)
     result = []
-    for runs in sorted(groups.values(), key=lambda runs: (label_source(runs[0].data) == "ferplus", -len(runs))):
+    order = lambda runs: (runs[0].evaluation is not None, label_source(runs[0].data) == "ferplus", -len(runs))  # noqa: E731
+    for runs in sorted(groups.values(), key=order):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
         result.append(Board(runs[0].data, split, ranked))
@@ -142,8 +149,47 @@ def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
+def evaluation_table(board: Board):
+    """An evaluation board's table: each saved model, how its faces were cut, its scores and recall."""
+    headers = ["#", "model run", "seed", "features", "model", "faces", f"{board.split} acc. (all images)",
+               "evaluated (coverage)", "acc. on evaluated", "macro-F1", "recall per class", "refused files",
+               "time (on)", "run id"]  # fmt: skip
+    rows = []
+    for rank, r in enumerate(board.runs, start=1):
+        m, how = r.metrics[board.split], r.evaluation
+        faces = how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
+        recall = ", ".join(f"{name[:3]} {100 * value:.0f}" for name, value in m.per_class_recall.items())
+        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed, _describe(r.spec["features"]),
+                     _describe(r.spec["model"]), faces, _percent(m.accuracy_all),
+                     f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
+                     _percent(m.macro_f1), recall, how["n_refused"], f"{_run_time(r.timings)} ({_hardware(r)})",
+                     f"`{r.run_id}`"])  # fmt: skip
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def _evaluation_section(board: Board):
+    d = board.data
+    excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
+    lines = [
+        f"## Evaluated on {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)",
+        "",
+        "Saved models run on a collection they were not trained on (`fer-bench evaluate`), scored over the",
+        "classes it shares with each model's label space. `faces`: crop (the whole image is the face) or",
+        "detect (the largest face the detector finds; an image without one counts as wrong in the first",
+        "column). Refused files (unreadable, or too small to show a face) are left out of the scores.",
+        "",
+        evaluation_table(board),
+        "",
+    ]
+    if excluded:
+        lines += ["Excluded: " + "; ".join(f"`{label}` ({why})" for label, why in sorted(excluded.items())) + ".", ""]
+    return lines
+
+
 def _board_section(board: Board, yard):
     d, m = board.data, board.runs[0].metrics[board.split]
+    if board.evaluated:
+        return _evaluation_section(board)
     if not board.ferplus:
         lines = [f"## {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)", ""]
         if yard is None:

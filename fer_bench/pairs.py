@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from fer_bench.data.dataset import UNLABELLED, scored_against
+from fer_bench.data.dataset import UNLABELLED
 from fer_bench.errors import FerBenchError
 from fer_bench.metrics import UNCOVERED, decode_predictions
-from fer_bench.records import Record, latest_ok
+from fer_bench.records import Record
 from fer_bench.stats import mcnemar_exact
 
 
@@ -31,19 +31,20 @@ def paired(record_a: Record, record_b: Record, labels, split) -> Paired:
     return Paired(int(both.sum()), float(a_right.mean()), float(b_right.mean()), only_a, only_b, p)
 
 
-def compare(records, names, dataset, split):
-    """Table rows: every named run against the first, paired on their shared `split` images."""
-    chosen = [latest_ok(records, name) for name in names]
+def compare(chosen, labels, against, split):
+    """Table rows: every chosen record against the first, paired on their shared `split` images;
+    `labels` are that split's true labels, `against` what the records must be scored against
+    (Record.scored_against)."""
     for record in chosen:
-        if scored_against(record.data) != dataset.scored_against:
+        if record.scored_against != against:
             raise FerBenchError(
                 f"run {record.run_id} ({record.experiment}) was tested on other data or labels "
-                f"(fingerprint {record.data['fingerprint']}, {record.data.get('labels', 'fer2013')} labels; "
-                f"loaded {dataset.fingerprint}, {dataset.labels_name} labels)"
+                f"(fingerprint {record.data['fingerprint']}, {record.data.get('labels', 'fer2013')} labels"
+                + (", an evaluation" if record.evaluation else "")
+                + f"; comparing on {against})"
             )
         if split not in record.predictions:
             raise FerBenchError(f"run {record.run_id} ({record.experiment}) has no {split} predictions")
-    labels = dataset.labels[dataset.indices(split)]
     base = chosen[0]
     rows = []
     for other in chosen[1:]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from fer_bench import registry
-from fer_bench.data.dataset import FER2013_CLASSES
+from fer_bench.data.dataset import FER2013_CLASSES, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.metrics import SplitMetrics
 from fer_bench.specs import config_id
@@ -57,6 +57,7 @@ class Record:
     history: dict | None = None  # per-epoch lists of a model that reports epochs
     artefact: str | None = None  # saved weights, relative to the results folder
     search: dict | None = None  # the search that chose this run's parameters
+    evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/evaluation.py)
     error: str | None = None
     traceback: str | None = None
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
@@ -81,6 +82,12 @@ class Record:
     def classes(self):
         """The label space; records made before it was recorded are FER2013's."""
         return tuple(self.data.get("classes", FER2013_CLASSES))
+
+    @property
+    def scored_against(self):
+        """What its test scores are comparable by (dataset.scored_against); an evaluation's, by the
+        collection alone, apart from runs trained on it."""
+        return f"evaluated:{self.data['fingerprint']}" if self.evaluation else scored_against(self.data)
 
     @property
     def report_split(self):

@@ -28,7 +28,7 @@ def is_seed(value):
 @dataclass(frozen=True)
 class PartSpec:
     name: str
-    params: dict  # every parameter, defaults included
+    params: dict  # every parameter, defaults included (but Part.added_later at theirs)
     version: str
 
     @classmethod
@@ -42,7 +42,9 @@ class PartSpec:
             values = {k: v for k, v in values.items() if k in part.param_names}
         resolved = part.resolve(values)
         part.create(resolved)  # the constructor checks ranges
-        return cls(name, resolved, part.version)
+        defaults = {p.name: p.default for p in part.params}
+        named = {k: v for k, v in resolved.items() if not (k in part.factory.added_later and v == defaults[k])}
+        return cls(name, named, part.version)
 
     def with_values(self, kind, values, lenient=False):
         """This part with `values` changed; a new `name` starts from that part's defaults."""

@@ -128,3 +128,21 @@ def mini_copy(tmp_path):
     target = tmp_path / "data"
     shutil.copytree(MINI, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn_results(tmp_path_factory, shared_cache):
+    """A results folder holding one tiny CNN run (`tiny-cnn`) on the fixture, with its weights."""
+    from fer_bench.data import load_dataset
+    from fer_bench.features.cache import ArrayCache
+    from fer_bench.files.experiment import parse_experiment
+    from fer_bench.records import RecordStore
+    from fer_bench.runner import run
+
+    results = tmp_path_factory.mktemp("tiny-cnn-results")
+    tiny = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
+    experiment = parse_experiment(
+        "tiny-cnn", {"features": {"name": "pixels"}, "model": {"name": "cnn", **tiny}}, "test"
+    )
+    run(experiment, load_dataset(MINI), RecordStore(results), ArrayCache(shared_cache))
+    return results

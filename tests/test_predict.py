@@ -1,6 +1,10 @@
 """`fer-bench predict` on a photo that is not from FER2013, on a 48x48 crop, and on bad input."""
 
+import csv
+import io
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,25 +13,15 @@ from PIL import Image
 from fer_bench import registry
 from fer_bench.cli import main
 from fer_bench.data import FER2013_CLASSES, load_dataset
-from fer_bench.features.cache import ArrayCache
-from fer_bench.files.experiment import parse_experiment
-from fer_bench.records import RecordStore
-from fer_bench.runner import run
 
 from conftest import CHEAP_EXPERIMENT, MINI
 
 FACE = MINI / "PrivateTest" / "Angry" / "00032433.jpg"
-TINY_CNN = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, shared_cache):
-    """A results folder holding one tiny CNN run and its weights."""
-    results = tmp_path_factory.mktemp("predict-results")
-    document = {"features": {"name": "pixels"}, "model": {"name": "cnn", **TINY_CNN}}
-    experiment = parse_experiment("tiny-cnn", document, "test")
-    run(experiment, load_dataset(MINI), RecordStore(results), ArrayCache(shared_cache))
-    return results
+@pytest.fixture
+def trained(tiny_cnn_results):
+    return tiny_cnn_results
 
 
 @pytest.fixture
@@ -103,3 +97,61 @@ def test_any_model_that_saves_weights_on_features_of_crops_can_predict(write_exp
     assert main(["predict", str(photo), "--results", str(results), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"]["experiment"] == "cheap" and len(result["images"][0]["faces"]) == 1
+
+
+def test_a_folder_of_mixed_images_is_classified_in_one_call_with_one_line_per_refused_file(trained, photo, tmp_path,
+                                                                                            capsys):  # fmt: skip
+    folder = tmp_path / "mixed"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(photo, folder / "photo.png")
+    shutil.copy(FACE, folder / "nested" / "crop.jpg")
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "dot.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    (folder / "notes.txt").write_text("not an image, and not named: skipped")
+    missing = tmp_path / "nowhere.jpg"
+    assert main(["predict", str(folder), str(missing), "--results", str(trained), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert [Path(i["image"]).name for i in result["images"]] == ["crop.jpg", "photo.png"]
+    assert {Path(r["image"]).name for r in result["refused"]} == {"corrupt.jpg", "dot.png", "nowhere.jpg"}
+    errors = [line for line in captured.err.splitlines() if line.startswith("fer-bench: error: ")]
+    assert len(errors) == 3  # besides the progress bar
+    assert any("dot.png: 1x1 pixels is too small to show a face" in line for line in errors)
+    assert any(f"{missing}: no such file or folder" in line for line in errors)
+
+    assert main(["predict", str(folder / "nested"), str(photo), "--results", str(trained), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [Path(r["image"]).name for r in rows] == ["crop.jpg", "photo.png"]
+    assert rows[0]["whole_image"] == "True" and rows[1]["whole_image"] == "False"
+    assert all(abs(sum(float(r[c]) for c in FER2013_CLASSES) - 1) < 1e-3 for r in rows)
+    assert all(r["label"] == max(FER2013_CLASSES, key=lambda c: float(r[c])) for r in rows)
+
+
+def test_a_crop_is_cut_and_classified_as_the_run_saw_its_test_images(trained):
+    """`--faces crop` on FER2013's own test files gives the recorded predictions, batch or not."""
+    from fer_bench.faces import Predictor, predict_images
+    from fer_bench.records import RecordStore
+
+    record = RecordStore(trained).all()[0]
+    dataset = load_dataset(MINI)
+    index = dataset.indices("PrivateTest")
+    files = [MINI / i for i in dataset.ids[index]]
+    outcomes = predict_images(files, Predictor.load(record, trained), faces="crop", progress=False)
+    predicted = "".join(str(FER2013_CLASSES.index(faces[0].label)) for _, faces in outcomes)
+    assert predicted == record.predictions["PrivateTest"]
+
+
+def test_a_photo_too_large_to_scan_is_read_at_a_reduced_size_with_its_boxes_in_its_own_pixels(tmp_path):
+    from fer_bench.faces import face_crops, read_photo
+
+    face = Image.open(FACE).convert("RGB").resize((1200, 1200), Image.BICUBIC)
+    canvas = Image.new("RGB", (9000, 6000), (90, 120, 160))
+    canvas.paste(face, (5000, 3000))
+    path = tmp_path / "large.jpg"
+    canvas.save(path, quality=85)
+    gray, scale = read_photo(path)
+    assert max(gray.size) <= 4096 and scale < 0.5
+    (box, whole, crop), *_ = face_crops(path, detector="hog")
+    left, top, right, bottom = box
+    assert not whole and crop.shape == (48, 48)
+    assert 5000 < (left + right) / 2 < 6200 and 3000 < (top + bottom) / 2 < 4200  # in the 9000x6000 image's pixels

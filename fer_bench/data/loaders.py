@@ -7,6 +7,9 @@
 """
 
 import csv
+import functools
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from fer_bench.errors import FerBenchError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff"}
 CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
 TRAIN_TEST_SPLITS = {"train": "Training", "test": "Test"}
+MAX_PIXELS = 256_000_000  # read up to this (Pillow's own limit is 179 M); refused beyond twice it
 _LABEL_CODES = {name.lower(): code for code, name in enumerate(FER2013_CLASSES)}
 
 
@@ -27,44 +31,83 @@ def load_dataset(path) -> Dataset:
     root = Path(path).expanduser()
     if not root.exists():
         raise FerBenchError(f"data path does not exist: {root}")
+    load = _loader(root)
+    if load is None:
+        raise FerBenchError(
+            f"{root} is not a FER2013 data set: expected Training/PublicTest/PrivateTest folders, "
+            f"train/ and test/ folders, or one of {', '.join(CSV_NAMES)}"
+        )
+    return load()
+
+
+def is_fer2013(path) -> bool:
+    """Whether `path` is in one of the three FER2013 layouts."""
+    return Path(path).expanduser().exists() and _loader(Path(path).expanduser()) is not None
+
+
+def _loader(root: Path):
+    """The loader of `root`'s layout, or None."""
     if root.is_file():
-        return load_csv(root)
+        return functools.partial(load_csv, root)
     for name in CSV_NAMES:
         if (root / name).is_file():
-            return load_csv(root / name)
+            return functools.partial(load_csv, root / name)
     children = {p.name for p in root.iterdir() if p.is_dir()}
     if any(s in children for s in SPLITS):
-        return _load_folders(root, "usage folders", {s: s for s in SPLITS if s in children})
+        return functools.partial(_load_folders, root, "usage folders", {s: s for s in SPLITS if s in children})
     lowered = {c.lower(): c for c in children}
     if "train" in lowered and "test" in lowered:
         mapping = {lowered[k]: v for k, v in TRAIN_TEST_SPLITS.items()}
-        return _load_folders(root, "train/test folders", mapping)
-    raise FerBenchError(
-        f"{root} is not a FER2013 data set: expected Training/PublicTest/PrivateTest folders, "
-        f"train/ and test/ folders, or one of {', '.join(CSV_NAMES)}"
-    )
+        return functools.partial(_load_folders, root, "train/test folders", mapping)
+    return None
 
 
-def read_gray(path) -> Image.Image:
+def read_gray(path, max_side=None) -> Image.Image:
     """One image file of any size as 8-bit grayscale; colour and 16-bit images are converted.
 
     16-bit values are scaled from 0..65535 to 0..255, so a picture keeps its brightness whatever
     its bit depth; Pillow reads some 16-bit formats (PGM) as 32-bit mode `I` on the 16-bit scale.
     Floating-point images and values beyond 16 bits have no such scale and are refused, and so is a
     truncated file, also in a process where face_recognition (which turns Pillow's
-    LOAD_TRUNCATED_IMAGES on when imported) was imported first.
+    LOAD_TRUNCATED_IMAGES on when imported) was imported first. With `max_side`, a larger image
+    comes back scaled to it (a JPEG is decoded at the reduced size directly). A phone's 200-megapixel
+    photo is read; Pillow refuses one beyond twice MAX_PIXELS as a decompression bomb.
     """
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with Image.open(path) as image:
+        with _pixel_limit(MAX_PIXELS), Image.open(path) as image:
+            if max_side and max(image.size) > max_side:
+                image.draft("L", _fitted(image.size, max_side))
             image.load()
             if image.mode.startswith("I"):
-                return _sixteen_bit_to_gray(np.asarray(image), path)
-            if image.mode == "F":
+                gray = _sixteen_bit_to_gray(np.asarray(image), path)
+            elif image.mode == "F":
                 raise FerBenchError(f"{path}: floating-point images are not supported; save it as 8- or 16-bit")
-            return image.convert("L")
+            else:
+                gray = image.convert("L")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise FerBenchError(f"{path}: not a readable image ({error})") from None
+    if max_side and max(gray.size) > max_side:
+        gray = gray.resize(_fitted(gray.size, max_side), Image.BILINEAR)
+    return gray
+
+
+@contextmanager
+def _pixel_limit(pixels):
+    """Pillow's decompression-bomb limit set to `pixels` for one read, its warning below it off."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _fitted(size, max_side):
+    scale = max_side / max(size)
+    return tuple(max(1, round(v * scale)) for v in size)
 
 
 def _sixteen_bit_to_gray(array, path) -> Image.Image:

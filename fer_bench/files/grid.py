@@ -126,9 +126,9 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
         if name != base_part.name:
             label.append(f"{kind}={name}")
         label += [
-            f"{k}={_text(part.params[k])}"
+            f"{k}={_text(part.params.get(k, values[k]))}"
             for k in values
-            if k != "name" and (name != base_part.name or base_part.params[k] != part.params[k])
+            if k != "name" and (name != base_part.name or base_part.params.get(k) != part.params.get(k))
         ]
     if all(parts[kind] == base.part(kind) for kind in registry.KINDS):
         return base

@@ -1,0 +1,24 @@
+"""dlib's HOG frontal-face detector: the study's (face_recognition's default). Fast; misses faces
+that are turned, partly hidden or drawn."""
+
+import functools
+
+from fer_bench.detectors import Detector, detector
+
+UPSAMPLE = 1  # as the study's embedding and face_recognition's face_locations
+
+
+@functools.cache
+def _hog():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@detector("hog")
+class Hog(Detector):
+    summary = "dlib HOG (the study's): ~1 ms a 48x48 crop; finds one face in ~70% of FER2013's"
+    photo_side = 1600
+
+    def boxes(self, rgb, crop_sized):
+        return [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in _hog()(rgb, UPSAMPLE)]
