@@ -173,7 +173,8 @@ def predict_section(f):
         "",
         f"- `predict`: {f['crops']:,} random PrivateTest files with {f['model']}, predict's default; the",
         f"  command timed from start to exit ({f['fer_bench_wall_s']:.1f} s: Python, Keras and the weights loaded",
-        "  included). Baseline:",
+        f"  included). One image takes {f['start_up_s']:.1f} s, the start-up; after it,"
+        f" {f['images_per_s_after_start_up']:.0f} images/s. Baseline:",
         "  the same model called once per image, as predict did before batching, start-up excluded.",
         f"- Detection: {f['detection_sample']} random PrivateTest images (48x48); a face found = at least one box.",
         "  hog-then-cnn runs the CNN only on the images where HOG finds none.",

@@ -3,8 +3,8 @@
 
 How an image becomes face crops is the `faces` choice:
 - `crop`: the image is a face crop already, as FER2013's are: its centred square is the face;
-- `detect`: faces are found with a detector (fer_bench.detectors), each box widened to FER2013's
-  framing and cut to 48x48 grayscale;
+- `detect`: faces are found with a detector (fer_bench.detectors), each framed as FER2013's crops
+  are around that detector's boxes and cut to 48x48 grayscale;
 - `auto` (predict's default): `crop` for an image at most CROP_SIDE pixels a side, `detect` above.
 An image smaller than MIN_SIDE a side cannot show a face and is refused; a photo larger than
 READ_SIDE a side is decoded at a reduced size (JPEG decodes straight to it), so a 200-megapixel
@@ -29,7 +29,6 @@ from fer_bench.records import Record, select
 
 FACES = ("auto", "crop", "detect")
 DEFAULT_DETECTOR = "hog-then-cnn"
-FRAME_MARGIN = 0.25  # FER2013 crops show about this much beyond dlib's face box on each side
 MIN_SIDE = 16  # a third of FER2013's 48 pixels: below it there is no face left to classify
 READ_SIDE = 4096  # larger photos are read at about this size: ample for any detector and 48x48 crops
 BATCH = 256  # images read, detected and classified per model call
@@ -99,15 +98,10 @@ class Predictor:
         return np.asarray(self.model.predict_proba(features.X)), features.covered
 
 
-def framed(box, size):
-    """A detector's face box widened to FER2013's framing: a square FRAME_MARGIN larger on each
-    side, inside the image."""
+def inside(box, size):
+    """A frame cut to the image, in whole pixels."""
     left, top, right, bottom = box
-    width, height = size
-    half = max(right - left, bottom - top) * (0.5 + FRAME_MARGIN)
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    framed = (max(0, cx - half), max(0, cy - half), min(width, cx + half), min(height, cy + half))
-    return tuple(int(round(v)) for v in framed)
+    return tuple(int(round(v)) for v in (max(0, left), max(0, top), min(size[0], right), min(size[1], bottom)))
 
 
 def centred_square(size):
@@ -139,7 +133,7 @@ def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="i
         found = detectors.find_faces(gray, detectors.get(detector))
         if not found:
             raise NoFaceFound(f"{name}: no face found (detector {detector})")
-        boxes = sorted((framed(box, gray.size) for box in found), key=lambda b: -(b[2] - b[0]))
+        boxes = sorted((inside(box, gray.size) for box in found), key=lambda b: -(b[2] - b[0]))
         whole = False
     size = (IMAGE_SIZE, IMAGE_SIZE)
     return [

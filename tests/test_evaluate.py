@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from fer_bench.cli import main
+from fer_bench.data import load_dataset
 from fer_bench.data.collection import class_codes, emotion, match_labels
 from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.data.ferplus import FERPLUS_CLASSES
@@ -110,3 +111,14 @@ def test_a_collection_without_a_known_label_or_a_readable_image_is_one_line_and_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no readable image to evaluate" in err and "x.jpg" in err
     assert not [r for r in RecordStore(results).all() if r.evaluation]
+
+
+def test_detecting_faces_in_fer2013_crops_leaves_the_ones_without_a_face_uncovered(results, mini_embeddings):
+    _, stored = mini_embeddings
+    assert main(["evaluate", "tiny-cnn", "--data", str(MINI), "--results", str(results), "--faces", "detect",
+                 "--detector", "hog"]) == 0  # fmt: skip
+    evaluated = RecordStore(results).all()[-1]
+    index = load_dataset(MINI).indices("PrivateTest")
+    m = evaluated.metrics["PrivateTest"]
+    assert m.n_total == len(index) and m.n_evaluated == int((stored["n_faces"][index] >= 1).sum()) < m.n_total
+    assert m.accuracy_all < m.accuracy or m.accuracy == 0

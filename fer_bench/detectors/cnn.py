@@ -4,7 +4,7 @@ are scaled to a smaller side than for HOG, and not enlarged."""
 
 import functools
 
-from fer_bench.detectors import Detector, detector
+from fer_bench.detectors import Detector, Framing, detector
 
 UPSAMPLE_CROP = 2  # a 48x48 crop's face (~32 px) is found reliably once the image is doubled twice
 
@@ -21,6 +21,9 @@ def _mmod():
 class Cnn(Detector):
     summary = "dlib CNN (MMOD): finds turned, hidden and drawn faces; ~0.2 s a 48x48 crop, seconds a photo"
     photo_side = 640
+    # python -m benchmarks.measure_framing: 300 random Training faces (one face in 288; enlarged: 292)
+    crop_framing = Framing(side=1.143, dx=0.04, dy=0.0)
+    photo_framing = Framing(side=1.164, dx=0.009, dy=-0.003)
 
     def boxes(self, rgb, crop_sized):
         found = _mmod()(rgb, UPSAMPLE_CROP if crop_sized else 0)

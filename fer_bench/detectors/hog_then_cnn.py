@@ -13,3 +13,6 @@ class HogThenCnn(Detector):
 
     def boxes(self, rgb, crop_sized):
         return Hog().boxes(rgb, crop_sized) or Cnn().boxes(rgb, crop_sized)
+
+    def framed(self, rgb, crop_sized):
+        return Hog().framed(rgb, crop_sized) or Cnn().framed(rgb, crop_sized)  # each frames its own boxes
