@@ -112,7 +112,7 @@ def centred_square(size):
 
 
 class NoFaceFound(FerBenchError):
-    pass
+    """A readable image in which the detector finds no face."""
 
 
 def face_crops(path, faces="auto", detector=DEFAULT_DETECTOR):
@@ -167,7 +167,7 @@ def image_files(inputs):
                 refused.append((item, FerBenchError(f"{path}: no image files in this folder")))
         elif path.exists():
             files.append(path)
-        elif glob.has_magic(item) and (matches := sorted(glob.glob(str(path), recursive=True))):
+        elif any(c in item for c in "*?[") and (matches := sorted(glob.glob(str(path), recursive=True))):
             files += [Path(m) for m in matches if Path(m).is_file()]
         else:
             refused.append((item, FerBenchError(f"{path}: no such file or folder")))

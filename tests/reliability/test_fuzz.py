@@ -17,7 +17,7 @@ from fer_bench.errors import FerBenchError
 from fer_bench.files.experiment import load_experiment
 from fer_bench.files.grid import load_grid
 from fer_bench.files.search import load_search
-from fer_bench.specs import MAX_SEED
+from fer_bench.specs import MAX_SEED, PartSpec
 
 FUZZ = settings(
     max_examples=200,
@@ -253,7 +253,7 @@ def load_or_refusal(load, path):
 def assert_well_formed(experiment):
     for kind in registry.KINDS:
         part = getattr(experiment, kind)
-        assert registry.get(kind, part.name).resolve(part.params) == part.params
+        assert PartSpec.of(kind, part.name, part.params) == part  # canonical: every parameter resolved and checked
         assert all(math.isfinite(v) for v in part.params.values() if isinstance(v, float))
     assert 0 <= experiment.seed <= MAX_SEED and set(experiment.test_splits) <= set(SPLITS[1:])
 
