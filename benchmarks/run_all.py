@@ -30,12 +30,12 @@ def main(argv):
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
         now = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         for name in chosen:
-            raw[name] = workloads[name].main() | {"measured": now}
-        raw["created"], raw["machine"] = now, machine()
+            raw[name] = workloads[name].main() | {"measured": now, "machine": machine()}
+        raw["created"] = now
         RAW.write_text(json.dumps(raw, indent=1) + "\n")
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
-    replace_block(README, "benchmarks", f"{table(raw)}\n\n{machine_line(raw['machine'])} Measured {raw['created']}.")
+    replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)}")
     print(REPORT, README)
 
 
@@ -117,12 +117,22 @@ def detection_table(f):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
+def machines(raw):
+    """Where and when each workload was measured: a ratio holds within one workload's run, not
+    across machines."""
+    places = {}
+    for name in ("extraction", "paper_mlp", "run_paper", "predict"):
+        if name in raw:
+            places.setdefault(machine_line(raw[name]["machine"]), []).append(f"{name} ({raw[name]['measured']})")
+    return " ".join(f"{where} Measured there: {', '.join(names)}." for where, names in places.items())
+
+
 def machine_line(info):
     return f"Machine: {info['processor']}, {info['cores']} cores, {info['memory_gib']} GiB; {info['platform']}."
 
 
 def render(raw):
-    e, m, p, info = raw["extraction"], raw["paper_mlp"], raw["run_paper"], raw["machine"]
+    e, m, p = raw["extraction"], raw["paper_mlp"], raw["run_paper"]
     per_sample = (m["ms_per_batch_of_256"] - m["ms_per_batch_of_32"]) / (256 - 32)
     fixed = m["ms_per_batch_of_32"] - 32 * per_sample
     fixed_share = 100 * fixed / m["ms_per_batch_of_32"]
@@ -135,8 +145,14 @@ def render(raw):
             "and each workload's date in `benchmarks.json`. Baseline and fer-bench run in the same process,",
             "one after the other, so their ratio holds on a shared, noisy machine better than either number.",
             "",
-            machine_line(info),
-            f"Versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}.",
+            machines(raw),
+            "Versions: "
+            + "; ".join(
+                f"{name}: " + ", ".join(f"{k} {v}" for k, v in raw[name]["machine"]["versions"].items())
+                for name in ("extraction", "predict")
+                if name in raw
+            )
+            + ".",
             "",
             table(raw),
             "",
