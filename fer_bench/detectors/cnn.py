@@ -19,7 +19,7 @@ def _mmod():
 
 @detector("cnn")
 class Cnn(Detector):
-    summary = "dlib CNN (MMOD): finds turned, hidden and drawn faces; ~0.2 s a 48x48 crop, seconds a photo"
+    summary = "dlib CNN (MMOD): finds turned, hidden and drawn faces; ~0.3 s a 48x48 crop, seconds a photo"
     photo_side = 640
     # python -m benchmarks.measure_framing: 300 random Training faces (one face in 288; enlarged: 292)
     crop_framing = Framing(side=1.143, dx=0.04, dy=0.0)
