@@ -158,9 +158,7 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
             studies.fail(study, trial)
             break
         index = trial.suggest_int("cell", 0, len(cells) - 1)
-        taken = [t for t in studies.trials(study, studies.TrialState.COMPLETE, studies.TrialState.RUNNING)
-                 if t.params.get("cell") == index and t.number != trial.number]  # fmt: skip
-        if taken:  # enqueued twice by two first workers: run it once
+        if studies.first_live_trial(study, "cell", index) != trial.number:  # enqueued twice by two first workers
             studies.fail(study, trial)
             continue
         cell = cells[index]

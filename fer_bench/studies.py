@@ -16,6 +16,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.trial import TrialState
+from sqlalchemy import event
 
 from fer_bench.errors import FerBenchError
 
@@ -32,13 +33,36 @@ def open_storage(storage_url: str) -> RDBStorage:
     """An RDB storage with heartbeats: a trial whose worker died is failed and queued again."""
     interval = int(os.environ.get("FER_BENCH_HEARTBEAT_S", "10"))
     sqlite = storage_url.startswith("sqlite")  # several processes: wait on the file lock, do not fail
-    return RDBStorage(
+    storage = RDBStorage(
         storage_url,
         heartbeat_interval=interval,
         grace_period=3 * interval,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
         engine_kwargs={"pool_pre_ping": True, **({"connect_args": {"timeout": 60}} if sqlite else {})},
     )
+    if sqlite:
+        _lock_before_reading(storage.engine)
+    return storage
+
+
+def _lock_before_reading(engine):
+    """Make every SQLite transaction take the write lock when it begins.
+
+    Optuna claims a waiting trial by reading its state and then writing RUNNING. pysqlite opens a
+    transaction only at the first write, so two workers could both read "waiting" and both claim
+    the same trial; with BEGIN IMMEDIATE the second waits for the first's commit and reads "running".
+    (SQLAlchemy's documented recipe for serialisable SQLite transactions.)
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while Optuna created the tables lack the listeners
 
 
 def create_or_load(study_name, storage_url, attempts=5, **options) -> optuna.Study:
@@ -116,6 +140,15 @@ def heartbeat(study, trial):
 def was_enqueued(study, trial):
     """Whether `ask` gave a trial that `enqueue_trial` queued (else the queue was empty)."""
     return "fixed_params" in study._storage.get_trial_system_attrs(trial._trial_id)
+
+
+def first_live_trial(study, name, value):
+    """The number of the earliest trial, not failed, whose parameter `name` is (or is queued to be)
+    `value`. Two workers may queue the same cell: the earlier copy is the one that runs, and since it
+    was queued before the later copy, whoever claims the later copy sees it and stands down."""
+    live = [t.number for t in trials(study) if t.state != TrialState.FAIL
+            and {**t.system_attrs.get("fixed_params", {}), **t.params}.get(name) == value]  # fmt: skip
+    return min(live, default=None)
 
 
 def complete(study, trial, value):

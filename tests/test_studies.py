@@ -1,6 +1,8 @@
 """The Optuna adapter (fer_bench/studies.py), the only user of Optuna's private API, against the
 installed Optuna: each private piece it relies on still does what fer-bench needs."""
 
+import subprocess
+import sys
 import time
 
 import optuna
@@ -42,3 +44,45 @@ def test_a_failed_trial_with_an_error_uses_up_the_budget(tmp_path):
     trial.set_user_attr("error", "ValueError: no")
     studies.fail(study, trial)
     assert len(studies.counted(study)) == 1 and studies.best_complete(study) is None
+
+
+CLAIMER = """
+import sys, time
+from fer_bench import studies
+study = studies.create_or_load("queue", sys.argv[1])
+while time.time() < float(sys.argv[2]):  # all claimers start together
+    time.sleep(0.001)
+claimed = []
+while studies.trials(study, studies.TrialState.WAITING):
+    trial = studies.ask(study)
+    if not studies.was_enqueued(study, trial):
+        studies.fail(study, trial)
+        break
+    claimed.append(trial.number)
+print(*claimed)
+"""
+
+
+def test_workers_sharing_a_sqlite_queue_never_claim_the_same_trial(tmp_path):
+    # Without BEGIN IMMEDIATE, 4 claimers took 60 queued trials 65-67 times.
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    study = studies.create_or_load("queue", url)
+    for cell in range(60):
+        study.enqueue_trial({"cell": cell})
+    start = str(time.time() + 3)
+    claimers = [subprocess.Popen([sys.executable, "-c", CLAIMER, url, start], stdout=subprocess.PIPE, text=True)
+                for _ in range(4)]  # fmt: skip
+    claimed = [int(n) for c in claimers for n in c.communicate(timeout=120)[0].split()]
+    assert all(c.returncode == 0 for c in claimers)
+    assert sorted(claimed) == list(range(60))
+
+
+def test_of_a_cell_queued_twice_only_the_earlier_copy_is_live(tmp_path):
+    study = studies.create_or_load("g", f"sqlite:///{tmp_path / 'grid.db'}")
+    for cell in (1, 2, 1):
+        study.enqueue_trial({"cell": cell})
+    assert [studies.first_live_trial(study, "cell", c) for c in (1, 2, 5)] == [0, 1, None]
+    first = studies.ask(study)
+    first.suggest_int("cell", 0, 9)
+    studies.fail(study, first)  # its worker died: the later copy becomes the live one
+    assert studies.first_live_trial(study, "cell", 1) == 2
