@@ -56,11 +56,12 @@ def stage_profile(files):
     import face_recognition_models
 
     from fer_bench.data.loaders import read_image
+    from fer_bench.detectors import rgb_of
     from fer_bench.features.embedding import CHIP_PADDING, CHIP_SIZE, _dlib_models, describe
 
     detector, landmarks = _dlib_models()
     encoder = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
-    rgbs = [np.ascontiguousarray(np.repeat(read_image(f)[:, :, None], 3, axis=2)) for f in files]
+    rgbs = [rgb_of(read_image(f)) for f in files]
     t = {}
     with timer(t, "HOG face detection"):
         faces = [detector(rgb, 1) for rgb in rgbs]

@@ -35,7 +35,7 @@ def main(argv):
         RAW.write_text(json.dumps(raw, indent=1) + "\n")
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
-    replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)}")
+    replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)[0]}")
     print(REPORT, README)
 
 
@@ -118,13 +118,16 @@ def detection_table(f):
 
 
 def machines(raw):
-    """Where and when each workload was measured: a ratio holds within one workload's run, not
-    across machines."""
-    places = {}
-    for name in ("extraction", "paper_mlp", "run_paper", "predict"):
-        if name in raw:
-            places.setdefault(machine_line(raw[name]["machine"]), []).append(f"{name} ({raw[name]['measured']})")
-    return " ".join(f"{where} Measured there: {', '.join(names)}." for where, names in places.items())
+    """Where and when each workload was measured, and with which versions: a ratio holds within one
+    workload's run, not across machines."""
+    places, versions = {}, {}
+    for name, workload in raw.items():
+        if isinstance(workload, dict) and "machine" in workload:  # a workload's results, not "created"
+            info = workload["machine"]
+            places.setdefault(machine_line(info), []).append(f"{name} ({workload['measured']})")
+            versions.setdefault(", ".join(f"{k} {v}" for k, v in info["versions"].items()), []).append(name)
+    where = " ".join(f"{place} Measured there: {', '.join(names)}." for place, names in places.items())
+    return where, "Versions: " + "; ".join(f"{', '.join(names)}: {v}" for v, names in versions.items()) + "."
 
 
 def machine_line(info):
@@ -145,14 +148,7 @@ def render(raw):
             "and each workload's date in `benchmarks.json`. Baseline and fer-bench run in the same process,",
             "one after the other, so their ratio holds on a shared, noisy machine better than either number.",
             "",
-            machines(raw),
-            "Versions: "
-            + "; ".join(
-                f"{name}: " + ", ".join(f"{k} {v}" for k, v in raw[name]["machine"]["versions"].items())
-                for name in ("extraction", "predict")
-                if name in raw
-            )
-            + ".",
+            *machines(raw),
             "",
             table(raw),
             "",

@@ -79,13 +79,18 @@ def get(name) -> Detector:
     return _DETECTORS[name]()
 
 
+def rgb_of(gray: np.ndarray) -> np.ndarray:
+    """An (h, w) 8-bit grayscale array as the contiguous (h, w, 3) RGB array dlib's detectors take."""
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
 def find_faces(gray: Image.Image, detector: Detector) -> list[tuple[float, float, float, float]]:
     """The faces in `gray`, framed as FER2013's crops, in its own pixels (left, top, right, bottom;
     a frame may reach beyond the image)."""
     scale = min(1.0, detector.photo_side / max(gray.size))
     seen = gray if scale == 1 else gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.BILINEAR)
-    rgb = np.ascontiguousarray(np.repeat(np.asarray(seen)[:, :, None], 3, axis=2))
-    return [tuple(v / scale for v in box) for box in detector.framed(rgb, max(gray.size) <= CROP_SIDE)]
+    crop_sized = max(gray.size) <= CROP_SIDE
+    return [tuple(v / scale for v in box) for box in detector.framed(rgb_of(np.asarray(seen)), crop_sized)]
 
 
 def measure_framing(detector: Detector, images, enlarge=1) -> tuple[Framing, int]:
@@ -100,8 +105,7 @@ def measure_framing(detector: Detector, images, enlarge=1) -> tuple[Framing, int
             canvas = Image.new("L", (2 * side, 2 * side), 128)
             canvas.paste(Image.fromarray(image).resize((side, side), Image.BICUBIC), (side // 2, side // 2))
             image = np.asarray(canvas)
-        rgb = np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
-        found = detector.boxes(rgb, crop_sized=enlarge == 1)
+        found = detector.boxes(rgb_of(image), crop_sized=enlarge == 1)
         if len(found) == 1:
             left, top, right, bottom = found[0]
             size = max(right - left, bottom - top)

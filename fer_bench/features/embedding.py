@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from fer_bench import backend
+from fer_bench.detectors import rgb_of
 from fer_bench.features.cache import ArrayCache
 from fer_bench.features.chunks import cached_in_chunks
 from fer_bench.parts import DescribesCrops, Features, FeatureSet
@@ -45,7 +46,7 @@ def align_faces(images, upsample=1, jitters=1, detector="hog"):
     n_faces = np.zeros(len(images), dtype=np.int16)
     chips = np.empty((len(images), jitters, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
     for i, gray in enumerate(images):
-        rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        rgb = rgb_of(gray)
         faces = faces_in(rgb)
         n_faces[i] = len(faces)
         box = faces[0] if len(faces) == 1 else dlib.rectangle(0, 0, gray.shape[1], gray.shape[0])
