@@ -11,7 +11,7 @@ written against the contracts in `fer_bench.parts` and registered with `fer_benc
 __version__ = "0.2.0"
 
 API = ("run", "grid", "tune", "list_parts", "load_records", "latest_record", "write_leaderboard", "compare",
-       "labels", "predict", "import_records")  # fmt: skip
+       "labels", "predict", "import_records", "compute_probabilities", "write_calibration")  # fmt: skip
 __all__ = [*API, "__version__"]
 
 

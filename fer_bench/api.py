@@ -291,9 +291,47 @@ def evaluate(model, *, data, results=None, faces="auto", detector=None, force=Fa
     return record
 
 
+def compute_probabilities(runs, *, data=None, results=None, cache=None, training=False, force=False) -> list:
+    """Compute and store each test image's class probabilities (and its held-out Training images';
+    with `training`, every Training image's, as a teacher's) for recorded runs with saved weights,
+    or ensembles of them (names or run ids), where not stored yet, or all again with `force`; returns
+    [(record, path relative to `results`, {split computed: share of argmaxes equal to the recorded
+    predictions})]."""
+    from fer_bench import probabilities as kept
+    from fer_bench.records import latest_ok
+
+    store = RecordStore(results).check_writable()
+    chosen = [latest_ok(store.all(), name) for name in runs]  # a typo should not cost a data load
+    dataset = _dataset(data)
+    cache = ArrayCache(cache)
+    done = []
+    for record in chosen:
+        labelled = Labels.named(record.data.get("labels", "fer2013")).apply(dataset)
+        done.append((record, *kept.regenerate(record, labelled, store, cache, training, force)))
+    return done
+
+
+def write_calibration(runs=None, *, results=None, command=None) -> Path:
+    """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
+    run ids; default: every run on the leaderboard that stored probabilities); returns its path."""
+    from fer_bench import calibration_report
+    from fer_bench import probabilities as kept
+    from fer_bench.records import latest_ok
+
+    store = RecordStore(results).check_writable()
+    records = store.all()
+    if runs:
+        chosen = [latest_ok(records, name) for name in runs]
+    else:
+        ranked = [r for board in boards.boards(records) if not board.evaluated for r in board.runs]
+        chosen = [r for r in ranked if kept.stored_path(store.root, r) is not None]
+    command = command or _call("write_calibration", runs)
+    return calibration_report.write_report(chosen, store.root, command)
+
+
 def import_records(source, *, results=None) -> tuple[int, int]:
     """Append the records of another results folder (made on another machine) that are not here,
-    with their saved weights; returns (added, already here)."""
+    with their saved weights and probabilities; returns (added, already here)."""
     store = RecordStore(results).check_writable()
     origin = RecordStore(source)
     if not origin.path.is_file():
@@ -302,12 +340,13 @@ def import_records(source, *, results=None) -> tuple[int, int]:
     offered = origin.all()
     new = [r for r in offered if (r.run_id, r.created) not in known]
     for record in new:  # check everything before writing anything
-        if record.artefact and not (origin.root / record.artefact).is_file():
-            raise FerBenchError(f"{origin.root / record.artefact}: weights of run {record.run_id} are missing")
+        for artefact in filter(None, (record.artefact, record.probabilities)):
+            if not (origin.root / artefact).is_file():
+                raise FerBenchError(f"{origin.root / artefact}: a file of run {record.run_id} is missing")
     for record in new:
-        if record.artefact:
-            (store.root / record.artefact).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(origin.root / record.artefact, store.root / record.artefact)
+        for artefact in filter(None, (record.artefact, record.probabilities)):
+            (store.root / artefact).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin.root / artefact, store.root / artefact)
         store.append(record)
     write_leaderboard(store.root)
     return len(new), len(offered) - len(new)

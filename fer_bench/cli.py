@@ -1,6 +1,7 @@
 """`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
 
-Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache.
+Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache,
+probabilities, calibration.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2.
@@ -132,6 +133,20 @@ def build_parser():
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
+    proba = sub.add_parser("probabilities", parents=[common, data], help="store each test image's class "
+                           "probabilities for recorded runs with saved weights (ensembles, calibration)")  # fmt: skip
+    proba.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids")
+    proba.add_argument("--training", action="store_true", help="the Training images' too (a teacher's, for "
+                       "distillation)")  # fmt: skip
+    proba.add_argument("--force", action="store_true", help="compute them again even if stored")
+    proba.set_defaults(handler=cmd_probabilities)
+
+    calibrated = sub.add_parser("calibration", parents=[common], help="calibration before and after temperature "
+                                "scaling, from stored probabilities: <results>/calibration/calibration.md")  # fmt: skip
+    calibrated.add_argument("runs", nargs="*", metavar="RUN", help="experiment names or run ids (default: every "
+                            "run on the leaderboard with stored probabilities)")  # fmt: skip
+    calibrated.set_defaults(handler=cmd_calibration)
+
     noise = sub.add_parser("labels", parents=[common], help="FER+ against FER2013's labels and test images "
                            "copied from Training: reports in <results>/labels, new leaderboard columns")  # fmt: skip
     noise.add_argument("--data", default=None, help="FER2013 usage folders or csv (default: $FER_BENCH_DATA)")
@@ -259,6 +274,19 @@ def cmd_compare(args):
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)
+
+
+def cmd_probabilities(args):
+    done = api.compute_probabilities(args.runs, data=args.data, results=args.results, cache=args.cache,
+                                     training=args.training, force=args.force)  # fmt: skip
+    for record, path, agreement in done:
+        same = ", ".join(f"{split} {100 * share:.2f}%" for split, share in (agreement or {}).items())
+        print(f"{record.experiment} (run {record.run_id}): {path}"
+              + (f"  (argmax = recorded prediction: {same})" if agreement else "  (already stored)"))  # fmt: skip
+
+
+def cmd_calibration(args):
+    print(api.write_calibration(args.runs or None, results=args.results, command=args.command_line))
 
 
 def cmd_labels(args):

@@ -89,9 +89,10 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
     started = time.perf_counter()
     metrics, predictions, labels, refused = {}, {}, {}, []
     for split, images in found.splits.items():
-        y_pred, kept = _predict(predictor, images, faces, detector, refused, progress, split)
+        proba, kept = _predict(predictor, images, faces, detector, refused, progress, split)
         truth = images.labels[kept]
-        metrics[split] = split_metrics(truth, y_pred, source.classes)
+        y_pred = np.where(np.isnan(proba).any(axis=1), UNCOVERED, np.nan_to_num(proba).argmax(axis=1))
+        metrics[split] = split_metrics(truth, y_pred, source.classes, proba)
         predictions[split] = encode_predictions(y_pred)
         labels[split] = encode_predictions(truth)
     if all(m.n_total == 0 for m in metrics.values()):
@@ -134,9 +135,10 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
 
 
 def _predict(predictor, images: Images, faces, detector, refused, progress, split):
-    """(predicted codes, UNCOVERED where no face was found or the features cover none; the indices of
-    the images kept): files that are not readable images are appended to `refused`."""
-    y_pred, kept = [], []
+    """(class probabilities, NaN rows where no face was found or the features cover none; the
+    indices of the images kept): files that are not readable images are appended to `refused`."""
+    n_classes = len(predictor.record.classes)
+    proba, kept = [], []
     with tqdm(total=len(images.items), unit="img", desc=f"evaluate {split}", disable=not progress,
               leave=False) as bar:  # fmt: skip
         for start in range(0, len(images.items), BATCH):
@@ -148,16 +150,17 @@ def _predict(predictor, images: Images, faces, detector, refused, progress, spli
                     refused.append(str(error))
                 else:
                     kept.append(i)
-                    y_pred.append(UNCOVERED)
+                    proba.append(np.full(n_classes, np.nan))
                     if crop is not None:
                         crops.append(crop)
-                        where.append(len(y_pred) - 1)
+                        where.append(len(proba) - 1)
                 bar.update()
             if crops:
-                proba, covered = predictor.classify(np.stack(crops))
-                for position, p, c in zip(where, proba.argmax(axis=1), covered):
-                    y_pred[position] = int(p) if c else UNCOVERED
-    return np.array(y_pred, dtype=np.int64), np.array(kept, dtype=np.int64)
+                given, covered = predictor.classify(np.stack(crops))
+                for position, p, c in zip(where, given, covered):
+                    if c:
+                        proba[position] = p
+    return np.array(proba, dtype=np.float64).reshape(-1, n_classes), np.array(kept, dtype=np.int64)
 
 
 def _crop(item, name, faces, detector):

@@ -25,7 +25,7 @@ from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
 from fer_bench.detectors import CROP_SIDE
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import DescribesCrops, SavesWeights
-from fer_bench.records import Record, select
+from fer_bench.records import Record, saved_model, select
 
 FACES = ("auto", "crop", "detect")
 DEFAULT_DETECTOR = "hog-then-cnn"
@@ -82,13 +82,8 @@ class Predictor:
 
     @classmethod
     def load(cls, record: Record, results_root: Path):
-        path = results_root / record.artefact
-        if not path.is_file():
-            raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
-        spec = record.spec
-        features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
-        model = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
-        return cls(record, features, model.load(path, record.classes))
+        features = registry.get("features", record.spec["features"]["name"]).create(record.spec["features"]["params"])
+        return cls(record, features, saved_model(record, results_root))
 
     def classify(self, crops):
         """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops. `covered` is the

@@ -117,3 +117,26 @@ def flip_matrix(counts, rows, columns, title) -> Figure:
     ax.set_yticks(range(len(rows)), rows)
     ax.set_title(title, fontsize=9)
     return fig
+
+
+def reliability_diagrams(curves) -> Figure:
+    """One panel per run: accuracy against confidence per bin, before and after temperature scaling;
+    `curves` = [(title, [(label, [(images, accuracy, confidence)])])]."""
+    columns = min(3, len(curves))
+    rows = -(-len(curves) // columns)
+    fig = Figure(figsize=(3.2 * columns, 3.0 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, (title, lines) in zip(axes, curves):
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+        for label, bins in lines:
+            ax.plot([b[2] for b in bins], [b[1] for b in bins], "o-", markersize=3, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("confidence", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(curves) :]:
+        ax.set_visible(False)
+    return fig

@@ -6,7 +6,15 @@ import math
 
 import numpy as np
 
+from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.parts import FitData, Model, ReportsEpochs, Resampler, Resumable, ValidationPlan
+
+
+def training_rows(dataset, covered):
+    """(the Training images a run fits on: labelled, with features; their labels or soft targets)."""
+    train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
+    train = train[covered[train]]
+    return train, dataset.labels[train] if dataset.targets is None else dataset.targets[train]
 
 
 def fit(model: Model, resampler: Resampler, X, y, seed, classes, checkpoint_dir=None, on_epoch=None):
@@ -39,13 +47,22 @@ def carve_validation(X, y, resampler, seed, plan: ValidationPlan):
         X, y = shuffle(*resampler.resample(X, y, seed), seed)
         n_val = int(len(y) * plan.fraction)
         return X[: len(y) - n_val], y[: len(y) - n_val], X[len(y) - n_val :], y[len(y) - n_val :]
+    fit_rows, held_out = holdout(y, seed, plan)
+    X_fit, y_fit = shuffle(*resampler.resample(X[fit_rows], y[fit_rows], seed), seed)
+    return X_fit, y_fit, X[held_out], y[held_out]
+
+
+def holdout(y, seed, plan: ValidationPlan):
+    """(positions fitted, positions held out) of the training rows labelled `y`, for a plan that
+    holds real images out before resampling: the split `carve_validation` makes, so the held-out
+    images of a recorded run can be found again from its seed."""
     from sklearn.model_selection import train_test_split
 
+    if plan.resample_first:
+        raise ValueError("a plan that resamples first holds out synthetic rows, not training images")
     strata = y.argmax(axis=1) if y.ndim == 2 else y
     n_val = max(math.ceil(len(y) * plan.fraction), len(np.unique(strata)))  # stratifying needs one per class
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=n_val, stratify=strata, random_state=seed)
-    X_fit, y_fit = shuffle(*resampler.resample(X_fit, y_fit, seed), seed)
-    return X_fit, y_fit, X_val, y_val
+    return train_test_split(np.arange(len(y)), test_size=n_val, stratify=strata, random_state=seed)
 
 
 def shuffle(X, y, seed):

@@ -23,6 +23,7 @@ from fer_bench.records import REPORT_SPLIT, Record, report_split
 from fer_bench.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 
 OUTDATED = "†"
+SELECTED = "(selection)"
 SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "depth"}
 
 
@@ -100,6 +101,12 @@ def _hardware(record: Record):
     return where + (f", {record.backend}" if record.backend != "tensorflow" else "")
 
 
+def _selected_on(record: Record, split):
+    """A mark on a split's score where the run chose its members or weights on that split: it is
+    then no test of the run."""
+    return f" {SELECTED}" if (record.selection or {}).get("on") == split else ""
+
+
 def _percent(value):
     return f"{100 * value:.2f}"
 
@@ -141,7 +148,7 @@ def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
             score, ferplus_rank = ferplus[r.run_id]
             row += [_percent(score.accuracy), f"{ferplus_rank} ({_rank_change(rank, ferplus_rank)})"]
         if other:
-            row.append(_percent(r.metrics[other].accuracy_all) if other in r.metrics else "")
+            row.append(_percent(r.metrics[other].accuracy_all) + _selected_on(r, other) if other in r.metrics else "")
         if kaggle:
             row.append(kaggle_place(100 * m.accuracy_all))
         row += [f"{_run_time(r.timings)} ({_hardware(r)})", f"`{r.run_id}`"]
@@ -219,6 +226,7 @@ REPORT_FOLDERS = {
     "searches": "Search reports (Optuna)",
     "comparisons": "Paired comparisons (McNemar)",
     yardsticks.LABELS_DIR: "Label reports (FER+ against FER2013's labels; test images copied from Training)",
+    "calibration": "Calibration (NLL, Brier, ECE; before and after temperature scaling)",
 }
 
 
@@ -236,6 +244,8 @@ def render(records, reports=None, measured=()):
         "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
         f"{OUTDATED}: the run's parts have changed since it was recorded (or it was recorded before run ids",
         "named part versions and the Keras backend); `fer-bench run NAME` computes it with the current code.",
+        f"{SELECTED}: the run chose its members or weights on that split (an ensemble, as Kaggle's public",
+        "board allowed), so it is no test of the run there; PrivateTest stays one.",
         "",
     ]
     for folder, title in REPORT_FOLDERS.items():

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from fer_bench import calibration
 from fer_bench.data.dataset import MAX_CLASSES, UNLABELLED
 
 UNCOVERED = -1
@@ -23,6 +24,11 @@ class SplitMetrics:
     per_class_recall: dict
     confusion_matrix: list  # rows: true class, columns: predicted, in the label space's order
     n_unlabelled: int = 0  # of n_total, images the label source leaves out (FER+: unknown, not a face)
+    # calibration of the probabilities on the evaluated images (fer_bench/calibration.py); None for
+    # records made before they were measured
+    nll: float | None = None
+    brier: float | None = None
+    ece: float | None = None
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -32,9 +38,10 @@ class SplitMetrics:
         return asdict(self)
 
 
-def split_metrics(y_true, y_pred, classes) -> SplitMetrics:
+def split_metrics(y_true, y_pred, classes, proba=None) -> SplitMetrics:
     """Metrics for one test split; `y_pred` is UNCOVERED (-1) where the image was not evaluated,
-    `y_true` UNLABELLED (-2) where the label source gives no label."""
+    `y_true` UNLABELLED (-2) where the label source gives no label. With the (n, classes)
+    probabilities `proba`, their calibration too."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labelled = y_true != UNLABELLED
     evaluated = labelled & (y_pred != UNCOVERED)
@@ -60,7 +67,12 @@ def split_metrics(y_true, y_pred, classes) -> SplitMetrics:
         per_class_recall={name: float(r) for name, r in zip(classes, recall)},
         confusion_matrix=confusion.tolist(),
         n_unlabelled=len(y_true) - n_labelled,
+        **(_calibration(t, np.asarray(proba)[evaluated]) if proba is not None and n_evaluated else {}),
     )
+
+
+def _calibration(y_true, proba):
+    return asdict(calibration.measure(y_true, proba))
 
 
 def encode_predictions(y_pred):

@@ -199,7 +199,25 @@ class DescribesCrops(ABC):
         """Features of (n, 48, 48) uint8 crops, as `extract` computes them for a data set's images."""
 
 
-CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops)
+class BuildsOnRuns(ABC):
+    """A model made of recorded runs (an ensemble of saved models): the runner hands it the record
+    store before any work, and keeps what it chose in the record's `selection`."""
+
+    runs_param: ClassVar[str]  # the parameter naming its runs by run id (the conformance check sets it)
+
+    @abstractmethod
+    def use_runs(self, store, cache, features: Features, dataset):
+        """Find its runs in `store` (a RecordStore) and check them against each other, the run's
+        features and `dataset`: a FerBenchError of one line where they cannot be used together.
+        What it computes of them is kept beside them, or in `cache` (an ArrayCache)."""
+
+    @abstractmethod
+    def choice(self) -> dict:
+        """After fitting: which runs, with which weights, chosen how and on which split (`on`:
+        None, or the test split that selection read)."""
+
+
+CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns)
 BASES = {base.kind: base for base in (Features, Resampler, Model)}
 
 

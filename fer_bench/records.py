@@ -56,6 +56,8 @@ class Record:
     predictions: dict = field(default_factory=dict)  # split -> metrics.encode_predictions
     history: dict | None = None  # per-epoch lists of a model that reports epochs
     artefact: str | None = None  # saved weights, relative to the results folder
+    probabilities: str | None = None  # each image's class probabilities (fer_bench/probabilities.py), relative
+    selection: dict | None = None  # what a model made of recorded runs chose, and on which split
     search: dict | None = None  # the search that chose this run's parameters
     evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/evaluation.py)
     error: str | None = None
@@ -132,6 +134,17 @@ def latest_ok(records, name_or_id) -> Record:
     if not found:
         raise FerBenchError(f"no successful recorded run matches {name_or_id!r}")
     return found[-1]
+
+
+def saved_model(record: Record, results_root: Path):
+    """The model part of a recorded run, rebuilt from its spec with the weights it saved."""
+    if not record.artefact:
+        raise FerBenchError(f"run {record.run_id} ({record.experiment}) saved no weights")
+    path = Path(results_root) / record.artefact
+    if not path.is_file():
+        raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
+    model = record.spec["model"]
+    return registry.get("model", model["name"]).create(model["params"]).load(path, record.classes)
 
 
 def default_results_dir() -> Path:

@@ -38,6 +38,8 @@ class Param:
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
+        if expected is tuple and isinstance(value, list):  # TOML and JSON give lists
+            value, ok = tuple(value), True
         if not ok:
             raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
         if expected is float and not math.isfinite(value):

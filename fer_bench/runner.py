@@ -6,15 +6,11 @@ import traceback
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import numpy as np
-
-from fer_bench import fitting, provenance
+from fer_bench import fitting, probabilities, provenance
 from fer_bench.claims import claim
-from fer_bench.data.dataset import TRAIN_SPLIT
-from fer_bench.errors import FerBenchError
 from fer_bench.features.cache import ArrayCache
-from fer_bench.metrics import UNCOVERED, encode_predictions, split_metrics
-from fer_bench.parts import SavesWeights
+from fer_bench.metrics import encode_predictions, split_metrics
+from fer_bench.parts import BuildsOnRuns, SavesWeights
 from fer_bench.records import FAILED, OK, Record, RecordStore
 from fer_bench.specs import Experiment, RunSpec
 
@@ -59,12 +55,12 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     started = time.perf_counter()
     log.info(f"{experiment.name} (run {spec.run_id}): "
              f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
+    if isinstance(setup.model, BuildsOnRuns):
+        setup.model.use_runs(store, cache, setup.features, dataset)
     feature_set = setup.features.extract(dataset, cache=cache, jobs=jobs)
     t_features = time.perf_counter() - started
 
-    train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
-    train = train[feature_set.covered[train]]
-    y = dataset.labels[train] if dataset.targets is None else dataset.targets[train]
+    train, y = fitting.training_rows(dataset, feature_set.covered)
     log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
     t0 = time.perf_counter()
     history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
@@ -72,15 +68,16 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    split_rows = {split: dataset.indices(split) for split in evaluation_splits(spec, dataset)}
+    held_out = probabilities.holdout_rows(setup.model, dataset, feature_set.covered, spec.seed)
+    if held_out is not None:  # the images calibration may be fitted on
+        split_rows[probabilities.HOLDOUT] = held_out
+    by_split = probabilities.of_splits(setup.model, dataset, feature_set, split_rows)
     metrics, predictions = {}, {}
-    for split in evaluation_splits(spec, dataset):
-        index = dataset.indices(split)
-        y_pred = np.full(len(index), UNCOVERED, dtype=np.int64)
-        covered = feature_set.covered[index]
-        if covered.any():
-            y_pred[covered] = _predict(setup.model, feature_set.X[index[covered]], len(dataset.classes))
-        metrics[split] = split_metrics(dataset.labels[index], y_pred, dataset.classes)
-        predictions[split] = encode_predictions(y_pred)
+    for split, kept in by_split.items():
+        if split != probabilities.HOLDOUT:
+            metrics[split] = split_metrics(kept.labels, kept.predictions, dataset.classes, kept.proba)
+            predictions[split] = encode_predictions(kept.predictions)
     t_predict = time.perf_counter() - t0
 
     artefact = None
@@ -103,16 +100,11 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         predictions=predictions,
         history=history,
         artefact=artefact,
+        probabilities=probabilities.save(store.root, spec.run_id, by_split),
+        selection=setup.model.choice() if isinstance(setup.model, BuildsOnRuns) else None,
     )
     store.append(record)
     return record
-
-
-def _predict(model, X, n_classes):
-    proba = np.asarray(model.predict_proba(X))
-    if proba.shape != (len(X), n_classes):
-        raise FerBenchError(f"{model.key} gave probabilities of shape {proba.shape}, expected {(len(X), n_classes)}")
-    return proba.argmax(axis=1)
 
 
 def failed(experiment, spec: RunSpec, dataset, store: RecordStore, error: Exception, seconds, command=None) -> Record:

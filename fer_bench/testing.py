@@ -26,6 +26,7 @@ from fer_bench.parts import (
     IMAGE_AND_EMBEDDING,
     ROWS,
     VECTOR,
+    BuildsOnRuns,
     DescribesCrops,
     Features,
     FeatureSet,
@@ -168,6 +169,15 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         return self
 
 
+@register("model", "test-centroid-holdout")
+class CheapCentroidHoldout(CheapCentroid):
+    """Test part: test-centroid holding a stratified share of the real Training images out for
+    validation, as the CNN does (a run keeps their probabilities, for temperature scaling)."""
+
+    def validation_plan(self):
+        return ValidationPlan(0.25)
+
+
 # --- conformance ----------------------------------------------------------------------------------
 
 CHECK_CLASSES = ("a", "b", "c")  # a label space other than FER2013's, so models must size from it
@@ -229,6 +239,21 @@ def _check_resampler(resampler, key):
     assert (weights is not None) == resampler.gives_class_weights, f"{key}: class_weight against gives_class_weights"
 
 
+def _recorded_member(dataset, features, folder: Path):
+    """(a RecordStore in `folder`, the run id of the one run it holds): test-centroid on `features`,
+    with saved weights, the member a BuildsOnRuns model is checked with."""
+    from fer_bench import runner
+    from fer_bench.records import RecordStore
+    from fer_bench.specs import Experiment, PartSpec
+
+    experiment = Experiment("check-member", "a member for the conformance check",
+                            PartSpec.of("features", features.name, features.get_params()),
+                            PartSpec.of("resampler", "none", {}), PartSpec.of("model", "test-centroid", {}), 0,
+                            ("PublicTest", "PrivateTest"))  # fmt: skip
+    store = RecordStore(folder / "results")
+    return store, runner.run(experiment, dataset, store, ArrayCache(folder / "cache")).run_id
+
+
 def _check_model(model, key):
     part = registry.get("model", model.name)
     gives = sorted(model.takes)[0]
@@ -238,6 +263,17 @@ def _check_model(model, key):
         found = features.extract(dataset, ArrayCache(folder), jobs=1)
         train, test = dataset.indices("Training"), dataset.indices("PrivateTest")
         X, y, X_test = found.X[train], dataset.labels[train], found.X[test]
+        if isinstance(model, BuildsOnRuns):  # built on a recorded run, named in its runs_param
+            store, run_id = _recorded_member(dataset, features, Path(folder))
+            named = run_id if isinstance(part.resolve({})[model.runs_param], str) else (run_id,)
+            model = part.create({**model.get_params(), model.runs_param: named})
+
+        def ready(instance):
+            if isinstance(instance, BuildsOnRuns):
+                instance.use_runs(store, ArrayCache(Path(folder) / "cache"), features, dataset)
+            return instance
+
+        model = ready(model)
         epochs, none = [], registry.get("resampler", "none").create({})
         history = fitting.fit(model, none, X, y, 0, CHECK_CLASSES, Path(folder) / "checkpoint",
                               on_epoch=lambda epoch, logs: epochs.append(epoch))  # fmt: skip
@@ -256,6 +292,6 @@ def _check_model(model, key):
         if isinstance(model, SoftTargets):
             soft = np.full((len(y), len(CHECK_CLASSES)), 0.1 / (len(CHECK_CLASSES) - 1))
             soft[np.arange(len(y)), y] = 0.9
-            fresh = part.create(model.get_params())
+            fresh = ready(part.create(model.get_params()))
             fitting.fit(fresh, none, X, soft, 0, CHECK_CLASSES)
             assert fresh.predict_proba(X_test).shape == proba.shape, f"{key}: fit on soft targets"

@@ -4,18 +4,23 @@ Written with `keras` and `keras.ops` only, fed NumPy arrays: it trains on Tensor
 default), JAX or torch, on a GPU when the backend sees one. Augmentation layers live inside the
 network, so they act in training only. The validation split is carved from Training; the epoch
 with the best validation accuracy is the one kept; an interrupted fit resumes from its last
-finished epoch (the run's checkpoint folder).
+finished epoch (the run's checkpoint folder). With a `teacher` (a recorded run or ensemble, by run
+id) it learns the teacher's probabilities mixed with the labels (fer_bench/models/distillation.py).
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from fer_bench.backend import load_keras
+from fer_bench.errors import FerBenchError
+from fer_bench.models.distillation import Distillation
 from fer_bench.models.keras_training import epoch_log_callback, fit_keras
 from fer_bench.parts import (
     IMAGE,
     IMAGE_AND_EMBEDDING,
+    BuildsOnRuns,
     Model,
     ReportsEpochs,
     Resumable,
@@ -68,12 +73,15 @@ def build_cnn(params, n_classes, with_embedding=False):
 
 
 @register("model", "cnn")
-class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets):
-    """VGG-style CNN on pixels: BatchNorm, dropout, augmentation, cosine LR, best-epoch selection, TTA."""
+class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRuns):
+    """VGG-style CNN on pixels: BatchNorm, dropout, augmentation, cosine LR, best-epoch selection, TTA;
+    optionally distilled from a recorded teacher."""
 
     takes = frozenset({IMAGE})
     with_embedding = False
     smoke_params = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
+    added_later = ("teacher", "teacher_temperature", "teacher_weight")
+    runs_param = "teacher"
 
     def __init__(
         self,
@@ -95,6 +103,9 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets):
         validation_split: float = 0.1,
         patience: int = 10,
         tta: bool = True,
+        teacher: str = "",
+        teacher_temperature: float = 2.0,
+        teacher_weight: float = 0.7,
     ):
         if width < 1 or not 1 <= blocks <= 5 or head < 1 or epochs < 1 or batch_size < 1:
             raise ValueError("width, head, epochs and batch_size must be >= 1 and blocks in 1..5")
@@ -109,8 +120,13 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets):
         self.augment, self.rotation, self.shift, self.zoom, self.erasing = augment, rotation, shift, zoom, erasing
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.warmup_epochs, self.validation_split = warmup_epochs, validation_split
+        if teacher and len(teacher) != 12 or teacher_temperature <= 0 or not 0 <= teacher_weight <= 1:
+            raise ValueError("teacher must be a run id (12 characters), teacher_temperature > 0, "
+                             "teacher_weight in [0, 1]")  # fmt: skip
         self.patience, self.tta = patience, tta
+        self.teacher, self.teacher_temperature, self.teacher_weight = teacher, teacher_temperature, teacher_weight
         self.model = None
+        self._distilled = None  # with a teacher: Distillation, once use_runs found it
 
     def validation_plan(self):
         return ValidationPlan(self.validation_split)
@@ -119,9 +135,27 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets):
         """Model inputs from features rows: an image batch (N, 48, 48, 1)."""
         return X.reshape(len(X), *IMAGE_SHAPE)
 
+    def use_runs(self, store, cache, features, dataset):
+        if self.teacher:
+            self._distilled = Distillation.of(self.teacher, store, cache, dataset, self.key)
+
+    def choice(self):
+        if not self.teacher:
+            return None
+        return {"method": f"distilled: targets {self.teacher_weight:g} x the teacher's probabilities at temperature "
+                f"{self.teacher_temperature:g}, {1 - self.teacher_weight:g} x the labels", "on": None,
+                "members": [{"run_id": self.teacher, "experiment": self._distilled.experiment,
+                             "weight": self.teacher_weight}]}  # fmt: skip
+
     def fit(self, data):
         keras = load_keras()
         p = self.get_params()
+        if self.teacher:
+            if self._distilled is None:
+                raise FerBenchError(f"{self.key}: fitted before its teacher was given (BuildsOnRuns.use_runs)")
+            y = self._distilled.targets(data.X, data.y, len(data.classes), self.teacher_temperature,
+                                        self.teacher_weight)  # fmt: skip
+            data = replace(data, y=y)
         keras.utils.set_random_seed(data.seed)
         self.model = build_cnn(p, len(data.classes), self.with_embedding)
         steps = -(-len(data.X) // p["batch_size"])

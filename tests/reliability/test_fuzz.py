@@ -152,6 +152,9 @@ def plausible_values(param):
         int: st.integers(0, 300),
         float: st.floats(0.0, 0.99),
         str: st.sampled_from(param.choices or ("scale", "0.01", "x")),
+        tuple: st.lists(
+            st.one_of(KEY_TEXT, st.text("0123456789abcdef", min_size=12, max_size=12), st.floats(-1.0, 2.0)), max_size=3
+        ),  # fmt: skip
     }[type(param.default)]
 
 

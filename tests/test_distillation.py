@@ -1,0 +1,87 @@
+"""Distillation: a student CNN learns its teacher's Training probabilities mixed with the labels; the
+teacher's are computed once, from Training only, and a teacher on other data is refused."""
+
+import numpy as np
+import pytest
+
+from fer_bench import api, calibration, probabilities
+from fer_bench.cli import main
+from fer_bench.models import distillation
+from fer_bench.testing import CHECK_CLASSES, simulated_dataset, write_csv
+
+TEACHER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'
+ENSEMBLE = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = [{members}]\n'
+STUDENT = """[features]
+name = "pixels"
+[model]
+name = "cnn"
+width = 4
+blocks = 2
+head = 8
+epochs = 2
+warmup_epochs = 1
+batch_size = 16
+teacher = "{teacher}"
+teacher_weight = 0.6
+teacher_temperature = 2.0
+"""
+
+
+@pytest.fixture
+def teacher(write_experiments, tmp_path):
+    dataset = simulated_dataset({"Training": 10, "PublicTest": 3, "PrivateTest": 3})
+    write_experiments({"teacher.toml": TEACHER.format(shrink=0.0)})
+    results = tmp_path / "results"
+    return dataset, results, api.run("teacher", data=dataset, results=results)
+
+
+def test_the_student_learns_the_mixed_targets_of_training_images_only(teacher, write_experiments, monkeypatch):
+    dataset, results, record = teacher
+    requested, targets = [], []
+    load, mix = probabilities.load, distillation.Distillation.targets
+
+    def spy_load(root, run, splits):
+        requested.extend(splits)
+        return load(root, run, splits)
+
+    def spy_targets(self, X, y, n_classes, temperature, weight):
+        targets.append((X, y, mix(self, X, y, n_classes, temperature, weight)))
+        return targets[-1][2]
+
+    monkeypatch.setattr(probabilities, "load", spy_load)
+    monkeypatch.setattr(distillation.Distillation, "targets", spy_targets)
+    write_experiments({"student.toml": STUDENT.format(teacher=record.run_id)})
+    student = api.run("student", data=dataset, results=results)
+
+    assert set(requested) == {"Training"}  # what the student reads of its teacher
+    train = probabilities.load(results, record, ["Training"])["Training"]
+    assert set(dataset.splits[train.rows]) == {"Training"} and len(train.rows) == 70
+    by_image = {dataset.images[row].tobytes(): p for row, p in zip(train.rows, train.proba)}
+    [(X, y, mixed)] = targets
+    images = np.rint(X[..., 0] * 255).astype(np.uint8)
+    expected = [0.6 * calibration.scaled(by_image[image.tobytes()][None], 2.0)[0] + 0.4 * np.eye(7)[label]
+                for image, label in zip(images, y)]  # fmt: skip
+    np.testing.assert_allclose(mixed, expected, atol=1e-6)
+    assert student.selection["members"] == [{"run_id": record.run_id, "experiment": "teacher", "weight": 0.6}]
+
+
+def test_an_ensemble_teaches_the_mean_of_its_members(teacher, write_experiments):
+    dataset, results, first = teacher
+    write_experiments({"second.toml": TEACHER.format(shrink=0.7)})
+    second = api.run("second", data=dataset, results=results)
+    write_experiments({"vote.toml": ENSEMBLE.format(members=f'"{first.run_id}", "{second.run_id}"')})
+    vote = api.run("vote", data=dataset, results=results)
+    api.compute_probabilities([first.run_id, second.run_id, vote.run_id], data=dataset, results=results,
+                              training=True)  # fmt: skip
+    a, b, mean = (probabilities.load(results, r, ["Training"])["Training"].proba for r in (first, second, vote))
+    np.testing.assert_allclose(mean, (a + b) / 2, atol=1e-6)
+
+
+def test_a_teacher_trained_on_other_data_is_refused_in_one_line(teacher, write_experiments, tmp_path, capsys):
+    _, results, _ = teacher
+    other = api.run("teacher", data=simulated_dataset(classes=CHECK_CLASSES), results=results)
+    write_experiments({"student.toml": STUDENT.format(teacher=other.run_id)})
+    csv = write_csv(simulated_dataset({"Training": 10, "PublicTest": 3, "PrivateTest": 3}), tmp_path / "d.csv")
+    status = main(["run", "student", "--data", str(csv), "--results", str(results)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fer-bench: error: ")]
+    assert status == 2 and len(errors) == 1 and f"teacher {other.run_id} (teacher) was trained on other" in errors[0]

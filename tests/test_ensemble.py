@@ -1,0 +1,206 @@
+"""Stored probabilities, calibration, temperature scaling and the ensemble of recorded runs: what
+they compute, and that PrivateTest never reaches selection, weighting or a temperature fit."""
+
+import numpy as np
+import pytest
+
+from fer_bench import api, calibration, calibration_report, probabilities
+from fer_bench.cli import main
+from fer_bench.models import ensemble
+from fer_bench.records import RecordStore
+from fer_bench.testing import CHECK_CLASSES, CheapCentroidHoldout, simulated_dataset, write_csv
+
+MEMBER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'
+HELD_OUT = '[features]\nname = "pixels"\n[model]\nname = "test-centroid-holdout"\n'
+ENSEMBLE = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = {members}\n{more}\n'
+
+
+@pytest.fixture
+def recorded(write_experiments, tmp_path):
+    """Two members (test-centroid, shrink 0 and 0.6) recorded on a simulated data set; returns
+    (dataset, results folder, {name: record})."""
+    dataset = simulated_dataset({"Training": 12, "PublicTest": 8, "PrivateTest": 8})
+    write_experiments({"a.toml": MEMBER.format(shrink=0.0), "b.toml": MEMBER.format(shrink=0.6)})
+    results = tmp_path / "results"
+    members = {name: api.run(name, data=dataset, results=results) for name in ("a", "b")}
+    return dataset, results, members
+
+
+def ensemble_of(write_experiments, members, more=""):
+    ids = "[" + ", ".join(f'"{m.run_id}"' for m in members) + "]"
+    write_experiments({"vote.toml": ENSEMBLE.format(members=ids, more=more)})
+
+
+def errors_in(err):
+    """The error lines of a command's stderr (its progress messages are on stderr too)."""
+    return [line for line in err.splitlines() if line.startswith("fer-bench: error: ")]
+
+
+def stored(results, record, split):
+    return probabilities.load(results, record, [split])[split]
+
+
+def test_a_run_stores_each_test_images_probabilities_and_calibration(recorded):
+    dataset, results, members = recorded
+    record = members["a"]
+    assert record.probabilities == probabilities.relative_path(record.run_id)
+    private = stored(results, record, "PrivateTest")
+    assert np.array_equal(private.rows, dataset.indices("PrivateTest"))
+    assert np.array_equal(private.labels, dataset.labels[private.rows])
+    assert "".join(map(str, private.predictions)) == record.predictions["PrivateTest"]
+    m = record.metrics["PrivateTest"]
+    assert m.nll == pytest.approx(calibration.measure(private.labels, private.proba).nll, rel=1e-6)
+    assert m.brier is not None and m.ece is not None
+    # test-centroid's validation rows are resampled ones: no held-out Training images to keep
+    assert probabilities.stored_splits(results, record) == {"PublicTest", "PrivateTest"}
+
+
+def test_the_ensembles_probabilities_are_the_members_mean(recorded, write_experiments):
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, members.values())
+    vote = api.run("vote", data=dataset, results=results)
+    a, b = (stored(results, members[name], "PrivateTest").proba for name in "ab")
+    mean = stored(results, vote, "PrivateTest").proba
+    np.testing.assert_allclose(mean, (a + b) / 2, atol=1e-6)
+    assert vote.selection == {
+        "method": "equal weights",
+        "on": None,
+        "members": [{"run_id": m.run_id, "experiment": m.experiment, "weight": 0.5} for m in members.values()],
+    }
+
+    ensemble_of(write_experiments, members.values(), "weights = [1, 3]")
+    weighted = api.run("vote", data=dataset, results=results)
+    assert weighted.run_id != vote.run_id
+    np.testing.assert_allclose(stored(results, weighted, "PrivateTest").proba, (a + 3 * b) / 4, atol=1e-6)
+
+
+def test_greedy_selection_sees_publictest_only_and_the_board_says_so(recorded, write_experiments, monkeypatch):
+    dataset, results, members = recorded
+    seen_splits, seen_labels = [], []
+    load, choose = probabilities.load, ensemble.choose_weights
+
+    def spy_load(root, record, splits):
+        seen_splits.extend(splits)
+        return load(root, record, splits)
+
+    def spy_choose(candidates, labels, rounds):
+        seen_labels.append(labels)
+        return choose(candidates, labels, rounds)
+
+    monkeypatch.setattr(probabilities, "load", spy_load)
+    monkeypatch.setattr(ensemble, "choose_weights", spy_choose)
+    ensemble_of(write_experiments, members.values(), 'select = "greedy"\nrounds = 5')
+    vote = api.run("vote", data=dataset, results=results)
+
+    assert set(seen_splits) == {"PublicTest"}
+    assert len(seen_labels) == 1 and np.array_equal(seen_labels[0], dataset.labels[dataset.indices("PublicTest")])
+    assert vote.selection["on"] == "PublicTest"
+    assert sum(m["weight"] for m in vote.selection["members"]) == pytest.approx(1.0)
+    board = (results / "LEADERBOARD.md").read_text()
+    row = next(line for line in board.splitlines() if f"`{vote.run_id}`" in line)
+    assert "(selection)" in row
+
+
+def test_greedy_selection_adds_the_candidate_that_helps_most():
+    labels = np.array([0, 1, 1, 0])
+    right = np.eye(2)[labels] * 0.8 + 0.1
+    wrong = np.eye(2)[1 - labels] * 0.8 + 0.1
+    assert ensemble.choose_weights([wrong, right], labels, 4).tolist() == [0.0, 1.0]
+    half = right.copy()
+    half[:2] = wrong[:2]  # right on two images: a tie on accuracy with nothing better, broken by NLL
+    assert ensemble.choose_weights([half, right], labels, 2).tolist() == [0.0, 1.0]
+
+
+def test_members_with_different_label_spaces_or_data_are_refused_in_one_line(write_experiments, tmp_path, capsys):
+    results = tmp_path / "results"
+    write_experiments({"a.toml": MEMBER.format(shrink=0.0)})
+    seven = api.run("a", data=simulated_dataset(), results=results)
+    three = api.run("a", data=simulated_dataset(classes=CHECK_CLASSES), results=results)
+    other = api.run("a", data=simulated_dataset(seed=1), results=results)
+    csv = write_csv(simulated_dataset(), tmp_path / "data.csv")
+    for pair, what in (((seven, three), "label spaces"), ((seven, other), "data fingerprints")):
+        ensemble_of(write_experiments, pair)
+        status = main(["run", "vote", "--data", str(csv), "--results", str(results)])
+        [error] = errors_in(capsys.readouterr().err)
+        assert status == 2 and f"members with different {what}" in error
+
+
+def test_an_ensemble_needs_members_and_names_a_missing_one(write_experiments, tmp_path, simulated_csv, capsys):
+    write_experiments({"empty.toml": ENSEMBLE.format(members="[]", more=""),
+                       "ghost.toml": ENSEMBLE.format(members='["0123456789ab"]', more="")})  # fmt: skip
+    for name, message in (("empty", "name its members"), ("ghost", "no successful run 0123456789ab")):
+        status = main(["run", name, "--data", str(simulated_csv), "--results", str(tmp_path / "results")])
+        [error] = errors_in(capsys.readouterr().err)
+        assert status == 2 and message in error
+
+
+def test_the_temperature_is_fitted_on_held_out_training_images_only(write_experiments, tmp_path, monkeypatch):
+    dataset = simulated_dataset({"Training": 16, "PublicTest": 4, "PrivateTest": 4})
+    write_experiments({"held.toml": HELD_OUT})
+    results = tmp_path / "results"
+    record = api.run("held", data=dataset, results=results)
+    held = stored(results, record, probabilities.HOLDOUT)
+    assert set(dataset.splits[held.rows]) == {"Training"} and len(held.rows) == 28  # 25% of 112, stratified
+
+    fitted_on = []
+    fit = calibration.fit_temperature
+    monkeypatch.setattr(calibration, "fit_temperature", lambda y, p: fitted_on.append(y) or fit(y, p))
+    report = api.write_calibration(["held"], results=results)
+    assert len(fitted_on) == 1 and np.array_equal(fitted_on[0], dataset.labels[held.rows])
+    assert "held" in report.read_text() and (report.parent / calibration_report.FIGURE_FILE).is_file()
+
+
+def test_the_held_out_rows_are_the_ones_the_fit_validated_on(write_experiments, tmp_path, monkeypatch):
+    dataset = simulated_dataset({"Training": 16, "PrivateTest": 4})
+    write_experiments({"held.toml": HELD_OUT})
+    validated = []
+    fit = CheapCentroidHoldout.fit
+    monkeypatch.setattr(
+        CheapCentroidHoldout, "fit", lambda self, data: validated.append(data.validation[0]) or fit(self, data)
+    )
+    results = tmp_path / "results"
+    record = api.run("held", data=dataset, results=results)
+    held = stored(results, record, probabilities.HOLDOUT)
+    pixels = dataset.images[held.rows].astype(np.float32)[..., None] / 255.0
+    assert sorted(map(bytes, validated[0])) == sorted(map(bytes, pixels))
+
+
+def test_calibration_figures_on_known_cases():
+    y = np.array([0, 1, 0, 1])
+    perfect = np.eye(2)[y]
+    assert calibration.measure(y, perfect) == calibration.Calibration(0.0, 0.0, 0.0)
+    sure = np.tile([0.8, 0.2], (4, 1))  # says 80% for class 0, right half the time
+    measured = calibration.measure(y, sure)
+    assert measured.ece == pytest.approx(0.3)
+    assert measured.brier == pytest.approx((0.2**2 * 2 + 0.8**2 * 2) / 2)
+    assert measured.nll == pytest.approx(-(np.log(0.8) + np.log(0.2)) / 2)
+
+
+def test_temperature_scaling_undoes_an_over_confident_model():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1.5, (4000, 5))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(5, p=p) for p in truth])
+    over_confident = calibration.scaled(truth, 1 / 3)  # logits tripled
+    assert calibration.fit_temperature(y, over_confident) == pytest.approx(3.0, rel=0.1)
+    assert (calibration.scaled(over_confident, 3.0).argmax(axis=1) == over_confident.argmax(axis=1)).all()
+
+
+def test_probabilities_regenerated_from_saved_weights_equal_the_stored_ones(recorded):
+    dataset, results, members = recorded
+    record = members["a"]
+    before = stored(results, record, "PrivateTest").proba
+    (results / record.probabilities).unlink()
+    [(again, path, agreement)] = api.compute_probabilities(["a"], data=dataset, results=results)
+    assert again.run_id == record.run_id and path == record.probabilities
+    assert agreement == {"PublicTest": 1.0, "PrivateTest": 1.0}
+    np.testing.assert_array_equal(stored(results, record, "PrivateTest").proba, before)
+    assert api.compute_probabilities(["a"], data=dataset, results=results)[0][2] == {}  # stored: not computed again
+
+
+def test_imported_records_bring_their_probabilities(recorded, tmp_path):
+    _, results, members = recorded
+    elsewhere = tmp_path / "elsewhere"
+    api.import_records(results, results=elsewhere)
+    record = RecordStore(elsewhere).find("a")[-1]
+    assert probabilities.stored_path(elsewhere, record) is not None
