@@ -27,7 +27,8 @@ from fer_bench.data.collection import load_collection, match_labels
 from fer_bench.data.loaders import is_fer2013, load_dataset
 from fer_bench.errors import FerBenchError
 from fer_bench.faces import BATCH, NoFaceFound, Predictor, crops_in, face_crops
-from fer_bench.metrics import UNCOVERED, encode_predictions, split_metrics
+from fer_bench.metrics import encode_predictions, split_metrics
+from fer_bench.probabilities import predicted
 from fer_bench.records import OK, Record
 
 VERSION = "2"  # in every evaluation's run id: bump it when what an evaluation computes changes
@@ -91,7 +92,7 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
     for split, images in found.splits.items():
         proba, kept = _predict(predictor, images, faces, detector, refused, progress, split)
         truth = images.labels[kept]
-        y_pred = np.where(np.isnan(proba).any(axis=1), UNCOVERED, np.nan_to_num(proba).argmax(axis=1))
+        y_pred = predicted(proba)
         metrics[split] = split_metrics(truth, y_pred, source.classes, proba)
         predictions[split] = encode_predictions(y_pred)
         labels[split] = encode_predictions(truth)

@@ -200,8 +200,9 @@ class DescribesCrops(ABC):
 
 
 class BuildsOnRuns(ABC):
-    """A model made of recorded runs (an ensemble of saved models): the runner hands it the record
-    store before any work, and keeps what it chose in the record's `selection`."""
+    """A model built on recorded runs (an ensemble of saved models; a student of a teacher): the
+    runner hands it the record store before any work, and keeps what it chose in the record's
+    `selection`."""
 
     runs_param: ClassVar[str]  # the parameter naming its runs by run id (the conformance check sets it)
 
@@ -212,9 +213,9 @@ class BuildsOnRuns(ABC):
         What it computes of them is kept beside them, or in `cache` (an ArrayCache)."""
 
     @abstractmethod
-    def choice(self) -> dict:
+    def choice(self) -> dict | None:
         """After fitting: which runs, with which weights, chosen how and on which split (`on`:
-        None, or the test split that selection read)."""
+        None, or the test split that selection read); None where it used no run."""
 
 
 CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns)

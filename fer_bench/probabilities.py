@@ -43,8 +43,12 @@ class SplitProbabilities:
 
     @property
     def predictions(self):
-        """Predicted codes, UNCOVERED where not covered."""
-        return np.where(self.covered, np.nan_to_num(self.proba).argmax(axis=1), UNCOVERED)
+        return predicted(self.proba)
+
+
+def predicted(proba):
+    """The predicted codes of (n, classes) probabilities, UNCOVERED for NaN rows (not covered)."""
+    return np.where(np.isnan(proba).any(axis=1), UNCOVERED, np.nan_to_num(proba).argmax(axis=1))
 
 
 def relative_path(run_id):

@@ -140,7 +140,8 @@ def test_show_unknown_and_list(capsys):
     assert run_cli("list") == 0
     out = capsys.readouterr().out
     assert "paper-mlp" in out and "protocol = 'detector'" in out and "paper" in out
-    assert "[SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRuns]" in out  # model/cnn's declared capabilities
+    cnn = "[SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRuns]"  # model/cnn's declared capabilities
+    assert cnn in out
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
