@@ -295,8 +295,8 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     """Compute and store each test image's class probabilities (and its held-out Training images';
     with `training`, every Training image's, as a teacher's) for recorded runs with saved weights,
     or ensembles of them (names or run ids), where not stored yet, or all again with `force`; returns
-    [(record, path relative to `results`, {split computed: share of argmaxes equal to the recorded
-    predictions})]."""
+    [(record, path relative to `results`, {split computed: for a test split, the share of argmaxes
+    equal to the recorded predictions, else None})]."""
     from fer_bench import probabilities as kept
     from fer_bench.records import latest_ok
 

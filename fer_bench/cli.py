@@ -279,10 +279,11 @@ def cmd_compare(args):
 def cmd_probabilities(args):
     done = api.compute_probabilities(args.runs, data=args.data, results=args.results, cache=args.cache,
                                      training=args.training, force=args.force)  # fmt: skip
-    for record, path, agreement in done:
-        same = ", ".join(f"{split} {100 * share:.2f}%" for split, share in (agreement or {}).items())
-        print(f"{record.experiment} (run {record.run_id}): {path}"
-              + (f"  (argmax = recorded prediction: {same})" if agreement else "  (already stored)"))  # fmt: skip
+    for record, path, computed in done:
+        shown = [split if share is None else f"{split} (argmax = recorded prediction: {100 * share:.2f}%)"
+                 for split, share in computed.items()]  # fmt: skip
+        print(f"{record.experiment} (run {record.run_id}): {path}  "
+              + (f"computed {', '.join(shown)}" if computed else "already stored"))  # fmt: skip
 
 
 def cmd_calibration(args):

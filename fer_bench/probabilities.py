@@ -140,8 +140,9 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     same data fingerprint): its test splits, its held-out images and, with `training`, its Training
     images (a teacher's, for distillation). Splits already stored are kept unless `force`.
 
-    Returns (relative path, {test split computed: share of images whose argmax is the recorded
-    prediction}): another backend or machine may flip a few near-ties, which the share shows."""
+    Returns (relative path, {split computed: for a test split, the share of images whose argmax is
+    the recorded prediction, else None}): another backend or machine may flip a few near-ties,
+    which the share shows."""
     if dataset.fingerprint != record.data.get("fingerprint"):
         raise FerBenchError(f"run {record.run_id} was trained on data {record.data.get('fingerprint')}, "
                             f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
@@ -166,8 +167,9 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     splits = of_splits(model, dataset, feature_set, missing)
     agreement = {
         split: float((p.predictions == decode_predictions(record.predictions[split])).mean())
-        for split, p in splits.items()
         if split in record.predictions
+        else None
+        for split, p in splits.items()
     }
     return save(store.root, record.run_id, splits, kept), agreement
 

@@ -204,3 +204,16 @@ def test_imported_records_bring_their_probabilities(recorded, tmp_path):
     api.import_records(results, results=elsewhere)
     record = RecordStore(elsewhere).find("a")[-1]
     assert probabilities.stored_path(elsewhere, record) is not None
+
+
+def test_the_probabilities_command_says_what_it_computed(write_experiments, tmp_path, capsys):
+    csv = write_csv(simulated_dataset(), tmp_path / "data.csv")
+    write_experiments({"a.toml": MEMBER.format(shrink=0.0)})
+    results = tmp_path / "results"
+    record = api.run("a", data=csv, results=results)
+    arguments = ["probabilities", "a", "--data", str(csv), "--results", str(results)]
+    assert main(arguments) == 0 and capsys.readouterr().out.strip().endswith("already stored")
+    assert main([*arguments, "--training"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"a (run {record.run_id}): {record.probabilities}  computed Training"
+    assert main(["probabilities", "nothing", "--results", str(results)]) == 2
