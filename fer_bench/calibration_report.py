@@ -11,6 +11,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench import calibration, figures, probabilities
+from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.records import Record
 
 CALIBRATION_DIR = "calibration"
@@ -27,7 +28,7 @@ def measured(record: Record, root: Path) -> dict:
     test = kept[split]
     scored = test.covered & (test.labels >= 0)
     y, proba = test.labels[scored], test.proba[scored]
-    result = {"split": split, "n": int(scored.sum()), "accuracy": float((proba.argmax(axis=1) == y).mean()),
+    result = {"split": split, "n": int(scored.sum()), **_accuracy_and_confidence(y, proba),
               "before": calibration.measure(y, proba), "bins_before": calibration.reliability(y, proba),
               "temperature": None, "after": None, "bins_after": None}  # fmt: skip
     if with_holdout:
@@ -40,18 +41,31 @@ def measured(record: Record, root: Path) -> dict:
     return result
 
 
+def _accuracy_and_confidence(y, proba):
+    return {"accuracy": float((proba.argmax(axis=1) == y).mean()), "confidence": float(proba.max(axis=1).mean())}
+
+
+def on_training(record: Record, root: Path) -> dict:
+    """Accuracy and mean top probability on the Training images, for a run that stored them (a
+    teacher): in-sample figures, the targets a student learns."""
+    train = probabilities.load(root, record, [TRAIN_SPLIT])[TRAIN_SPLIT]
+    scored = train.covered & (train.labels >= 0)
+    return {"n": int(scored.sum()), **_accuracy_and_confidence(train.labels[scored], train.proba[scored])}
+
+
 def write_report(records, root: Path, command) -> Path:
     """Write the report of `records` (those with stored probabilities) under `root`; returns its path."""
     out = Path(root) / CALIBRATION_DIR
     found = [(r, measured(r, root)) for r in records]
     rows = [
         [r.experiment, r.seed, f"`{r.run_id}`", m["split"], m["n"], f"{100 * m['accuracy']:.2f}",
-         *_figures(m["before"]), f"{m['temperature']:.3f}" if m["temperature"] else "—",
+         f"{100 * m['confidence']:.2f}", *_figures(m["before"]), f"{m['temperature']:.3f}" if m["temperature"] else "—",
          *(_figures(m["after"]) if m["after"] else ["—"] * 3)]
         for r, m in found
     ]  # fmt: skip
-    headers = ["experiment", "seed", "run id", "split", "images", "accuracy %", "NLL", "Brier", "ECE %",
-               "temperature", "NLL after", "Brier after", "ECE % after"]  # fmt: skip
+    headers = ["experiment", "seed", "run id", "split", "images", "accuracy %", "mean confidence %", "NLL",
+               "Brier", "ECE %", "temperature", "NLL after", "Brier after", "ECE % after"]  # fmt: skip
+    teachers = [(r, on_training(r, root)) for r in records if TRAIN_SPLIT in probabilities.stored_splits(root, r)]
     curves = [(f"{r.experiment} seed {r.seed} ({r.run_id[:6]})", _curves(m)) for r, m in found]
     if curves:
         figures.save(figures.reliability_diagrams(curves), out / FIGURE_FILE)
@@ -63,7 +77,8 @@ def write_report(records, root: Path, command) -> Path:
         "",
         "Measured on each run's report split, over the images it evaluated. NLL: mean negative",
         "log-likelihood of the true class (nats); Brier: mean squared error of the probability vector",
-        "(summed over classes); ECE: expected calibration error over 15 equal-width confidence bins.",
+        "(summed over classes); ECE: expected calibration error over 15 equal-width confidence bins;",
+        "mean confidence: the mean top probability (below the accuracy: under-confident).",
         "`after`: the probabilities divided in log space by one temperature T, fitted (minimum NLL) on",
         "the Training images the run held out for validation, never on a test split; T > 1 means the",
         "model was over-confident. Temperature scaling leaves every prediction, so the accuracy, as it is.",
@@ -74,6 +89,13 @@ def write_report(records, root: Path, command) -> Path:
         else "_No run has stored probabilities._",
         "",
     ]
+    if teachers:
+        rows = [[r.experiment, f"`{r.run_id}`", t["n"], f"{100 * t['accuracy']:.2f}", f"{100 * t['confidence']:.2f}"]
+                for r, t in teachers]  # fmt: skip
+        lines += ["Runs that stored their Training probabilities (teachers): in-sample figures, since they were",
+                  "fitted on those images; what a student distilled from them learns.", "",
+                  tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %"],
+                           tablefmt="github", disable_numparse=True), ""]  # fmt: skip
     if curves:
         lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
     out.mkdir(parents=True, exist_ok=True)

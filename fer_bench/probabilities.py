@@ -67,14 +67,20 @@ def predict(model, X, covered, n_classes):
     return proba
 
 
-def holdout_rows(model, dataset, covered, seed):
-    """The data set rows a fit of `model` with `seed` held out for validation, or None where its
-    plan holds out none, or synthetic ones."""
+def holds_out(model):
+    """Whether a fit of `model` holds real Training images out (its plan holds out some, before
+    resampling)."""
     plan = model.validation_plan()
-    if plan is None or plan.resample_first:
+    return plan is not None and not plan.resample_first
+
+
+def holdout_rows(model, dataset, covered, seed):
+    """The data set rows a fit of `model` with `seed` held out for validation, or None where it
+    holds none out (`holds_out`)."""
+    if not holds_out(model):
         return None
     train, y = fitting.training_rows(dataset, covered)
-    return np.sort(train[fitting.holdout(y, seed, plan)[1]])
+    return np.sort(train[fitting.holdout(y, seed, model.validation_plan())[1]])
 
 
 def of_splits(model, dataset, features, split_rows: dict) -> dict:
@@ -147,20 +153,20 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
         raise FerBenchError(f"run {record.run_id} was trained on data {record.data.get('fingerprint')}, "
                             f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
     spec = record.spec
-    features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
-    feature_set = features.extract(dataset, cache=cache)
-    split_rows = {split: dataset.indices(split) for split in record.metrics}
-    held_out = holdout_rows(registry.get("model", spec["model"]["name"]).create(spec["model"]["params"]), dataset,
-                            feature_set.covered, record.seed)  # fmt: skip
-    if held_out is not None:
-        split_rows[HOLDOUT] = held_out
-    if training:
-        split_rows[TRAIN_SPLIT] = fitting.training_rows(dataset, feature_set.covered)[0]
+    model_part = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+    wanted = [*record.metrics, *([HOLDOUT] if holds_out(model_part) else []), *([TRAIN_SPLIT] if training else [])]
     earlier = stored_path(store.root, record)
     kept = {} if force or earlier is None else _arrays(earlier)  # carried over as stored, unread
-    missing = {split: rows for split, rows in split_rows.items() if f"{split}/proba" not in kept}
-    if not missing:
+    if all(f"{split}/proba" in kept for split in wanted):  # before any feature extraction
         return relative_path(record.run_id), {}
+    features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
+    feature_set = features.extract(dataset, cache=cache)
+    rows_of = {split: dataset.indices(split) for split in record.metrics}
+    if HOLDOUT in wanted:
+        rows_of[HOLDOUT] = holdout_rows(model_part, dataset, feature_set.covered, record.seed)
+    if training:
+        rows_of[TRAIN_SPLIT] = fitting.training_rows(dataset, feature_set.covered)[0]
+    missing = {split: rows_of[split] for split in wanted if f"{split}/proba" not in kept}
     log.info(f"probabilities of {record.experiment} (run {record.run_id}) on "
              + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items()))  # fmt: skip
     model = recorded_model(record, store, cache, features, feature_set, dataset)

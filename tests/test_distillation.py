@@ -75,6 +75,8 @@ def test_an_ensemble_teaches_the_mean_of_its_members(teacher, write_experiments)
                               training=True)  # fmt: skip
     a, b, mean = (probabilities.load(results, r, ["Training"])["Training"].proba for r in (first, second, vote))
     np.testing.assert_allclose(mean, (a + b) / 2, atol=1e-6)
+    report = api.write_calibration([vote.run_id], results=results).read_text()
+    assert "Runs that stored their Training probabilities (teachers)" in report and f"`{vote.run_id}` | 70" in report
 
 
 def test_a_teacher_trained_on_other_data_is_refused_in_one_line(teacher, write_experiments, tmp_path, capsys):

@@ -186,7 +186,7 @@ def test_temperature_scaling_undoes_an_over_confident_model():
     assert (calibration.scaled(over_confident, 3.0).argmax(axis=1) == over_confident.argmax(axis=1)).all()
 
 
-def test_probabilities_regenerated_from_saved_weights_equal_the_stored_ones(recorded):
+def test_probabilities_regenerated_from_saved_weights_equal_the_stored_ones(recorded, monkeypatch):
     dataset, results, members = recorded
     record = members["a"]
     before = stored(results, record, "PrivateTest").proba
@@ -195,6 +195,9 @@ def test_probabilities_regenerated_from_saved_weights_equal_the_stored_ones(reco
     assert again.run_id == record.run_id and path == record.probabilities
     assert agreement == {"PublicTest": 1.0, "PrivateTest": 1.0}
     np.testing.assert_array_equal(stored(results, record, "PrivateTest").proba, before)
+    from fer_bench.features.pixels import Pixels
+
+    monkeypatch.setattr(Pixels, "extract", lambda *args, **kwargs: pytest.fail("features extracted again"))
     assert api.compute_probabilities(["a"], data=dataset, results=results)[0][2] == {}  # stored: not computed again
 
 

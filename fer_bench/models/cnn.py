@@ -120,7 +120,7 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         self.augment, self.rotation, self.shift, self.zoom, self.erasing = augment, rotation, shift, zoom, erasing
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.warmup_epochs, self.validation_split = warmup_epochs, validation_split
-        if teacher and len(teacher) != 12 or teacher_temperature <= 0 or not 0 <= teacher_weight <= 1:
+        if (teacher and len(teacher) != 12) or teacher_temperature <= 0 or not 0 <= teacher_weight <= 1:
             raise ValueError("teacher must be a run id (12 characters), teacher_temperature > 0, "
                              "teacher_weight in [0, 1]")  # fmt: skip
         self.patience, self.tta = patience, tta
