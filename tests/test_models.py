@@ -98,7 +98,7 @@ def test_paper_mlp_flattens_image_shaped_input():
 
 
 def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
-    """fer-bench's speed-up (steps_per_execution) must not change a single update."""
+    """The `keras-fit` training loop (steps_per_execution) must not change a single update of stock `fit`."""
     import keras
 
     from fer_bench.models.keras_training import STEPS_PER_EXECUTION

@@ -1,4 +1,5 @@
-"""What every Keras network shares: targets, the progress bar, the epoch log and one `model.fit`."""
+"""What every Keras network shares: targets, the progress bar, the epoch log, and how it fits: one
+`model.fit` for a CNN, one compiled call per epoch for a small dense classifier."""
 
 import json
 import os
@@ -9,11 +10,8 @@ import numpy as np
 from tqdm import tqdm
 
 from fer_bench.backend import load_keras
+from fer_bench.models.compiled_epochs import fit_compiled
 from fer_bench.parts import FitData
-
-# Batches per compiled call: the same updates as one call per batch, without the per-batch call
-# overhead that dominates so small a network (measured by `make bench`, results/benchmarks.md).
-STEPS_PER_EXECUTION = 256
 
 
 def targets(y, n_classes):
@@ -84,20 +82,26 @@ def epoch_log_callback(path: Path | None, description):
     return EpochLog()
 
 
+# The ways a dense classifier can train (its `training_loop` parameter).
+TRAINING_LOOPS = ("compiled", "keras-fit")
+# Batches per compiled call for the `keras-fit` loop: the same updates as stock `fit`, fewer calls.
+STEPS_PER_EXECUTION = 256
+
+
 def fit_dense_classifier(model, data: FitData, params, name, callbacks=()):
     """Compile and fit a small dense classifier as the study did (Adam, cross-entropy, `epochs` of
     `batch_size`), with `early_stopping_patience` on validation loss when > 0; returns its history.
 
-    `steps_per_execution` batches many steps per compiled call, which is what makes so small a
-    network fast (results/benchmarks.md).
+    `training_loop` "compiled" trains one compiled call per epoch (`compiled_epochs`), which is what
+    makes so small a network fast; "keras-fit" is `model.fit` with `STEPS_PER_EXECUTION`, the same
+    updates as the study's stock `fit` (Keras's own batch order), several times slower
+    (results/benchmarks.md).
     """
     keras = load_keras()
-    model.compile(
-        optimizer=keras.optimizers.Adam(params["learning_rate"]),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
+    loop = params["training_loop"]
+    steps_per_execution = STEPS_PER_EXECUTION if loop == "keras-fit" else 1
+    model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]), loss="categorical_crossentropy",
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)  # fmt: skip
     callbacks = list(callbacks)
     if params["early_stopping_patience"] > 0:
         callbacks.append(
@@ -105,17 +109,33 @@ def fit_dense_classifier(model, data: FitData, params, name, callbacks=()):
                 monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True
             )
         )
-    return fit_keras(model, data, params, name, callbacks)
+    if loop == "keras-fit":
+        return fit_keras(model, data, params, name, callbacks)
+    n_classes = len(data.classes)
+    X_val, y_val = data.validation
+    return fit_compiled(
+        model,
+        np.asarray(data.X, dtype=np.float32),
+        targets(data.y, n_classes),
+        validation=(np.asarray(X_val, dtype=np.float32), targets(y_val, n_classes)),
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        seed=data.seed,
+        class_weight=data.class_weight,
+        callbacks=[*_reporting(data), *callbacks, progress_callback(params["epochs"], name)],
+    )
+
+
+def _reporting(data: FitData):
+    return [load_keras().callbacks.LambdaCallback(on_epoch_end=data.on_epoch)] if data.on_epoch else []
 
 
 def fit_keras(model, data: FitData, params, name, callbacks, inputs=lambda X: X):
     """`model.fit` as every fer-bench network trains: `inputs(X)` of the fitting and validation rows,
     their targets, shuffled batches, the class weights, `data.on_epoch` after each epoch (a tuner's
     report), a progress bar; returns this process's history."""
-    keras = load_keras()
     n_classes = len(data.classes)
     X_val, y_val = data.validation
-    reporting = [keras.callbacks.LambdaCallback(on_epoch_end=data.on_epoch)] if data.on_epoch else []
     result = model.fit(
         inputs(data.X),
         targets(data.y, n_classes),
@@ -124,7 +144,7 @@ def fit_keras(model, data: FitData, params, name, callbacks, inputs=lambda X: X)
         batch_size=params["batch_size"],
         shuffle=True,
         class_weight=data.class_weight,
-        callbacks=[*reporting, *callbacks, progress_callback(params["epochs"], name)],
+        callbacks=[*_reporting(data), *callbacks, progress_callback(params["epochs"], name)],
         verbose=0,
     )
     return {metric: [float(v) for v in values] for metric, values in result.history.items()}

@@ -1,5 +1,7 @@
 """A configurable MLP on the embedding: the study's network as one point of a searchable family."""
 
+from typing import Literal
+
 import numpy as np
 
 from fer_bench.backend import load_keras
@@ -16,6 +18,9 @@ def layer_widths(width, depth):
 @register("model", "mlp")
 class MLP(Model, ReportsEpochs, SoftTargets):
     """BatchNorm, `depth` Dense ReLU layers from `width` down, dropout, L2; Adam; early stopping on real images."""
+
+    # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
+    version = "2"
 
     smoke_params = {"epochs": 2}
     search_space = {
@@ -39,6 +44,7 @@ class MLP(Model, ReportsEpochs, SoftTargets):
         epochs: int = 200,
         validation_split: float = 0.1,
         early_stopping_patience: int = 20,
+        training_loop: Literal["compiled", "keras-fit"] = "compiled",
     ):
         if width < 1 or depth < 1 or epochs < 1 or batch_size < 1 or not 0 <= dropout < 1:
             raise ValueError("width, depth, epochs and batch_size must be >= 1 and 0 <= dropout < 1")
@@ -47,6 +53,7 @@ class MLP(Model, ReportsEpochs, SoftTargets):
         self.width, self.depth, self.dropout, self.l2, self.batch_norm = width, depth, dropout, l2, batch_norm
         self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
         self.validation_split, self.early_stopping_patience = validation_split, early_stopping_patience
+        self.training_loop = training_loop
         self.model = None
 
     def validation_plan(self):

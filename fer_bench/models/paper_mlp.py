@@ -53,6 +53,9 @@ def load_study_weights(model, h5_path):
 class PaperMLP(Model, ReportsEpochs, SoftTargets):
     """The study's Keras MLP: BatchNorm, Dense 128-86-64-32(tanh)-16-7, Adam, 300 epochs."""
 
+    # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
+    version = "2"
+
     smoke_params = {"epochs": 2}
 
     def __init__(
@@ -66,13 +69,14 @@ class PaperMLP(Model, ReportsEpochs, SoftTargets):
         l2_scale: float = 1.0,
         architecture: Literal["paper", "one-hidden"] = "paper",
         early_stopping_patience: int = 0,
+        training_loop: Literal["compiled", "keras-fit"] = "compiled",
     ):
         if epochs < 1 or batch_size < 1 or not 0 < validation_split < 1 or learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1, 0 < validation_split < 1, learning_rate > 0")
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.validation_split, self.resample_first = validation_split, resample_first
         self.batch_norm, self.l2_scale, self.architecture = batch_norm, l2_scale, architecture
-        self.early_stopping_patience = early_stopping_patience
+        self.early_stopping_patience, self.training_loop = early_stopping_patience, training_loop
         self.model = None
 
     def validation_plan(self):
