@@ -2,6 +2,8 @@
 
 import os
 import platform
+import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,3 +36,37 @@ def machine():
         "platform": platform.platform(),
         "versions": {k: v for k, v in versions.items() if k in keep},
     }
+
+
+def timed_command(command, env=None):
+    """Run `command` to its end; (wall seconds, peak resident memory in GiB of it and all its
+    processes together, sampled every 0.2 s). Raises with its output if it fails."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.2)
+        wall = time.perf_counter() - start
+        if process.returncode != 0:
+            output.seek(0)
+            raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{output.read()[-3000:]}")
+    return wall, peak / 2**30
+
+
+def _tree_rss(root):
+    """Resident bytes of process `root` and its descendants (Linux /proc)."""
+    parents, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, IndexError):
+            continue
+    tree, grew = {root}, True
+    while grew:
+        grown = tree | {pid for pid, parent in parents.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    return sum(rss.get(pid, 0) for pid in tree)

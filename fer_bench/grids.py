@@ -71,6 +71,12 @@ def extract_once(cells, dataset, cache):
         features.create("features").extract(dataset, cache=cache)
 
 
+# A worker process is replaced after this many cells: TensorFlow keeps every XLA program a fit
+# compiled for the life of its process (~50-100 MB a paper-MLP cell, measured), so a worker that
+# ran a whole grid would grow past the memory target; a new worker costs a few seconds of imports.
+CELLS_PER_WORKER = 4
+
+
 def _execute(cells, dataset, store, cache, jobs, command, wait):
     if jobs <= 1 or len(cells) <= 1:
         for cell in cells:
@@ -79,7 +85,8 @@ def _execute(cells, dataset, store, cache, jobs, command, wait):
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
     initargs = (dataset, store, cache, threads, console_level(logging.WARNING))
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs,
+                             max_tasks_per_child=CELLS_PER_WORKER) as pool:  # fmt: skip
         pending = {pool.submit(_worker_cell, cell, command, wait): cell for cell in cells}
         while pending:
             finished, _ = wait_for(pending, return_when=FIRST_COMPLETED)

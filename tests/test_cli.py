@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from fer_bench import registry
 from fer_bench.cli import main
 
 from conftest import MINI, tiny_paper_mlp
@@ -37,7 +38,8 @@ def test_run_records_the_contract_and_writes_the_leaderboard(experiments, tmp_pa
         assert key in record
     assert set(record["timings"]) >= {"features", "fit", "total"}
     assert record["spec"]["model"]["params"]["epochs"] == 2
-    assert record["spec"]["backend"] == "tensorflow" and record["spec"]["model"]["version"] == "1"
+    assert record["spec"]["backend"] == "tensorflow"
+    assert record["spec"]["model"]["version"] == registry.get("model", "paper-mlp").version
     assert record["data"]["classes"][3] == "Happy"
     assert record["seed"] == 3
     for split in ("PublicTest", "PrivateTest"):

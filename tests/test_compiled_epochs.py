@@ -85,3 +85,19 @@ def test_an_epoch_is_every_row_once_in_batches_in_the_seeded_order():
     unshuffled = compiled_epochs.epoch_batches(X, targets, None, 64, rng=None)
     assert [len(group) for group in unshuffled] == [2, 2]  # no weights: (x, y) batches
     np.testing.assert_array_equal(np.concatenate([g[0].reshape(-1) for g in unshuffled]), X[:, 0])
+
+
+@pytest.mark.parametrize("name", ["paper-mlp", "mlp"])
+def test_both_training_loops_fit_through_the_harness_with_the_same_history(name):
+    from fer_bench import fitting, registry
+    from fer_bench.data import FER2013_CLASSES
+
+    X, y, _ = problem(n=400)
+    histories = {}
+    for loop in ("compiled", "keras-fit"):
+        model = registry.get("model", name).create({"epochs": 2, "training_loop": loop})
+        histories[loop] = fitting.fit(model, registry.get("resampler", "none").create({}), X, y.argmax(1), 0,
+                                      FER2013_CLASSES)  # fmt: skip
+        assert model.predict_proba(X[:3]).shape == (3, 7)
+    assert histories["compiled"].keys() == histories["keras-fit"].keys()
+    assert all(len(values) == 2 for values in histories["compiled"].values())

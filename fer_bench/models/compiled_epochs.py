@@ -8,8 +8,8 @@ one `train_on_batch` per batch, the same updates without the speed.
 
 The batches: each epoch a permutation from numpy's generator seeded by the fit's seed, cut into
 `batch_size` rows in order, the last batch short; class weights become sample weights as `fit`
-makes them. Callbacks get `fit`'s epoch logs (loss, accuracy, val_loss, val_accuracy,
-learning_rate) with the model's variables current, so ReduceLROnPlateau, EarlyStopping and a
+makes them. Callbacks get `fit`'s epoch logs (loss, accuracy, val_loss, val_accuracy) with
+the model's variables current, so ReduceLROnPlateau, EarlyStopping and a
 tuner's reports work unchanged. tests/test_compiled_epochs.py checks the compiled loop against
 `train_on_batch` over the same batches.
 """
@@ -66,7 +66,6 @@ def fit_compiled(model, X, targets, *, validation, epochs, batch_size, seed, cla
             model.reset_metrics()
             measured = stepper.evaluate(epoch_batches(*validation, None, VALIDATION_BATCH, rng=None))
             logs |= {f"val_{name}": value for name, value in measured.items()}
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break

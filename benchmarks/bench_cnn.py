@@ -1,0 +1,92 @@
+"""Training throughput of the `cnn` network (experiments/cnn.toml: width 32, 4 blocks) on this CPU,
+by backend, batch size and precision, on random 48x48 images: what a faster CPU recipe could build on.
+
+Each setting runs in its own process (the Keras backend and dtype policy are per process): one
+epoch to compile and warm up, then one timed epoch. The arithmetic per image (forward and backward,
+3 x the forward multiply-adds x 2) gives the GFLOP/s each setting reaches.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+IMAGES = 2560
+SETTINGS = [  # (backend, XLA, batch size, dtype policy, images timed)
+    ("tensorflow", True, 64, "float32", IMAGES),  # today's `cnn` (Keras compiles with XLA where it can)
+    ("tensorflow", True, 128, "float32", IMAGES),
+    ("tensorflow", False, 64, "float32", IMAGES),  # TensorFlow's own kernels (oneDNN) instead of XLA's
+    ("tensorflow", False, 128, "float32", IMAGES),
+    ("tensorflow", False, 256, "float32", IMAGES),
+    ("jax", True, 64, "float32", IMAGES),
+    ("jax", True, 128, "float32", IMAGES),
+    ("tensorflow", True, 64, "mixed_bfloat16", 640),  # emulated on CPUs without AVX-512 BF16: slow, so fewer
+]
+
+
+def images_per_s(jit_compile, batch_size, policy, images):
+    from fer_bench.backend import load_keras
+    from fer_bench.models import cnn
+
+    keras = load_keras()
+    keras.mixed_precision.set_dtype_policy(policy)
+    params = cnn.CNN(width=32, epochs=18, batch_size=batch_size).get_params()
+    model = cnn.build_cnn(params, 7)
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit_compile or "auto")  # fmt: skip
+    rng = np.random.default_rng(0)
+    X = rng.random((images, *cnn.IMAGE_SHAPE), dtype=np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, images)]
+    model.fit(X[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(X, y, batch_size=batch_size, epochs=1, verbose=0)
+    return images / (time.perf_counter() - start)
+
+
+def forward_flops():
+    """Multiply-adds x 2 of one image through the network's convolutions and dense layers."""
+    from fer_bench.backend import load_keras
+    from fer_bench.models import cnn
+
+    keras = load_keras()
+    model = cnn.build_cnn(cnn.CNN(width=32).get_params(), 7)
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, out = layer.output.shape
+            flops += 2 * h * w * out * int(np.prod(layer.kernel.shape[:-1]))
+        elif isinstance(layer, keras.layers.Dense):
+            flops += 2 * int(np.prod(layer.kernel.shape))
+    return flops
+
+
+def main():
+    gflop = 3 * forward_flops() / 1e9
+    rows = []
+    for backend, xla, batch_size, policy, images in SETTINGS:
+        code = (f"import json; from benchmarks import bench_cnn; "
+                f"print(json.dumps(bench_cnn.images_per_s({xla}, {batch_size}, {policy!r}, {images})))")  # fmt: skip
+        try:
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "KERAS_BACKEND": backend}).stdout  # fmt: skip
+        except subprocess.CalledProcessError:  # JAX not installed
+            continue
+        speed = json.loads(out.strip().splitlines()[-1])
+        rows.append({"backend": backend, "xla": xla, "batch_size": batch_size, "policy": policy, "images_per_s": speed,
+                     "gflop_per_s": speed * gflop})  # fmt: skip
+    flags = open("/proc/cpuinfo").read().split("flags", 2)[1].split("\n")[0].split()
+    result = {
+        "workload": "cnn training throughput",
+        "gflop_per_training_image": gflop,
+        "settings": rows,
+        "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
