@@ -28,11 +28,11 @@ def main(argv):
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
-        now = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        for name in chosen:
-            raw[name] = workloads[name].main() | {"measured": now, "machine": machine()}
-        raw["created"] = now
-        RAW.write_text(json.dumps(raw, indent=1) + "\n")
+        raw["created"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        for name in chosen:  # stored as each one ends: a long run stopped midway keeps what it measured
+            raw[name] = workloads[name].main() | {"measured": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                                                  "machine": machine()}  # fmt: skip
+            RAW.write_text(json.dumps(raw, indent=1) + "\n")
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
     replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)[0]}")

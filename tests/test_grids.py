@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from fer_bench import grids
 from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
 from fer_bench.files.grid import load_grid
@@ -150,6 +151,19 @@ def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulate
     assert len(records) == 4 and len({r.run_id for r in records}) == 4
     assert all(r.ok for r in records)
     assert "4 cells ran, 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(300)
+def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_path, capsys, simulated_csv,
+                                                               monkeypatch):  # fmt: skip
+    """A worker leaves after CELLS_PER_WORKER cells (memory) and a new one takes the next: no cell lost, no hang."""
+    monkeypatch.setattr(grids, "CELLS_PER_WORKER", 1)
+    write_grid(experiments, "replaced", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
+    results = tmp_path / "results"
+    assert main(["grid", "replaced", "--jobs", "2", "--results", str(results), "--data", str(simulated_csv)]) == 0
+    records = RecordStore(results).all()
+    assert len({r.run_id for r in records}) == 6 and all(r.ok for r in records)
+    assert "6 cells ran, 0 failed" in capsys.readouterr().err
 
 
 def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, tmp_path, simulated_csv):

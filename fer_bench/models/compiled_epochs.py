@@ -8,10 +8,10 @@ one `train_on_batch` per batch, the same updates without the speed.
 
 The batches: each epoch a permutation from numpy's generator seeded by the fit's seed, cut into
 `batch_size` rows in order, the last batch short; class weights become sample weights as `fit`
-makes them. Callbacks get `fit`'s epoch logs (loss, accuracy, val_loss, val_accuracy) with
-the model's variables current, so ReduceLROnPlateau, EarlyStopping and a
-tuner's reports work unchanged. tests/test_compiled_epochs.py checks the compiled loop against
-`train_on_batch` over the same batches.
+makes them. Callbacks get `fit`'s epoch logs (loss, accuracy, val_loss, val_accuracy) with the
+model's variables current, so ReduceLROnPlateau, EarlyStopping and a tuner's reports work
+unchanged. tests/test_compiled_epochs.py checks the compiled loop against `train_on_batch` over the
+same batches.
 """
 
 import numpy as np
@@ -56,15 +56,16 @@ def fit_compiled(model, X, targets, *, validation, epochs, batch_size, seed, cla
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model, epochs=epochs)
     rng = np.random.default_rng(seed)
+    validation_batches = validation and epoch_batches(*validation, None, VALIDATION_BATCH, rng=None)
     model.stop_training = False
     callback_list.on_train_begin()
     for epoch in range(epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
         logs = stepper(epoch_batches(X, targets, sample_weight, batch_size, rng))
-        if validation is not None:
+        if validation_batches:
             model.reset_metrics()
-            measured = stepper.evaluate(epoch_batches(*validation, None, VALIDATION_BATCH, rng=None))
+            measured = stepper.evaluate(validation_batches)
             logs |= {f"val_{name}": value for name, value in measured.items()}
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:

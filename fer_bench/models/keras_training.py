@@ -82,8 +82,6 @@ def epoch_log_callback(path: Path | None, description):
     return EpochLog()
 
 
-# The ways a dense classifier can train (its `training_loop` parameter).
-TRAINING_LOOPS = ("compiled", "keras-fit")
 # Batches per compiled call for the `keras-fit` loop: the same updates as stock `fit`, fewer calls.
 STEPS_PER_EXECUTION = 256
 
