@@ -7,6 +7,8 @@ import logging
 import multiprocessing
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
 
 from tqdm import tqdm
 
@@ -69,12 +71,12 @@ def extract_once(cells, dataset, cache):
         features.create("features").extract(dataset, cache=cache)
 
 
-# A worker process is replaced after this many cells: TensorFlow keeps every XLA program a fit
-# compiled for the life of its process (~50-100 MB a paper-MLP cell, measured), so a worker that
-# ran a whole grid would grow past the memory target; a new worker costs a few seconds of imports.
-# (multiprocessing.Pool, not ProcessPoolExecutor: the latter's max_tasks_per_child hung here on
-# Python 3.11 once workers began to be replaced.)
-CELLS_PER_WORKER = 4
+# Worker processes are replaced after this many cells each: TensorFlow keeps every XLA program a
+# fit compiled for the life of its process (~40-80 MB a paper-MLP cell, measured), so workers that
+# ran a whole grid would grow past the memory target; new workers cost a few seconds of imports.
+# A new pool serves every `jobs` x CELLS_PER_WORKER cells (max_tasks_per_child, and Pool's
+# maxtasksperchild, hung here on Python 3.11 once workers began to be replaced).
+CELLS_PER_WORKER = 6
 
 
 def _execute(cells, dataset, store, cache, jobs, command, wait):
@@ -85,10 +87,14 @@ def _execute(cells, dataset, store, cache, jobs, command, wait):
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
     initargs = (dataset, store, cache, threads, console_level(logging.WARNING))
-    with context.Pool(jobs, initializer=_init_worker, initargs=initargs, maxtasksperchild=CELLS_PER_WORKER) as pool:
-        tasks = [(index, cell, command, wait) for index, cell in enumerate(cells)]
-        for index, outcome in pool.imap_unordered(_worker_cell, tasks):
-            yield cells[index], outcome
+    for start in range(0, len(cells), jobs * CELLS_PER_WORKER):
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
+            pending = {pool.submit(_worker_cell, cell, command, wait): cell
+                       for cell in cells[start : start + jobs * CELLS_PER_WORKER]}  # fmt: skip
+            while pending:
+                finished, _ = wait_for(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield pending.pop(future), future.result()
 
 
 def run_cell(cell, dataset, store, cache, command, wait=True):
@@ -129,9 +135,8 @@ def _init_worker(dataset, store, cache, threads, show_level):
     _WORKER.update(dataset=dataset, store=store, cache=cache)
 
 
-def _worker_cell(task):
-    index, cell, command, wait = task
-    return index, run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command, wait)
+def _worker_cell(cell, command, wait):
+    return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command, wait)
 
 
 # --- many machines: cells claimed through a shared Optuna storage ------------------------------------

@@ -156,7 +156,7 @@ def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulate
 @pytest.mark.timeout(300)
 def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_path, capsys, simulated_csv,
                                                                monkeypatch):  # fmt: skip
-    """A worker leaves after CELLS_PER_WORKER cells (memory) and a new one takes the next: no cell lost, no hang."""
+    """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones: no cell lost, no hang."""
     monkeypatch.setattr(grids, "CELLS_PER_WORKER", 1)
     write_grid(experiments, "replaced", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     results = tmp_path / "results"

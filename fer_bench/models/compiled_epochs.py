@@ -152,13 +152,16 @@ class JaxScan:
 
 
 class TensorFlowLoop:
-    """Each group of equal batches in one XLA-compiled `tf.while_loop` over the model's `train_step`."""
+    """Each group of equal batches in one `tf.while_loop` over the model's `train_step`, XLA-compiled
+    for the epoch's full batches. The short last batch and validation (a few large batches) run as
+    a plain TensorFlow graph: TensorFlow keeps every XLA program for the life of the process, so
+    each one compiled costs memory (and seconds) for good."""
 
     def __init__(self, model):
         import tensorflow as tf
 
-        def compiled_loop(step):
-            @tf.function(jit_compile=True)
+        def compiled_loop(step, jit_compile):
+            @tf.function(jit_compile=jit_compile)
             def loop(batches):
                 logs = step(tuple(a[0] for a in batches))
 
@@ -169,16 +172,16 @@ class TensorFlowLoop:
 
             return loop
 
-        self.train_loop, self.test_loop = compiled_loop(model.train_step), compiled_loop(model.test_step)
+        self.xla_train_loop = compiled_loop(model.train_step, jit_compile=True)
+        self.train_loop = compiled_loop(model.train_step, jit_compile=False)
+        self.test_loop = compiled_loop(model.test_step, jit_compile=False)
 
     def __call__(self, groups):
-        return self._run(self.train_loop, groups)
+        for group in groups:
+            logs = (self.xla_train_loop if len(group[0]) > 1 else self.train_loop)(group)
+        return _floats(logs)
 
     def evaluate(self, groups):
-        return self._run(self.test_loop, groups)
-
-    @staticmethod
-    def _run(loop, groups):
         for group in groups:
-            logs = loop(group)
+            logs = self.test_loop(group)
         return _floats(logs)
