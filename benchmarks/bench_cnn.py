@@ -28,7 +28,7 @@ SETTINGS = [  # (backend, XLA, batch size, dtype policy, images timed)
 
 def images_per_s(jit_compile, batch_size, policy, images):
     from fer_bench.backend import load_keras
-    from fer_bench.models import cnn
+    from fer_bench.parts.models import cnn
 
     keras = load_keras()
     keras.mixed_precision.set_dtype_policy(policy)
@@ -48,7 +48,7 @@ def images_per_s(jit_compile, batch_size, policy, images):
 def forward_flops():
     """Multiply-adds x 2 of one image through the network's convolutions and dense layers."""
     from fer_bench.backend import load_keras
-    from fer_bench.models import cnn
+    from fer_bench.parts.models import cnn
 
     keras = load_keras()
     model = cnn.build_cnn(cnn.CNN(width=32).get_params(), 7)

@@ -38,8 +38,8 @@ def baseline(files):
 def fer_bench(files, jobs=None):
     from fer_bench.data import Dataset
     from fer_bench.data.loaders import read_image
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.features.embedding import Embedding
+    from fer_bench.parts.cache import ArrayCache
+    from fer_bench.parts.features.embedding import Embedding
 
     images = np.stack([read_image(f) for f in files])
     n = len(files)
@@ -56,8 +56,8 @@ def stage_profile(files):
     import face_recognition_models
 
     from fer_bench.data.loaders import read_image
-    from fer_bench.detectors import rgb_of
-    from fer_bench.features.embedding import CHIP_PADDING, CHIP_SIZE, _dlib_models, describe
+    from fer_bench.parts.detectors import rgb_of
+    from fer_bench.parts.features.embedding import CHIP_PADDING, CHIP_SIZE, _dlib_models, describe
 
     detector, landmarks = _dlib_models()
     encoder = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
@@ -84,8 +84,8 @@ def stage_profile(files):
 def full_data_seconds():
     """Seconds to embed every image of the data set (already decoded) into an empty cache."""
     from fer_bench.data import load_dataset
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.features.embedding import Embedding
+    from fer_bench.parts.cache import ArrayCache
+    from fer_bench.parts.features.embedding import Embedding
 
     dataset = load_dataset(data_path())
     with tempfile.TemporaryDirectory() as cache:
@@ -95,7 +95,7 @@ def full_data_seconds():
 
 
 def main(n=400):
-    from fer_bench.features.dlib_resnet import descriptor_model
+    from fer_bench.parts.features._dlib_resnet import descriptor_model
 
     files = sample_files(data_path(), n)
     descriptor_model()

@@ -3,7 +3,7 @@
 Same data (the size of the SMOTE-resampled detected-face training set), batch 32, same seed.
 Baseline: stock `fit`, one compiled call per batch. `keras-fit`: fer-bench's loop until now (256
 batches per call; the same updates as stock `fit`, so the same losses). `compiled`: one call per
-epoch (fer_bench/models/compiled_epochs.py; its own batch order, so its losses are checked against
+epoch (fer_bench/parts/models/_compiled_epochs.py; its own batch order, so its losses are checked against
 `train_on_batch` over the same batches instead). The default backend (TensorFlow) is timed in this
 process; JAX, when installed, in a subprocess with KERAS_BACKEND=jax.
 """
@@ -33,9 +33,9 @@ def seconds_per_epoch(loop, epochs, batch_size=32, n_fit=N_FIT):
     the paper MLP trained by `loop`: stock, keras-fit, compiled, or reference (train_on_batch over
     the compiled loop's batches)."""
     from fer_bench.backend import load_keras
-    from fer_bench.models import compiled_epochs
-    from fer_bench.models.keras_training import STEPS_PER_EXECUTION
-    from fer_bench.models.paper_mlp import build_paper_mlp
+    from fer_bench.parts.models import _compiled_epochs as compiled_epochs
+    from fer_bench.parts.models._keras_training import STEPS_PER_EXECUTION
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp
 
     keras = load_keras()
     X, y, X_val, y_val = data()
@@ -87,7 +87,7 @@ def jax_timings(epochs):
 def flops_per_epoch():
     """Multiply-adds of one epoch, forward and backward (3 x 2 x weights per sample): the arithmetic
     the hardware cannot avoid."""
-    from fer_bench.models.paper_mlp import build_paper_mlp
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp
 
     return 6 * build_paper_mlp().count_params() * N_FIT
 

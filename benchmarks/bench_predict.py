@@ -45,8 +45,8 @@ def batched(files):
 
 
 def one_call_per_image(files):
-    from fer_bench.faces import Predictor, choose_record, face_crops
-    from fer_bench.records import RecordStore
+    from fer_bench.runs.predict import Predictor, choose_record, face_crops
+    from fer_bench.runs.records import RecordStore
 
     predictor = Predictor.load(choose_record(RecordStore(RESULTS).all()), RESULTS)
     predictor.classify(face_crops(files[0], "crop")[0][2][None])  # built and warmed up outside the timing
@@ -64,8 +64,8 @@ def interval(hits, n, z=1.96):
 
 
 def detection(files):
-    from fer_bench import detectors
     from fer_bench.data.loaders import read_gray
+    from fer_bench.parts import detectors
 
     grays = [read_gray(f) for f in files]
     found = {}

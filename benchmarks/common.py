@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from fer_bench import provenance
+from fer_bench.runs import provenance
 
 
 def data_path():

@@ -8,8 +8,8 @@ enlarged 4x on a grey background as a face in a photo.
 import numpy as np
 
 from benchmarks.common import data_path
-from fer_bench import detectors
 from fer_bench.data import load_dataset
+from fer_bench.parts import detectors
 
 FACES = {"hog": 2000, "cnn": 300}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmarks.common import machine
-from fer_bench.markdown import replace_block
+from fer_bench.reports.markdown import replace_block
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 RAW, REPORT = RESULTS / "benchmarks.json", RESULTS / "benchmarks.md"
@@ -220,8 +220,8 @@ def mlp_section(m):
         f"- Paper MLP: {m['fit_samples']:,} fitting samples (the SMOTE-resampled detected faces), batch 32,",
         f"  median of {m['epochs_timed']} epochs after a warm-up epoch that compiles; baseline = stock `model.fit`",
         "  (one compiled call per batch, as the study's train.py); fer-bench = one XLA-compiled call per epoch over",
-        "  Keras's own `train_step` (`fer_bench/models/compiled_epochs.py`), its batches in an order of its own, so",
-        "  its losses are compared with `train_on_batch` over the same batches (a tenth of the data, 2 epochs).",
+        "  Keras's own `train_step` (`fer_bench/parts/models/_compiled_epochs.py`), its batches in its own order,",
+        "  so its losses are compared with `train_on_batch` over the same batches (a tenth of the data, 2 epochs).",
         f"  300 epochs: {minutes['stock']:.1f} min stock, {minutes['keras-fit']:.1f} min with fer-bench's loop",
         f"  before, {minutes['compiled']:.1f} min now.",
         f"  Profile of the compiled loop: {m['ms_per_batch_of_32']:.3f} ms per batch of 32 and"

@@ -5,7 +5,7 @@
     table = fer_bench.load_records("results")                    # every record, one DataFrame row each
 
 The functions are those of `fer_bench.api` (each `fer-bench` verb is one of them); parts are
-written against the contracts in `fer_bench.parts` and registered with `fer_bench.registry.register`.
+written against the contracts in `fer_bench.parts.base` and registered with `fer_bench.parts.registry.register`.
 """
 
 __version__ = "0.2.0"

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fer_bench import leaderboard as boards
-from fer_bench import registry, runner
 from fer_bench.data import Dataset, load_dataset
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
-from fer_bench.features.cache import ArrayCache
-from fer_bench.files.experiment import load_experiment
-from fer_bench.records import Record, RecordStore
-from fer_bench.specs import Experiment
+from fer_bench.parts import registry
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.reports import leaderboard as boards
+from fer_bench.runs import runner
+from fer_bench.runs.records import Record, RecordStore
+from fer_bench.specs.experiment import Experiment, load_experiment
 
 if TYPE_CHECKING:
     import pandas
@@ -62,9 +62,9 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
     `jobs` cells run in parallel processes; with `storage` (an Optuna storage URL) the cells are
     shared by every machine that runs the same grid on it. `report_only` runs nothing.
     """
-    from fer_bench.files.grid import load_grid
-    from fer_bench.grid_report import write_report
-    from fer_bench.grids import run_grid, run_grid_shared
+    from fer_bench.reports.grid import write_report
+    from fer_bench.specs.grid import load_grid
+    from fer_bench.sweeps.grid import run_grid, run_grid_shared
 
     grid = load_grid(name)
     store = RecordStore(results).check_writable()
@@ -92,9 +92,9 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     Trials see only Training rows. `workers` processes share the study here; `storage` (a URL,
     default SQLite in `results/searches/NAME.db`) lets workers on other machines share it too.
     """
-    from fer_bench import studies, tuning
-    from fer_bench.files.search import feature_variants, load_search
-    from fer_bench.search_report import write_search_report
+    from fer_bench.reports.search import write_search_report
+    from fer_bench.specs.search import feature_variants, load_search
+    from fer_bench.sweeps import studies, tuning
 
     search = load_search(search)
     store = RecordStore(results).check_writable()
@@ -204,9 +204,9 @@ def compare(runs, *, data=None, results=None, split=None):
     """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
     evaluate (McNemar's exact test; default split: the first run's report split); returns (reference
     record, table rows). Evaluations of saved models carry their labels; other runs need `data`."""
-    from fer_bench import pairs
-    from fer_bench.metrics import decode_predictions
-    from fer_bench.records import latest_ok
+    from fer_bench.analysis import pairs
+    from fer_bench.runs.records import latest_ok
+    from fer_bench.scoring.metrics import decode_predictions
 
     if len(runs) < 2:
         raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
@@ -226,9 +226,10 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
     and rewrite the leaderboard, which gains the FER+ and clean columns. Returns the files written."""
-    from fer_bench import duplicates, label_report, yardsticks
+    from fer_bench.analysis import duplicates, yardsticks
     from fer_bench.data import ferplus
     from fer_bench.data.labels import votes_of
+    from fer_bench.reports import labels as label_reports
 
     store = RecordStore(results).check_writable()
     dataset = _dataset(data)
@@ -241,8 +242,8 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     records = store.all()
     written = [
         measured.save(store.root),
-        label_report.write_ferplus_report(dataset, outcomes, records, measured, out_dir, command),
-        label_report.write_duplicates_report(dataset, records, measured, copies, out_dir, command),
+        label_reports.write_ferplus_report(dataset, outcomes, records, measured, out_dir, command),
+        label_reports.write_duplicates_report(dataset, records, measured, copies, out_dir, command),
     ]
     return written + [write_leaderboard(store.root)]
 
@@ -250,11 +251,11 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
 def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True):
     """Classify the faces in images with a recorded model that saved its weights (`model`: an
     experiment name or run id; default the best such run). `images`: files, folders (searched
-    recursively) or glob patterns; `faces`: auto, crop or detect (fer_bench.faces); `detector`: a
-    name of fer_bench.detectors (default hog-then-cnn). Returns (record, [(image, faces or
+    recursively) or glob patterns; `faces`: auto, crop or detect (fer_bench.runs.predict); `detector`: a
+    name of fer_bench.parts.detectors (default hog-then-cnn). Returns (record, [(image, faces or
     FerBenchError)]): an input that names nothing, an unreadable or too small image, or one without a
     face gives its error, the others go on."""
-    from fer_bench.faces import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
+    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
 
     store = RecordStore(results)
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
@@ -269,8 +270,8 @@ def evaluate(model, *, data, results=None, faces="auto", detector=None, force=Fa
     collection `data` (a FER2013 layout, or `<label>/<image>` folders), without training; append the
     evaluation's record and rewrite the leaderboard, which gets a board per collection. An
     evaluation already recorded is returned as it is unless `force`."""
-    from fer_bench import evaluation
-    from fer_bench.faces import DEFAULT_DETECTOR, Predictor, choose_record
+    from fer_bench.runs import evaluation
+    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
 
     store = RecordStore(results).check_writable()
     detector = detector or DEFAULT_DETECTOR
@@ -297,8 +298,8 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     or ensembles of them (names or run ids), where not stored yet, or all again with `force`; returns
     [(record, path relative to `results`, {split computed: for a test split, the share of argmaxes
     equal to the recorded predictions, else None})]."""
-    from fer_bench import probabilities as kept
-    from fer_bench.records import latest_ok
+    from fer_bench.runs import probabilities as kept
+    from fer_bench.runs.records import latest_ok
 
     store = RecordStore(results).check_writable()
     chosen = [latest_ok(store.all(), name) for name in runs]  # a typo should not cost a data load
@@ -314,9 +315,8 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
     """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
     run ids; default: every run on the leaderboard that stored probabilities); returns its path."""
-    from fer_bench import calibration_report
-    from fer_bench import probabilities as kept
-    from fer_bench.records import latest_ok
+    from fer_bench.runs import probabilities as kept
+    from fer_bench.runs.records import latest_ok
 
     store = RecordStore(results).check_writable()
     records = store.all()
@@ -326,7 +326,9 @@ def write_calibration(runs=None, *, results=None, command=None) -> Path:
         ranked = [r for board in boards.boards(records) if not board.evaluated for r in board.runs]
         chosen = [r for r in ranked if kept.stored_path(store.root, r) is not None]
     command = command or _call("write_calibration", runs)
-    return calibration_report.write_report(chosen, store.root, command)
+    from fer_bench.reports import calibration as calibration_reports
+
+    return calibration_reports.write_report(chosen, store.root, command)
 
 
 def import_records(source, *, results=None) -> tuple[int, int]:

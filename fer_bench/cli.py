@@ -14,10 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from fer_bench import api, console, detectors, files
+from fer_bench import api, console
 from fer_bench.errors import FerBenchError
-from fer_bench.faces import DEFAULT_DETECTOR, FACES
-from fer_bench.specs import MAX_SEED, is_seed
+from fer_bench.parts import detectors
+from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
+from fer_bench.specs import files
+from fer_bench.specs.experiment import MAX_SEED, is_seed
 
 
 def main(argv=None):
@@ -209,7 +211,7 @@ def cmd_leaderboard(args):
 
 
 def cmd_predict(args):
-    from fer_bench.faces import annotate
+    from fer_bench.runs.predict import annotate
 
     record, outcomes = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
                                    detector=args.detector)  # fmt: skip
@@ -266,7 +268,7 @@ def cmd_import(args):
 
 
 def cmd_compare(args):
-    from fer_bench.pairs import markdown
+    from fer_bench.analysis.pairs import markdown
 
     base, rows = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
     text = markdown(base, rows, args.split or base.report_split, args.command_line)
@@ -296,7 +298,7 @@ def cmd_labels(args):
 
 
 def cmd_cache(args):
-    from fer_bench.features.cache import ArrayCache
+    from fer_bench.parts.cache import ArrayCache
 
     cache = ArrayCache(args.cache)
     if args.action == "clear":

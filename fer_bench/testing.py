@@ -15,11 +15,9 @@ from typing import Literal
 
 import numpy as np
 
-from fer_bench import fitting, registry
 from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, Dataset
-from fer_bench.features.cache import ArrayCache
-from fer_bench.features.chunks import cached_in_chunks
-from fer_bench.parts import (
+from fer_bench.parts import registry
+from fer_bench.parts.base import (
     BASES,
     CAPABILITIES,
     IMAGE,
@@ -36,7 +34,11 @@ from fer_bench.parts import (
     SoftTargets,
     ValidationPlan,
 )
-from fer_bench.registry import register
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.features._chunks import cached_in_chunks
+from fer_bench.parts.registry import register
+from fer_bench.runs import fitting
+from fer_bench.runs.probabilities import StoredRuns
 
 # --- a simulated data set -------------------------------------------------------------------------
 
@@ -242,9 +244,9 @@ def _check_resampler(resampler, key):
 def _recorded_member(dataset, features, folder: Path):
     """(a RecordStore in `folder`, the run id of the one run it holds): test-centroid on `features`,
     with saved weights, the member a BuildsOnRuns model is checked with."""
-    from fer_bench import runner
-    from fer_bench.records import RecordStore
-    from fer_bench.specs import Experiment, PartSpec
+    from fer_bench.runs import runner
+    from fer_bench.runs.records import RecordStore
+    from fer_bench.specs.experiment import Experiment, PartSpec
 
     experiment = Experiment("check-member", "a member for the conformance check",
                             PartSpec.of("features", features.name, features.get_params()),
@@ -270,7 +272,7 @@ def _check_model(model, key):
 
         def ready(instance):
             if isinstance(instance, BuildsOnRuns):
-                instance.use_runs(store, ArrayCache(Path(folder) / "cache"), features, dataset)
+                instance.use_runs(StoredRuns(store, ArrayCache(Path(folder) / "cache"), dataset), features, dataset)
             return instance
 
         model = ready(model)

@@ -60,8 +60,8 @@ def mini_dataset():
 @pytest.fixture(scope="session")
 def mini_embeddings(mini_dataset, shared_cache):
     """(cache, {n_faces, embeddings}) of the fixture, extracted once per session."""
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.features.embedding import Embedding
+    from fer_bench.parts.cache import ArrayCache
+    from fer_bench.parts.features.embedding import Embedding
 
     cache = ArrayCache(shared_cache)
     with open(shared_cache.with_suffix(".lock"), "w") as lock:
@@ -134,10 +134,10 @@ def mini_copy(tmp_path):
 def tiny_cnn_results(tmp_path_factory, shared_cache):
     """A results folder holding one tiny CNN run (`tiny-cnn`) on the fixture, with its weights."""
     from fer_bench.data import load_dataset
-    from fer_bench.features.cache import ArrayCache
-    from fer_bench.files.experiment import parse_experiment
-    from fer_bench.records import RecordStore
-    from fer_bench.runner import run
+    from fer_bench.parts.cache import ArrayCache
+    from fer_bench.runs.records import RecordStore
+    from fer_bench.runs.runner import run
+    from fer_bench.specs.experiment import parse_experiment
 
     results = tmp_path_factory.mktemp("tiny-cnn-results")
     tiny = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import fer_bench
-from fer_bench.files.experiment import load_experiment
-from fer_bench.records import Record
+from fer_bench.runs.records import Record
+from fer_bench.specs.experiment import load_experiment
 from fer_bench.testing import CheapCentroid, simulated_dataset
 
 from conftest import CHEAP_EXPERIMENT

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from fer_bench import registry
 from fer_bench.cli import main
+from fer_bench.parts import registry
 
 from conftest import MINI, tiny_paper_mlp
 
@@ -168,7 +168,7 @@ def test_a_bad_csv_row_stops_the_run_with_its_line_number(experiments, tmp_path,
 def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path, capsys):
     from dataclasses import replace
 
-    from fer_bench.records import Record, RecordStore
+    from fer_bench.runs.records import Record, RecordStore
 
     elsewhere = RecordStore(tmp_path / "gpu")
     (elsewhere.root / "models").mkdir(parents=True)
@@ -191,7 +191,7 @@ def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path,
 def test_cache_info_lists_entries_and_clear_empties_it(tmp_path, capsys):
     import numpy as np
 
-    from fer_bench.features.cache import ArrayCache
+    from fer_bench.parts.cache import ArrayCache
 
     cache = ArrayCache(tmp_path / "cache")
     cache.save("k1", {"x": np.zeros(1000)}, {"dataset": "abc", "versions": {"keras_backend": "jax"}})
@@ -204,8 +204,8 @@ def test_cache_info_lists_entries_and_clear_empties_it(tmp_path, capsys):
 
 def test_compare_pairs_runs_on_their_shared_images(experiments, tmp_path, mini_embeddings, capsys):
     from fer_bench.data import load_dataset
-    from fer_bench.metrics import UNCOVERED, decode_predictions
-    from fer_bench.records import RecordStore
+    from fer_bench.runs.records import RecordStore
+    from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
 
     assert run_cli("run", "tiny-svm", "--data", MINI) == 0
     assert run_cli("run", "tiny", "--data", MINI) == 0

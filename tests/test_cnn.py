@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench import fitting, registry
 from fer_bench.cli import main
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.errors import FerBenchError
-from fer_bench.records import RecordStore
-from fer_bench.resamplers import NoResampling
+from fer_bench.parts import registry
+from fer_bench.parts.resamplers import NoResampling
+from fer_bench.runs import fitting
+from fer_bench.runs.records import RecordStore
 
 from conftest import MINI
 
@@ -40,7 +41,7 @@ def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(write_e
     assert weights.is_file() and weights.stat().st_size < 1_000_000
 
     from fer_bench.data import load_dataset
-    from fer_bench.metrics import decode_predictions
+    from fer_bench.scoring.metrics import decode_predictions
 
     dataset = load_dataset(MINI)
     model = registry.get("model", "cnn").create(record.spec["model"]["params"]).load(weights, record.classes)
@@ -55,7 +56,7 @@ def test_weights_trained_on_a_gpu_give_the_recorded_predictions_here(real_data, 
     """The committed cnn-large weights, trained with JAX on a GPU, loaded on this machine's backend:
     every one of the 3,589 recorded PrivateTest predictions comes out again."""
     from fer_bench.data import load_dataset
-    from fer_bench.metrics import decode_predictions
+    from fer_bench.scoring.metrics import decode_predictions
 
     store = RecordStore(REPO_RESULTS)
     (record,) = [r for r in store.find(GPU_TRAINED_RUN) if r.ok]
@@ -77,7 +78,7 @@ def test_an_interrupted_fit_resumes_from_its_last_epoch_and_reports_every_epoch(
 
     import keras
 
-    from fer_bench.models import keras_training
+    from fer_bench.parts.models import _keras_training as keras_training
 
     class Crash(Exception):
         pass
@@ -106,7 +107,7 @@ def test_an_interrupted_fit_resumes_from_its_last_epoch_and_reports_every_epoch(
     assert 3 <= history["best_epoch"][0] <= 4  # chosen among the epochs this process trained
     assert not checkpoint.exists() or not any(checkpoint.iterdir())
 
-    from fer_bench.runner import earlier_attempts
+    from fer_bench.runs.runner import earlier_attempts
 
     assert earlier_attempts(history) == {"fit_earlier_attempts": round(sum(history["epoch_seconds"][:2]), 2)}
 
@@ -121,7 +122,7 @@ def test_the_networks_refuse_features_they_cannot_take_before_any_work(write_exp
     assert main(["run", "cnn-on-embedding"]) == 2
     assert "model/cnn takes image features; features/embedding gives vector" in capsys.readouterr().err
     with pytest.raises(FerBenchError, match="model/cnn takes image features"):
-        from fer_bench.files.experiment import load_experiment
+        from fer_bench.specs.experiment import load_experiment
 
         load_experiment("cnn-on-embedding")
 
@@ -142,7 +143,7 @@ def test_fusion_fits_on_pixels_and_embedding(mini_dataset, mini_embeddings):
 def test_augmentation_changes_training_batches_only():
     import keras
 
-    from fer_bench.models.augment import FaceAugment
+    from fer_bench.parts.models._augment import FaceAugment
 
     x = np.random.default_rng(0).random((6, 48, 48, 1)).astype(np.float32)
     layer = FaceAugment(rotation=0.04, zoom=0.1, shift=0.1, erasing=0.5, seed=1)

@@ -1,4 +1,4 @@
-"""The compiled epoch loop (fer_bench/models/compiled_epochs.py) must train exactly what one
+"""The compiled epoch loop (fer_bench/parts/models/_compiled_epochs.py) must train exactly what one
 `train_on_batch` per batch trains: same batches, same updates, same logs, callbacks included."""
 
 import importlib.util
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer_bench.models import compiled_epochs
+from fer_bench.parts.models import _compiled_epochs as compiled_epochs
 
 CLASS_WEIGHT = {0: 2.0, 3: 0.5, 5: 1.5}
 
@@ -27,7 +27,7 @@ def problem(n=1000, seed=0):
 def train(stepper_kind, epochs=4):
     """Histories and final weights of the paper MLP trained with the compiled loop or the reference."""
     from fer_bench.backend import load_keras
-    from fer_bench.models.paper_mlp import build_paper_mlp
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp
 
     keras = load_keras()
     X, y, validation = problem()
@@ -89,8 +89,9 @@ def test_an_epoch_is_every_row_once_in_batches_in_the_seeded_order():
 
 @pytest.mark.parametrize("name", ["paper-mlp", "mlp"])
 def test_both_training_loops_fit_through_the_harness_with_the_same_history(name):
-    from fer_bench import fitting, registry
     from fer_bench.data import FER2013_CLASSES
+    from fer_bench.parts import registry
+    from fer_bench.runs import fitting
 
     X, y, _ = problem(n=400)
     histories = {}

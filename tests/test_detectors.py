@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_bench import detectors
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import detectors
 
 from conftest import MINI
 

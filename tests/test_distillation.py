@@ -4,9 +4,11 @@ teacher's are computed once, from Training only, and a teacher on other data is 
 import numpy as np
 import pytest
 
-from fer_bench import api, calibration, probabilities
+from fer_bench import api
 from fer_bench.cli import main
-from fer_bench.models import distillation
+from fer_bench.parts.models import _distillation as distillation
+from fer_bench.runs import probabilities
+from fer_bench.scoring import calibration
 from fer_bench.testing import CHECK_CLASSES, simulated_dataset, write_csv
 
 TEACHER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'

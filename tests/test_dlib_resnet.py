@@ -4,8 +4,8 @@ import dlib
 import numpy as np
 import pytest
 
-from fer_bench.features.dlib_resnet import read_layers
-from fer_bench.features.embedding import _dlib_models, align_faces, describe
+from fer_bench.parts.features._dlib_resnet import read_layers
+from fer_bench.parts.features.embedding import _dlib_models, align_faces, describe
 
 
 @pytest.fixture(scope="module")

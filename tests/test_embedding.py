@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from fer_bench.data import Dataset
-from fer_bench.features import chunks
-from fer_bench.features import embedding as embedding_module
-from fer_bench.features.cache import ArrayCache
-from fer_bench.features.embedding import Embedding, encode_images
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.features import _chunks as chunks
+from fer_bench.parts.features import embedding as embedding_module
+from fer_bench.parts.features.embedding import Embedding, encode_images
 
 from conftest import FIXTURES, MINI
 
@@ -113,7 +113,7 @@ def test_a_damaged_cache_entry_is_detected_and_recomputed(small, tmp_path, caplo
 def test_a_better_detector_keeps_hogs_faces_and_finds_most_of_the_others(mini_dataset, mini_embeddings):
     """hog-then-cnn embeds exactly what HOG does where HOG finds one face, and finds faces where it
     finds none; the study's specs keep their run ids (the new parameter is left out at its default)."""
-    from fer_bench.specs import PartSpec
+    from fer_bench.specs.experiment import PartSpec
 
     _, stored = mini_embeddings
     index = mini_dataset.indices("PrivateTest")

@@ -4,10 +4,13 @@ they compute, and that PrivateTest never reaches selection, weighting or a tempe
 import numpy as np
 import pytest
 
-from fer_bench import api, calibration, calibration_report, probabilities
+from fer_bench import api
 from fer_bench.cli import main
-from fer_bench.models import ensemble
-from fer_bench.records import RecordStore
+from fer_bench.parts.models import ensemble
+from fer_bench.reports import calibration as calibration_reports
+from fer_bench.runs import probabilities
+from fer_bench.runs.records import RecordStore
+from fer_bench.scoring import calibration
 from fer_bench.testing import CHECK_CLASSES, CheapCentroidHoldout, simulated_dataset, write_csv
 
 MEMBER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'
@@ -147,7 +150,7 @@ def test_the_temperature_is_fitted_on_held_out_training_images_only(write_experi
     monkeypatch.setattr(calibration, "fit_temperature", lambda y, p: fitted_on.append(y) or fit(y, p))
     report = api.write_calibration(["held"], results=results)
     assert len(fitted_on) == 1 and np.array_equal(fitted_on[0], dataset.labels[held.rows])
-    assert "held" in report.read_text() and (report.parent / calibration_report.FIGURE_FILE).is_file()
+    assert "held" in report.read_text() and (report.parent / calibration_reports.FIGURE_FILE).is_file()
 
 
 def test_the_held_out_rows_are_the_ones_the_fit_validated_on(write_experiments, tmp_path, monkeypatch):
@@ -195,7 +198,7 @@ def test_probabilities_regenerated_from_saved_weights_equal_the_stored_ones(reco
     assert again.run_id == record.run_id and path == record.probabilities
     assert agreement == {"PublicTest": 1.0, "PrivateTest": 1.0}
     np.testing.assert_array_equal(stored(results, record, "PrivateTest").proba, before)
-    from fer_bench.features.pixels import Pixels
+    from fer_bench.parts.features.pixels import Pixels
 
     monkeypatch.setattr(Pixels, "extract", lambda *args, **kwargs: pytest.fail("features extracted again"))
     assert api.compute_probabilities(["a"], data=dataset, results=results)[0][2] == {}  # stored: not computed again

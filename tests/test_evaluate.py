@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.photo_collection import write_collection
 from fer_bench.cli import main
 from fer_bench.data import load_dataset
 from fer_bench.data.collection import class_codes, emotion, match_labels
 from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.data.ferplus import FERPLUS_CLASSES
-from fer_bench.data.photo_collection import write_collection
 from fer_bench.errors import FerBenchError
-from fer_bench.metrics import decode_predictions
-from fer_bench.records import RecordStore
+from fer_bench.runs.records import RecordStore
+from fer_bench.scoring.metrics import decode_predictions
 
 from conftest import MINI
 

@@ -172,7 +172,7 @@ def test_a_cnn_trains_on_ferplus_distributions_and_is_tested_on_the_majority(wri
     from test_cnn import SMALL
 
     from fer_bench.cli import main
-    from fer_bench.records import RecordStore
+    from fer_bench.runs.records import RecordStore
 
     dataset = load_dataset(MINI)
     votes = tmp_path / "fer2013new.csv"

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from fer_bench import grids
 from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
-from fer_bench.files.grid import load_grid
-from fer_bench.records import RecordStore
+from fer_bench.runs.records import RecordStore
+from fer_bench.specs.grid import load_grid
+from fer_bench.sweeps import grid as grid_sweep
 
 from conftest import CHEAP_EXPERIMENT, tiny_paper_mlp
 
@@ -157,7 +157,7 @@ def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulate
 def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_path, capsys, simulated_csv,
                                                                monkeypatch):  # fmt: skip
     """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones: no cell lost, no hang."""
-    monkeypatch.setattr(grids, "CELLS_PER_WORKER", 1)
+    monkeypatch.setattr(grid_sweep, "CELLS_PER_WORKER", 1)
     write_grid(experiments, "replaced", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     results = tmp_path / "results"
     assert main(["grid", "replaced", "--jobs", "2", "--results", str(results), "--data", str(simulated_csv)]) == 0

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from test_ferplus import votes_for
 
-from fer_bench import duplicates, yardsticks
+from fer_bench.analysis import duplicates, yardsticks
 from fer_bench.cli import main
 from fer_bench.data import load_dataset
 from fer_bench.data.dataset import Dataset, scored_against
-from fer_bench.metrics import UNCOVERED, decode_predictions
-from fer_bench.records import RecordStore
+from fer_bench.runs.records import RecordStore
+from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
 from fer_bench.testing import simulated_dataset
 
 from conftest import CHEAP_EXPERIMENT, MINI
@@ -161,7 +161,7 @@ def test_a_clean_score_leaves_out_the_copies():
 
 
 def _record_with(predictions, labels):
-    from fer_bench.records import Record
+    from fer_bench.runs.records import Record
 
     return Record("r", "e", "ok", spec={}, seed=0, created="", data={"labels": labels},
                   predictions={"PrivateTest": predictions})  # fmt: skip

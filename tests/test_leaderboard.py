@@ -2,11 +2,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from fer_bench import leaderboard
+from fer_bench.analysis.reference import kaggle_place
 from fer_bench.data import FER2013_CLASSES
-from fer_bench.metrics import UNCOVERED, split_metrics
-from fer_bench.records import Record
-from fer_bench.reference import kaggle_place
+from fer_bench.reports import leaderboard
+from fer_bench.runs.records import Record
+from fer_bench.scoring.metrics import UNCOVERED, split_metrics
 
 CURRENT = {"features": ("pixels", "1"), "resampler": ("none", "1"), "model": ("logreg", "1")}
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fer_bench.data import FER2013_CLASSES
-from fer_bench.metrics import UNCOVERED, SplitMetrics, decode_predictions, encode_predictions, split_metrics
+from fer_bench.scoring.metrics import UNCOVERED, SplitMetrics, decode_predictions, encode_predictions, split_metrics
 
 
 def test_uncovered_images_count_as_wrong_only_in_accuracy_all():

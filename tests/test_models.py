@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from fer_bench import fitting, registry
 from fer_bench.data import FER2013_CLASSES
-from fer_bench.parts import Resampler, ValidationPlan
+from fer_bench.parts import registry
+from fer_bench.parts.base import Resampler, ValidationPlan
+from fer_bench.runs import fitting
 
 
 def blobs(n_per_class=(60, 10, 40, 80, 50, 30, 45), dim=16, seed=0):
@@ -68,7 +69,7 @@ def test_paper_mlp_learns_and_keeps_its_history():
 
 
 def test_paper_mlp_layers_match_the_study():
-    from fer_bench.models.paper_mlp import build_paper_mlp
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp
 
     model = build_paper_mlp()
     dense = [layer for layer in model.layers if layer.name.startswith("dense")]
@@ -101,8 +102,8 @@ def test_many_batches_per_compiled_call_train_exactly_as_stock_fit():
     """The `keras-fit` training loop (steps_per_execution) must not change a single update of stock `fit`."""
     import keras
 
-    from fer_bench.models.keras_training import STEPS_PER_EXECUTION
-    from fer_bench.models.paper_mlp import build_paper_mlp
+    from fer_bench.parts.models._keras_training import STEPS_PER_EXECUTION
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp
 
     X, y = blobs(n_per_class=(150,) * 7, dim=128)
     y = np.eye(7, dtype=np.float32)[y]

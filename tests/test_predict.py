@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_bench import registry
 from fer_bench.cli import main
 from fer_bench.data import FER2013_CLASSES, load_dataset
+from fer_bench.parts import registry
 
 from conftest import CHEAP_EXPERIMENT, MINI
 
@@ -130,8 +130,8 @@ def test_a_folder_of_mixed_images_is_classified_in_one_call_with_one_line_per_re
 
 def test_a_crop_is_cut_and_classified_as_the_run_saw_its_test_images(trained):
     """`--faces crop` on FER2013's own test files gives the recorded predictions, batch or not."""
-    from fer_bench.faces import Predictor, predict_images
-    from fer_bench.records import RecordStore
+    from fer_bench.runs.predict import Predictor, predict_images
+    from fer_bench.runs.records import RecordStore
 
     record = RecordStore(trained).all()[0]
     dataset = load_dataset(MINI)
@@ -143,7 +143,7 @@ def test_a_crop_is_cut_and_classified_as_the_run_saw_its_test_images(trained):
 
 
 def test_a_photo_too_large_to_scan_is_read_at_a_reduced_size_with_its_boxes_in_its_own_pixels(tmp_path):
-    from fer_bench.faces import face_crops, read_photo
+    from fer_bench.runs.predict import face_crops, read_photo
 
     face = Image.open(FACE).convert("RGB").resize((1200, 1200), Image.BICUBIC)
     canvas = Image.new("RGB", (9000, 6000), (90, 120, 160))

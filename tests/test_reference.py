@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_bench.reference import STUDY
+from fer_bench.analysis.reference import STUDY
 
 pytestmark = pytest.mark.slow
 REFERENCE_SPLITS = {"PublicTest": "Public_test", "PrivateTest": "Private_test"}
@@ -18,7 +18,7 @@ def reference_embeddings(root, split):
 
 @pytest.mark.parametrize("split", ["PublicTest", "PrivateTest"])
 def test_the_rebuilt_study_model_scores_the_published_figures(real_data, split):
-    from fer_bench.models.paper_mlp import build_paper_mlp, load_study_weights
+    from fer_bench.parts.models.paper_mlp import build_paper_mlp, load_study_weights
 
     model = load_study_weights(build_paper_mlp(), real_data / MODEL_FILE)
     X, y = reference_embeddings(real_data, split)
@@ -30,7 +30,7 @@ def test_the_rebuilt_study_model_scores_the_published_figures(real_data, split):
 
 def test_extractor_reproduces_a_whole_reference_class(real_data):
     from fer_bench.data.loaders import read_image
-    from fer_bench.features.embedding import encode_images
+    from fer_bench.parts.features.embedding import encode_images
 
     files = sorted((real_data / "PrivateTest" / "Disgust").glob("*.jpg"))
     n_faces, embeddings = encode_images(np.stack([read_image(f) for f in files]))

@@ -1,7 +1,7 @@
 import pytest
 
-from fer_bench import registry
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
 
 
 def test_every_kind_has_the_parts_the_study_needs():
@@ -59,14 +59,14 @@ def test_a_part_must_derive_from_its_kinds_base():
     class NotAModel:
         def fit(self, data): ...
 
-    with pytest.raises(TypeError, match="must derive from fer_bench.parts.Model"):
+    with pytest.raises(TypeError, match="must derive from fer_bench.parts.base.Model"):
         registry.register("model", "not-a-model")(NotAModel)
     assert registry.find("model", "not-a-model") is None
 
 
 def test_plugins_named_in_the_environment_register_their_parts(tmp_path, monkeypatch):
     (tmp_path / "my_parts.py").write_text(
-        "from fer_bench.parts import Resampler\nfrom fer_bench.registry import register\n\n"
+        "from fer_bench.parts.base import Resampler\nfrom fer_bench.parts.registry import register\n\n"
         '@register("resampler", "my-identity")\nclass MyIdentity(Resampler):\n    """Leaves the data alone."""\n'
     )
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_bench.stats import bootstrap_ci, mcnemar_exact, mean_std
+from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std
 
 
 def test_mcnemar_exact_on_a_hand_made_table():

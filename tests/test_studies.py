@@ -1,4 +1,4 @@
-"""The Optuna adapter (fer_bench/studies.py), the only user of Optuna's private API, against the
+"""The Optuna adapter (fer_bench/sweeps/studies.py), the only user of Optuna's private API, against the
 installed Optuna: each private piece it relies on still does what fer-bench needs."""
 
 import subprocess
@@ -7,7 +7,7 @@ import time
 
 import optuna
 
-from fer_bench import studies
+from fer_bench.sweeps import studies
 
 
 def test_the_installed_optuna_is_the_major_version_the_adapter_was_checked_with():
@@ -48,7 +48,7 @@ def test_a_failed_trial_with_an_error_uses_up_the_budget(tmp_path):
 
 CLAIMER = """
 import sys, time
-from fer_bench import studies
+from fer_bench.sweeps import studies
 study = studies.create_or_load("queue", sys.argv[1])
 while time.time() < float(sys.argv[2]):  # all claimers start together
     time.sleep(0.001)

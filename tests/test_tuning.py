@@ -8,14 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fer_bench import registry
 from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
-from fer_bench.features.cache import ArrayCache
-from fer_bench.files.search import feature_variants, load_search
-from fer_bench.records import RecordStore
+from fer_bench.parts import registry
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.runs.records import RecordStore
+from fer_bench.specs.search import feature_variants, load_search
+from fer_bench.sweeps.tuning import TrainingRows, open_study, work
 from fer_bench.testing import CheapCentroid
-from fer_bench.tuning import TrainingRows, open_study, work
 
 from conftest import CHEAP_EXPERIMENT
 
@@ -172,7 +172,7 @@ def test_two_tune_processes_share_one_study(experiments, tmp_path, backend, simu
 def test_a_keras_trial_reports_each_epoch_and_can_be_pruned(experiments, mini_dataset, mini_embeddings):
     import optuna
 
-    from fer_bench.tuning import objective_for
+    from fer_bench.sweeps.tuning import objective_for
 
     (experiments / "base-mlp.toml").write_text(
         '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 30\n'
@@ -250,7 +250,7 @@ def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, tmp_pa
 def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
     import optuna
 
-    from fer_bench.tuning import suggest
+    from fer_bench.sweeps.tuning import suggest
 
     (experiments / "base-svm.toml").write_text('[features]\nname = "embedding"\n[model]\nname = "svm"\n')
     (experiments / "searches" / "kernels.toml").write_text(

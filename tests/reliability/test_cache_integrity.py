@@ -9,8 +9,8 @@ import pytest
 
 from fer_bench.cli import main
 from fer_bench.data import Dataset
-from fer_bench.features.cache import ArrayCache
-from fer_bench.features.embedding import Embedding
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.features.embedding import Embedding
 
 SUBSET = 40  # images per entry: two entries, from the fixture's first and second 40 images
 
@@ -98,7 +98,7 @@ def test_a_damaged_entry_is_reported_once_and_recomputed_the_same(originals, dam
 KILLED_WRITER = """
 import os, signal, sys
 import numpy as np
-from fer_bench.features.cache import ArrayCache
+from fer_bench.parts.cache import ArrayCache
 
 renames_before_death = int(sys.argv[2])
 real_replace, done = os.replace, []

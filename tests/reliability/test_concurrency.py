@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fer_bench.claims import claim, claim_path
+from fer_bench.runs.claims import claim, claim_path
 
 from conftest import CHEAP_EXPERIMENT
 
@@ -68,7 +68,7 @@ def test_a_claim_is_exclusive_and_let_go_when_its_holder_is_killed(tmp_path):
     assert not claim_path(tmp_path, "abc").exists()
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom fer_bench.claims import claim\n"
+        [sys.executable, "-c", "import sys, time\nfrom fer_bench.runs.claims import claim\n"
          "with claim(sys.argv[1], 'abc'):\n    print('held', flush=True)\n    time.sleep(600)\n", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

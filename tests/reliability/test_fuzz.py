@@ -11,13 +11,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fer_bench import registry
 from fer_bench.data import FER2013_CLASSES, SPLITS, load_dataset
 from fer_bench.errors import FerBenchError
-from fer_bench.files.experiment import load_experiment
-from fer_bench.files.grid import load_grid
-from fer_bench.files.search import load_search
-from fer_bench.specs import MAX_SEED, PartSpec
+from fer_bench.parts import registry
+from fer_bench.specs.experiment import MAX_SEED, PartSpec, load_experiment
+from fer_bench.specs.grid import load_grid
+from fer_bench.specs.search import load_search
 
 FUZZ = settings(
     max_examples=200,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_bench.features.cache import ArrayCache
-from fer_bench.records import RecordStore
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.runs.records import RecordStore
 
 pytestmark = pytest.mark.kill
 
@@ -169,8 +169,8 @@ def test_grid_survives_kills(experiments, tmp_path):
 
 def test_tune_survives_kills(experiments, tmp_path, simulated_csv):
     from fer_bench.data import load_dataset
-    from fer_bench.files.search import load_search
-    from fer_bench.tuning import best_experiment, open_study
+    from fer_bench.specs.search import load_search
+    from fer_bench.sweeps.tuning import best_experiment, open_study
 
     command = [sys.executable, "-m", "fer_bench", "tune", "loop"]
     duration, _ = run_uncut([*command, "--results", str(tmp_path / "uncut"), "--cache", str(tmp_path / "cache")])

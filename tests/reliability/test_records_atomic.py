@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import signal
 
-from fer_bench.records import Record, RecordStore
+from fer_bench.runs.records import Record, RecordStore
 
 APPENDERS = 4
 APPENDS_EACH = 200

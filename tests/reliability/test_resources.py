@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench.features import chunks, embedding
-from fer_bench.features.cache import ArrayCache
-from fer_bench.files import shipped_experiments
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.features import _chunks as chunks
+from fer_bench.parts.features import embedding
+from fer_bench.specs.files import shipped_experiments
 
 MEMORY_LIMIT_GIB = 4.0
 MINI = Path(__file__).resolve().parents[1] / "fixtures" / "fer2013-mini"

@@ -1,0 +1,280 @@
+"""What every part promises: the base classes of features, resamplers and models.
+
+A part is a class derived from its kind's base below and registered with `@register(kind, name)`
+(registry.py). Its parameters are its constructor's keyword arguments, each kept as an attribute of
+the same name (scikit-learn's convention), so `get_params()` reads them back. Before any work, a
+part can refuse the other parts of a run with a reason (`refuse`), as benchopt's solvers `skip`.
+Optional capabilities are declared by deriving from the capability classes at the end of this
+file, and the harness checks the declaration, never the presence of a method.
+"""
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from fer_bench.scoring.metrics import predicted
+
+# What a features row is, and so which models can take it.
+VECTOR = "vector"  # a 1-d vector (the 128-d embedding)
+IMAGE = "image"  # a 48x48x1 image in [0, 1]
+IMAGE_AND_EMBEDDING = "image+embedding"  # the 2,304 pixels then the 128-d embedding, one row
+ROWS = (VECTOR, IMAGE, IMAGE_AND_EMBEDDING)
+
+
+class Part(ABC):
+    kind: ClassVar[str]
+    name: ClassVar[str] = ""  # set by @register
+    # In every run id: bump it when what the part computes changes, so earlier records stop
+    # counting as this code's results and `fer-bench run` computes them again.
+    version: ClassVar[str] = "1"
+    # {param: {"low", "high", "log"} or {"choices"}, optionally "when": {param: value(s)}}: what a
+    # search may tune; `when` makes a parameter conditional on another.
+    search_space: ClassVar[dict] = {}
+    # Parameters that make the conformance check (fer_bench.testing.check_part) quick.
+    smoke_params: ClassVar[dict] = {}
+    # Parameters added after runs were recorded, whose defaults compute what those runs did: a spec
+    # leaves them out while at their default, so those runs keep their run ids.
+    added_later: ClassVar[tuple] = ()
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return [p.name for p in inspect.signature(cls).parameters.values() if p.kind in kinds]
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def refuse(self, setup: "Setup") -> str | None:
+        """Why this part cannot run with the other parts of `setup`, or None."""
+        return None
+
+    @property
+    def key(self):
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Features for every image of a dataset; `covered[i]` is False where none could be computed.
+
+    Uncovered images are not used for fitting and count as wrong in `accuracy_all`.
+    """
+
+    X: np.ndarray
+    covered: np.ndarray
+
+
+class Features(Part):
+    kind = "features"
+    gives: ClassVar[str] = VECTOR  # one of ROWS
+
+    @abstractmethod
+    def extract(self, dataset, cache, jobs=None) -> FeatureSet:
+        """Features of every image of `dataset`; expensive ones are stored in `cache` (an ArrayCache)."""
+
+    def inputs_for(self, name: str, params: dict) -> Callable | None:
+        """How rows of these features give the features part `name` with (all its) `params`: a
+        function of rows, or None where they cannot (an ensemble feeds each member this way)."""
+        return (lambda X: X) if (name, params) == (self.name, self.get_params()) else None
+
+
+class Resampler(Part):
+    """Rebalances the fitting data only; validation and test data never pass through it. The base
+    leaves the data as it is."""
+
+    kind = "resampler"
+    gives_class_weights: ClassVar[bool] = False  # whether class_weight() returns weights
+    takes_soft_targets: ClassVar[bool] = False  # whether y may be (n, classes) distributions
+
+    def resample(self, X, y, seed):
+        return X, y
+
+    def class_weight(self, y) -> dict | None:
+        return None
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """How a model wants validation images carved from its training data (fitting.py does it).
+
+    `resample_first` is the study's order: resample everything, shuffle, hold out the last
+    `fraction`, so validation holds synthetic images; otherwise a stratified share of the real
+    images is held out first and only the rest is resampled.
+    """
+
+    fraction: float
+    resample_first: bool = False
+
+
+@dataclass(frozen=True)
+class FitData:
+    """All a model's `fit` gets, prepared by fitting.py: the resampled fitting rows, the validation
+    rows its plan asked for, and what the capabilities it declares use."""
+
+    X: np.ndarray
+    y: np.ndarray  # codes into `classes`, (n,); or (n, len(classes)) probabilities for SoftTargets models
+    classes: tuple
+    seed: int
+    validation: tuple | None = None  # (X, y), real images only unless the plan resamples first
+    class_weight: dict | None = None
+    checkpoint_dir: Path | None = None  # for Resumable models: where an interrupted fit resumes from
+    on_epoch: Callable | None = None  # for ReportsEpochs models: called with (epoch, logs) after each epoch
+
+
+class Model(Part):
+    kind = "model"
+    takes: ClassVar[frozenset] = frozenset(ROWS)  # the features rows it can fit
+    takes_class_weights: ClassVar[bool] = True
+
+    def validation_plan(self) -> ValidationPlan | None:
+        return None
+
+    @abstractmethod
+    def fit(self, data: FitData) -> dict | None:
+        """Fit on `data`; returns the per-epoch history ({metric: [value per epoch]}) or None."""
+
+    @abstractmethod
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, number of classes fitted) class probabilities."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The parts of one run, so that each can check the others before anything runs."""
+
+    features: Features
+    resampler: Resampler
+    model: Model
+    soft_targets: bool = False  # the labels give distributions to train on (FER+ soft modes)
+
+    def problem(self) -> str | None:
+        """The first reason these parts cannot run together, or None."""
+        if self.soft_targets and not isinstance(self.model, SoftTargets):
+            return f"{self.model.key} cannot train on soft targets; use FER+ labels in majority mode"
+        if self.soft_targets and not self.resampler.takes_soft_targets:
+            return f"{self.resampler.key} needs one label an image; soft targets train with resampler none"
+        if self.features.gives not in self.model.takes:
+            takes = " or ".join(sorted(self.model.takes))
+            return f"{self.model.key} takes {takes} features; {self.features.key} gives {self.features.gives}"
+        if self.resampler.gives_class_weights and not self.model.takes_class_weights:
+            return f"{self.model.key} cannot weight classes; use a resampler that adds samples"
+        for part in (self.features, self.resampler, self.model):
+            reason = part.refuse(self)
+            if reason:
+                return reason
+        return None
+
+
+# --- capabilities: declared by deriving from them --------------------------------------------------
+
+
+class SavesWeights(ABC):
+    """Its trained weights can be saved beside the run's record and loaded again to predict."""
+
+    @abstractmethod
+    def save(self, path: Path):
+        """Write the fitted model's weights to `path`."""
+
+    @abstractmethod
+    def load(self, path: Path, classes):
+        """Rebuild the model from its parameters and the weights at `path`; returns self."""
+
+
+class Resumable:
+    """`fit` resumes an interrupted fit from `FitData.checkpoint_dir` (one per run id)."""
+
+
+class ReportsEpochs:
+    """`fit` returns a per-epoch history and calls `FitData.on_epoch(epoch, logs)` after each epoch
+    (a tuner reports validation accuracy there and prunes a trial by raising)."""
+
+
+class SoftTargets:
+    """`fit` takes `FitData.y` as (n, classes) probabilities as well as labels."""
+
+
+class DescribesCrops(ABC):
+    """Features that can be computed for new 48x48 face crops (what `fer-bench predict` needs)."""
+
+    @abstractmethod
+    def of_crops(self, crops) -> FeatureSet:
+        """Features of (n, 48, 48) uint8 crops, as `extract` computes them for a data set's images."""
+
+
+@dataclass(frozen=True)
+class SplitProbabilities:
+    """A run's class probabilities on the images of one split."""
+
+    rows: np.ndarray  # (n,) rows of the data set
+    labels: np.ndarray  # (n,) true codes
+    proba: np.ndarray  # (n, classes) float32; NaN rows where not covered
+
+    @property
+    def covered(self):
+        return ~np.isnan(self.proba).any(axis=1)
+
+    @property
+    def predictions(self):
+        return predicted(self.proba)
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """What a part that builds on a recorded run knows of it."""
+
+    run_id: str
+    experiment: str
+    classes: tuple
+    data_fingerprint: str | None
+    features: tuple  # (name, parameters) of its features part, as recorded
+    saved_weights: bool
+
+
+class RecordedRuns(ABC):
+    """The recorded runs a BuildsOnRuns part may build on, on the data set of the run being built:
+    the run layer implements it over its record store, so parts never import that layer."""
+
+    where: str  # where the runs are kept, for messages
+
+    @abstractmethod
+    def run(self, run_id) -> RecordedRun | None:
+        """The latest successful run `run_id`, or None."""
+
+    @abstractmethod
+    def model(self, run_id) -> "Model":
+        """Its model, rebuilt with the weights it saved."""
+
+    @abstractmethod
+    def probabilities(self, run_id, split) -> SplitProbabilities:
+        """Its stored probabilities on `split`; Training's are computed and stored first if missing."""
+
+
+class BuildsOnRuns(ABC):
+    """A model built on recorded runs (an ensemble of saved models; a student of a teacher): the
+    runner hands it the recorded runs before any work, and keeps what it chose in the record's
+    `selection`."""
+
+    runs_param: ClassVar[str]  # the parameter naming its runs by run id (the conformance check sets it)
+
+    @abstractmethod
+    def use_runs(self, runs: RecordedRuns, features: Features, dataset):
+        """Find its runs and check them against each other, the run's features and `dataset`: a
+        FerBenchError of one line where they cannot be used together."""
+
+    @abstractmethod
+    def choice(self) -> dict | None:
+        """After fitting: which runs, with which weights, chosen how and on which split (`on`:
+        None, or the test split that selection read); None where it used no run."""
+
+
+CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns)
+BASES = {base.kind: base for base in (Features, Resampler, Model)}
+
+
+def capabilities(cls) -> list[str]:
+    return [c.__name__ for c in CAPABILITIES if issubclass(cls, c)]

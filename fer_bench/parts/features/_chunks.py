@@ -1,0 +1,73 @@
+"""Long extractions, chunk by chunk: computed in worker processes, each finished chunk stored in the
+cache, so an interrupted extraction resumes from the chunks it finished."""
+
+import collections
+import functools
+import multiprocessing
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from fer_bench.parts.cache import ArrayCache, cache_key
+
+CHUNK = 256  # items per task and per stored part, at most
+MIN_CHUNK = 16
+
+
+def default_jobs():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def chunk_size(n_items):
+    """Items per chunk: a function of the number of items alone, so stored parts stay valid on
+    resume, and small enough that a small data set still spreads over every core."""
+    return max(MIN_CHUNK, min(CHUNK, -(-n_items // 16)))
+
+
+def cached_in_chunks(cache: ArrayCache, inputs: dict, items, work, finish, jobs=None, description="extracting"):
+    """{name: array over all `items`}, stored as one cache entry keyed by `inputs`.
+
+    `work(chunk)` runs in `jobs` worker processes on consecutive chunks of `items` (it must pickle:
+    a module-level function, or a functools.partial of one); `finish(result) -> {name: array}` runs
+    in this process on each result as it arrives, and its arrays are stored as that chunk's part.
+    """
+    key = cache_key(inputs)
+    stored = cache.load(key)
+    if stored is not None:
+        return stored
+    size = chunk_size(len(items))
+    starts = range(0, len(items), size)
+    chunks = {i: cache.load_part(key, i) for i in range(len(starts))}
+    todo = [(i, items[start : start + size]) for i, start in enumerate(starts) if chunks[i] is None]
+    lengths = {i: len(chunk) for i, chunk in todo}
+    with tqdm(total=len(items), initial=len(items) - sum(lengths.values()), unit="img", desc=description,
+              smoothing=0.05) as bar:  # fmt: skip
+        for index, result in _map(functools.partial(_indexed, work), todo, jobs or default_jobs()):
+            chunks[index] = finish(result)
+            cache.save_part(key, index, chunks[index])
+            bar.update(lengths[index])
+    arrays = {name: np.concatenate([chunks[i][name] for i in range(len(starts))]) for name in chunks[0]}
+    cache.save(key, arrays, inputs)
+    return arrays
+
+
+def _indexed(work, task):
+    index, chunk = task
+    return index, work(chunk)
+
+
+def _map(function, tasks, jobs):
+    """`function` over `tasks` in `jobs` processes, in order, with at most two tasks per
+    process in flight: results that wait for this process are bounded, so memory stays flat."""
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from map(function, tasks)
+        return
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
+        pending = collections.deque()
+        for task in tasks:
+            pending.append(pool.apply_async(function, (task,)))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()

@@ -1,0 +1,160 @@
+"""An ensemble of recorded runs: the mean of their saved models' class probabilities (a soft vote).
+
+Members are run ids, so a run id of the ensemble names exactly the models it averages. They must
+share one label space and one data set (fingerprint), that of the run; each gets its own inputs cut
+from the ensemble's features (`pixels-embedding` carries the pixels, the embedding and both), so
+members trained on pixels, on embeddings and on both can vote together.
+
+Weights are equal, given (`weights`), or chosen by greedy forward selection with replacement
+(Caruana et al. 2004) on PublicTest, as Kaggle's public board allowed: `select = "greedy"` reads the
+members' stored PublicTest probabilities (fer_bench/runs/probabilities.py) and nothing else of a test
+split; the record's `selection` says PublicTest was used, and PrivateTest stays the reported test.
+Training images are not used: the members were fitted on them, so their probabilities there say
+nothing about their errors.
+"""
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, BuildsOnRuns, Model
+from fer_bench.parts.registry import register
+
+SELECTION_SPLIT = "PublicTest"
+_TINY = 1e-12
+
+
+def choose_weights(candidates, labels, rounds):
+    """Greedy forward selection with replacement: each round adds the candidate whose addition makes
+    the running mean of probabilities most accurate on `labels` (ties: lower negative log-likelihood,
+    then the earlier candidate); a candidate's weight is the share of rounds that added it."""
+    rows = np.arange(len(labels))
+    total, counts = np.zeros_like(candidates[0]), np.zeros(len(candidates))
+    for step in range(1, rounds + 1):
+
+        def score(i):
+            mean = (total + candidates[i]) / step
+            return (mean.argmax(axis=1) == labels).mean(), np.log(np.maximum(mean[rows, labels], _TINY)).mean()
+
+        best = max(range(len(candidates)), key=score)
+        counts[best] += 1
+        total += candidates[best]
+    return counts / rounds
+
+
+@register("model", "ensemble")
+class Ensemble(Model, BuildsOnRuns):
+    """Soft vote of recorded runs' saved models: equal, given, or PublicTest-chosen weights; no training."""
+
+    takes = frozenset({IMAGE, IMAGE_AND_EMBEDDING})
+    takes_class_weights = False
+    runs_param = "members"
+
+    def __init__(self, members: tuple = (), weights: tuple = (), select: Literal["none", "greedy"] = "none",
+                 rounds: int = 20):  # fmt: skip
+        if not all(isinstance(m, str) and len(m) == 12 for m in members):
+            raise ValueError("members must be run ids (12 characters; `fer-bench show NAME` gives one)")
+        if len(set(members)) != len(members):
+            raise ValueError("members must be different runs")
+        numbers = all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
+        if weights and (not numbers or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0):
+            raise ValueError("weights must be one non-negative number per member, not all zero")
+        if weights and select != "none":
+            raise ValueError("give weights or select them, not both")
+        if rounds < 1:
+            raise ValueError("rounds must be >= 1")
+        self.members, self.weights, self.select, self.rounds = tuple(members), tuple(weights), select, rounds
+        self._runs = None  # the members as recorded (RecordedRun), in `members` order
+        self._recorded = None  # RecordedRuns: their saved models and stored probabilities
+        self._feeds = None  # per member: its inputs from the ensemble's features rows
+        self._chosen = None  # per member: its weight, summing to 1
+        self._models = None
+
+    def refuse(self, setup):
+        return None if self.members else f"{self.key}: name its members, one or more run ids"
+
+    def use_runs(self, runs, features, dataset):
+        found = {m: runs.run(m) for m in self.members}
+        missing = [m for m, run in found.items() if run is None]
+        if missing:
+            raise FerBenchError(f"{self.key}: no successful run {missing[0]} in {runs.where}")
+        members = list(found.values())
+        for run in members:
+            if not run.saved_weights:
+                raise FerBenchError(f"{self.key}: member {run.run_id} ({run.experiment}) saved no weights")
+        _same(self.key, members, "label spaces", lambda r: r.classes, dataset.classes)
+        _same(self.key, members, "data fingerprints", lambda r: r.data_fingerprint, dataset.fingerprint)
+        self._feeds = [_feed(self.key, features, run) for run in members]
+        self._runs, self._recorded = members, runs
+
+    def fit(self, data):
+        if self._runs is None:
+            raise FerBenchError(f"{self.key}: fitted before its runs were given (BuildsOnRuns.use_runs)")
+        if self.select == "greedy":
+            weights = choose_weights(*self._selection_data(), self.rounds)
+        else:
+            weights = np.asarray(self.weights or [1.0] * len(self.members), dtype=np.float64)
+        self._chosen = weights / weights.sum()
+        self._models = [self._recorded.model(run.run_id) if w > 0 else None
+                        for run, w in zip(self._runs, self._chosen)]
+        return None
+
+    def _selection_data(self):
+        """(each member's probabilities, the labels) on the SELECTION_SPLIT images every member covers:
+        read from the stored probabilities, of that split only."""
+        stored = [self._recorded.probabilities(run.run_id, SELECTION_SPLIT) for run in self._runs]
+        if any(not np.array_equal(s.rows, stored[0].rows) for s in stored):
+            raise FerBenchError(f"{self.key}: the members' stored {SELECTION_SPLIT} probabilities are of other images")
+        covered = np.logical_and.reduce([s.covered for s in stored]) & (stored[0].labels >= 0)
+        return [s.proba[covered].astype(np.float64) for s in stored], stored[0].labels[covered]
+
+    def predict_proba(self, X):
+        proba = 0.0
+        for model, feed, weight in zip(self._models, self._feeds, self._chosen):
+            if model is not None:
+                proba = proba + weight * np.asarray(model.predict_proba(feed(X)), dtype=np.float64)
+        return proba
+
+    def choice(self):
+        method = {"greedy": f"greedy forward selection on {SELECTION_SPLIT} accuracy, {self.rounds} rounds"}
+        return {
+            "method": method.get(self.select, "given weights" if self.weights else "equal weights"),
+            "on": SELECTION_SPLIT if self.select == "greedy" else None,
+            "members": [
+                {"run_id": run.run_id, "experiment": run.experiment, "weight": round(float(w), 6)}
+                for run, w in zip(self._runs, self._chosen)
+            ],
+        }
+
+
+def _same(key, runs, what, value_of, expected):
+    """Refuse members that differ from each other, or from the run's data, in `value_of`."""
+    first = runs[0]
+    for run in runs[1:]:
+        if value_of(run) != value_of(first):
+            raise FerBenchError(f"{key}: members with different {what}: {_named(first, value_of)} and "
+                                f"{_named(run, value_of)}")  # fmt: skip
+    if value_of(first) != expected:
+        raise FerBenchError(f"{key}: the members' {what[:-1]} ({_shown(value_of(first))}) is not the data's "
+                            f"({_shown(expected)})")  # fmt: skip
+
+
+def _named(run, value_of):
+    return f"{run.run_id} ({run.experiment}: {_shown(value_of(run))})"
+
+
+def _shown(value):
+    return f"{len(value)} classes" if isinstance(value, tuple) else value
+
+
+def _feed(key, features, run):
+    """A function giving `run`'s model its inputs from rows of `features` (an ensemble's features part)."""
+    name, params = run.features
+    feed = features.inputs_for(name, registry.get("features", name).resolve(params))
+    if feed is None:
+        raise FerBenchError(f"{key}: member {run.run_id} ({run.experiment}) takes features {name} {params}, "
+                            f"which features {features.name} {features.get_params()} cannot give")  # fmt: skip
+    return feed

@@ -1,0 +1,142 @@
+"""Figures from run records and studies, as matplotlib `Figure` objects (no pyplot, no global backend):
+a notebook shows them as they are, and `save` writes one as PNG."""
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from fer_bench.runs.records import Record
+
+
+def confusion_matrix(record: Record, split) -> Figure:
+    """Row-normalised confusion matrix with counts, as the study's figure 4."""
+    classes = record.classes
+    m = record.metrics[split]
+    counts = np.asarray(m.confusion_matrix)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    side = 2.5 + 0.5 * len(classes)
+    fig = Figure(figsize=(side, side * 0.87))
+    ax = fig.subplots()
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
+                color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(
+        f"{record.experiment} seed {record.seed}\n{split}: {100 * m.accuracy:.1f}% on "
+        f"{m.n_evaluated}/{m.n_total} evaluated",
+        fontsize=9,
+    )
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return fig
+
+
+def training_curves(record: Record) -> Figure:
+    """Training and validation loss and accuracy over epochs (the study's figures 2 and 3)."""
+    history = record.history
+    fig = Figure(figsize=(9, 3.4))
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + metric in history:
+                values = history[prefix + metric]
+                ax.plot(
+                    range(1, len(values) + 1), values, style, label=("validation " if prefix else "training ") + metric
+                )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        if ax.lines:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{record.experiment} seed {record.seed}", fontsize=9)
+    return fig
+
+
+def accuracy_chart(rows, split) -> Figure:
+    """Horizontal bars of mean test accuracy with 95% intervals; `rows` = (axis, setting, mean, low, high)."""
+    fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2))
+    ax = fig.subplots()
+    positions = np.arange(len(rows))[::-1]
+    means = np.array([r[2] for r in rows]) * 100
+    errors = np.array([[r[2] - r[3], r[4] - r[2]] for r in rows]).T * 100
+    axes = list(dict.fromkeys(r[0] for r in rows))
+    colors = [f"C{axes.index(r[0]) % 10}" for r in rows]
+    ax.barh(positions, means, xerr=errors, color=colors, alpha=0.8, capsize=3)
+    ax.set_yticks(positions, [f"{r[0]}: {r[1]}" for r in rows], fontsize=8)
+    ax.set_xlabel(f"{split} accuracy on evaluated images, %\n(mean over seeds, 95% bootstrap CI)")
+    low = max(0.0, float(np.min(means - errors[0])) - 5)
+    ax.set_xlim(low, min(100.0, float(np.max(means + errors[1])) + 3))
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def optimisation_history(values, metric) -> Figure:
+    """Each complete trial's validation value by trial number, and the best so far."""
+    numbers, scores = zip(*values) if values else ((), ())
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.subplots()
+    ax.plot(numbers, np.array(scores) * 100, "o", alpha=0.7, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(np.array(scores) * 100) if scores else [], "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}, %")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def importance_chart(importances: dict) -> Figure:
+    """Horizontal bars of each tuned parameter's importance."""
+    names = list(importances)[::-1]
+    fig = Figure(figsize=(6.5, 0.4 * len(names) + 1.2))
+    ax = fig.subplots()
+    ax.barh(range(len(names)), [importances[n] for n in names], color="C0", alpha=0.8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("importance for the validation value (Optuna's default evaluator)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def save(fig: Figure, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+
+
+def flip_matrix(counts, rows, columns, title) -> Figure:
+    """Row-normalised table of how one labelling's classes (rows) land in another's (columns)."""
+    counts = np.asarray(counts)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig = Figure(figsize=(1.0 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    ax = fig.subplots()
+    ax.imshow(rates, cmap="Purples", vmin=0, vmax=1, aspect="auto")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
+                color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def reliability_diagrams(curves) -> Figure:
+    """One panel per run: accuracy against confidence per bin, before and after temperature scaling;
+    `curves` = [(title, [(label, [(images, accuracy, confidence)])])]."""
+    columns = min(3, len(curves))
+    rows = -(-len(curves) // columns)
+    fig = Figure(figsize=(3.2 * columns, 3.0 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, (title, lines) in zip(axes, curves):
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+        for label, bins in lines:
+            ax.plot([b[2] for b in bins], [b[1] for b in bins], "o-", markersize=3, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("confidence", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(curves) :]:
+        ax.set_visible(False)
+    return fig

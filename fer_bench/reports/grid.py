@@ -1,0 +1,284 @@
+"""`results/grids/NAME.md`: a table per axis, figures, and what the numbers show, from the run records."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from fer_bench.data.dataset import UNLABELLED
+from fer_bench.reports import figures
+from fer_bench.runs.records import report_split
+from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
+from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std
+from fer_bench.specs.grid import Grid
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class Setting:
+    """One experiment of the grid over its recorded seeds, on one test split."""
+
+    axis_label: str
+    records: list
+    correct: np.ndarray  # (runs, images) bool
+    evaluated: np.ndarray  # (runs, images) bool
+    split: str
+
+
+def _setting(label, records, labels, split):
+    predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
+    return Setting(label, records, predictions == labels, (predictions != UNCOVERED) & (labels != UNLABELLED), split)
+
+
+def _mean(records, split, metric):
+    return float(np.mean([getattr(r.metrics[split], metric) for r in records]))
+
+
+def summarize(setting: Setting, base: Setting | None):
+    """The numbers of one table row."""
+    mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
+    shared = setting.evaluated.all(axis=0)
+    low, high = bootstrap_ci(setting.correct[:, shared])
+    row = {
+        "seeds": [r.seed for r in setting.records],
+        "mean": mean,
+        "std": std,
+        "ci": (low, high),
+        "accuracy_all": _mean(setting.records, setting.split, "accuracy_all"),
+        "macro_f1": _mean(setting.records, setting.split, "macro_f1"),
+        "n_evaluated": int(shared.sum()),
+        "fit_s": float(np.mean([r.timings["fit"] for r in setting.records])),
+        "p_values": [],
+    }
+    if base is not None and base is not setting:
+        by_seed = {r.seed: i for i, r in enumerate(base.records)}
+        for i, record in enumerate(setting.records):
+            j = by_seed.get(record.seed)
+            if j is None:
+                continue
+            both = setting.evaluated[i] & base.evaluated[j]
+            row["p_values"].append(mcnemar_exact(setting.correct[i, both], base.correct[j, both])[2])
+        row["delta"] = mean - _mean(base.records, base.split, "accuracy")
+        row["delta_all"] = row["accuracy_all"] - _mean(base.records, base.split, "accuracy_all")
+        row["base_evaluated"] = int(base.evaluated.all(axis=0).sum())
+    return row
+
+
+def _p_text(row):
+    p = row["p_values"]
+    if not p:
+        return "base" if "delta" not in row else "n/a"
+    significant = sum(v < SIGNIFICANCE for v in p)
+    return f"{np.median(p):.2g} ({significant}/{len(p)} < {SIGNIFICANCE})"
+
+
+def _pct(value):
+    return f"{100 * value:.2f}"
+
+
+def cell_record(spec, latest, earlier):
+    """The record of a cell: of its run id (the last word on it, ok or failed), else the latest ok
+    record of the same configuration made by other code or another backend (marked in the report)."""
+    return latest.get(spec.run_id) or earlier.get(spec.config_id)
+
+
+def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> Path:
+    latest, earlier = {}, {}
+    for record in records:
+        latest[record.run_id] = record
+        if record.ok:
+            earlier[record.config_id] = record
+    split = report_split(dataset.test_splits())
+    labels = dataset.labels[dataset.indices(split)]
+    figure_dir = out_dir / grid.name
+    settings, missing, failed, other_code = {}, [], [], 0
+    for experiment in grid.experiments:
+        runs = []
+        for seed in grid.seeds:
+            spec = experiment.spec(dataset.fingerprint, seed)
+            record = cell_record(spec, latest, earlier)
+            if record is None or not record.ok:
+                (failed if record else missing).append((experiment.name, seed, record and record.error))
+            elif split in record.metrics:
+                runs.append(record)
+                other_code += record.run_id != spec.run_id
+        if runs:
+            settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split)
+
+    base = settings.get(grid.base.name)
+    rows_by_axis = {
+        axis: [(settings[e.name], summarize(settings[e.name], base)) for e in experiments if e.name in settings]
+        for axis, experiments in grid.axes.items()
+    }
+    chart_rows = [
+        (axis, s.axis_label, row["mean"], *row["ci"]) for axis, rows in rows_by_axis.items() for s, row in rows
+    ]
+    if chart_rows:
+        figures.save(figures.accuracy_chart(chart_rows, split), figure_dir / "accuracy.png")
+    for setting in settings.values():
+        for record in setting.records:
+            figures.save(figures.confusion_matrix(record, split), figure_dir / f"confusion-{record.run_id}.png")
+            if record.history:
+                figures.save(figures.training_curves(record), figure_dir / f"curves-{record.run_id}.png")
+
+    lines = [
+        f"# Grid `{grid.name}`",
+        "",
+        f"Generated by `{command}` from the run records in `../runs.jsonl`; do not edit by hand.",
+        f"Grid file: `experiments/grids/{grid.name}.toml`. {grid.description}",
+        "",
+        f"Data: `{dataset.source}` ({len(dataset)} images, fingerprint `{dataset.fingerprint}`). "
+        f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**.",
+        "",
+        _backends(settings),
+        "",
+        "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
+        "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
+        f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
+        "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
+        "",
+    ]
+    if other_code:
+        lines += [
+            f"**{other_code} of the runs shown were made by other code or another Keras backend** than this",
+            "report's (their part versions or backend differ; see the record of each run id):",
+            f"`fer-bench grid {grid.name}` runs those cells again with the current code.",
+            "",
+        ]
+    if failed or missing:
+        lines += [f"**Incomplete**: {len(missing)} cell(s) not run yet, {len(failed)} failed:", ""]
+        lines += [f"- `{name}` seed {seed}: {error or 'not run'}" for name, seed, error in failed + missing]
+        lines += [""]
+    if grid.refused:
+        lines += [f"Not run, because their parts refuse to run together ({len(grid.refused)}):", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in grid.refused]
+        lines += [""]
+    if base is None:
+        lines += [f"_The base `{grid.base.name}` has no record yet, so nothing is compared with it._", ""]
+    effects = _effects(rows_by_axis)
+    if effects:
+        lines += [
+            "## Largest effects",
+            "",
+            tabulate(
+                [
+                    [axis, f"`{s.axis_label}`", *(f"{100 * row[k]:+.2f}" for k in ("delta", "delta_all")), _p_text(row)]
+                    for axis, s, row in effects
+                ],
+                ["axis", "setting", f"points vs `{grid.base.name}`", "points over all images", "McNemar p"],
+                tablefmt="github",
+                disable_numparse=True,
+            ),
+            "",
+        ]
+    if chart_rows:
+        lines += [f"![{split} accuracy per setting]({grid.name}/accuracy.png)", ""]
+    if base is not None:
+        first = base.records[0]
+        lines += [
+            f"The base `{grid.base.name}`, seed {first.seed}: confusion matrix and training curves",
+            "(the study's figures 4, 2 and 3).",
+            "",
+            f"![confusion matrix]({grid.name}/confusion-{first.run_id}.png)",
+        ]
+        if first.history:
+            lines += [f"![training curves]({grid.name}/curves-{first.run_id}.png)"]
+        lines += [""]
+    for axis, rows in rows_by_axis.items():
+        if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
+            lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
+            continue
+        lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
+        lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
+    path = out_dir / f"{grid.name}.md"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _backends(settings):
+    """Which Keras backend trained the runs: fit times compare only within one backend."""
+    counts = {}
+    for setting in settings.values():
+        for record in setting.records:
+            counts[record.backend] = counts.get(record.backend, 0) + 1
+    records = [r for s in settings.values() for r in s.records if r.hardware]
+    machines = {f"{r.hardware['processor']}, {r.hardware['cores']} cores" for r in records}
+    listed = ", ".join(f"{backend} ({n} runs)" for backend, n in sorted(counts.items()))
+    return f"Keras backend: {listed}; machine: {'; '.join(sorted(machines)) or 'unknown'}."
+
+
+def _axis_table(rows, base_name):
+    table = [
+        [
+            f"`{s.axis_label}`" + (" (base)" if s.axis_label == base_name else ""),
+            len(row["seeds"]),
+            f"{_pct(row['mean'])} +/- {_pct(row['std'])}",
+            f"{_pct(row['ci'][0])} - {_pct(row['ci'][1])}",
+            row["n_evaluated"],
+            _pct(row["accuracy_all"]),
+            _pct(row["macro_f1"]),
+            _p_text(row),
+            f"{row['fit_s']:.0f}",
+        ]
+        for s, row in rows
+    ]
+    headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %", "macro-F1 %",
+               "McNemar p vs base", "fit s"]  # fmt: skip
+    return tabulate(table, headers, tablefmt="github", disable_numparse=True)
+
+
+def _sentences(rows, base, grid):
+    """Two sentences that state what the axis's numbers show."""
+    ranked = sorted(rows, key=lambda item: -item[1]["mean"])
+    (best, best_row), (worst, worst_row) = ranked[0], ranked[-1]
+    first = (
+        f"`{best.axis_label}` scores highest ({_pct(best_row['mean'])}%) and `{worst.axis_label}` lowest "
+        f"({_pct(worst_row['mean'])}%), a spread of {100 * (best_row['mean'] - worst_row['mean']):.2f} points"
+    )
+    if base is not None:
+        base_std = mean_std([r.metrics[base.split].accuracy for r in base.records])[1]
+        first += f" against a seed-to-seed std of {_pct(base_std)} points for `{grid.base.name}`"
+    compared = [(s, row) for s, row in rows if row["p_values"]]
+    if not compared:
+        return [first + ".", "No setting of this axis could be compared with the base."]
+    parts = [
+        f"`{s.axis_label}` {100 * row['delta']:+.2f} points (median p {np.median(row['p_values']):.2g}, "
+        f"{sum(p < SIGNIFICANCE for p in row['p_values'])}/{len(row['p_values'])} seed pairs < {SIGNIFICANCE})"
+        + (
+            f", but it evaluates {row['n_evaluated']} images against {row['base_evaluated']}: "
+            f"{100 * row['delta_all']:+.2f} points over all images"
+            if row["n_evaluated"] != row["base_evaluated"]
+            else ""
+        )
+        for s, row in compared
+    ]
+    consistent = [s.axis_label for s, row in compared if all(p < SIGNIFICANCE for p in row["p_values"])]
+    verdict = (
+        f"McNemar's test separates {', '.join(f'`{c}`' for c in consistent)} from the base in every seed pair"
+        if consistent
+        else "no setting differs from the base significantly in every seed pair"
+    )
+    return [first + ".", f"Against `{grid.base.name}`: " + "; ".join(parts) + f" — {verdict}."]
+
+
+def _effects(rows_by_axis):
+    """Per axis, its setting furthest from the base; largest first."""
+    effects = []
+    for axis, rows in rows_by_axis.items():
+        compared = [(s, row) for s, row in rows if "delta" in row]
+        if compared:
+            s, row = max(compared, key=lambda item: abs(item[1]["delta"]))
+            effects.append((axis, s, row))
+    return sorted(effects, key=lambda item: -abs(item[2]["delta"]))
+
+
+def _figure_links(grid, setting):
+    links = []
+    for r in setting.records:
+        links.append(f"[confusion s{r.seed}]({grid.name}/confusion-{r.run_id}.png)")
+        if r.history:
+            links.append(f"[curves s{r.seed}]({grid.name}/curves-{r.run_id}.png)")
+    return f"`{setting.axis_label}` " + " ".join(links)

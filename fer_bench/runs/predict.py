@@ -1,0 +1,211 @@
+"""Faces in any image, cut to FER2013's framing and classified with a saved model, in batches
+(`fer-bench predict`, and `fer-bench evaluate` on a collection of photos).
+
+How an image becomes face crops is the `faces` choice:
+- `crop`: the image is a face crop already, as FER2013's are: its centred square is the face;
+- `detect`: faces are found with a detector (fer_bench.parts.detectors), each framed as FER2013's crops
+  are around that detector's boxes and cut to 48x48 grayscale;
+- `auto` (predict's default): `crop` for an image at most CROP_SIDE pixels a side, `detect` above.
+An image smaller than MIN_SIDE a side cannot show a face and is refused; a photo larger than
+READ_SIDE a side is decoded at a reduced size (JPEG decodes straight to it), so a 200-megapixel
+picture costs tens of megabytes, not gigabytes.
+"""
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from fer_bench.data.dataset import IMAGE_SIZE, label_source
+from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import detectors, registry
+from fer_bench.parts.base import DescribesCrops, SavesWeights
+from fer_bench.parts.detectors import CROP_SIDE
+from fer_bench.runs.records import Record, saved_model, select
+
+FACES = ("auto", "crop", "detect")
+DEFAULT_DETECTOR = "hog-then-cnn"
+MIN_SIDE = 16  # a third of FER2013's 48 pixels: below it there is no face left to classify
+READ_SIDE = 4096  # larger photos are read at about this size: ample for any detector and 48x48 crops
+BATCH = 256  # images read, detected and classified per model call
+
+
+@dataclass
+class Face:
+    box: tuple  # (left, top, right, bottom) in the image's pixels
+    probabilities: dict
+    whole_image: bool
+
+    @property
+    def label(self):
+        return max(self.probabilities, key=self.probabilities.get)
+
+    def to_dict(self):
+        return {"box": list(self.box), "label": self.label, "whole_image": self.whole_image,
+                "probabilities": self.probabilities}  # fmt: skip
+
+
+def can_predict(record: Record):
+    """Whether a recorded run can classify new crops: its weights were saved, and its features can
+    be computed for a crop."""
+    model = registry.find("model", record.spec["model"]["name"])
+    features = registry.find("features", record.spec["features"]["name"])
+    return (record.ok and record.artefact is not None and model is not None and features is not None
+            and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
+
+
+def choose_record(records, name=None) -> Record:
+    """The named record (experiment or run id), else the recorded model with saved weights that
+    ranks first on FER2013's labels (a FER+ score is on another yardstick, not comparable)."""
+    usable = [r for r in (select(records, name) if name else records) if can_predict(r)]
+    if name and not usable:
+        raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with")
+    if not usable:
+        raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
+    if name:
+        return usable[-1]
+    fer2013 = [r for r in usable if label_source(r.data) == "fer2013"] or usable
+    return max(fer2013, key=lambda r: r.metrics[r.report_split].accuracy_all)
+
+
+@dataclass
+class Predictor:
+    """A recorded run, loaded: its features part and its model with the saved weights."""
+
+    record: Record
+    features: DescribesCrops
+    model: SavesWeights
+
+    @classmethod
+    def load(cls, record: Record, results_root: Path):
+        features = registry.get("features", record.spec["features"]["name"]).create(record.spec["features"]["params"])
+        return cls(record, features, saved_model(record, results_root))
+
+    def classify(self, crops):
+        """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops. `covered` is the
+        features' own: the embedding's `detector` protocol covers only crops with one face in them,
+        and its whole-frame value stands for the others."""
+        features = self.features.of_crops(crops)
+        return np.asarray(self.model.predict_proba(features.X)), features.covered
+
+
+def inside(box, size):
+    """A frame cut to the image, in whole pixels."""
+    left, top, right, bottom = box
+    return tuple(int(round(v)) for v in (max(0, left), max(0, top), min(size[0], right), min(size[1], bottom)))
+
+
+def centred_square(size):
+    width, height = size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+class NoFaceFound(FerBenchError):
+    """A readable image in which the detector finds no face."""
+
+
+def face_crops(path, faces="auto", detector=DEFAULT_DETECTOR):
+    """[(box, whole_image, crop)] of one image file (crops_in); a FerBenchError for an unreadable or
+    too small image."""
+    gray, scale = read_photo(path)
+    return crops_in(gray, faces, detector, path, scale)
+
+
+def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="image", scale=1.0):
+    """[(box, whole_image, crop 48x48 uint8)] of a grayscale image, largest face first, boxes in the
+    pixels of the image it was read from at `scale`; NoFaceFound where `detect` finds none."""
+    if faces not in FACES:
+        raise FerBenchError(f"unknown faces choice {faces!r}; choose one of {', '.join(FACES)}")
+    if faces == "crop" or (faces == "auto" and max(gray.size) / scale <= CROP_SIDE):
+        boxes, whole = [centred_square(gray.size)], True
+    else:
+        found = detectors.find_faces(gray, detectors.get(detector))
+        if not found:
+            raise NoFaceFound(f"{name}: no face found (detector {detector})")
+        boxes = sorted((inside(box, gray.size) for box in found), key=lambda b: -(b[2] - b[0]))
+        whole = False
+    size = (IMAGE_SIZE, IMAGE_SIZE)
+    return [
+        (tuple(round(v / scale) for v in box), whole,
+         np.asarray(gray.crop(box).resize(size, Image.BILINEAR), dtype=np.uint8))
+        for box in boxes
+    ]  # fmt: skip
+
+
+def read_photo(path):
+    """(grayscale image, the scale it was read at) of any image file; one too small is refused."""
+    gray = read_gray(path, max_side=READ_SIDE)
+    with Image.open(path) as header:  # the size as stored, before any reduction
+        width, height = header.size
+    if min(width, height) < MIN_SIDE:
+        raise FerBenchError(f"{path}: {width}x{height} pixels is too small to show a face (at least {MIN_SIDE} a side)")
+    return gray, gray.width / width
+
+
+def image_files(inputs):
+    """(files, refused): every image under the folders in `inputs` (recursively, by suffix), every
+    file named, every match of a pattern the shell did not expand; (input, FerBenchError) for each
+    input that names nothing."""
+    files, refused = [], []
+    for item in map(str, inputs):
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files += found
+            if not found:
+                refused.append((item, FerBenchError(f"{path}: no image files in this folder")))
+        elif path.exists():
+            files.append(path)
+        elif any(c in item for c in "*?[") and (matches := sorted(glob.glob(str(path), recursive=True))):
+            files += [Path(m) for m in matches if Path(m).is_file()]
+        else:
+            refused.append((item, FerBenchError(f"{path}: no such file or folder")))
+    return files, refused
+
+
+def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_DETECTOR, progress=True):
+    """[(path, [Face] or FerBenchError)] in the order of `paths`: images are read and their faces
+    found BATCH at a time, and each batch's crops classified in one model call."""
+    outcomes = []
+    with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress, leave=False) as bar:
+        for start in range(0, len(paths), BATCH):
+            found = []
+            for path in paths[start : start + BATCH]:
+                try:
+                    found.append((path, face_crops(path, faces, detector)))
+                except FerBenchError as error:
+                    found.append((path, error))
+                bar.update()
+            crops = [crop for _, each in found if isinstance(each, list) for _, _, crop in each]
+            proba = iter(predictor.classify(np.stack(crops))[0] if crops else [])
+            classes = predictor.record.classes
+            for path, each in found:
+                if isinstance(each, FerBenchError):
+                    outcomes.append((path, each))
+                    continue
+                outcomes.append((path, [
+                    Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
+                    for box, whole, _ in each
+                ]))  # fmt: skip
+    return outcomes
+
+
+def annotate(path, faces, out: Path):
+    """The image with each face's box and label drawn on it, as PNG."""
+    with Image.open(path) as source:
+        image = source.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    thickness = max(1, round(max(image.size) / 200))
+    for face in faces:
+        left, top, right, bottom = face.box
+        draw.rectangle((left, top, right - 1, bottom - 1), outline=(255, 64, 64), width=thickness)
+        text = f"{face.label} {100 * face.probabilities[face.label]:.0f}%"
+        draw.text((left + 2, max(0, top - 12)), text, fill=(255, 255, 0))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, format="PNG")

@@ -1,0 +1,212 @@
+"""Each image's class probabilities from a run, kept beside its weights (`models/<run_id>.probabilities.npz`
+in the results folder), so ensembles, calibration and distillation need no second pass of the model.
+
+For each split it keeps the data set's rows of the images (`<split>/rows`), their true codes
+(`<split>/labels`, UNLABELLED where the label source gives none) and their (n, classes) probabilities
+as float32 (`<split>/proba`, NaN rows where the features cover no image). The splits are the test
+splits the run evaluated and HOLDOUT: the Training images its fit held out for validation, where
+its model holds real images out (fitting.holdout), the only images calibration may be fitted on;
+and, for a teacher, Training (the images it was fitted on, whose probabilities a student learns).
+
+A run records the path of its file; a run recorded before files were kept gets one from its saved
+weights (`regenerate`), at the same path, which `load` finds by its run id; `regenerate` adds
+splits to a file, too.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from fer_bench.data.dataset import TRAIN_SPLIT
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.parts.base import BuildsOnRuns, RecordedRun, RecordedRuns, SavesWeights, SplitProbabilities
+from fer_bench.runs import fitting
+from fer_bench.runs.records import Record, saved_model
+from fer_bench.scoring.metrics import decode_predictions
+
+HOLDOUT = "holdout"
+_STORED = (("rows", np.int64), ("labels", np.int64), ("proba", np.float32))  # as read back
+log = logging.getLogger("fer_bench")
+
+
+def relative_path(run_id):
+    return f"models/{run_id}.probabilities.npz"
+
+
+def predict(model, X, covered, n_classes):
+    """(n, n_classes) float32 probabilities of the rows `X`, NaN rows where not `covered`."""
+    proba = np.full((len(X), n_classes), np.nan, dtype=np.float32)
+    if covered.any():
+        given = np.asarray(model.predict_proba(X[covered]))
+        if given.shape != (int(covered.sum()), n_classes):
+            raise FerBenchError(f"{model.key} gave probabilities of shape {given.shape}, "
+                                f"expected {(int(covered.sum()), n_classes)}")  # fmt: skip
+        proba[covered] = given
+    return proba
+
+
+def holds_out(model):
+    """Whether a fit of `model` holds real Training images out (its plan holds out some, before
+    resampling)."""
+    plan = model.validation_plan()
+    return plan is not None and not plan.resample_first
+
+
+def holdout_rows(model, dataset, covered, seed):
+    """The data set rows a fit of `model` with `seed` held out for validation, or None where it
+    holds none out (`holds_out`)."""
+    if not holds_out(model):
+        return None
+    train, y = fitting.training_rows(dataset, covered)
+    return np.sort(train[fitting.holdout(y, seed, model.validation_plan())[1]])
+
+
+def of_splits(model, dataset, features, split_rows: dict) -> dict:
+    """{split: SplitProbabilities} of `model` on the given rows of `dataset` (features: a FeatureSet)."""
+    return {
+        split: SplitProbabilities(rows, dataset.labels[rows],
+                                  predict(model, features.X[rows], features.covered[rows], len(dataset.classes)))
+        for split, rows in split_rows.items()
+    }  # fmt: skip
+
+
+def save(root: Path, run_id, splits: dict, kept=None) -> str:
+    """Write {split: SplitProbabilities} for `run_id` under the results folder `root`, after the
+    arrays `kept` carries over from its earlier file; returns its path relative to `root`."""
+    relative = relative_path(run_id)
+    path = Path(root) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = dict(kept or {})
+    for split, p in splits.items():
+        arrays |= {f"{split}/rows": p.rows.astype(np.int32), f"{split}/labels": p.labels.astype(np.int8),
+                   f"{split}/proba": p.proba.astype(np.float32)}  # fmt: skip
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    tmp.replace(path)
+    return relative
+
+
+def stored_path(root: Path, record: Record) -> Path | None:
+    path = Path(root) / (record.probabilities or relative_path(record.run_id))
+    return path if path.is_file() else None
+
+
+def stored_splits(root: Path, record: Record) -> set:
+    """The splits whose probabilities `record` stored (none if it stored none)."""
+    path = stored_path(root, record)
+    if path is None:
+        return set()
+    with np.load(path) as stored:
+        return {name.split("/")[0] for name in stored.files}
+
+
+def load(root: Path, record: Record, splits) -> dict:
+    """{split: SplitProbabilities} of `record` for the `splits` asked for, and only those; a one-line
+    error where the run kept none or lacks a split."""
+    path = stored_path(root, record)
+    if path is None:
+        raise FerBenchError(f"run {record.run_id} ({record.experiment}) has no stored probabilities in {root}: "
+                            f"`fer-bench probabilities {record.run_id}` computes them from its weights")  # fmt: skip
+    with np.load(path) as stored:
+        found = {name.split("/")[0] for name in stored.files}
+        missing = [split for split in splits if split not in found]
+        if missing:
+            raise FerBenchError(f"{path}: no {missing[0]} probabilities (it has {', '.join(sorted(found))})")
+        return {
+            split: SplitProbabilities(*(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED))
+            for split in splits
+        }
+
+
+def regenerate(record: Record, dataset, store, cache, training=False, force=False) -> tuple[str, dict]:
+    """Compute and store the probabilities of a recorded run on `dataset` labelled as the run was (the
+    same data fingerprint): its test splits, its held-out images and, with `training`, its Training
+    images (a teacher's, for distillation). Splits already stored are kept unless `force`.
+
+    Returns (relative path, {split computed: for a test split, the share of images whose argmax is
+    the recorded prediction, else None}): another backend or machine may flip a few near-ties,
+    which the share shows."""
+    if dataset.fingerprint != record.data.get("fingerprint"):
+        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.get('fingerprint')}, "
+                            f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
+    spec = record.spec
+    model_part = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+    wanted = [*record.metrics, *([HOLDOUT] if holds_out(model_part) else []), *([TRAIN_SPLIT] if training else [])]
+    earlier = stored_path(store.root, record)
+    kept = {} if force or earlier is None else _arrays(earlier)  # carried over as stored, unread
+    if all(f"{split}/proba" in kept for split in wanted):  # before any feature extraction
+        return relative_path(record.run_id), {}
+    features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
+    feature_set = features.extract(dataset, cache=cache)
+    rows_of = {split: dataset.indices(split) for split in record.metrics}
+    if HOLDOUT in wanted:
+        rows_of[HOLDOUT] = holdout_rows(model_part, dataset, feature_set.covered, record.seed)
+    if training:
+        rows_of[TRAIN_SPLIT] = fitting.training_rows(dataset, feature_set.covered)[0]
+    missing = {split: rows_of[split] for split in wanted if f"{split}/proba" not in kept}
+    log.info(f"probabilities of {record.experiment} (run {record.run_id}) on "
+             + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items()))  # fmt: skip
+    model = recorded_model(record, store, cache, features, feature_set, dataset)
+    splits = of_splits(model, dataset, feature_set, missing)
+    agreement = {
+        split: float((p.predictions == decode_predictions(record.predictions[split])).mean())
+        if split in record.predictions
+        else None
+        for split, p in splits.items()
+    }
+    return save(store.root, record.run_id, splits, kept), agreement
+
+
+def _arrays(path):
+    with np.load(path) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def recorded_model(record: Record, store, cache, features, feature_set, dataset):
+    """The model of a recorded run: with its saved weights, or, for a model built on other runs
+    without weights of its own (an ensemble), built again as its run built it."""
+    spec = record.spec
+    model = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+    if isinstance(model, SavesWeights) or not isinstance(model, BuildsOnRuns):
+        return saved_model(record, store.root)
+    model.use_runs(StoredRuns(store, cache, dataset), features, dataset)
+    train, y = fitting.training_rows(dataset, feature_set.covered)
+    resampler = registry.get("resampler", spec["resampler"]["name"]).create(spec["resampler"]["params"])
+    fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes)
+    return model
+
+
+class StoredRuns(RecordedRuns):
+    """The runs of a record store, for the parts that build on them, on `dataset` (labelled as the
+    run being built is)."""
+
+    def __init__(self, store, cache, dataset):
+        self.store, self.cache, self.dataset = store, cache, dataset
+        self.where = str(store.root)
+
+    def run(self, run_id):
+        record = self.store.ok_record(run_id)
+        if record is None:
+            return None
+        features = record.spec["features"]
+        return RecordedRun(record.run_id, record.experiment, record.classes, record.data.get("fingerprint"),
+                           (features["name"], features["params"]), record.artefact is not None)  # fmt: skip
+
+    def model(self, run_id):
+        return saved_model(self._record(run_id), self.store.root)
+
+    def probabilities(self, run_id, split):
+        record = self._record(run_id)
+        if split == TRAIN_SPLIT and TRAIN_SPLIT not in stored_splits(self.store.root, record):
+            log.info(f"the probabilities of {record.experiment} (run {run_id}) on Training, computed once")
+            regenerate(record, self.dataset, self.store, self.cache, training=True)
+        return load(self.store.root, record, [split])[split]
+
+    def _record(self, run_id):
+        record = self.store.ok_record(run_id)
+        if record is None:
+            raise FerBenchError(f"no successful run {run_id} in {self.where}")
+        return record

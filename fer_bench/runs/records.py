@@ -1,0 +1,215 @@
+"""Run records: one JSON object per line in `<results>/runs.jsonl`, appended and never rewritten.
+
+A `Record` is one run, ok or failed, read and written in one shape (`fer-bench show NAME --format
+json` prints it: the contract other tools read). An append is one write of the whole line and an
+fsync, made under an exclusive flock on the file; readers take a shared one, so no reader sees a
+write in progress and no two appenders interleave. A writer killed mid-write leaves a torn last
+line: readers report and skip it, and the next appender seals it with a newline before writing, so
+a record is there whole or not at all.
+"""
+
+import fcntl
+import json
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from fer_bench.data.dataset import FER2013_CLASSES, scored_against
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.scoring.metrics import SplitMetrics
+from fer_bench.specs.experiment import config_id
+
+RECORDS_FILE = "runs.jsonl"
+REPORT_SPLIT = "PrivateTest"
+OK, FAILED = "ok", "failed"
+log = logging.getLogger("fer_bench")
+_reported_torn = set()  # (path, line number): each torn line is reported once per process
+
+
+def report_split(splits) -> str:
+    """The split a run is reported on: PrivateTest (Kaggle's private board), else the first one."""
+    splits = list(splits)
+    return REPORT_SPLIT if REPORT_SPLIT in splits else splits[0]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One run as recorded. `spec` is the RunSpec (parts, parameters, versions, backend, seed,
+    data fingerprint); `metrics` has a SplitMetrics per test split; a failed run has `error`."""
+
+    run_id: str
+    experiment: str
+    status: str  # OK or FAILED
+    spec: dict
+    seed: int
+    created: str
+    command: str | None = None
+    description: str = ""
+    data: dict = field(default_factory=dict)  # source, layout, fingerprint, n_images, n_train_fit, classes
+    versions: dict = field(default_factory=dict)  # of the packages
+    git_commit: str | None = None
+    hardware: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # seconds: features, fit, predict, total
+    metrics: dict = field(default_factory=dict)  # split -> SplitMetrics
+    predictions: dict = field(default_factory=dict)  # split -> metrics.encode_predictions
+    history: dict | None = None  # per-epoch lists of a model that reports epochs
+    artefact: str | None = None  # saved weights, relative to the results folder
+    probabilities: str | None = None  # each image's class probabilities (fer_bench/runs/probabilities.py), relative
+    selection: dict | None = None  # what a model made of recorded runs chose, and on which split
+    search: dict | None = None  # the search that chose this run's parameters
+    evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
+    error: str | None = None
+    traceback: str | None = None
+    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        known = {f.name for f in fields(cls)} - {"extra"}
+        record = {k: v for k, v in values.items() if k in known}
+        record["metrics"] = {split: SplitMetrics.from_dict(m) for split, m in values.get("metrics", {}).items()}
+        return cls(**record, extra={k: v for k, v in values.items() if k not in known})
+
+    def to_dict(self):
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        values["metrics"] = {split: m.to_dict() for split, m in self.metrics.items()}
+        return {**values, **self.extra}
+
+    @property
+    def ok(self):
+        return self.status == OK
+
+    @property
+    def classes(self):
+        """The label space; records made before it was recorded are FER2013's."""
+        return tuple(self.data.get("classes", FER2013_CLASSES))
+
+    @property
+    def scored_against(self):
+        """What its test scores are comparable by (dataset.scored_against); an evaluation's, by the
+        collection alone, apart from runs trained on it."""
+        return f"evaluated:{self.data['fingerprint']}" if self.evaluation else scored_against(self.data)
+
+    @property
+    def report_split(self):
+        return report_split(self.metrics)
+
+    @property
+    def config_id(self):
+        return config_id(self.spec)
+
+    @property
+    def backend(self):
+        return self.spec.get("backend") or self.hardware.get("keras_backend", "tensorflow")
+
+    def outdated_parts(self):
+        """The parts whose code changed since this run ("kind/name vX, now vY"), [] if none did.
+        A record made before run ids named part versions lists every part."""
+        changed = []
+        for kind in registry.KINDS:
+            recorded = self.spec[kind]
+            part = registry.find(kind, recorded["name"])
+            current = part.version if part else "gone"
+            if recorded.get("version") != current:
+                was = _version(recorded.get("version"))
+                changed.append(f"{kind}/{recorded['name']} {was}, now {_version(current)}")
+        return changed
+
+
+def _version(version):
+    return "unversioned" if version is None else version if version == "gone" else f"v{version}"
+
+
+def select(records, name_or_id):
+    """Records whose experiment is, or whose run id starts with (6+ characters), `name_or_id`."""
+    return [
+        r for r in records if r.experiment == name_or_id or (len(name_or_id) >= 6 and r.run_id.startswith(name_or_id))
+    ]
+
+
+def latest_ok(records, name_or_id) -> Record:
+    """The latest ok record of an experiment name or run-id prefix."""
+    found = [r for r in select(records, name_or_id) if r.ok]
+    if not found:
+        raise FerBenchError(f"no successful recorded run matches {name_or_id!r}")
+    return found[-1]
+
+
+def saved_model(record: Record, results_root: Path):
+    """The model part of a recorded run, rebuilt from its spec with the weights it saved."""
+    if not record.artefact:
+        raise FerBenchError(f"run {record.run_id} ({record.experiment}) saved no weights")
+    path = Path(results_root) / record.artefact
+    if not path.is_file():
+        raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
+    model = record.spec["model"]
+    return registry.get("model", model["name"]).create(model["params"]).load(path, record.classes)
+
+
+def default_results_dir() -> Path:
+    return Path(os.environ.get("FER_BENCH_RESULTS", "results"))
+
+
+class RecordStore:
+    def __init__(self, root=None):
+        self.root = Path(root) if root else default_results_dir()
+        self.path = self.root / RECORDS_FILE
+
+    def check_writable(self):
+        """Fail early, before any work, unless its records file and its folder (leaderboard, reports,
+        weights) can be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as error:
+            raise FerBenchError(f"results directory {self.root} is not writable ({error.strerror})") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise FerBenchError(f"results directory {self.root} is not writable (read-only folder)")
+        return self
+
+    def append(self, record: Record):
+        line = (json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":")) + "\n").encode()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise FerBenchError(f"cannot write run records to {self.path}: {error.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes, or when this process dies
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # seal a torn last line left by a killed writer
+            while line:
+                line = line[os.write(fd, line) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def all(self) -> list[Record]:
+        """Every intact record, oldest first; a torn or unreadable line is reported (once) and skipped."""
+        try:
+            with open(self.path, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH)
+                content = handle.read()
+        except FileNotFoundError:
+            return []
+        records = []
+        for number, line in enumerate(content.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(Record.from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                if (self.path, number) not in _reported_torn:
+                    _reported_torn.add((self.path, number))
+                    log.warning(f"{self.path}, line {number}: torn record skipped")
+        return records
+
+    def find(self, name_or_id) -> list[Record]:
+        """Records (ok or failed) of an experiment name or run-id prefix; oldest first."""
+        return select(self.all(), name_or_id)
+
+    def ok_record(self, run_id) -> Record | None:
+        """The latest `ok` record of exactly `run_id`, or None."""
+        return next((r for r in reversed(self.all()) if r.run_id == run_id and r.ok), None)

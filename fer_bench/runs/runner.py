@@ -1,0 +1,154 @@
+"""Experiment -> Record: data -> features -> resampler + model (Training only) -> test splits."""
+
+import logging
+import time
+import traceback
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from fer_bench.parts.base import BuildsOnRuns, SavesWeights
+from fer_bench.parts.cache import ArrayCache
+from fer_bench.runs import fitting, probabilities, provenance
+from fer_bench.runs.claims import claim
+from fer_bench.runs.records import FAILED, OK, Record, RecordStore
+from fer_bench.scoring.metrics import encode_predictions, split_metrics
+from fer_bench.specs.experiment import Experiment, RunSpec
+
+MODELS_DIR = "models"
+CHECKPOINTS_DIR = "checkpoints"
+log = logging.getLogger("fer_bench")
+
+
+def evaluation_splits(spec: RunSpec, dataset):
+    """The spec's test splits; a train/test layout has only `Test` (PublicTest + PrivateTest)."""
+    present = dataset.test_splits()
+    chosen = [s for s in spec.test_splits if s in present]
+    if not chosen:
+        chosen = present
+        log.info(f"data has no {'/'.join(spec.test_splits)}; evaluating on {', '.join(chosen)} instead")
+    return chosen
+
+
+def run(experiment: Experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, seed=None, force=False,
+        command=None, extra=None) -> Record:  # fmt: skip
+    """Run one experiment on `dataset` and append its record (with `extra` fields); returns the record.
+
+    The run holds its spec's claim, so a second process asking for the same spec waits for the
+    first and then finds its record: an identical spec already recorded is not run again unless `force`.
+    """
+    experiment.check(experiment.name)
+    dataset = experiment.labels.apply(dataset)
+    spec = experiment.spec(dataset.fingerprint, seed)
+    with claim(store.root, spec.run_id):
+        previous = None if force else store.ok_record(spec.run_id)
+        if previous:
+            log.info(f"{experiment.name} (run {spec.run_id}) is already recorded; pass --force to run it again")
+            return previous
+        return execute(experiment, spec, dataset, store, cache, jobs, command, extra)
+
+
+def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: ArrayCache, jobs=None, command=None,
+            extra=None) -> Record:  # fmt: skip
+    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim; `dataset`
+    carries the experiment's labels."""
+    setup = experiment.setup()
+    started = time.perf_counter()
+    log.info(f"{experiment.name} (run {spec.run_id}): "
+             f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
+    if isinstance(setup.model, BuildsOnRuns):
+        setup.model.use_runs(probabilities.StoredRuns(store, cache, dataset), setup.features, dataset)
+    feature_set = setup.features.extract(dataset, cache=cache, jobs=jobs)
+    t_features = time.perf_counter() - started
+
+    train, y = fitting.training_rows(dataset, feature_set.covered)
+    log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
+    t0 = time.perf_counter()
+    history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
+                          checkpoint_dir=cache.root / CHECKPOINTS_DIR / spec.run_id)  # fmt: skip
+    t_fit = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    split_rows = {split: dataset.indices(split) for split in evaluation_splits(spec, dataset)}
+    held_out = probabilities.holdout_rows(setup.model, dataset, feature_set.covered, spec.seed)
+    if held_out is not None:  # the images calibration may be fitted on
+        split_rows[probabilities.HOLDOUT] = held_out
+    by_split = probabilities.of_splits(setup.model, dataset, feature_set, split_rows)
+    metrics, predictions = {}, {}
+    for split, kept in by_split.items():
+        if split != probabilities.HOLDOUT:
+            metrics[split] = split_metrics(kept.labels, kept.predictions, dataset.classes, kept.proba)
+            predictions[split] = encode_predictions(kept.predictions)
+    t_predict = time.perf_counter() - t0
+
+    artefact = None
+    if isinstance(setup.model, SavesWeights):  # trained weights travel with the results, named by run id
+        artefact = f"{MODELS_DIR}/{spec.run_id}.weights.npz"
+        setup.model.save(store.root / artefact)
+
+    record = new_record(experiment, spec, dataset, command, OK, extra)
+    record = replace(
+        record,
+        data={**record.data, "n_train_fit": int(len(train))},
+        timings={
+            "features": round(t_features, 2),
+            "fit": round(t_fit, 2),
+            "predict": round(t_predict, 2),
+            "total": round(time.perf_counter() - started, 2),
+            **earlier_attempts(history),
+        },
+        metrics=metrics,
+        predictions=predictions,
+        history=history,
+        artefact=artefact,
+        probabilities=probabilities.save(store.root, spec.run_id, by_split),
+        selection=setup.model.choice() if isinstance(setup.model, BuildsOnRuns) else None,
+    )
+    store.append(record)
+    return record
+
+
+def failed(experiment, spec: RunSpec, dataset, store: RecordStore, error: Exception, seconds, command=None) -> Record:
+    """Append the record of a run that raised `error` (a grid records it and goes on)."""
+    record = replace(
+        new_record(experiment, spec, dataset, command, FAILED),
+        error=f"{type(error).__name__}: {error}",
+        traceback="".join(traceback.format_exception(error, limit=8)),
+        timings={"total": round(seconds, 2)},
+    )
+    store.append(record)
+    return record
+
+
+def new_record(experiment, spec: RunSpec, dataset, command, status, extra=None) -> Record:
+    """A record of `spec` with its provenance: what every record holds, ok or failed."""
+    return Record(
+        run_id=spec.run_id,
+        experiment=experiment.name,
+        status=status,
+        spec=spec.to_dict(),
+        seed=spec.seed,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=command,
+        description=experiment.description,
+        data={
+            "source": dataset.source,
+            "layout": dataset.layout,
+            "fingerprint": dataset.fingerprint,
+            "n_images": len(dataset),
+            "classes": list(dataset.classes),
+            "labels": dataset.labels_name,
+            "images": dataset.images_fingerprint,
+        },
+        versions=provenance.versions(),
+        git_commit=provenance.git_commit(),
+        hardware=provenance.hardware(),
+        **(extra or {}),
+    )
+
+
+def earlier_attempts(history):
+    """{"fit_earlier_attempts": seconds} for a fit resumed from a checkpoint: the epochs that earlier,
+    interrupted processes trained, which this process's timings leave out; {} otherwise."""
+    if not history or "resumed_at_epoch" not in history:
+        return {}
+    return {"fit_earlier_attempts": round(sum(history["epoch_seconds"][: int(history["resumed_at_epoch"][0])]), 2)}

@@ -1,0 +1,217 @@
+"""What a run is: an Experiment (parts, parameters, seed, test splits) and the frozen RunSpec it
+becomes on a data set and a Keras backend, whose hash is the run id.
+
+The run id names what was computed: the data set's fingerprint, every parameter (defaults
+included), each part's version and the Keras backend. A code change that bumps a part's version,
+or another backend, is a new run id, never a silent overwrite. The `config_id` leaves the versions
+and the backend out: it is the run id that records made before run ids named them carry, so
+reports can still find those records and mark them as made by other code.
+
+An experiment file (`experiments/NAME.toml`) reads as:
+
+    description = "..."
+    seed = 0
+    test_splits = ["PublicTest", "PrivateTest"]
+    labels = "fer2013"    # or "ferplus", with labels_mode = "majority", "crossentropy", "probability" or "multi_target"
+    [features]            # a table per part kind: `name` picks the part, other keys set parameters
+    name = "embedding"
+    protocol = "detector"
+    [resampler]           # optional: "none" when absent
+    name = "smote"
+    [model]
+    name = "paper-mlp"
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from fer_bench import backend
+from fer_bench.data.dataset import SPLITS
+from fer_bench.data.labels import Labels
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.parts.base import Setup
+from fer_bench.specs.files import check_keys, description, find_file, read_toml
+
+MAX_SEED = 2**32 - 1
+
+
+def is_seed(value):
+    """A seed numpy (and so scikit-learn, Keras and Optuna) accepts."""
+    return type(value) is int and 0 <= value <= MAX_SEED
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    name: str
+    params: dict  # every parameter, defaults included (but Part.added_later at theirs)
+    version: str
+
+    @classmethod
+    def of(cls, kind, name, values, lenient=False):
+        """The part `kind/name` with `values` over its defaults, checked by its constructor too.
+
+        `lenient` drops values the part has no parameter for (a search whose space names a
+        parameter of only some of the parts it chooses between)."""
+        part = registry.get(kind, name)
+        if lenient:
+            values = {k: v for k, v in values.items() if k in part.param_names}
+        resolved = part.resolve(values)
+        part.create(resolved)  # the constructor checks ranges
+        defaults = {p.name: p.default for p in part.params}
+        named = {k: v for k, v in resolved.items() if not (k in part.factory.added_later and v == defaults[k])}
+        return cls(name, named, part.version)
+
+    def with_values(self, kind, values, lenient=False):
+        """This part with `values` changed; a new `name` starts from that part's defaults."""
+        values = dict(values)
+        name = values.pop("name", self.name)
+        return PartSpec.of(kind, name, {**(self.params if name == self.name else {}), **values}, lenient)
+
+    def create(self, kind):
+        return registry.get(kind, self.name).create(self.params)
+
+    def to_dict(self):
+        return {"name": self.name, "params": dict(self.params), "version": self.version}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's result; its hash is the run id."""
+
+    experiment: str
+    data: str  # dataset fingerprint
+    features: PartSpec
+    resampler: PartSpec
+    model: PartSpec
+    seed: int
+    test_splits: tuple
+    backend: str  # the Keras backend
+    labels: str = "fer2013"  # where the labels come from (fer_bench/data/labels.py)
+
+    def to_dict(self):
+        return ({"labels": self.labels} if self.labels != "fer2013" else {}) | {
+            "experiment": self.experiment,
+            "data": self.data,
+            "features": self.features.to_dict(),
+            "resampler": self.resampler.to_dict(),
+            "model": self.model.to_dict(),
+            "seed": self.seed,
+            "test_splits": list(self.test_splits),
+            "backend": self.backend,
+        }
+
+    @property
+    def run_id(self):
+        return _hash(self.to_dict())
+
+    @property
+    def config_id(self):
+        return config_id(self.to_dict())
+
+
+def config_id(spec: dict):
+    """The hash of a recorded spec without its part versions and backend (see the module's doc)."""
+    bare = {key: value for key, value in spec.items() if key != "backend"}
+    for kind in registry.KINDS:
+        bare[kind] = {key: value for key, value in spec[kind].items() if key != "version"}
+    return _hash(bare)
+
+
+def _hash(spec: dict):
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    features: PartSpec
+    resampler: PartSpec
+    model: PartSpec
+    seed: int
+    test_splits: tuple
+    labels: Labels = Labels()
+
+    def spec(self, data_fingerprint, seed=None, keras_backend=None) -> RunSpec:
+        """The run on the data set of `data_fingerprint`, labelled as this experiment says."""
+        return RunSpec(
+            self.name,
+            data_fingerprint,
+            self.features,
+            self.resampler,
+            self.model,
+            self.seed if seed is None else seed,
+            self.test_splits,
+            keras_backend or backend.name(),
+            self.labels.name,
+        )
+
+    def part(self, kind) -> PartSpec:
+        return getattr(self, kind)
+
+    def setup(self) -> Setup:
+        """The three parts, created."""
+        return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS), soft_targets=self.labels.soft)
+
+    def check(self, where):
+        """Raise a FerBenchError naming `where` if the parts refuse to run together."""
+        problem = self.setup().problem()
+        if problem:
+            raise FerBenchError(f"{where}: {problem}")
+
+
+# --- experiment files ---------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS = {"description", "seed", "test_splits", "labels", "labels_mode", *registry.KINDS}
+
+
+def load_experiment(name_or_path) -> Experiment:
+    path = find_file(name_or_path)
+    return parse_experiment(path.stem, read_toml(path), str(path))
+
+
+def parse_experiment(name, document: dict, where: str) -> Experiment:
+    """The experiment a document describes; refused if its parts refuse to run together."""
+    check_keys(document, TOP_LEVEL_KEYS, where)
+    parts = {kind: _part(document, kind, where) for kind in registry.KINDS}
+    seed = document.get("seed", 0)
+    if not is_seed(seed):
+        raise FerBenchError(f"{where}: seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    test_splits = document.get("test_splits", ["PublicTest", "PrivateTest"])
+    if (not isinstance(test_splits, list) or not test_splits or any(s not in SPLITS[1:] for s in test_splits)
+            or len(set(test_splits)) < len(test_splits)):  # fmt: skip
+        raise FerBenchError(f"{where}: test_splits must be a list of distinct splits from {list(SPLITS[1:])}")
+    source, mode = document.get("labels", "fer2013"), document.get("labels_mode", "majority")
+    if not isinstance(source, str) or not isinstance(mode, str):
+        raise FerBenchError(f"{where}: labels and labels_mode must be strings")
+    try:
+        labels = Labels(source, mode)
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: {error}") from None
+    experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits),
+                            labels=labels)  # fmt: skip
+    experiment.check(where)
+    return experiment
+
+
+def load_base(document, where) -> Experiment:
+    """The experiment a grid or search file builds on (its `base` key)."""
+    if not isinstance(document.get("base"), str):
+        raise FerBenchError(f'{where}: `base` must name an experiment, e.g. base = "paper"')
+    try:
+        return load_experiment(document["base"])
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: base: {error}") from None
+
+
+def _part(document, kind, where) -> PartSpec:
+    table = document.get(kind, {"name": "none"} if kind == "resampler" else None)
+    if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+        raise FerBenchError(f"{where}: [{kind}] needs a table with a string `name`")
+    try:
+        return PartSpec.of(kind, table["name"], {k: v for k, v in table.items() if k != "name"})
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: {error}") from None

@@ -1,0 +1,139 @@
+"""Grid files (`experiments/grids/NAME.toml`) -> Grid: many experiments from one base.
+
+description = "..."
+base = "paper"                 # the experiment every cell starts from
+seeds = [0, 1, 2]              # every cell runs once per seed
+
+[[product]]                    # a cartesian product; the file's cells are the union of its products
+axis = "batch norm"            # the report groups cells by axis
+model.batch_norm = [true, false]
+
+[[product]]
+axis = "classifier"
+model.name = "svm"             # a new part name starts from that part's defaults
+model.C = [1.0, 10.0]
+
+A cell identical to the base keeps the base's name (`paper`), so it shares its records with
+`fer-bench run paper --seed N`; any other cell is named `GRID/LABEL`, e.g. `ablation/batch_norm=false`.
+A cell whose parts refuse to run together (knn with class weights, say) is listed with the reason
+and never run.
+"""
+
+import itertools
+from dataclasses import dataclass, replace
+
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.specs.experiment import MAX_SEED, Experiment, is_seed, load_base
+from fer_bench.specs.files import check_keys, description, find_file, read_toml
+
+GRID_KEYS = {"description", "base", "seeds", "product"}
+PRODUCT_KEYS = {"axis", *registry.KINDS}
+
+
+@dataclass(frozen=True)
+class Cell:
+    experiment: Experiment
+    seed: int
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    description: str
+    base: Experiment
+    seeds: tuple
+    axes: dict  # axis -> experiments in file order (the base included where a product yields it)
+    refused: tuple = ()  # (cell name, why its parts cannot run together)
+
+    @property
+    def experiments(self):
+        unique = {e.name: e for settings in self.axes.values() for e in settings}
+        return list(unique.values())
+
+    @property
+    def cells(self):
+        return [Cell(e, seed) for e in self.experiments for seed in self.seeds]
+
+    def label_of(self, experiment: Experiment):
+        """The cell's setting as the report shows it: the base's name, or what the cell changes."""
+        return experiment.name.removeprefix(f"{self.name}/")
+
+
+def load_grid(name_or_path) -> Grid:
+    path = find_file(name_or_path, "grid")
+    return parse_grid(path.stem, read_toml(path), str(path))
+
+
+def parse_grid(name, document, where) -> Grid:
+    check_keys(document, GRID_KEYS, where)
+    base = load_base(document, where)
+    seeds = document.get("seeds", [base.seed])
+    if not isinstance(seeds, list) or not seeds or not all(is_seed(s) for s in seeds):
+        raise FerBenchError(f"{where}: `seeds` must be a non-empty list of integers in 0..{MAX_SEED}, got {seeds!r}")
+    products = document.get("product")
+    if not isinstance(products, list) or not products or not all(isinstance(p, dict) for p in products):
+        raise FerBenchError(f"{where}: needs at least one [[product]] table")
+    axes, refused = {}, {}
+    for number, product in enumerate(products, start=1):
+        context = f"{where}, product {number}"
+        for experiment in _expand(name, base, product, context):
+            problem = experiment.setup().problem()
+            if problem:
+                refused[experiment.name] = problem
+                continue
+            settings = axes.setdefault(product.get("axis", "grid"), [])
+            if experiment.name not in [e.name for e in settings]:
+                settings.append(experiment)
+    if not axes:
+        name, reason = next(iter(refused.items()))
+        raise FerBenchError(f"{where}: no cell can run ({name}: {reason})")
+    return Grid(name, description(document, where), base, tuple(dict.fromkeys(seeds)), axes, tuple(refused.items()))
+
+
+def _expand(grid_name, base, product, where):
+    check_keys(product, PRODUCT_KEYS, where)
+    if not isinstance(product.get("axis", ""), str):
+        raise FerBenchError(f"{where}: axis must be a string")
+    choices = []  # (kind, key, [values])
+    for kind in registry.KINDS:
+        table = product.get(kind, {})
+        if not isinstance(table, dict):
+            raise FerBenchError(f"{where}: `{kind}` must be a table of parameters, e.g. {kind}.name = [...]")
+        for key, values in table.items():
+            values = values if isinstance(values, list) else [values]
+            if not values:
+                raise FerBenchError(f"{where}: {kind}.{key} has no values")
+            choices.append((kind, key, values))
+    for combination in itertools.product(*(values for _, _, values in choices)):
+        assignment = [(kind, key, value) for (kind, key, _), value in zip(choices, combination)]
+        yield _cell_experiment(grid_name, base, assignment, where)
+
+
+def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
+    parts, label = {}, []
+    for kind in registry.KINDS:
+        base_part = base.part(kind)
+        values = {key: value for k, key, value in assignment if k == kind}
+        name = values.get("name", base_part.name)
+        if not isinstance(name, str):
+            raise FerBenchError(f"{where}: {kind}.name must be a string, got {name!r}")
+        try:
+            parts[kind] = part = base_part.with_values(kind, values)
+        except FerBenchError as error:
+            raise FerBenchError(f"{where}: {error}") from None
+        if name != base_part.name:
+            label.append(f"{kind}={name}")
+        label += [
+            f"{k}={_text(part.params.get(k, values[k]))}"
+            for k in values
+            if k != "name" and (name != base_part.name or base_part.params.get(k) != part.params.get(k))
+        ]
+    if all(parts[kind] == base.part(kind) for kind in registry.KINDS):
+        return base
+    label = ",".join(label)
+    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", **parts)
+
+
+def _text(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)

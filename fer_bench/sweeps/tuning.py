@@ -1,0 +1,203 @@
+"""Optuna searches, run: trials tuned on Training only, shared by workers, then one recorded run.
+
+PublicTest and PrivateTest are sealed: the objective is built from the Training rows' features and
+labels alone (`TrainingRows`); the test splits are only ever seen by the final, ordinary run.
+Search files are parsed in fer_bench/specs/search.py; Optuna is reached through fer_bench/sweeps/studies.py.
+"""
+
+import logging
+import multiprocessing
+import os
+import socket
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from fer_bench.data.dataset import TRAIN_SPLIT
+from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.runs import fitting
+from fer_bench.specs.experiment import Experiment, PartSpec
+from fer_bench.specs.search import Search, applies
+from fer_bench.sweeps import studies
+from fer_bench.sweeps.workers import console_level, quiet_worker
+
+log = logging.getLogger("fer_bench")
+SEARCHES_DIR = "searches"
+
+
+class TrainingRows:
+    """The only data an objective gets: the Training rows' features and labels, as arrays.
+
+    Every features variant the search can ask for is extracted up front (from the cache) and cut
+    to the Training rows here; no reference to the data set is kept, so nothing an objective does
+    can reach PublicTest or PrivateTest.
+    """
+
+    def __init__(self, dataset, cache, variants):
+        train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
+        self.labels = dataset.labels[train]
+        self.targets = None if dataset.targets is None else dataset.targets[train]  # soft labels, to train on
+        self.classes = dataset.classes
+        self._features = {}
+        for spec in variants:
+            feature_set = spec.create("features").extract(dataset, cache=cache)
+            self._features[_key(spec)] = (feature_set.X[train], feature_set.covered[train])
+
+    def features(self, spec: PartSpec):
+        return self._features[_key(spec)]
+
+
+def _key(spec):
+    return spec.name, tuple(sorted(spec.params.items()))
+
+
+def suggest(trial, search: Search) -> Experiment:
+    """The base experiment with the trial's values; a part whose name changes starts from its defaults."""
+    chosen = {kind: {} for kind in registry.KINDS}
+    for (kind, param), spec in search.space.items():
+        if not applies(spec, {**search.base.part(kind).params, **chosen[kind]}):
+            continue
+        label = f"{kind}.{param}"
+        if "choices" in spec:
+            value = trial.suggest_categorical(label, spec["choices"])
+        elif isinstance(spec["low"], int) and isinstance(spec["high"], int):
+            value = trial.suggest_int(label, spec["low"], spec["high"], log=spec.get("log", False))
+        else:
+            value = trial.suggest_float(label, float(spec["low"]), float(spec["high"]), log=spec.get("log", False))
+        chosen[kind][param] = value
+    parts = {kind: search.base.part(kind).with_values(kind, chosen[kind], lenient=True) for kind in registry.KINDS}
+    return replace(search.base, name=search.name, description=search.description or search.base.description, **parts)
+
+
+def validation_score(experiment: Experiment, rows: TrainingRows, search: Search, seed, report=None):
+    """Mean validation metric of `experiment` over the hold-out or the k folds of Training."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    problem = experiment.setup().problem()
+    if problem:
+        raise FerBenchError(problem)
+    X, covered = rows.features(experiment.features)
+    y = rows.labels
+    everything = np.arange(len(y))
+    if search.validation == "holdout":
+        fit, held = train_test_split(everything, test_size=search.holdout, stratify=y, random_state=seed)
+        splits = [(fit, held)]
+    else:
+        splits = list(StratifiedKFold(search.folds, shuffle=True, random_state=seed).split(everything, y))
+    scores = []
+    for fit, held in splits:
+        setup = experiment.setup()
+        fit = fit[covered[fit]]
+        targets = y if rows.targets is None else rows.targets
+        fitting.fit(setup.model, setup.resampler, X[fit], targets[fit], seed, rows.classes, on_epoch=report)
+        evaluated = held[covered[held]]
+        hits = (setup.model.predict_proba(X[evaluated]).argmax(axis=1) == y[evaluated]).sum() if len(evaluated) else 0
+        denominator = len(held) if search.metric == "accuracy_all" else max(len(evaluated), 1)
+        scores.append(hits / denominator)
+    return float(np.mean(scores))
+
+
+def objective_for(search: Search, rows: TrainingRows):
+    def objective(trial):
+        experiment = suggest(trial, search)
+
+        def report(epoch, logs):
+            if "val_accuracy" in (logs or {}):
+                trial.report(float(logs["val_accuracy"]), epoch)
+                if trial.should_prune():
+                    raise studies.Pruned(f"pruned at epoch {epoch + 1}")
+
+        return validation_score(experiment, rows, search, search.base.seed, report)
+
+    return objective
+
+
+def default_storage(results_root: Path, search: Search) -> str:
+    path = results_root / SEARCHES_DIR / f"{search.name}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def open_study(search: Search, storage_url: str):
+    """The search's study in `storage_url`."""
+    return studies.search_study(search.name, storage_url, search.sampler_seed)
+
+
+def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows):
+    """Run trials until the study holds `n_trials` complete, pruned or running ones.
+
+    Trial numbers come from the storage, so two workers never run the same trial; a worker that
+    finds the budget taken by the time its trial is created marks that trial `surplus` (failed,
+    never run) rather than overshoot. Each trial samples with the search's seed plus its number, so
+    workers (here or on other machines) never sample alike and one worker repeats itself. A running
+    trial sends heartbeats; one whose worker died is failed once its heartbeat is stale and queued
+    again (at most twice).
+    """
+    study = open_study(search, storage_url)
+    objective = objective_for(search, rows)
+    ran = 0
+    while True:
+        studies.fail_stale(study)
+        if len(studies.counted(study)) >= n_trials:
+            break
+        trial = studies.ask(study, search.sampler_seed)
+        ahead = [t for t in studies.counted(study) if t.number < trial.number]
+        if len(ahead) >= n_trials:
+            trial.set_user_attr("surplus", True)
+            studies.fail(study, trial)
+            break
+        try:
+            with studies.heartbeat(study, trial):
+                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                value = objective(trial)
+        except studies.Pruned:
+            studies.prune(study, trial)
+            log.info(f"trial {trial.number} pruned")
+        except Exception as error:  # noqa: BLE001 - a failing trial is recorded as failed; the study goes on
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            studies.fail(study, trial)
+            log.info(f"trial {trial.number} failed: {type(error).__name__}: {error}")
+        else:
+            studies.complete(study, trial, value)
+            log.info(f"trial {trial.number}: {search.metric} {100 * value:.2f}% on validation ({_params_text(trial)})")
+        ran += 1
+    return ran
+
+
+def _params_text(trial):
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+
+
+def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
+    """`workers` processes on this machine share the study, as `fer-bench tune` on other machines can."""
+    if workers <= 1:
+        return work(search, storage_url, n_trials, rows)
+    context = multiprocessing.get_context("spawn")
+    show = console_level(logging.INFO)  # each trial's outcome is the progress a tune shows
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=quiet_worker, initargs=(show,)) as pool:
+        return sum(pool.map(work, *zip(*[(search, storage_url, n_trials, rows)] * workers)))
+
+
+def best_experiment(search, study):
+    best = studies.best_complete(study)
+    if best is None:
+        raise FerBenchError(f"search {search.name}: no trial completed, so there is nothing to evaluate")
+    return best, suggest(studies.fixed_trial(best.params, best.number), search)
+
+
+def summary(search: Search, study, best, storage_url) -> dict:
+    """The `search` block of the best trial's run record."""
+    return {
+        "name": search.name,
+        "storage": studies.redacted(storage_url),
+        "best_trial": best.number,
+        "best_value": best.value,
+        "best_params": best.params,
+        "metric": search.metric,
+        "validation": search.validation_text,
+        "sampler_seed": search.sampler_seed,
+        "n_trials": len(studies.counted(study)),
+    }
