@@ -38,15 +38,20 @@ def machine():
     }
 
 
-def timed_command(command, env=None):
+def timed_command(command, env=None, stage=None, peaks=None):
     """Run `command` to its end; (wall seconds, peak resident memory in GiB of it and all its
-    processes together, sampled every 0.2 s). Raises with its output if it fails."""
+    processes together, sampled every 0.2 s). Raises with its output if it fails. With `stage` (a
+    function called at each sample) and a dict `peaks`, the peak in GiB per value of `stage()`."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         peak = 0
         while process.poll() is None:
-            peak = max(peak, _tree_rss(process.pid))
+            now = _tree_rss(process.pid)
+            peak = max(peak, now)
+            if stage:
+                at = stage()
+                peaks[at] = max(peaks.get(at, 0), now / 2**30)
             time.sleep(0.2)
         wall = time.perf_counter() - start
         if process.returncode != 0:

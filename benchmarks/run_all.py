@@ -21,10 +21,18 @@ README = RESULTS.parent / "README.md"
 def main(argv):
     """No arguments: run every workload. `--only NAME...`: rerun those workloads into the stored
     json. `--render`: only rewrite the markdown from the stored json."""
-    from benchmarks import bench_cnn, bench_extraction, bench_grid, bench_mlp, bench_predict, bench_run_paper
+    from benchmarks import (
+        bench_cnn,
+        bench_extraction,
+        bench_grid,
+        bench_memory,
+        bench_mlp,
+        bench_predict,
+        bench_run_paper,
+    )
 
     workloads = {"extraction": bench_extraction, "paper_mlp": bench_mlp, "run_paper": bench_run_paper,
-                 "grid": bench_grid, "cnn": bench_cnn, "predict": bench_predict}  # fmt: skip
+                 "grid": bench_grid, "memory": bench_memory, "cnn": bench_cnn, "predict": bench_predict}  # fmt: skip
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
@@ -79,6 +87,7 @@ def table(raw):
         ],  # fmt: skip
     ]
     rows += grid_rows(raw["grid"]) if "grid" in raw else []
+    rows += memory_rows(raw["memory"]) if "memory" in raw else []
     rows += cnn_rows(raw["cnn"]) if "cnn" in raw else []
     rows += predict_rows(raw["predict"]) if "predict" in raw else []
     headers = ["workload", "baseline", "fer-bench", "ratio", "target", "results unchanged"]
@@ -115,6 +124,44 @@ def grid_rows(g):
          "<= 15 min", ""],
         ["peak resident memory of the grid, all processes (GiB)", "", f"{full['peak_rss_gib']:.2f}", "", "<= 4 GiB",
          ""],
+    ]  # fmt: skip
+
+
+def memory_rows(m):
+    search, grid = m["search"], m["grid"]
+    short, long = (f"{n} trials" for n in (20, 100))
+    before, now = grid["in process"], grid["replaced workers"]
+    return [
+        [f"search peak memory, {long} / {short} (GiB)",
+         f"{search[f'in process, {long}']['peak_rss_gib']:.2f} / {search[f'in process, {short}']['peak_rss_gib']:.2f}",
+         f"{search[f'replaced workers, {long}']['peak_rss_gib']:.2f} / "
+         f"{search[f'replaced workers, {short}']['peak_rss_gib']:.2f}",
+         f"{search['replaced workers, growth']:.2f}x", "<= 1.10x, < 3 GiB",
+         f"trials per minute {search[f'throughput ratio, {long}']:.2f}x of before"],
+        [f"serial grid peak memory, {now['cells']} cells / first 3 (GiB)",
+         f"{before['peak_rss_gib']:.2f} / {before['peak_first_3_cells_gib']:.2f}",
+         f"{now['peak_rss_gib']:.2f} / {now['peak_first_3_cells_gib']:.2f}", f"{now['growth']:.2f}x",
+         "<= 1.10x, < 3 GiB", f"cells per minute {grid['throughput ratio']:.2f}x of before"],
+    ]  # fmt: skip
+
+
+def memory_section(m):
+    rows = [[f"search, {name}", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}", ""]
+            for name, run in m["search"].items() if isinstance(run, dict)]  # fmt: skip
+    rows += [[f"serial grid, {mode}, {run['cells']} cells", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}",
+              f"{run['peak_first_3_cells_gib']:.2f}"] for mode, run in m["grid"].items() if isinstance(run, dict)]
+    return [
+        f"## Memory of long searches and serial grids (measured {m['measured']})",
+        "",
+        "TensorFlow keeps every program a fit compiles for the life of its process; trials and serial grid cells",
+        "now run in worker processes replaced every `TRIALS_PER_WORKER` trials / `CELLS_PER_WORKER` cells",
+        "(`fer_bench/sweeps/`). *in process* is the way before: every trial and serial cell in the process that",
+        f"runs the search or grid. Short trials and cells ({m['epochs']} epochs each) of the `embedding-mlp` search",
+        "and of 12 cells of the ablation grid (`--jobs 1`); peak resident memory of all processes together:",
+        "",
+        tabulate(rows, ["run", "wall s", "peak GiB", "peak GiB, first 3 cells"], tablefmt="github",
+                 disable_numparse=True),
+        "",
     ]  # fmt: skip
 
 
@@ -207,6 +254,7 @@ def render(raw):
             "",
         ]
         + (grid_section(raw["grid"]) if "grid" in raw else [])
+        + (memory_section(raw["memory"]) if "memory" in raw else [])
         + (cnn_section(raw["cnn"]) if "cnn" in raw else [])
         + (predict_section(raw["predict"]) if "predict" in raw else [])
     )

@@ -154,13 +154,15 @@ def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulate
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_path, capsys, simulated_csv,
-                                                               monkeypatch):  # fmt: skip
-    """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones: no cell lost, no hang."""
+                                                               monkeypatch, jobs):  # fmt: skip
+    """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones, a serial grid's too: no
+    cell lost, no hang."""
     monkeypatch.setattr(grid_sweep, "CELLS_PER_WORKER", 1)
     write_grid(experiments, "replaced", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
     results = tmp_path / "results"
-    assert main(["grid", "replaced", "--jobs", "2", "--results", str(results), "--data", str(simulated_csv)]) == 0
+    assert main(["grid", "replaced", "--jobs", jobs, "--results", str(results), "--data", str(simulated_csv)]) == 0
     records = RecordStore(results).all()
     assert len({r.run_id for r in records}) == 6 and all(r.ok for r in records)
     assert "6 cells ran, 0 failed" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from fer_bench.parts import registry
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs.records import RecordStore
 from fer_bench.specs.search import feature_variants, load_search
+from fer_bench.sweeps import tuning
 from fer_bench.sweeps.tuning import TrainingRows, open_study, work
 from fer_bench.testing import CheapCentroid
 
@@ -266,3 +267,15 @@ def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
         assert ("model.gamma" in trial.params) == (kernel != "linear")
         assert 1.0 <= experiment.model.params["C"] <= 10.0
         study.tell(trial, 0.5)
+
+
+def test_a_search_whose_worker_is_replaced_every_trial_runs_each_trial_once(experiments, tmp_path, monkeypatch,
+                                                                            simulated_csv):  # fmt: skip
+    monkeypatch.setattr(tuning, "TRIALS_PER_WORKER", 1)  # a new worker process for every trial
+    results = tmp_path / "results"
+    assert main(["tune", "cheap", "--trials", "3", "--data", str(simulated_csv), "--results", str(results)]) == 0
+    study = open_study(load_search("cheap"), f"sqlite:///{results / 'searches' / 'cheap.db'}")
+    assert sorted(t.number for t in study.trials) == [0, 1, 2]  # none run twice, none left over
+    assert {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}  # none lost
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 3
+    assert RecordStore(results).find("cheap")[-1].search["n_trials"] == 3

@@ -71,16 +71,17 @@ def extract_once(cells, dataset, cache):
         features.create("features").extract(dataset, cache=cache)
 
 
-# Worker processes are replaced after this many cells each: TensorFlow keeps every XLA program a
-# fit compiled for the life of its process (~40-80 MB a paper-MLP cell, measured), so workers that
-# ran a whole grid would grow past the memory target; new workers cost a few seconds of imports.
-# A new pool serves every `jobs` x CELLS_PER_WORKER cells (max_tasks_per_child, and Pool's
-# maxtasksperchild, hung here on Python 3.11 once workers began to be replaced).
+# Cells run in worker processes replaced after this many cells each: TensorFlow keeps every XLA
+# program a fit compiled for the life of its process (~40-80 MB a paper-MLP cell, measured), so a
+# process that ran a whole grid would grow with its length; new workers cost a few seconds of
+# imports. A new pool serves every `jobs` x CELLS_PER_WORKER cells (max_tasks_per_child, and Pool's
+# maxtasksperchild, hung here on Python 3.11 once workers began to be replaced). One job with no
+# more cells than this runs them in this process.
 CELLS_PER_WORKER = 6
 
 
 def _execute(cells, dataset, store, cache, jobs, command, wait):
-    if jobs <= 1 or len(cells) <= 1:
+    if len(cells) <= 1 or (jobs <= 1 and len(cells) <= CELLS_PER_WORKER):
         for cell in cells:
             yield cell, run_cell(cell, dataset, store, cache, command, wait)
         return

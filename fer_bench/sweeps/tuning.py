@@ -126,8 +126,9 @@ def open_study(search: Search, storage_url: str):
     return studies.search_study(search.name, storage_url, search.sampler_seed)
 
 
-def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows):
-    """Run trials until the study holds `n_trials` complete, pruned or running ones.
+def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, max_trials=None):
+    """Run trials until the study holds `n_trials` complete, pruned or running ones, or this call
+    has run `max_trials`; returns how many it ran.
 
     Trial numbers come from the storage, so two workers never run the same trial; a worker that
     finds the budget taken by the time its trial is created marks that trial `surplus` (failed,
@@ -139,7 +140,7 @@ def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows):
     study = open_study(search, storage_url)
     objective = objective_for(search, rows)
     ran = 0
-    while True:
+    while max_trials is None or ran < max_trials:
         studies.fail_stale(study)
         if len(studies.counted(study)) >= n_trials:
             break
@@ -171,14 +172,29 @@ def _params_text(trial):
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
 
 
+# Trials run in worker processes replaced after this many trials each: TensorFlow keeps every program
+# a fit compiles for the life of its process (~45 MB a paper-MLP trial), so a worker that ran a whole
+# search would grow with its length. A worker stops between trials, so replacing it loses none and
+# repeats none. One worker with no more trials than this to run runs them in this process.
+TRIALS_PER_WORKER = 10
+
+
 def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
-    """`workers` processes on this machine share the study, as `fer-bench tune` on other machines can."""
-    if workers <= 1:
+    """`workers` processes on this machine share the study, as `fer-bench tune` on other machines can;
+    returns how many trials they ran."""
+    remaining = n_trials - len(studies.counted(open_study(search, storage_url)))
+    if workers <= 1 and remaining <= TRIALS_PER_WORKER:
         return work(search, storage_url, n_trials, rows)
     context = multiprocessing.get_context("spawn")
     show = console_level(logging.INFO)  # each trial's outcome is the progress a tune shows
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=quiet_worker, initargs=(show,)) as pool:
-        return sum(pool.map(work, *zip(*[(search, storage_url, n_trials, rows)] * workers)))
+    arguments = [(search, storage_url, n_trials, rows, TRIALS_PER_WORKER)] * workers
+    ran = 0
+    while True:  # a new pool of workers until one of them stops short: the study holds its trials
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=quiet_worker, initargs=(show,)) as pool:
+            counts = list(pool.map(work, *zip(*arguments)))
+        ran += sum(counts)
+        if min(counts) < TRIALS_PER_WORKER:
+            return ran
 
 
 def best_experiment(search, study):
