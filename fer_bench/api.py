@@ -166,14 +166,14 @@ def _row(record: Record) -> dict:
         "backend": record.backend,
         "current": not outdated,
         "outdated": "; ".join(outdated),
-        "data": record.data.get("fingerprint"),
+        "data": record.data.fingerprint,
         "git_commit": record.git_commit,
         "command": record.command,
         "error": record.error,
     }
     for kind in registry.KINDS:
-        row[kind] = record.spec[kind]["name"]
-        row.update({f"{kind}.{param}": value for param, value in record.spec[kind]["params"].items()})
+        row[kind] = record.spec.part(kind).name
+        row.update({f"{kind}.{param}": value for param, value in record.spec.part(kind).params.items()})
     row.update({f"timings.{name}": seconds for name, seconds in record.timings.items()})
     for split, m in record.metrics.items():
         for name in ("n_total", "n_evaluated", "coverage", "accuracy", "accuracy_all", "macro_f1"):
@@ -217,7 +217,7 @@ def compare(runs, *, data=None, results=None, split=None):
         if split not in base.evaluation["labels"]:
             raise FerBenchError(f"run {base.run_id} ({base.experiment}) has no {split} predictions")
         return pairs.compare(chosen, decode_predictions(base.evaluation["labels"][split]), base.scored_against, split)
-    dataset = Labels.named(base.data.get("labels", "fer2013")).apply(_dataset(data))
+    dataset = Labels.named(base.data.labels).apply(_dataset(data))
     return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
@@ -307,7 +307,7 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     cache = ArrayCache(cache)
     done = []
     for record in chosen:
-        labelled = Labels.named(record.data.get("labels", "fer2013")).apply(dataset)
+        labelled = Labels.named(record.data.labels).apply(dataset)
         done.append((record, *kept.regenerate(record, labelled, store, cache, training, force)))
     return done
 

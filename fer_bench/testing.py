@@ -39,6 +39,8 @@ from fer_bench.parts.features._chunks import cached_in_chunks
 from fer_bench.parts.registry import register
 from fer_bench.runs import fitting
 from fer_bench.runs.probabilities import StoredRuns
+from fer_bench.runs.records import OK, Record, RunData
+from fer_bench.specs.experiment import PartSpec, RunSpec
 
 # --- a simulated data set -------------------------------------------------------------------------
 
@@ -297,3 +299,22 @@ def _check_model(model, key):
             fresh = ready(part.create(model.get_params()))
             fitting.fit(fresh, none, X, soft, 0, CHECK_CLASSES)
             assert fresh.predict_proba(X_test).shape == proba.shape, f"{key}: fit on soft targets"
+
+
+# --- a record of no run ---------------------------------------------------------------------------
+
+EXAMPLE_PARTS = {"features": "pixels", "resampler": "none", "model": "logreg"}
+
+
+def example_record(run_id="abc123def456", experiment="example", fingerprint="f1", versioned=True, status=OK,
+                   **values) -> Record:  # fmt: skip
+    """A record as the runner makes them, of no run (for tests of what reads records): the parts of
+    EXAMPLE_PARTS without parameters, at their current versions (or, not `versioned`, as recorded
+    before run ids named versions), on a FER2013 data set of `fingerprint`; `values` sets other fields."""
+    parts = {kind: PartSpec(name, {}, registry.get(kind, name).version if versioned else None)
+             for kind, name in EXAMPLE_PARTS.items()}  # fmt: skip
+    spec = RunSpec(experiment, fingerprint, **parts, seed=0, test_splits=("PublicTest", "PrivateTest"),
+                   backend="tensorflow", versioned=versioned)  # fmt: skip
+    data = RunData(f"/data/{fingerprint}", "usage folders", fingerprint, 1000, FER2013_CLASSES, "fer2013")
+    return Record(run_id, experiment, status, spec, 0, "2026-11-28T00:00:00+00:00", data,
+                  hardware={"keras_backend": "tensorflow"}, **values)  # fmt: skip

@@ -168,13 +168,13 @@ def test_a_bad_csv_row_stops_the_run_with_its_line_number(experiments, tmp_path,
 def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path, capsys):
     from dataclasses import replace
 
-    from fer_bench.runs.records import Record, RecordStore
+    from fer_bench.runs.records import RecordStore
+    from fer_bench.testing import example_record
 
     elsewhere = RecordStore(tmp_path / "gpu")
     (elsewhere.root / "models").mkdir(parents=True)
     (elsewhere.root / "models" / "abc123def456.weights.npz").write_bytes(b"weights")
-    record = Record("abc123def456", "x", "failed", {}, 0, "2026-11-27T00:00:00+00:00",
-                    artefact="models/abc123def456.weights.npz")  # fmt: skip
+    record = example_record("abc123def456", "x", status="failed", artefact="models/abc123def456.weights.npz")
     elsewhere.append(record)
     here = tmp_path / "results"
     assert main(["import", str(elsewhere.root), "--results", str(here)]) == 0

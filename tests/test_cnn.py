@@ -44,7 +44,7 @@ def test_cnn_experiment_runs_records_and_saves_weights_that_reproduce_it(write_e
     from fer_bench.scoring.metrics import decode_predictions
 
     dataset = load_dataset(MINI)
-    model = registry.get("model", "cnn").create(record.spec["model"]["params"]).load(weights, record.classes)
+    model = record.model().load(weights, record.classes)
     index = dataset.indices("PrivateTest")
     X = dataset.images[index][..., None].astype(np.float32) / 255
     recorded = decode_predictions(record.predictions["PrivateTest"])
@@ -65,7 +65,7 @@ def test_weights_trained_on_a_gpu_give_the_recorded_predictions_here(real_data, 
     dataset = load_dataset(tmp_path)
     counts = np.bincount(dataset.labels, minlength=7).tolist()
     assert counts == [sum(row) for row in record.metrics["PrivateTest"].confusion_matrix]  # the same labels
-    model = registry.get("model", "cnn").create(record.spec["model"]["params"])
+    model = record.model()
     model.load(store.root / record.artefact, record.classes)
     index = dataset.indices("PrivateTest")
     predicted = model.predict_proba(dataset.images[index][..., None].astype(np.float32) / 255).argmax(axis=1)

@@ -58,7 +58,7 @@ def test_a_photo_collection_is_evaluated_recorded_and_ranked(results, photos, ca
     assert f"refused {photos}/happiness/corrupt.jpg: not a readable image" in out
     assert f"refused {photos}/neutral/one-pixel.png: 1x1 pixels is too small" in out
     (record,) = [r for r in RecordStore(results).all() if r.evaluation]
-    assert record.experiment == f"tiny-cnn@{photos.name}" and record.data["layout"] == "labelled folders"
+    assert record.experiment == f"tiny-cnn@{photos.name}" and record.data.layout == "labelled folders"
     m = record.metrics["collection"]
     assert m.n_total == 7 * PER_CLASS and record.evaluation["n_refused"] == 2
     assert record.evaluation["faces"] == "auto" and record.evaluation["detector"] == "hog"
@@ -90,7 +90,7 @@ def test_cropping_a_fer2013_layout_gives_the_trained_runs_own_predictions(result
     """On the images it was tested on, cut as they are, an evaluation predicts what the run did."""
     assert main(["evaluate", "tiny-cnn", "--data", str(MINI), "--results", str(results), "--faces", "crop"]) == 0
     trained, evaluated = RecordStore(results).all()
-    assert set(evaluated.metrics) == {"PublicTest", "PrivateTest"} and evaluated.data["layout"] == "usage folders"
+    assert set(evaluated.metrics) == {"PublicTest", "PrivateTest"} and evaluated.data.layout == "usage folders"
     for split in evaluated.metrics:
         assert evaluated.predictions[split] == trained.predictions[split]
         calibration = ("nll", "brier", "ece")  # from probabilities: equal up to float rounding

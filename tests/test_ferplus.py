@@ -183,8 +183,8 @@ def test_a_cnn_trains_on_ferplus_distributions_and_is_tested_on_the_majority(wri
     write_experiments({"soft.toml": f'{head}name = "cnn"\n{params}\n', "soft-logreg.toml": f'{head}name = "logreg"\n'})
     assert main(["run", "soft", "--data", str(MINI)]) == 0
     record = RecordStore().find("soft")[-1]
-    assert record.data["labels"] == "ferplus-probability" and len(record.data["classes"]) == 8
-    assert record.spec["labels"] == "ferplus-probability"
+    assert record.data.labels == "ferplus-probability" and len(record.classes) == 8
+    assert record.spec.labels == "ferplus-probability"
     private = dataset.rows[dataset.splits == "PrivateTest"]
     unlabelled = int((private % 11 == 0).sum())  # votes_for: every 11th row's majority is unknown
     m = record.metrics["PrivateTest"]

@@ -113,8 +113,8 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
     records = RecordStore(results).all()
     failed = [r for r in records if not r.ok]
     assert {r.experiment for r in failed} == {"mini/model=test-centroid,fail=true"}
-    assert "asked to fail" in failed[0].error and failed[0].spec["model"]["name"] == "test-centroid"
-    assert failed[0].data["fingerprint"] and failed[0].hardware  # the same provenance as an ok record
+    assert "asked to fail" in failed[0].error and failed[0].spec.model.name == "test-centroid"
+    assert failed[0].data.fingerprint and failed[0].hardware  # the same provenance as an ok record
     assert sum(r.ok for r in records) == 8
 
     report = (results / "grids" / "mini.md").read_text()

@@ -99,7 +99,7 @@ def test_labels_writes_the_reports_and_the_leaderboard_gains_the_second_yardstic
     for record in RecordStore(cheap_runs).all():
         predicted = decode_predictions(record.predictions["PrivateTest"])
         expected = 100 * (predicted[scored] == truth[scored]).mean()
-        if record.data["labels"] == "fer2013":
+        if record.data.labels == "fer2013":
             row = next(line for line in fer2013_section.splitlines() if record.run_id in line)
             assert f"| {expected:.2f} " in row
     assert "clean acc." in fer2013_section and "FER+ rank (change)" in fer2013_section
@@ -133,11 +133,9 @@ def test_labels_on_train_test_folders_is_refused_in_one_line(tmp_path, votes, ca
 
 
 def test_every_ferplus_mode_is_scored_against_the_same_majority():
-    data = {"fingerprint": "f1", "images": "img"}
-    assert scored_against(data) == "f1"  # records made before labels were a choice
-    assert scored_against({**data, "labels": "fer2013"}) == "f1"
-    soft = scored_against({**data, "fingerprint": "f2", "labels": "ferplus-probability"})
-    assert soft == scored_against({**data, "fingerprint": "f3", "labels": "ferplus-majority"}) != "f1"
+    assert scored_against("f1", "img", "fer2013") == "f1"
+    soft = scored_against("f2", "img", "ferplus-probability")
+    assert soft == scored_against("f3", "img", "ferplus-majority") != "f1"
 
 
 def test_compare_pairs_ferplus_runs_on_the_majority_labels(cheap_runs, capsys):
@@ -161,10 +159,12 @@ def test_a_clean_score_leaves_out_the_copies():
 
 
 def _record_with(predictions, labels):
-    from fer_bench.runs.records import Record
+    from dataclasses import replace
 
-    return Record("r", "e", "ok", spec={}, seed=0, created="", data={"labels": labels},
-                  predictions={"PrivateTest": predictions})  # fmt: skip
+    from fer_bench.testing import example_record
+
+    record = example_record("r", "e", predictions={"PrivateTest": predictions})
+    return replace(record, data=replace(record.data, labels=labels, images="i1"))
 
 
 def test_labels_reads_the_votes_for_kaggles_csv_too(simulated_csv, tmp_path, monkeypatch):

@@ -5,10 +5,8 @@ import numpy as np
 from fer_bench.analysis.reference import kaggle_place
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.reports import leaderboard
-from fer_bench.runs.records import Record
 from fer_bench.scoring.metrics import UNCOVERED, split_metrics
-
-CURRENT = {"features": ("pixels", "1"), "resampler": ("none", "1"), "model": ("logreg", "1")}
+from fer_bench.testing import example_record
 
 
 def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0,
@@ -19,26 +17,7 @@ def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest",
         pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
         pred[int(coverage * 1000) :] = UNCOVERED
         metrics[split] = split_metrics(y, pred, FER2013_CLASSES)
-    spec = {
-        kind: {"name": name, "params": {}, **({"version": version} if versions else {})}
-        for kind, (name, version) in CURRENT.items()
-    } | {"experiment": experiment, "data": fingerprint, "seed": 0}
-    return Record(
-        run_id=run_id,
-        experiment=experiment,
-        status="ok",
-        spec=spec,
-        seed=0,
-        created="2026-11-28T00:00:00+00:00",
-        metrics=metrics,
-        data={
-            "fingerprint": fingerprint,
-            "source": f"/data/{fingerprint}",
-            "layout": "usage folders",
-            "n_images": 1000,
-        },
-        timings={"total": 30.0},
-    )
+    return example_record(run_id, experiment, fingerprint, versions, metrics=metrics, timings={"total": 30.0})
 
 
 def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
@@ -57,7 +36,7 @@ def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
         record("c" * 12, "t", 0.7, fingerprint="f2", splits=("Test",)),
     ]
     found = leaderboard.boards(records)
-    assert [(b.data["fingerprint"], b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
+    assert [(b.data.fingerprint, b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
     text = leaderboard.render(records)
     assert text.count("## usage folders") == 2 and "Test acc. (all images)" in text
 
@@ -73,7 +52,7 @@ def test_a_run_of_the_current_code_replaces_the_earlier_codes_on_the_board():
     assert legacy.config_id == current.config_id
     assert leaderboard.boards([legacy, current])[0].runs == [current]
     assert leaderboard.boards([current, legacy])[0].runs == [current]  # never the older code's over it
-    on_jax = replace(legacy, run_id="c" * 12, hardware={"keras_backend": "jax"})
+    on_jax = replace(legacy, run_id="c" * 12, spec=replace(legacy.spec, backend="jax"))
     assert len(leaderboard.boards([on_jax, current])[0].runs) == 2  # another backend is another run
 
 
@@ -87,7 +66,7 @@ def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
 def test_runs_of_earlier_code_are_marked():
     current, legacy = record("a" * 12, "now", 0.5), record("b" * 12, "before", 0.6, versions=False)
     changed = record("c" * 12, "changed", 0.55)
-    changed.spec["model"]["version"] = "0"
+    changed = replace(changed, spec=replace(changed.spec, model=replace(changed.spec.model, version="0")))
     assert current.outdated_parts() == [] and changed.outdated_parts() == ["model/logreg v0, now v1"]
     assert len(legacy.outdated_parts()) == 3
     text = leaderboard.render([current, legacy, changed])

@@ -125,7 +125,7 @@ def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(expe
 
     record = RecordStore(results).find("cheap")[-1]
     assert record.search["n_trials"] == 4 and record.search["best_trial"] in {t.number for t in counted}
-    assert record.spec["model"]["params"]["shrink"] == pytest.approx(record.search["best_params"]["model.shrink"])
+    assert record.spec.model.params["shrink"] == pytest.approx(record.search["best_params"]["model.shrink"])
     report = (results / "searches" / "cheap.md").read_text()
     assert "## Best trial" in report and "never seen by any trial" in report
     assert (results / "searches" / "cheap" / "history.png").is_file()

@@ -39,7 +39,7 @@ def compare(chosen, labels, against, split):
         if record.scored_against != against:
             raise FerBenchError(
                 f"run {record.run_id} ({record.experiment}) was tested on other data or labels "
-                f"(fingerprint {record.data['fingerprint']}, {record.data.get('labels', 'fer2013')} labels"
+                f"(fingerprint {record.data.fingerprint}, {record.data.labels} labels"
                 + (", an evaluation" if record.evaluation else "")
                 + f"; comparing on {against})"
             )

@@ -16,7 +16,7 @@ import numpy as np
 
 from fer_bench.analysis import duplicates
 from fer_bench.data import ferplus
-from fer_bench.data.dataset import FER2013_CLASSES, Dataset, label_source
+from fer_bench.data.dataset import FER2013_CLASSES, Dataset
 from fer_bench.data.ferplus import FERPLUS_CLASSES
 from fer_bench.runs.records import Record
 from fer_bench.scoring.metrics import UNCOVERED, decode_predictions, encode_predictions
@@ -121,7 +121,7 @@ def load_all(results_root) -> list[Yardsticks]:
 
 def for_record(found, record: Record):
     """The yardsticks that apply to `record`'s data set, or None."""
-    key = record.data["fingerprint"] if label_source(record.data) == "fer2013" else record.data["images"]
+    key = record.data.fingerprint if record.data.label_source == "fer2013" else record.data.images
     return next((y for y in found if key in (y.fingerprint, y.images)), None)
 
 
@@ -151,7 +151,7 @@ def ferplus_ranking(records, split: Split, split_name):
 
 def _own_truth(record: Record, split: Split):
     """The labels `record` was trained for: FER+ majority for a FER+ run, else FER2013's."""
-    return split.fer2013 if label_source(record.data) == "fer2013" else split.ferplus
+    return split.fer2013 if record.data.label_source == "fer2013" else split.ferplus
 
 
 def clean_score(record: Record, split: Split, split_name) -> Score:

@@ -77,23 +77,22 @@ class Dataset:
     @property
     def scored_against(self):
         """What its test scores are comparable by (scored_against below)."""
-        return scored_against({"fingerprint": self.fingerprint, "images": self.images_fingerprint,
-                               "labels": self.labels_name})  # fmt: skip
+        return scored_against(self.fingerprint, self.images_fingerprint, self.labels_name)
 
     def summary(self):
         counts = {s: int((self.splits == s).sum()) for s in self.split_names()}
         return f"{self.layout} at {self.source}: {len(self)} images {counts}, {len(self.classes)} classes"
 
 
-def label_source(data: dict):
-    """Where the labels of the data set a record's `data` describes come from: "fer2013" or
-    "ferplus" (`data.labels` without its mode; records made before labels were a choice: FER2013)."""
-    return data.get("labels", "fer2013").split("-")[0]
+def label_source(labels: str):
+    """Where labels named `labels` (Dataset.labels_name) come from: "fer2013", "ferplus" (without
+    its mode) or "folders"."""
+    return labels.split("-")[0]
 
 
-def scored_against(data: dict):
-    """What a test score on the data set a record's `data` describes is comparable by: its
-    fingerprint; under FER+ labels, whose every mode tests on the majority label while training on
-    its own targets, the images and the label source."""
-    source = label_source(data)
-    return data["fingerprint"] if source == "fer2013" else f"{data['images']}:{source}"
+def scored_against(fingerprint, images, labels):
+    """What a test score on a data set is comparable by: its `fingerprint`; under FER+ labels, whose
+    every mode tests on the majority label while training on its own targets, its `images`
+    fingerprint and the label source."""
+    source = label_source(labels)
+    return fingerprint if source == "fer2013" else f"{images}:{source}"

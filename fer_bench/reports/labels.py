@@ -36,8 +36,8 @@ def _table(rows, headers):
 def _top_runs(records, dataset: Dataset):
     """The FER2013 board of `dataset` (its best runs first) and the FER+ board of its images."""
     found = boards(records)
-    fer2013 = next((b for b in found if b.data["fingerprint"] == dataset.fingerprint), None)
-    learnt = next((b for b in found if b.ferplus and b.data["images"] == dataset.images_fingerprint), None)
+    fer2013 = next((b for b in found if b.data.fingerprint == dataset.fingerprint), None)
+    learnt = next((b for b in found if b.ferplus and b.data.images == dataset.images_fingerprint), None)
     return fer2013, learnt
 
 
@@ -288,7 +288,7 @@ def _copies_section(records, dataset, yard):
         rows.append(
             [
                 _name(record),
-                record.data.get("labels", "fer2013"),
+                record.data.labels,
                 _pct(record.metrics[split].accuracy_all),
                 f"{_pct(copies.accuracy)} ({copies.n})",
                 f"{_pct(clean.accuracy)} ({clean.n})",

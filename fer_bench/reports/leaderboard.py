@@ -18,9 +18,8 @@ from tabulate import tabulate
 
 from fer_bench.analysis import yardsticks
 from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
-from fer_bench.data.dataset import label_source
 from fer_bench.reports.markdown import replace_block
-from fer_bench.runs.records import REPORT_SPLIT, Record, report_split
+from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
 
 OUTDATED = "†"
 SELECTED = "(selection)"
@@ -29,14 +28,14 @@ SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "dep
 
 @dataclass
 class Board:
-    data: dict
+    data: RunData
     split: str
     runs: list
 
     @property
     def ferplus(self):
         """Whether the board's runs learnt FER+ labels (and are tested on its majority)."""
-        return label_source(self.data) == "ferplus"
+        return self.data.label_source == "ferplus"
 
     @property
     def evaluated(self):
@@ -64,7 +63,7 @@ def boards(records):
     for record in latest_per_run(records):
         groups.setdefault(record.scored_against, []).append(record)
     result = []
-    order = lambda runs: (runs[0].evaluation is not None, label_source(runs[0].data) == "ferplus", -len(runs))  # noqa: E731
+    order = lambda runs: (runs[0].evaluation is not None, runs[0].data.label_source == "ferplus", -len(runs))  # noqa: E731
     for runs in sorted(groups.values(), key=order):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
@@ -78,9 +77,9 @@ def _experiment(record: Record):
 
 def _describe(part):
     params = ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in part["params"].items() if k in SHOWN_PARAMS
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in part.params.items() if k in SHOWN_PARAMS
     )
-    return part["name"] + (f" ({params})" if params else "")
+    return part.name + (f" ({params})" if params else "")
 
 
 def _duration(seconds):
@@ -137,9 +136,9 @@ def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [rank, _experiment(r), r.seed, _describe(spec["features"]), spec["resampler"]["name"],
-               _describe(spec["model"])]  # fmt: skip
-        row += [r.data["labels"].removeprefix("ferplus-")] if board.ferplus else []
+        row = [rank, _experiment(r), r.seed, _describe(spec.features), spec.resampler.name,
+               _describe(spec.model)]  # fmt: skip
+        row += [r.data.labels.removeprefix("ferplus-")] if board.ferplus else []
         row += [_percent(m.accuracy_all)]
         row += [_percent(clean[r.run_id].accuracy)] if measured is not None else []
         labelled = m.n_total - m.n_unlabelled
@@ -166,8 +165,8 @@ def evaluation_table(board: Board):
         m, how = r.metrics[board.split], r.evaluation
         faces = how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
         recall = ", ".join(f"{name[:3]} {100 * value:.0f}" for name, value in m.per_class_recall.items())
-        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed, _describe(r.spec["features"]),
-                     _describe(r.spec["model"]), faces, _percent(m.accuracy_all),
+        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed, _describe(r.spec.features),
+                     _describe(r.spec.model), faces, _percent(m.accuracy_all),
                      f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
                      _percent(m.macro_f1), recall, how["n_refused"], f"{_run_time(r.timings)} ({_hardware(r)})",
                      f"`{r.run_id}`"])  # fmt: skip
@@ -178,7 +177,7 @@ def _evaluation_section(board: Board):
     d = board.data
     excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
     lines = [
-        f"## Evaluated on {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)",
+        f"## Evaluated on {d.layout} `{d.source}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
         "",
         "Saved models run on a collection they were not trained on (`fer-bench evaluate`), scored over the",
         "classes it shares with each model's label space. `faces`: crop (the whole image is the face) or",
@@ -198,13 +197,13 @@ def _board_section(board: Board, yard):
     if board.evaluated:
         return _evaluation_section(board)
     if not board.ferplus:
-        lines = [f"## {d['layout']} `{d['source']}` ({d['n_images']} images, fingerprint `{d['fingerprint']}`)", ""]
+        lines = [f"## {d.layout} `{d.source}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
         if yard is None:
             lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
         return lines + [board_table(board, yard), ""]
     published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
     return [
-        f"## FER+ labels: {d['layout']} `{d['source']}` (images `{d['images']}`)",
+        f"## FER+ labels: {d.layout} `{d.source}` (images `{d.images}`)",
         "",
         f"Trained on FER+ Training targets (the mode in `trained on`), tested on the FER+ majority label of "
         f"the {m.n_total - m.n_unlabelled} {board.split} images that have one ({m.n_unlabelled} of {m.n_total} "
@@ -298,8 +297,8 @@ def headline(records, top=6):
         [
             _experiment(r),
             r.seed,
-            _describe(r.spec["model"]),
-            _describe(r.spec["features"]),
+            _describe(r.spec.model),
+            _describe(r.spec.features),
             _percent(r.metrics[board.split].accuracy_all),
             f"{r.metrics[board.split].n_evaluated}/{r.metrics[board.split].n_total}",
             _percent(r.metrics[board.split].accuracy),

@@ -23,7 +23,7 @@ def comparisons(record: Record, records, dataset, split):
             for r in records
             if r.experiment == name
             and r.ok
-            and r.data["fingerprint"] == record.data["fingerprint"]
+            and r.data.fingerprint == record.data.fingerprint
             and split in r.predictions
         ]
         if not found:

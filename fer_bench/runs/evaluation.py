@@ -15,7 +15,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,8 @@ from tqdm import tqdm
 from fer_bench.data.collection import load_collection, match_labels
 from fer_bench.data.loaders import is_fer2013, load_dataset
 from fer_bench.errors import FerBenchError
-from fer_bench.runs import provenance
 from fer_bench.runs.predict import BATCH, NoFaceFound, Predictor, crops_in, face_crops
-from fer_bench.runs.records import OK, Record
+from fer_bench.runs.records import OK, Record, RunData, new_record
 from fer_bench.scoring.metrics import encode_predictions, predicted, split_metrics
 
 VERSION = "2"  # in every evaluation's run id: bump it when what an evaluation computes changes
@@ -97,27 +95,16 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
         labels[split] = encode_predictions(truth)
     if all(m.n_total == 0 for m in metrics.values()):
         raise FerBenchError(f"{found.source}: no readable image to evaluate ({refused[0]})")
-    return Record(
+    data = RunData(found.source, found.layout, found.fingerprint, found.n_images, source.classes, found.label_names,
+                   found.fingerprint)  # fmt: skip
+    return new_record(
+        source.spec,
+        f"{source.experiment}@{Path(found.source).name}",
+        f"{source.experiment} (run {source.run_id}) evaluated on {found.source}, without training",
+        OK,
+        data,
+        command,
         run_id=run_id(source, found.fingerprint, faces, detector),
-        experiment=f"{source.experiment}@{Path(found.source).name}",
-        status=OK,
-        spec=source.spec,
-        seed=source.seed,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        command=command,
-        description=f"{source.experiment} (run {source.run_id}) evaluated on {found.source}, without training",
-        data={
-            "source": found.source,
-            "layout": found.layout,
-            "fingerprint": found.fingerprint,
-            "n_images": found.n_images,
-            "classes": list(source.classes),
-            "labels": found.label_names,
-            "images": found.fingerprint,
-        },
-        versions=provenance.versions(),
-        git_commit=provenance.git_commit(),
-        hardware=provenance.hardware(),
         timings={"total": round(time.perf_counter() - started, 2)},
         metrics=metrics,
         predictions=predictions,

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from fer_bench.data.dataset import IMAGE_SIZE, label_source
+from fer_bench.data.dataset import IMAGE_SIZE
 from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import detectors, registry
@@ -52,8 +52,8 @@ class Face:
 def can_predict(record: Record):
     """Whether a recorded run can classify new crops: its weights were saved, and its features can
     be computed for a crop."""
-    model = registry.find("model", record.spec["model"]["name"])
-    features = registry.find("features", record.spec["features"]["name"])
+    model = registry.find("model", record.spec.model.name)
+    features = registry.find("features", record.spec.features.name)
     return (record.ok and record.artefact is not None and model is not None and features is not None
             and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
 
@@ -68,7 +68,7 @@ def choose_record(records, name=None) -> Record:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
     if name:
         return usable[-1]
-    fer2013 = [r for r in usable if label_source(r.data) == "fer2013"] or usable
+    fer2013 = [r for r in usable if r.data.label_source == "fer2013"] or usable
     return max(fer2013, key=lambda r: r.metrics[r.report_split].accuracy_all)
 
 
@@ -82,8 +82,7 @@ class Predictor:
 
     @classmethod
     def load(cls, record: Record, results_root: Path):
-        features = registry.get("features", record.spec["features"]["name"]).create(record.spec["features"]["params"])
-        return cls(record, features, saved_model(record, results_root))
+        return cls(record, record.part("features"), saved_model(record, results_root))
 
     def classify(self, crops):
         """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops. `covered` is the

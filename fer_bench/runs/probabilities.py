@@ -20,7 +20,6 @@ import numpy as np
 
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
-from fer_bench.parts import registry
 from fer_bench.parts.base import BuildsOnRuns, RecordedRun, RecordedRuns, SavesWeights, SplitProbabilities
 from fer_bench.runs import fitting
 from fer_bench.runs.records import Record, saved_model
@@ -129,17 +128,16 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     Returns (relative path, {split computed: for a test split, the share of images whose argmax is
     the recorded prediction, else None}): another backend or machine may flip a few near-ties,
     which the share shows."""
-    if dataset.fingerprint != record.data.get("fingerprint"):
-        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.get('fingerprint')}, "
+    if dataset.fingerprint != record.data.fingerprint:
+        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
                             f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
-    spec = record.spec
-    model_part = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+    model_part = record.model()
     wanted = [*record.metrics, *([HOLDOUT] if holds_out(model_part) else []), *([TRAIN_SPLIT] if training else [])]
     earlier = stored_path(store.root, record)
     kept = {} if force or earlier is None else _arrays(earlier)  # carried over as stored, unread
     if all(f"{split}/proba" in kept for split in wanted):  # before any feature extraction
         return relative_path(record.run_id), {}
-    features = registry.get("features", spec["features"]["name"]).create(spec["features"]["params"])
+    features = record.part("features")
     feature_set = features.extract(dataset, cache=cache)
     rows_of = {split: dataset.indices(split) for split in record.metrics}
     if HOLDOUT in wanted:
@@ -168,14 +166,12 @@ def _arrays(path):
 def recorded_model(record: Record, store, cache, features, feature_set, dataset):
     """The model of a recorded run: with its saved weights, or, for a model built on other runs
     without weights of its own (an ensemble), built again as its run built it."""
-    spec = record.spec
-    model = registry.get("model", spec["model"]["name"]).create(spec["model"]["params"])
+    model = record.model()
     if isinstance(model, SavesWeights) or not isinstance(model, BuildsOnRuns):
         return saved_model(record, store.root)
     model.use_runs(StoredRuns(store, cache, dataset), features, dataset)
     train, y = fitting.training_rows(dataset, feature_set.covered)
-    resampler = registry.get("resampler", spec["resampler"]["name"]).create(spec["resampler"]["params"])
-    fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes)
+    fitting.fit(model, record.part("resampler"), feature_set.X[train], y, record.seed, dataset.classes)
     return model
 
 
@@ -191,9 +187,9 @@ class StoredRuns(RecordedRuns):
         record = self.store.ok_record(run_id)
         if record is None:
             return None
-        features = record.spec["features"]
-        return RecordedRun(record.run_id, record.experiment, record.classes, record.data.get("fingerprint"),
-                           (features["name"], features["params"]), record.artefact is not None)  # fmt: skip
+        features = record.spec.features
+        return RecordedRun(record.run_id, record.experiment, record.classes, record.data.fingerprint,
+                           (features.name, features.params), record.artefact is not None)  # fmt: skip
 
     def model(self, run_id):
         return saved_model(self._record(run_id), self.store.root)

@@ -13,15 +13,18 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
-from fer_bench.data.dataset import FER2013_CLASSES, scored_against
+from fer_bench.data.dataset import FER2013_CLASSES, label_source, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.runs import provenance
 from fer_bench.scoring.metrics import SplitMetrics
-from fer_bench.specs.experiment import config_id
+from fer_bench.specs.experiment import RunSpec
 
 RECORDS_FILE = "runs.jsonl"
+SCHEMA = 1  # of the records written now; a line without one is older (_upgrade)
 REPORT_SPLIT = "PrivateTest"
 OK, FAILED = "ok", "failed"
 log = logging.getLogger("fer_bench")
@@ -35,22 +38,56 @@ def report_split(splits) -> str:
 
 
 @dataclass(frozen=True)
+class RunData:
+    """The data set a run was made on, or an evaluation scored."""
+
+    source: str
+    layout: str
+    fingerprint: str
+    n_images: int
+    classes: tuple  # the label space
+    labels: str  # where the labels come from: Dataset.labels_name, or "folders" for a collection
+    images: str | None = None  # Dataset.images_fingerprint; None where recorded before it was
+    n_train_fit: int | None = None  # the Training images the model was fitted on; None unless fitted
+
+    @classmethod
+    def of(cls, dataset):
+        return cls(dataset.source, dataset.layout, dataset.fingerprint, len(dataset), dataset.classes,
+                   dataset.labels_name, dataset.images_fingerprint)  # fmt: skip
+
+    @property
+    def label_source(self):
+        return label_source(self.labels)
+
+    @property
+    def scored_against(self):
+        """What its test scores are comparable by (dataset.scored_against)."""
+        return scored_against(self.fingerprint, self.images, self.labels)
+
+    def to_dict(self):
+        """As recorded: what is unknown (None) left out."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if k == "classes" else v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Record:
     """One run as recorded. `spec` is the RunSpec (parts, parameters, versions, backend, seed,
-    data fingerprint); `metrics` has a SplitMetrics per test split; a failed run has `error`."""
+    data fingerprint); `metrics` has a SplitMetrics per test split; a failed run has `error`.
+    Records are made by `new_record` and read by `Record.from_dict`."""
 
     run_id: str
     experiment: str
     status: str  # OK or FAILED
-    spec: dict
+    spec: RunSpec
     seed: int
     created: str
+    data: RunData
     command: str | None = None
     description: str = ""
-    data: dict = field(default_factory=dict)  # source, layout, fingerprint, n_images, n_train_fit, classes
     versions: dict = field(default_factory=dict)  # of the packages
     git_commit: str | None = None
-    hardware: dict = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)  # machine, cores, processor, keras_backend, accelerator
     timings: dict = field(default_factory=dict)  # seconds: features, fit, predict, total
     metrics: dict = field(default_factory=dict)  # split -> SplitMetrics
     predictions: dict = field(default_factory=dict)  # split -> metrics.encode_predictions
@@ -66,15 +103,24 @@ class Record:
 
     @classmethod
     def from_dict(cls, values: dict):
+        """The one reader of a record line, of any schema (an older one is upgraded first)."""
+        values = _upgrade(values)
         known = {f.name for f in fields(cls)} - {"extra"}
         record = {k: v for k, v in values.items() if k in known}
+        # a spec recorded before run ids named the backend (an evaluation of such a run still
+        # copies it) ran on its record's
+        record["spec"] = RunSpec.from_dict(values["spec"], values["hardware"]["keras_backend"])
+        record["data"] = RunData(**{**values["data"], "classes": tuple(values["data"]["classes"])})
         record["metrics"] = {split: SplitMetrics.from_dict(m) for split, m in values.get("metrics", {}).items()}
-        return cls(**record, extra={k: v for k, v in values.items() if k not in known})
+        extra = {k: v for k, v in values.items() if k not in known and k != "schema"}
+        return cls(**record, extra=extra)
 
     def to_dict(self):
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        values["spec"] = self.spec.to_dict()
+        values["data"] = self.data.to_dict()
         values["metrics"] = {split: m.to_dict() for split, m in self.metrics.items()}
-        return {**values, **self.extra}
+        return {**values, **self.extra, "schema": SCHEMA}
 
     @property
     def ok(self):
@@ -82,14 +128,14 @@ class Record:
 
     @property
     def classes(self):
-        """The label space; records made before it was recorded are FER2013's."""
-        return tuple(self.data.get("classes", FER2013_CLASSES))
+        """The label space."""
+        return self.data.classes
 
     @property
     def scored_against(self):
-        """What its test scores are comparable by (dataset.scored_against); an evaluation's, by the
+        """What its test scores are comparable by (RunData.scored_against); an evaluation's, by the
         collection alone, apart from runs trained on it."""
-        return f"evaluated:{self.data['fingerprint']}" if self.evaluation else scored_against(self.data)
+        return f"evaluated:{self.data.fingerprint}" if self.evaluation else self.data.scored_against
 
     @property
     def report_split(self):
@@ -97,24 +143,65 @@ class Record:
 
     @property
     def config_id(self):
-        return config_id(self.spec)
+        return self.spec.config_id
 
     @property
     def backend(self):
-        return self.spec.get("backend") or self.hardware.get("keras_backend", "tensorflow")
+        return self.spec.backend
+
+    def part(self, kind):
+        """Its `kind` part, created from its spec (untrained)."""
+        return self.spec.part(kind).create(kind)
+
+    def model(self):
+        return self.part("model")
 
     def outdated_parts(self):
         """The parts whose code changed since this run ("kind/name vX, now vY"), [] if none did.
         A record made before run ids named part versions lists every part."""
         changed = []
         for kind in registry.KINDS:
-            recorded = self.spec[kind]
-            part = registry.find(kind, recorded["name"])
+            recorded = self.spec.part(kind)
+            part = registry.find(kind, recorded.name)
             current = part.version if part else "gone"
-            if recorded.get("version") != current:
-                was = _version(recorded.get("version"))
-                changed.append(f"{kind}/{recorded['name']} {was}, now {_version(current)}")
+            if recorded.version != current:
+                changed.append(f"{kind}/{recorded.name} {_version(recorded.version)}, now {_version(current)}")
         return changed
+
+
+def _upgrade(values: dict) -> dict:
+    """A record line as this version writes it (benchopt's `read_results`): all that older records
+    lack is filled here. Schema 0 (no `schema`: records made before it was written) is upgraded by
+    giving the data FER2013's classes and labels where recorded before the label space travelled
+    with the data, and the hardware the default Keras backend where recorded before it was named.
+    The spec is kept as recorded (its hash is the run id): parts without versions and no backend
+    are read as such (RunSpec.from_dict)."""
+    if values.get("schema", 0) >= SCHEMA:
+        return values
+    data = {"classes": FER2013_CLASSES, "labels": "fer2013", **values["data"]}
+    hardware = {"keras_backend": "tensorflow", **values.get("hardware", {})}
+    return {**values, "data": data, "hardware": hardware, "schema": SCHEMA}
+
+
+def new_record(spec: RunSpec, experiment, description, status, data: RunData, command=None, run_id=None,
+               **values) -> Record:  # fmt: skip
+    """The one builder of a record: `spec` run now (or evaluated, under its own `run_id`), with its
+    provenance; `values` sets the other fields."""
+    return Record(
+        run_id=run_id or spec.run_id,
+        experiment=experiment,
+        status=status,
+        spec=spec,
+        seed=spec.seed,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=command,
+        description=description,
+        data=data,
+        versions=provenance.versions(),
+        git_commit=provenance.git_commit(),
+        hardware=provenance.hardware(),
+        **values,
+    )
 
 
 def _version(version):
@@ -143,8 +230,7 @@ def saved_model(record: Record, results_root: Path):
     path = Path(results_root) / record.artefact
     if not path.is_file():
         raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
-    model = record.spec["model"]
-    return registry.get("model", model["name"]).create(model["params"]).load(path, record.classes)
+    return record.model().load(path, record.classes)
 
 
 def default_results_dir() -> Path:

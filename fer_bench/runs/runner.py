@@ -4,13 +4,12 @@ import logging
 import time
 import traceback
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from fer_bench.parts.base import BuildsOnRuns, SavesWeights
 from fer_bench.parts.cache import ArrayCache
-from fer_bench.runs import fitting, probabilities, provenance
+from fer_bench.runs import fitting, probabilities
 from fer_bench.runs.claims import claim
-from fer_bench.runs.records import FAILED, OK, Record, RecordStore
+from fer_bench.runs.records import FAILED, OK, Record, RecordStore, RunData, new_record
 from fer_bench.scoring.metrics import encode_predictions, split_metrics
 from fer_bench.specs.experiment import Experiment, RunSpec
 
@@ -85,10 +84,13 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         artefact = f"{MODELS_DIR}/{spec.run_id}.weights.npz"
         setup.model.save(store.root / artefact)
 
-    record = new_record(experiment, spec, dataset, command, OK, extra)
-    record = replace(
-        record,
-        data={**record.data, "n_train_fit": int(len(train))},
+    record = new_record(
+        spec,
+        experiment.name,
+        experiment.description,
+        OK,
+        replace(RunData.of(dataset), n_train_fit=int(len(train))),
+        command,
         timings={
             "features": round(t_features, 2),
             "fit": round(t_fit, 2),
@@ -102,6 +104,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         artefact=artefact,
         probabilities=probabilities.save(store.root, spec.run_id, by_split),
         selection=setup.model.choice() if isinstance(setup.model, BuildsOnRuns) else None,
+        **(extra or {}),
     )
     store.append(record)
     return record
@@ -109,41 +112,19 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
 
 def failed(experiment, spec: RunSpec, dataset, store: RecordStore, error: Exception, seconds, command=None) -> Record:
     """Append the record of a run that raised `error` (a grid records it and goes on)."""
-    record = replace(
-        new_record(experiment, spec, dataset, command, FAILED),
+    record = new_record(
+        spec,
+        experiment.name,
+        experiment.description,
+        FAILED,
+        RunData.of(dataset),
+        command,
         error=f"{type(error).__name__}: {error}",
         traceback="".join(traceback.format_exception(error, limit=8)),
         timings={"total": round(seconds, 2)},
     )
     store.append(record)
     return record
-
-
-def new_record(experiment, spec: RunSpec, dataset, command, status, extra=None) -> Record:
-    """A record of `spec` with its provenance: what every record holds, ok or failed."""
-    return Record(
-        run_id=spec.run_id,
-        experiment=experiment.name,
-        status=status,
-        spec=spec.to_dict(),
-        seed=spec.seed,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        command=command,
-        description=experiment.description,
-        data={
-            "source": dataset.source,
-            "layout": dataset.layout,
-            "fingerprint": dataset.fingerprint,
-            "n_images": len(dataset),
-            "classes": list(dataset.classes),
-            "labels": dataset.labels_name,
-            "images": dataset.images_fingerprint,
-        },
-        versions=provenance.versions(),
-        git_commit=provenance.git_commit(),
-        hardware=provenance.hardware(),
-        **(extra or {}),
-    )
 
 
 def earlier_attempts(history):

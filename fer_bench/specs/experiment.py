@@ -46,7 +46,7 @@ def is_seed(value):
 class PartSpec:
     name: str
     params: dict  # every parameter, defaults included (but Part.added_later at theirs)
-    version: str
+    version: str | None  # None: recorded before run ids named part versions
 
     @classmethod
     def of(cls, kind, name, values, lenient=False):
@@ -73,7 +73,12 @@ class PartSpec:
         return registry.get(kind, self.name).create(self.params)
 
     def to_dict(self):
-        return {"name": self.name, "params": dict(self.params), "version": self.version}
+        unversioned = self.version is None
+        return {"name": self.name, "params": dict(self.params)} | ({} if unversioned else {"version": self.version})
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(values["name"], values["params"], values.get("version"))
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,11 @@ class RunSpec:
     test_splits: tuple
     backend: str  # the Keras backend
     labels: str = "fer2013"  # where the labels come from (fer_bench/data/labels.py)
+    versioned: bool = True  # False: recorded before run ids named the backend and part versions (config_id)
 
     def to_dict(self):
-        return ({"labels": self.labels} if self.labels != "fer2013" else {}) | {
+        """The spec as recorded, and hashed: an unversioned one without its backend."""
+        spec = ({"labels": self.labels} if self.labels != "fer2013" else {}) | {
             "experiment": self.experiment,
             "data": self.data,
             "features": self.features.to_dict(),
@@ -101,6 +108,18 @@ class RunSpec:
             "test_splits": list(self.test_splits),
             "backend": self.backend,
         }
+        return spec if self.versioned else {key: value for key, value in spec.items() if key != "backend"}
+
+    @classmethod
+    def from_dict(cls, values, backend):
+        """The spec of a `to_dict` dict; one recorded without a backend ran on `backend`."""
+        parts = {kind: PartSpec.from_dict(values[kind]) for kind in registry.KINDS}
+        return cls(values["experiment"], values["data"], **parts, seed=values["seed"],
+                   test_splits=tuple(values["test_splits"]), backend=values.get("backend", backend),
+                   labels=values.get("labels", "fer2013"), versioned="backend" in values)  # fmt: skip
+
+    def part(self, kind) -> PartSpec:
+        return getattr(self, kind)
 
     @property
     def run_id(self):

@@ -19,10 +19,10 @@ from PIL import Image
 from fer_bench.cli import main
 from fer_bench.data import SPLITS, load_dataset
 from fer_bench.data.loaders import read_image
-from fer_bench.runs.records import Record
+from fer_bench.testing import example_record
 
 PIXELS = " ".join(str(i % 256) for i in range(48 * 48))
-SEEDED_RECORD = Record("abc123def456", "earlier", "ok", {}, 0, "2026-11-27T00:00:00").to_dict()
+SEEDED_RECORD = example_record("abc123def456", "earlier").to_dict()
 VALID_EXPERIMENT = '[features]\nname = "pixels"\n[model]\nname = "logreg"\n'
 VALID_SEARCH = 'base = "valid"\n[space.model]\nC = true\n'
 STORAGE_PASSWORD = "secret"

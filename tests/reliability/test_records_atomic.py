@@ -6,7 +6,8 @@ import multiprocessing
 import os
 import signal
 
-from fer_bench.runs.records import Record, RecordStore
+from fer_bench.runs.records import RecordStore
+from fer_bench.testing import example_record
 
 APPENDERS = 4
 APPENDS_EACH = 200
@@ -14,7 +15,7 @@ PAYLOAD_SIZES = (10, 5_000, 70_000)  # bytes: under a page, over 4 KiB, over 64 
 
 
 def record(run_id, experiment="paper", **extra):
-    return Record(run_id, experiment, "ok", {}, 0, "2026-11-28T00:00:00+00:00", extra=extra)
+    return example_record(run_id, experiment, extra=extra)
 
 
 def test_records_append_and_read_back_in_order(tmp_path):
