@@ -5,12 +5,13 @@ Progress and messages go to the `fer_bench` logger (`logging.basicConfig(level=l
 shows them); progress bars to stderr.
 """
 
+import inspect
 import logging
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from fer_bench.data import Dataset, load_dataset
 from fer_bench.data.labels import Labels
@@ -248,20 +249,24 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     return written + [write_leaderboard(store.root)]
 
 
-def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True):
+class Predictions(NamedTuple):
+    record: Record  # the run whose model classified the faces
+    images: list  # [(image, its faces or the FerBenchError that refused it)], in the order given
+
+
+def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True) -> Predictions:
     """Classify the faces in images with a recorded model that saved its weights (`model`: an
     experiment name or run id; default the best such run). `images`: files, folders (searched
     recursively) or glob patterns; `faces`: auto, crop or detect (fer_bench.runs.predict); `detector`: a
-    name of fer_bench.parts.detectors (default hog-then-cnn). Returns (record, [(image, faces or
-    FerBenchError)]): an input that names nothing, an unreadable or too small image, or one without a
-    face gives its error, the others go on."""
+    name of fer_bench.parts.detectors (default hog-then-cnn). An input that names nothing, an
+    unreadable or too small image, or one without a face gives its error; the others go on."""
     from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
 
     store = RecordStore(results)
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
     files, refused = image_files(images)
     outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
-    return predictor.record, refused + [(str(path), found) for path, found in outcomes]
+    return Predictions(predictor.record, refused + [(str(path), found) for path, found in outcomes])
 
 
 def evaluate(model, *, data, results=None, faces="auto", detector=None, force=False, command=None,
@@ -292,12 +297,17 @@ def evaluate(model, *, data, results=None, faces="auto", detector=None, force=Fa
     return record
 
 
-def compute_probabilities(runs, *, data=None, results=None, cache=None, training=False, force=False) -> list:
+class StoredProbabilities(NamedTuple):
+    record: Record
+    path: str  # relative to the results folder
+    computed: dict  # {split computed: for a test split, the share of argmaxes equal to the recorded predictions}
+
+
+def compute_probabilities(runs, *, data=None, results=None, cache=None, training=False,
+                          force=False) -> list[StoredProbabilities]:  # fmt: skip
     """Compute and store each test image's class probabilities (and its held-out Training images';
     with `training`, every Training image's, as a teacher's) for recorded runs with saved weights,
-    or ensembles of them (names or run ids), where not stored yet, or all again with `force`; returns
-    [(record, path relative to `results`, {split computed: for a test split, the share of argmaxes
-    equal to the recorded predictions, else None})]."""
+    or ensembles of them (names or run ids), where not stored yet, or all again with `force`."""
     from fer_bench.runs import probabilities as kept
     from fer_bench.runs.records import latest_ok
 
@@ -308,7 +318,7 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     done = []
     for record in chosen:
         labelled = Labels.named(record.data.labels).apply(dataset)
-        done.append((record, *kept.regenerate(record, labelled, store, cache, training, force)))
+        done.append(StoredProbabilities(record, *kept.regenerate(record, labelled, store, cache, training, force)))
     return done
 
 
@@ -331,9 +341,14 @@ def write_calibration(runs=None, *, results=None, command=None) -> Path:
     return calibration_reports.write_report(chosen, store.root, command)
 
 
-def import_records(source, *, results=None) -> tuple[int, int]:
+class Imported(NamedTuple):
+    added: int
+    already_here: int
+
+
+def import_records(source, *, results=None) -> Imported:
     """Append the records of another results folder (made on another machine) that are not here,
-    with their saved weights and probabilities; returns (added, already here)."""
+    with their saved weights and probabilities."""
     store = RecordStore(results).check_writable()
     origin = RecordStore(source)
     if not origin.path.is_file():
@@ -351,7 +366,18 @@ def import_records(source, *, results=None) -> tuple[int, int]:
             shutil.copyfile(origin.root / artefact, store.root / artefact)
         store.append(record)
     write_leaderboard(store.root)
-    return len(new), len(offered) - len(new)
+    return Imported(len(new), len(offered) - len(new))
+
+
+def cache_entries(cache=None) -> list:
+    """What the feature cache (`cache`, default $FER_BENCH_CACHE or ~/.cache/fer-bench) holds: a
+    CacheEntry per entry, each checked (`problem` says what is wrong with a damaged one)."""
+    return ArrayCache(cache).entries()
+
+
+def clear_cache(cache=None) -> int:
+    """Empty the feature cache; returns the bytes it held."""
+    return ArrayCache(cache).clear()
 
 
 def _dataset(data) -> Dataset:
@@ -366,3 +392,11 @@ def _call(verb, name, **options):
     """How a run made from Python is recorded: the call, as one would type it."""
     arguments = [repr(name)] + [f"{key}={value!r}" for key, value in options.items() if value is not None]
     return f"fer_bench.{verb}({', '.join(arguments)})"
+
+
+# The verbs: every public function of this module, which `fer_bench` re-exports and the CLI calls.
+__all__ = sorted(
+    name
+    for name, value in list(globals().items())
+    if inspect.isfunction(value) and value.__module__ == __name__ and not name.startswith("_")
+)

@@ -300,13 +300,13 @@ def cmd_labels(args):
 def cmd_cache(args):
     from fer_bench.parts.cache import ArrayCache
 
-    cache = ArrayCache(args.cache)
+    root = ArrayCache(args.cache).root
     if args.action == "clear":
-        print(f"removed {cache.root} ({cache.clear() / 1e6:.1f} MB)")
+        print(f"removed {root} ({api.clear_cache(args.cache) / 1e6:.1f} MB)")
         return 0
-    entries = cache.entries()
+    entries = api.cache_entries(args.cache)
     damaged = [e for e in entries if e.problem]
-    print(f"{cache.root}: {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"
+    print(f"{root}: {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"
           + (f", {len(damaged)} damaged (recomputed when next needed)" if damaged else ""))  # fmt: skip
     for entry in entries:
         inputs = entry.inputs or {}

@@ -1,7 +1,10 @@
 """fer-bench as a library: the Python API, run ids that name the code and the backend, the shipped
 experiments, and a quiet start."""
 
+import argparse
+import inspect
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import fer_bench
+from fer_bench.cli import build_parser
 from fer_bench.runs.records import Record
 from fer_bench.specs.experiment import load_experiment
 from fer_bench.testing import CheapCentroid, simulated_dataset
@@ -58,9 +62,17 @@ def test_the_api_runs_grids_and_tunes_and_loads_the_records_as_a_table(cheap, tm
 
 
 def test_every_api_function_has_a_docstring():
-    for name in fer_bench.API:
+    for name in fer_bench.__all__:
         assert getattr(fer_bench, name).__doc__, name
-    assert "run" in dir(fer_bench)
+    assert {"run", "evaluate", "cache_entries"} <= set(dir(fer_bench))
+
+
+def test_every_command_line_verb_calls_the_api():
+    """The CLI parses and prints: each verb's handler calls functions of fer_bench.api, all public."""
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, parser in subparsers.choices.items():
+        called = set(re.findall(r"\bapi\.(\w+)\(", inspect.getsource(parser.get_default("handler"))))
+        assert called and called <= set(fer_bench.__all__), verb
 
 
 def test_the_run_id_names_the_backend_and_the_part_versions(cheap, tmp_path, monkeypatch):
