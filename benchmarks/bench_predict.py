@@ -65,11 +65,11 @@ def interval(hits, n, z=1.96):
 
 def detection(files):
     from fer_bench.data.loaders import read_gray
-    from fer_bench.parts import detectors
+    from fer_bench.parts import detectors, registry
 
     grays = [read_gray(f) for f in files]
     found = {}
-    for name in detectors.names():
+    for name in [part.name for part in registry.parts("detector")]:
         detector = detectors.get(name)
         detectors.find_faces(grays[0], detector)  # weights loaded outside the timing
         start = time.perf_counter()

@@ -123,9 +123,9 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
 
 
 def list_parts(kind=None) -> "pandas.DataFrame":
-    """Every registered part (of `kind`: features, resampler or model), one row each: its key,
-    version, summary, parameters with their defaults, choices, what a search may tune, and the
-    capabilities it declares."""
+    """Every registered part (of `kind`: features, resampler, model or detector), one row each: its
+    key, version, summary, parameters with their defaults, choices, type and constraint, what a
+    search may tune, and the capabilities it declares."""
     rows = [
         {
             "key": part.key,
@@ -135,6 +135,7 @@ def list_parts(kind=None) -> "pandas.DataFrame":
             "summary": part.summary,
             "params": {p.name: p.default for p in part.params},
             "choices": {p.name: list(p.choices) for p in part.params if p.choices},
+            "constraints": {p.name: p.describe() for p in part.params},
             "tunable": dict(part.search_space),
             "capabilities": part.capabilities,
         }
@@ -142,8 +143,8 @@ def list_parts(kind=None) -> "pandas.DataFrame":
     ]
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=["key", "kind", "name", "version", "summary", "params", "choices", "tunable",
-                                       "capabilities"])  # fmt: skip
+    return pd.DataFrame(rows, columns=["key", "kind", "name", "version", "summary", "params", "choices", "constraints",
+                                       "tunable", "capabilities"])  # fmt: skip
 
 
 def load_records(results=None) -> "pandas.DataFrame":

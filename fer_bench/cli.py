@@ -16,19 +16,18 @@ from pathlib import Path
 
 from fer_bench import api, console
 from fer_bench.errors import FerBenchError
-from fer_bench.parts import detectors
+from fer_bench.parts import registry
 from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
 
 
 def main(argv=None):
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.command_line = "fer-bench " + shlex.join(argv)
-    console.show_messages(verbose=args.verbose)
     try:
+        args = build_parser().parse_args(argv)  # --detector's choices load the parts, plugins included
+        args.command_line = "fer-bench " + shlex.join(argv)
+        console.show_messages(verbose=args.verbose)
         return args.handler(args) or 0
     except FerBenchError as error:
         one_line = " ".join(str(error).splitlines())
@@ -101,7 +100,7 @@ def build_parser():
     faces = argparse.ArgumentParser(add_help=False)
     faces.add_argument("--faces", choices=FACES, default="auto", help="crop: each image is a face crop; detect: find "
                        "the faces; auto: crop up to 96 pixels a side, detect above (default)")  # fmt: skip
-    faces.add_argument("--detector", choices=detectors.names(), default=DEFAULT_DETECTOR,
+    faces.add_argument("--detector", choices=[p.name for p in registry.parts("detector")], default=DEFAULT_DETECTOR,
                        help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR})")  # fmt: skip
 
     predict = sub.add_parser("predict", parents=[common, faces], help="classify the faces in images with a saved model")
@@ -321,24 +320,21 @@ def cmd_cache(args):
 
 def cmd_list(args):
     parts = api.list_parts()
-    for kind in ("features", "resampler", "model"):
+    for kind in registry.PART_KINDS:
         print(f"{kind}:")
         for part in parts[parts.kind == kind].itertuples():
             capabilities = f"  [{', '.join(part.capabilities)}]" if part.capabilities else ""
             print(f"  {part.name:<16} v{part.version}  {part.summary}{capabilities}")
             for param, default in part.params.items():
-                choices = f"  one of {part.choices[param]}" if param in part.choices else ""
                 tunable = part.tunable.get(param)
+                shown = f"  ({part.constraints[param]})"
                 if tunable:
-                    choices += "  tunable: " + (
+                    shown += "  tunable: " + (
                         f"{tunable['choices']}"
                         if "choices" in tunable
                         else f"[{tunable['low']}, {tunable['high']}]" + (" log" if tunable.get("log") else "")
                     )
-                print(f"      {param} = {default!r}{choices}")
-    print("detectors (predict and evaluate --detector; features/embedding detector):")
-    for name in detectors.names():
-        print(f"  {name:<16} {detectors.get(name).summary}")
+                print(f"      {param} = {default!r}{shown}")
     for title, what in (("experiments", "experiment"), ("grids", "grid"), ("searches", "search")):
         print(f"{title}:\n  " + "  ".join(files.names(what)))
 

@@ -7,15 +7,19 @@ FER_BENCH_PLUGINS=fer_bench.testing. They exercise the harness (records, claims,
 worker processes, per-epoch reports, saved weights) in a fraction of a second per run.
 """
 
+import atexit
 import functools
+import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, Dataset
+from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.base import (
     BASES,
@@ -36,6 +40,7 @@ from fer_bench.parts.base import (
 )
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.parts.features._chunks import cached_in_chunks
+from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 from fer_bench.runs import fitting
 from fer_bench.runs.probabilities import StoredRuns
@@ -98,10 +103,7 @@ class CheapProfile(Features, DescribesCrops):
     """Test part: each image's row and column means (96-d), extracted in chunks in worker processes
     and cached like the embedding; `seconds_per_chunk` of waiting per chunk gives a kill time to land."""
 
-    def __init__(self, seconds_per_chunk: float = 0.0):
-        if seconds_per_chunk < 0:
-            raise ValueError("seconds_per_chunk must be >= 0")
-        self.seconds_per_chunk = seconds_per_chunk
+    parameters = {"seconds_per_chunk": Param(0.0, Interval(0))}
 
     def extract(self, dataset, cache=None, jobs=None):
         inputs = {"dataset": dataset.images_fingerprint, "extractor": "test-profile"}
@@ -120,13 +122,14 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
 
     search_space = {"shrink": {"low": 0.0, "high": 0.9}, "metric": {"choices": ["euclidean", "cosine"]}}
 
-    def __init__(self, epochs: int = 3, seconds_per_epoch: float = 0.0, shrink: float = 0.0,
-                 metric: Literal["euclidean", "cosine"] = "euclidean", fail: bool = False):  # fmt: skip
-        if epochs < 1 or seconds_per_epoch < 0 or not 0 <= shrink < 1:
-            raise ValueError("epochs must be >= 1, seconds_per_epoch >= 0 and 0 <= shrink < 1")
-        self.epochs, self.seconds_per_epoch, self.shrink, self.metric = epochs, seconds_per_epoch, shrink, metric
-        self.fail = fail
-        self.centroids = None
+    parameters = {
+        "epochs": Param(3, Interval(1)),
+        "seconds_per_epoch": Param(0.0, Interval(0)),
+        "shrink": Param(0.0, Interval(0, 1, closed="left")),
+        "metric": Param("euclidean", Options("euclidean", "cosine")),
+        "fail": Param(False),
+    }
+    centroids = None
 
     def validation_plan(self):
         return ValidationPlan(0.25, resample_first=True)  # NumPy alone: no scikit-learn to import
@@ -182,65 +185,168 @@ class CheapCentroidHoldout(CheapCentroid):
         return ValidationPlan(0.25)
 
 
-# --- conformance ----------------------------------------------------------------------------------
+# --- conformance: named checks, as scikit-learn's parametrize_with_checks -------------------------
 
 CHECK_CLASSES = ("a", "b", "c")  # a label space other than FER2013's, so models must size from it
 _FEATURES_FOR = {VECTOR: "test-profile", IMAGE: "pixels", IMAGE_AND_EMBEDDING: "pixels-embedding"}
 
 
-def check_part(key):
-    """Check the part registered as `key` ("kind/name") against its contract; raises AssertionError.
-
-    Static: it derives from its kind's base, keeps each parameter under its name, declares a
-    version, a summary, a search space over its own parameters and only the capabilities of its
-    kind. Run on a simulated data set with its `smoke_params`: what it computes has the promised
-    shape, a model sizes its output from the label space, and each declared capability works.
-    """
-    kind, name = key.split("/", 1)
-    part = registry.get(kind, name)
+def check_kind(part):
+    """It derives from its kind's base and answers to its registered name."""
     factory = part.factory
-    assert issubclass(factory, BASES[kind]) and factory.name == name, f"{key}: not a {BASES[kind].__name__}"
-    assert isinstance(factory.version, str) and factory.version, f"{key}: needs a version string"
-    assert part.summary, f"{key}: needs a docstring whose first line `fer-bench list` shows"
-    defaults = part.resolve({})
-    instance = part.create(defaults)
-    kept = {name: getattr(instance, name, "(missing)") for name in defaults}
-    assert kept == defaults, f"{key}: constructor parameters must be kept as attributes of the same name"
-    for param, space in factory.search_space.items():
-        assert param in defaults, f"{key}: search_space names {param!r}, which is no parameter"
-        for other in space.get("when", {}):
-            assert other in defaults, f"{key}: search_space condition on {other!r}, which is no parameter"
+    assert issubclass(factory, BASES[part.kind]) and factory.name == part.name, \
+        f"{part.key}: not a {BASES[part.kind].__name__}"  # fmt: skip
+
+
+def check_version(part):
+    assert isinstance(part.version, str) and part.version, f"{part.key}: needs a version string"
+
+
+def check_summary(part):
+    assert part.summary, f"{part.key}: needs a docstring whose first line `fer-bench list` shows"
+
+
+def check_parameters(part):
+    """Each declared default fits its own declaration, and so do `smoke_params`; `added_later`
+    names parameters."""
+    for param in part.params:
+        assert isinstance(param, Param) and param.name, f"{part.key}: declare parameters as Param(default, constraint)"
+        try:
+            param.check(part.key, param.default)
+        except FerBenchError as error:
+            raise AssertionError(f"{part.key}: default outside its declaration: {error}") from None
+    try:
+        part.resolve(part.factory.smoke_params)
+    except FerBenchError as error:
+        raise AssertionError(f"{part.key}: smoke_params: {error}") from None
+    unknown = set(part.factory.added_later) - part.param_names
+    assert not unknown, f"{part.key}: added_later names {sorted(unknown)}, which are no parameters"
+
+
+def check_keeps_parameters(part):
+    """Created with its defaults, and with its smoke parameters, it keeps each parameter as an
+    attribute of the same name (get_params() gives them back)."""
+    for values in (part.resolve({}), part.resolve(part.factory.smoke_params)):
+        instance = part.create(values)
+        kept = {name: getattr(instance, name, "(missing)") for name in values}
+        assert kept == values, f"{part.key}: parameters must be kept as attributes of the same name"
+
+
+def check_search_space(part):
+    """Its search space tunes its own parameters, inside their declared constraints."""
+    for param, space in part.search_space.items():
+        assert_within(part, param, space)
+
+
+def assert_within(part, param, space):
+    """`space` ({low, high, log} or {choices}, optionally `when`), a search space of `part`'s
+    parameter `param`, lies inside the parameter's declaration."""
+    declared = {p.name: p for p in part.params}
+    assert param in declared, f"{part.key}: search space names {param!r}, which is no parameter"
+    values = space["choices"] if "choices" in space else [space["low"], space["high"]]
+    if "choices" not in space:
+        assert type(space["low"]) is type(space["high"]) is type(declared[param].default), \
+            f"{part.key}: {param}'s range {values} is not of the parameter's type"  # fmt: skip
+        assert not space.get("log") or space["low"] > 0, f"{part.key}: {param}'s log range must start above 0"
+    conditions = [(other, v) for other, wanted in space.get("when", {}).items()
+                  for v in (wanted if isinstance(wanted, list) else [wanted])]  # fmt: skip
+    for name, value in [(param, v) for v in values] + conditions:
+        assert name in declared, f"{part.key}: search space condition on {name!r}, which is no parameter"
+        try:
+            declared[name].check(part.key, value)
+        except FerBenchError as error:
+            raise AssertionError(f"{part.key}: search space outside the declaration: {error}") from None
+
+
+def check_capabilities(part):
+    """It declares only the capabilities of its kind."""
     for capability in CAPABILITIES:
-        if issubclass(factory, capability):
+        if issubclass(part.factory, capability):
             owner = Features if capability is DescribesCrops else Model
-            assert issubclass(factory, owner), f"{key}: {capability.__name__} is for {owner.kind} parts"
-    smoke = part.create({**defaults, **factory.smoke_params})
-    {"features": _check_features, "resampler": _check_resampler, "model": _check_model}[kind](smoke, key)
+            assert issubclass(part.factory, owner), f"{part.key}: {capability.__name__} is for {owner.kind} parts"
 
 
-def _check_features(features, key):
-    assert features.gives in ROWS, f"{key}: gives must be one of {ROWS}"
+def _smoke(part):
+    return part.create(part.factory.smoke_params)
+
+
+def check_extract(part):
+    """Its features cover a simulated data set: one row per image, of the shape it `gives`."""
+    features = _smoke(part)
+    assert features.gives in ROWS, f"{part.key}: gives must be one of {ROWS}"
     dataset = simulated_dataset({"Training": 2, "PrivateTest": 1})
     with tempfile.TemporaryDirectory() as cache:
         found = features.extract(dataset, ArrayCache(cache), jobs=1)
-    assert len(found.X) == len(found.covered) == len(dataset), f"{key}: one row (and coverage) per image"
-    assert found.covered.dtype == bool and np.isfinite(found.X[found.covered]).all(), f"{key}: bad values"
+    assert len(found.X) == len(found.covered) == len(dataset), f"{part.key}: one row (and coverage) per image"
+    assert found.covered.dtype == bool and np.isfinite(found.X[found.covered]).all(), f"{part.key}: bad values"
     shape = {VECTOR: found.X.shape[1:2], IMAGE: (IMAGE_SIZE, IMAGE_SIZE, 1), IMAGE_AND_EMBEDDING: (2304 + 128,)}
-    assert found.X.shape[1:] == shape[features.gives], f"{key}: rows of shape {found.X.shape[1:]} for {features.gives}"
-    if isinstance(features, DescribesCrops):
-        crops = features.of_crops(dataset.images[:3])
-        np.testing.assert_allclose(crops.X, found.X[:3], atol=1e-4, err_msg=f"{key}: of_crops differs from extract")
+    assert found.X.shape[1:] == shape[features.gives], \
+        f"{part.key}: rows of shape {found.X.shape[1:]} for {features.gives}"  # fmt: skip
 
 
-def _check_resampler(resampler, key):
+def check_of_crops(part):
+    """DescribesCrops: features of crops are those `extract` computes for the same images."""
+    features = _smoke(part)
+    dataset = simulated_dataset({"Training": 1})
+    with tempfile.TemporaryDirectory() as cache:
+        found = features.extract(dataset, ArrayCache(cache), jobs=1)
+    crops = features.of_crops(dataset.images[:3])
+    np.testing.assert_allclose(crops.X, found.X[:3], atol=1e-4, err_msg=f"{part.key}: of_crops differs from extract")
+
+
+def check_resample(part):
+    """Resampled rows keep their shape and labels; class weights come exactly when declared."""
+    resampler = _smoke(part)
     dataset = simulated_dataset({"Training": 12}, classes=CHECK_CLASSES)
     keep = np.concatenate([np.flatnonzero(dataset.labels == label)[:n] for label, n in enumerate((12, 8, 6))])
     X, y = _stripe_summary(dataset.images[keep])["X"], dataset.labels[keep]
     X_new, y_new = resampler.resample(X, y, seed=0)
-    assert X_new.shape[1:] == X.shape[1:] and X_new.dtype == X.dtype, f"{key}: resampled rows changed shape"
-    assert len(X_new) == len(y_new) and set(y_new.tolist()) <= set(y.tolist()), f"{key}: labels out of the data"
+    assert X_new.shape[1:] == X.shape[1:] and X_new.dtype == X.dtype, f"{part.key}: resampled rows changed shape"
+    assert len(X_new) == len(y_new) and set(y_new.tolist()) <= set(y.tolist()), f"{part.key}: labels out of the data"
     weights = resampler.class_weight(y_new)
-    assert (weights is not None) == resampler.gives_class_weights, f"{key}: class_weight against gives_class_weights"
+    assert (weights is not None) == resampler.gives_class_weights, \
+        f"{part.key}: class_weight against gives_class_weights"  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    model: Model
+    X_test: np.ndarray
+    proba: np.ndarray
+    history: dict | None
+    epochs: list  # the epochs on_epoch was called with
+
+
+@functools.cache
+def _fitted(part):
+    """`part`'s smoke model fitted on a simulated data set (once per process: several checks read it)."""
+    folder = Path(tempfile.mkdtemp(prefix="fer-bench-check-"))
+    atexit.register(shutil.rmtree, folder, True)
+    model, X, y, X_test = _fit_data(part, folder)
+    epochs = []
+    history = fitting.fit(model, _no_resampling(), X, y, 0, CHECK_CLASSES, folder / "checkpoint",
+                          on_epoch=lambda epoch, logs: epochs.append(epoch))  # fmt: skip
+    return _Fitted(model, X_test, np.asarray(model.predict_proba(X_test)), history, epochs)
+
+
+def _fit_data(part, folder):
+    """(a smoke model ready to fit, its fitting rows and labels, test rows) on a simulated data set
+    of CHECK_CLASSES; a BuildsOnRuns model is handed a recorded test-centroid run to build on."""
+    model = _smoke(part)
+    features = registry.get("features", _FEATURES_FOR[sorted(model.takes)[0]]).create({})
+    dataset = simulated_dataset({"Training": 12, "PrivateTest": 4}, classes=CHECK_CLASSES)
+    found = features.extract(dataset, ArrayCache(folder / "cache"), jobs=1)
+    train, test = dataset.indices("Training"), dataset.indices("PrivateTest")
+    if isinstance(model, BuildsOnRuns):  # built on a recorded run, named in its runs_param
+        store, run_id = _recorded_member(dataset, features, folder)
+        named = run_id if isinstance(part.resolve({})[model.runs_param], str) else (run_id,)
+        model = part.create({**model.get_params(), model.runs_param: named})
+        model.use_runs(StoredRuns(store, ArrayCache(folder / "cache"), dataset), features, dataset)
+    return model, found.X[train], dataset.labels[train], found.X[test]
+
+
+def _no_resampling():
+    return registry.get("resampler", "none").create({})
 
 
 def _recorded_member(dataset, features, folder: Path):
@@ -258,47 +364,93 @@ def _recorded_member(dataset, features, folder: Path):
     return store, runner.run(experiment, dataset, store, ArrayCache(folder / "cache")).run_id
 
 
-def _check_model(model, key):
-    part = registry.get("model", model.name)
-    gives = sorted(model.takes)[0]
-    features = registry.get("features", _FEATURES_FOR[gives]).create({})
-    dataset = simulated_dataset({"Training": 12, "PrivateTest": 4}, classes=CHECK_CLASSES)
+def check_fit_predict(part):
+    """Fitted on a label space of 3 classes, it gives (n, 3) probabilities whose rows sum to 1; only
+    a ReportsEpochs model returns a history."""
+    fitted = _fitted(part)
+    proba = fitted.proba
+    assert proba.shape == (len(fitted.X_test), len(CHECK_CLASSES)), f"{part.key}: probabilities of shape {proba.shape}"
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), f"{part.key}: rows must sum to 1"
+    assert isinstance(fitted.model, ReportsEpochs) or fitted.history is None, \
+        f"{part.key}: only a ReportsEpochs model returns a history"  # fmt: skip
+
+
+def check_reports_epochs(part):
+    """ReportsEpochs: on_epoch is called each epoch and the history has a value per epoch."""
+    fitted = _fitted(part)
+    lengths = {len(values) for metric, values in fitted.history.items() if metric != "best_epoch"} - {1}
+    assert fitted.epochs and lengths <= {len(fitted.epochs)}, f"{part.key}: on_epoch and the history must cover epochs"
+
+
+def check_save_load(part):
+    """SavesWeights: a model loaded from its saved weights predicts as the fitted one did."""
+    fitted = _fitted(part)
     with tempfile.TemporaryDirectory() as folder:
-        found = features.extract(dataset, ArrayCache(folder), jobs=1)
-        train, test = dataset.indices("Training"), dataset.indices("PrivateTest")
-        X, y, X_test = found.X[train], dataset.labels[train], found.X[test]
-        if isinstance(model, BuildsOnRuns):  # built on a recorded run, named in its runs_param
-            store, run_id = _recorded_member(dataset, features, Path(folder))
-            named = run_id if isinstance(part.resolve({})[model.runs_param], str) else (run_id,)
-            model = part.create({**model.get_params(), model.runs_param: named})
+        fitted.model.save(Path(folder) / "weights.npz")
+        again = part.create(fitted.model.get_params()).load(Path(folder) / "weights.npz", CHECK_CLASSES)
+        np.testing.assert_allclose(again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5,
+                                   err_msg=f"{part.key}: save/load")  # fmt: skip
 
-        def ready(instance):
-            if isinstance(instance, BuildsOnRuns):
-                instance.use_runs(StoredRuns(store, ArrayCache(Path(folder) / "cache"), dataset), features, dataset)
-            return instance
 
-        model = ready(model)
-        epochs, none = [], registry.get("resampler", "none").create({})
-        history = fitting.fit(model, none, X, y, 0, CHECK_CLASSES, Path(folder) / "checkpoint",
-                              on_epoch=lambda epoch, logs: epochs.append(epoch))  # fmt: skip
-        proba = np.asarray(model.predict_proba(X_test))
-        assert proba.shape == (len(test), len(CHECK_CLASSES)), f"{key}: probabilities of shape {proba.shape}"
-        assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), f"{key}: rows must sum to 1"
-        if isinstance(model, ReportsEpochs):
-            lengths = {len(values) for metric, values in history.items() if metric != "best_epoch"} - {1}
-            assert epochs and lengths <= {len(epochs)}, f"{key}: on_epoch and the history must cover each epoch"
-        else:
-            assert history is None, f"{key}: only a ReportsEpochs model returns a history"
-        if isinstance(model, SavesWeights):
-            model.save(Path(folder) / "weights.npz")
-            again = part.create(model.get_params()).load(Path(folder) / "weights.npz", CHECK_CLASSES)
-            np.testing.assert_allclose(again.predict_proba(X_test), proba, atol=1e-5, err_msg=f"{key}: save/load")
-        if isinstance(model, SoftTargets):
-            soft = np.full((len(y), len(CHECK_CLASSES)), 0.1 / (len(CHECK_CLASSES) - 1))
-            soft[np.arange(len(y)), y] = 0.9
-            fresh = ready(part.create(model.get_params()))
-            fitting.fit(fresh, none, X, soft, 0, CHECK_CLASSES)
-            assert fresh.predict_proba(X_test).shape == proba.shape, f"{key}: fit on soft targets"
+def check_soft_targets(part):
+    """SoftTargets: it fits on (n, classes) probabilities as it does on labels."""
+    with tempfile.TemporaryDirectory() as folder:
+        model, X, y, X_test = _fit_data(part, Path(folder))
+        soft = np.full((len(y), len(CHECK_CLASSES)), 0.1 / (len(CHECK_CLASSES) - 1))
+        soft[np.arange(len(y)), y] = 0.9
+        fitting.fit(model, _no_resampling(), X, soft, 0, CHECK_CLASSES)
+        proba = model.predict_proba(X_test)
+    assert np.shape(proba) == (len(X_test), len(CHECK_CLASSES)), f"{part.key}: fit on soft targets"
+
+
+def check_finds_faces(part):
+    """It scans a crop and a photo-sized image, giving (left, top, right, bottom) boxes, framed as
+    FER2013's crops one for one."""
+    from fer_bench.parts.detectors import find_faces, rgb_of
+
+    detector = _smoke(part)
+    assert isinstance(detector.photo_side, int) and detector.photo_side > 0, f"{part.key}: needs a photo_side"
+    crop = simulated_images([0], 1)[0]
+    photo = np.kron(crop, np.ones((4, 4), dtype=np.uint8))
+    for image, crop_sized in ((crop, True), (photo, False)):
+        boxes = detector.boxes(rgb_of(image), crop_sized)
+        assert all(len(box) == 4 for box in boxes), f"{part.key}: boxes must be (left, top, right, bottom)"
+        assert len(detector.framed(rgb_of(image), crop_sized)) == len(boxes), f"{part.key}: one frame per box"
+    assert isinstance(find_faces(Image.fromarray(photo), detector), list), f"{part.key}: find_faces"
+
+
+_STATIC = (check_kind, check_version, check_summary, check_parameters, check_keeps_parameters, check_search_space,
+           check_capabilities)  # fmt: skip
+_RUNS = {
+    "features": (check_extract, check_of_crops),
+    "resampler": (check_resample,),
+    "model": (check_fit_predict, check_reports_epochs, check_save_load, check_soft_targets),
+    "detector": (check_finds_faces,),
+}
+_NEEDS = {check_of_crops: DescribesCrops, check_reports_epochs: ReportsEpochs, check_save_load: SavesWeights,
+          check_soft_targets: SoftTargets}  # fmt: skip
+
+
+def checks(part) -> list:
+    """The checks that apply to `part` (a registry.RegisteredPart): each takes the part and raises
+    AssertionError naming it. Those of a capability apply to parts that declare it."""
+    return [c for c in (*_STATIC, *_RUNS[part.kind]) if issubclass(part.factory, _NEEDS.get(c, object))]
+
+
+def check_part(key):
+    """Every check of the part registered as `key` ("kind/name"), stopping at the first failure."""
+    part = registry.get(*key.split("/", 1))
+    for check in checks(part):
+        check(part)
+
+
+def parametrize_with_checks(parts):
+    """A pytest decorator giving one test per part and check, with ids such as
+    `model/cnn-check_save_load`; the test takes `part` and `check` and calls `check(part)`."""
+    import pytest
+
+    cases = [(part, check) for part in parts for check in checks(part)]
+    return pytest.mark.parametrize(("part", "check"), cases, ids=[f"{p.key}-{c.__name__}" for p, c in cases])
 
 
 # --- a record of no run ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ BAD_EXPERIMENTS = {
     "syntax": ("[model\nname = 'svm'", "not valid TOML"),
     "unknown-part": ('[features]\nname = "embedding"\n[model]\nname = "cnnn"\n', "unknown model 'cnnn'"),
     "unknown-param": ('[features]\nname = "embedding"\n[model]\nname = "svm"\nCC = 1\n', "unknown parameter 'CC'"),
-    "bad-value": ('[features]\nname = "embedding"\n[model]\nname = "svm"\nC = -1\n', "C must be > 0"),
+    "bad-value": ('[features]\nname = "embedding"\n[model]\nname = "svm"\nC = -1\n', "'C' must be > 0, got -1.0"),
     "bad-type": ('[features]\nname = "embedding"\n[model]\nname = "paper-mlp"\nepochs = "x"\n', "must be int"),
     "no-model": ('[features]\nname = "embedding"\n', r"\[model\] needs a table"),
 }

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fer_bench.errors import FerBenchError
-from fer_bench.parts import detectors
+from fer_bench.parts import detectors, registry
 
 from conftest import MINI
 
@@ -24,7 +24,7 @@ def test_each_detectors_framing_is_what_the_fixtures_faces_measure(name, enlarge
     assert measured.dy == pytest.approx(expected.dy, abs=0.06)
 
 
-@pytest.mark.parametrize("name", detectors.names())
+@pytest.mark.parametrize("name", [part.name for part in registry.parts("detector")])
 def test_faces_pasted_into_larger_photos_are_framed_as_the_faces_themselves(name):
     """Over six faces (one detector box fits a face more or less tightly), the frames overlap the
     pasted faces by a median intersection-over-union above 0.7."""
@@ -42,6 +42,6 @@ def test_faces_pasted_into_larger_photos_are_framed_as_the_faces_themselves(name
 
 
 def test_an_unknown_detector_is_named_with_the_known_ones():
-    with pytest.raises(FerBenchError, match="unknown face detector 'mtcnn'; choose one of cnn, hog, hog-then-cnn"):
+    with pytest.raises(FerBenchError, match=r"unknown detector 'mtcnn' \(known: cnn, hog, hog-then-cnn\)"):
         detectors.get("mtcnn")
     assert np.isfinite(detectors.get("hog").photo_framing.side)

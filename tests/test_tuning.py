@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from fer_bench.cli import main
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.models.sklearn_baselines import LogReg
 from fer_bench.runs.records import RecordStore
 from fer_bench.specs.search import feature_variants, load_search
 from fer_bench.sweeps import tuning
@@ -76,9 +76,7 @@ class SpyModel(CheapCentroid):
     """Stands in for model/logreg and records every array a trial hands to a model."""
 
     seen = []
-
-    def __init__(self, C=1.0, max_iter=2000):
-        super().__init__()
+    parameters = {**CheapCentroid.parameters, **LogReg.parameters}
 
     def fit(self, data):
         SpyModel.seen += [data.X.copy(), data.validation[0].copy()]
@@ -99,11 +97,9 @@ def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, m
     assert arrays and all(len(a) == n_train for a in arrays)  # nothing of the test splits is held
     assert not any(type(v).__name__ == "Dataset" for v in reachable)
 
-    logreg = registry.get("model", "logreg")
-    monkeypatch.setitem(registry._PARTS, ("model", "logreg"), replace(logreg, factory=SpyModel))
-    monkeypatch.setattr(SpyModel, "name", "logreg")
     SpyModel.seen = []
-    work(search, f"sqlite:///{tmp_path / 'study.db'}", 3, rows)
+    with registry.temporary("model", "logreg", SpyModel):
+        work(search, f"sqlite:///{tmp_path / 'study.db'}", 3, rows)
     training = {row.tobytes() for row in stored["embeddings"][mini_dataset.indices("Training")].astype(np.float32)}
     tests = {row.tobytes() for s in ("PublicTest", "PrivateTest")
              for row in stored["embeddings"][mini_dataset.indices(s)].astype(np.float32)}  # fmt: skip

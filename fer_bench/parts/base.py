@@ -1,8 +1,9 @@
-"""What every part promises: the base classes of features, resamplers and models.
+"""What every part promises: the base classes of features, resamplers, models and face detectors.
 
 A part is a class derived from its kind's base below and registered with `@register(kind, name)`
-(registry.py). Its parameters are its constructor's keyword arguments, each kept as an attribute of
-the same name (scikit-learn's convention), so `get_params()` reads them back. Before any work, a
+(registry.py). Its parameters are declared in its `parameters` table (fer_bench/parts/params.py);
+the constructor takes them as keyword arguments and keeps each as an attribute of the same name
+(scikit-learn's convention), so `get_params()` reads them back. Before any work, a
 part can refuse the other parts of a run with a reason (`refuse`), as benchopt's solvers `skip`.
 Optional capabilities are declared by deriving from the capability classes at the end of this
 file, and the harness checks the declaration, never the presence of a method.
@@ -11,7 +12,7 @@ file, and the harness checks the declaration, never the presence of a method.
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,19 +33,39 @@ class Part(ABC):
     # In every run id: bump it when what the part computes changes, so earlier records stop
     # counting as this code's results and `fer-bench run` computes them again.
     version: ClassVar[str] = "1"
+    # {name: Param(default, constraint)}: the part's parameters, in this order, in every run id.
+    parameters: ClassVar[dict] = {}
     # {param: {"low", "high", "log"} or {"choices"}, optionally "when": {param: value(s)}}: what a
     # search may tune; `when` makes a parameter conditional on another.
     search_space: ClassVar[dict] = {}
-    # Parameters that make the conformance check (fer_bench.testing.check_part) quick.
+    # Parameters that make the conformance checks (fer_bench.testing) quick.
     smoke_params: ClassVar[dict] = {}
     # Parameters added after runs were recorded, whose defaults compute what those runs did: a spec
     # leaves them out while at their default, so those runs keep their run ids.
     added_later: ClassVar[tuple] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.parameters = {name: replace(p, name=name) for name, p in cls.parameters.items()}
+        keyword = inspect.Parameter.KEYWORD_ONLY  # the constructor's signature, for help() and IDEs
+        cls.__signature__ = inspect.Signature([inspect.Parameter(p.name, keyword, default=p.default)
+                                               for p in cls.parameters.values()])  # fmt: skip
+
+    def __init__(self, **values):
+        """Keeps each parameter, `values` over the defaults, as an attribute; then `validate()`."""
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise TypeError(f"{self.key}: unknown parameter {unknown[0]!r}")
+        for name, param in self.parameters.items():
+            setattr(self, name, param.check(self.key, values[name]) if name in values else param.default)
+        self.validate()
+
+    def validate(self):
+        """Rules between parameters that their constraints cannot state: raise a one-line ValueError."""
+
     @classmethod
     def param_names(cls) -> list[str]:
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return [p.name for p in inspect.signature(cls).parameters.values() if p.kind in kinds]
+        return list(cls.parameters)
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self.param_names()}
@@ -141,6 +162,43 @@ class Model(Part):
     @abstractmethod
     def predict_proba(self, X) -> np.ndarray:
         """(n, number of classes fitted) class probabilities."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """FER2013's crop around a detector's box: its side, and its centre's shift from the box's
+    centre, in box sides (the medians over the one-face images measure_framing sees)."""
+
+    side: float
+    dx: float
+    dy: float
+
+    def frame(self, box):
+        left, top, right, bottom = box
+        size = max(right - left, bottom - top)
+        cx, cy, half = (left + right) / 2 + self.dx * size, (top + bottom) / 2 + self.dy * size, self.side * size / 2
+        return cx - half, cy - half, cx + half, cy + half
+
+
+class Detector(Part):
+    """Finds faces (fer_bench/parts/detectors): for `predict` and `evaluate --detector`, and the
+    embedding's `detector`. Its framings say where FER2013's crop lies around its box."""
+
+    kind = "detector"
+    photo_side: ClassVar[int]  # a photo's longest side is scaled down to this before detection
+    crop_framing: ClassVar[Framing]  # FER2013's crop around its box in a crop-sized image
+    photo_framing: ClassVar[Framing]  # and in a photo
+
+    @abstractmethod
+    def boxes(self, rgb: np.ndarray, crop_sized: bool) -> list[tuple[int, int, int, int]]:
+        """(left, top, right, bottom) of every face in `rgb` (h, w, 3) uint8, in its pixels; a box may
+        reach beyond the image, as dlib's do. A `crop_sized` image (at most 96 pixels a side) holds
+        a face of a few dozen pixels, which a detector may need to enlarge to see."""
+
+    def framed(self, rgb: np.ndarray, crop_sized: bool) -> list[tuple[float, float, float, float]]:
+        """The faces' boxes framed as FER2013's crops."""
+        framing = self.crop_framing if crop_sized else self.photo_framing
+        return [framing.frame(box) for box in self.boxes(rgb, crop_sized)]
 
 
 @dataclass(frozen=True)
@@ -273,7 +331,7 @@ class BuildsOnRuns(ABC):
 
 
 CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns)
-BASES = {base.kind: base for base in (Features, Resampler, Model)}
+BASES = {base.kind: base for base in (Features, Resampler, Model, Detector)}
 
 
 def capabilities(cls) -> list[str]:

@@ -1,52 +1,32 @@
-"""One registry for every kind of interchangeable part (features, resampler, model).
+"""One registry for every kind of interchangeable part (features, resampler, model, detector).
 
 A part is a class derived from its kind's base in `fer_bench.parts.base` and registered with
-`@register(kind, name)`; its constructor's keyword arguments, with their defaults, are the part's
-parameters, and `typing.Literal` annotations restrict choices. Parts outside fer-bench register the
-same way in a module named in `FER_BENCH_PLUGINS` (comma-separated) or in the entry-point group
-`fer_bench.parts.base` of an installed package; `fer-bench list` shows them with the built-in ones.
+`@register(kind, name)`; its `parameters` table (fer_bench/parts/params.py) declares its parameters
+with their defaults and constraints. Parts outside fer-bench register the same way in a module named
+in `FER_BENCH_PLUGINS` (comma-separated) or in the entry-point group `fer_bench.parts.base` of an
+installed package; `fer-bench list` shows them with the built-in ones. `temporary` registers a part
+for the length of a `with` block (tests).
 """
 
+import contextlib
 import functools
 import importlib
 import inspect
-import math
 import os
-import typing
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import BASES, capabilities
+from fer_bench.parts.params import Param
 
-KINDS = ("features", "resampler", "model")
-_PACKAGES = ("fer_bench.parts.features", "fer_bench.parts.resamplers", "fer_bench.parts.models")
+KINDS = ("features", "resampler", "model")  # the parts a run is made of
+PART_KINDS = (*KINDS, "detector")  # a detector finds faces for the embedding, predict and evaluate
+_PACKAGES = ("fer_bench.parts.features", "fer_bench.parts.resamplers", "fer_bench.parts.models",
+             "fer_bench.parts.detectors")  # fmt: skip
 PLUGINS_VARIABLE = "FER_BENCH_PLUGINS"
 ENTRY_POINT_GROUP = "fer_bench.parts.base"
 _PARTS: dict = {}
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: object
-    choices: tuple | None = None
-
-    def check(self, where, value):
-        """Return `value` if it fits this parameter, else raise a FerBenchError naming it."""
-        expected = type(self.default)
-        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if expected is tuple and isinstance(value, list):  # TOML and JSON give lists
-            value, ok = tuple(value), True
-        if not ok:
-            raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
-        if expected is float and not math.isfinite(value):
-            raise FerBenchError(f"{where}: parameter {self.name!r} must be a finite number, got {value!r}")
-        if self.choices is not None and value not in self.choices:
-            raise FerBenchError(f"{where}: parameter {self.name!r} must be one of {list(self.choices)}, got {value!r}")
-        return value
 
 
 @dataclass(frozen=True)
@@ -54,7 +34,10 @@ class RegisteredPart:
     kind: str
     name: str
     factory: type
-    params: tuple
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return tuple(self.factory.parameters.values())
 
     @property
     def key(self):
@@ -62,7 +45,7 @@ class RegisteredPart:
 
     @property
     def param_names(self):
-        return {p.name for p in self.params}
+        return set(self.factory.parameters)
 
     @property
     def version(self):
@@ -99,31 +82,37 @@ class RegisteredPart:
 
 
 def register(kind, name):
-    if kind not in KINDS:
+    if kind not in PART_KINDS:
         raise ValueError(f"unknown part kind {kind!r}")
 
     def decorate(factory):
         if not (isinstance(factory, type) and issubclass(factory, BASES[kind])):
             raise TypeError(f"{kind}/{name}: {factory!r} must derive from fer_bench.parts.base.{BASES[kind].__name__}")
+        named = [p for p in inspect.signature(factory.__init__).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        if len(named) > 1:
+            raise TypeError(f"{kind}/{name}: declare its parameters in a `parameters` table (fer_bench.parts.params),"
+                            " not as constructor arguments")  # fmt: skip
         factory.name = name
-        _PARTS[(kind, name)] = RegisteredPart(kind, name, factory, _params_of(factory))
+        _PARTS[(kind, name)] = RegisteredPart(kind, name, factory)
         return factory
 
     return decorate
 
 
-def _params_of(factory):
-    hints = typing.get_type_hints(factory.__init__)
-    params = []
-    for p in inspect.signature(factory).parameters.values():
-        if p.kind is not p.KEYWORD_ONLY and p.kind is not p.POSITIONAL_OR_KEYWORD:
-            continue
-        if p.default is p.empty:
-            raise TypeError(f"{factory.__name__}.{p.name} needs a default to be a part parameter")
-        hint = hints.get(p.name)
-        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
-        params.append(Param(p.name, p.default, choices))
-    return tuple(params)
+@contextlib.contextmanager
+def temporary(kind, name, factory):
+    """Register `factory` as `kind/name` inside a `with` block only (a test's part, or a stand-in for
+    a registered one, which is back afterwards)."""
+    load_parts()
+    previous = _PARTS.get((kind, name))
+    register(kind, name)(factory)
+    try:
+        yield _PARTS[(kind, name)]
+    finally:
+        if previous is None:
+            del _PARTS[(kind, name)]
+        else:
+            _PARTS[(kind, name)] = previous
 
 
 def load_parts():

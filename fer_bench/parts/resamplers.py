@@ -6,6 +6,7 @@ weights that a model applies to its loss (a model that cannot, refuses such a re
 import numpy as np
 
 from fer_bench.parts.base import Resampler
+from fer_bench.parts.params import Interval, Param
 from fer_bench.parts.registry import register
 
 
@@ -31,10 +32,7 @@ class ClassWeights(Resampler):
 class Smote(Resampler):
     """SMOTE on every class but the majority (the study's choice)."""
 
-    def __init__(self, k_neighbors: int = 5):
-        if k_neighbors < 1:
-            raise ValueError("k_neighbors must be >= 1")
-        self.k_neighbors = k_neighbors
+    parameters = {"k_neighbors": Param(5, Interval(1))}
 
     def resample(self, X, y, seed):
         from imblearn.over_sampling import SMOTE

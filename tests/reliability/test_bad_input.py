@@ -308,7 +308,7 @@ CASES = {
     ),
     "experiment-value-out-of-range": (
         lambda w: run_experiment(w, "bad", VALID_EXPERIMENT + "C = -1.0\n"),
-        ["bad.toml: model/logreg: C must be > 0"],
+        ["bad.toml: model/logreg: parameter 'C' must be > 0, got -1.0"],
     ),
     "experiment-value-nan": (
         lambda w: run_experiment(w, "bad", VALID_EXPERIMENT + "C = nan\n"),
@@ -372,7 +372,7 @@ CASES = {
     ),
     "grid-value-out-of-range": (
         lambda w: grid(w, BASE + PRODUCT + "model.C = [1.0, -1.0]\n"),
-        ["bad.toml, product 1: model/logreg: C must be > 0"],
+        ["bad.toml, product 1: model/logreg: parameter 'C' must be > 0, got -1.0"],
     ),
     "grid-no-values": (lambda w: grid(w, BASE + PRODUCT + "model.C = []\n"), ["model.C has no values"]),
     "grid-negative-seed": (

@@ -1,82 +1,32 @@
-"""Face detectors: where the faces are in an image (`--detector` of predict and evaluate).
+"""Face detectors: where the faces are in an image (`--detector` of predict and evaluate, and the
+embedding's `detector`).
 
-A detector is a class derived from `Detector`, in its own module of this package, registered with
-`@detector(name)`. It finds face boxes in an 8-bit RGB array, and says where FER2013's crop lies
-around its box: `crop_framing` and `photo_framing`, measured on FER2013's Training faces by
-`measure_framing` (each detector's box sits differently on a face, and differently at 48 pixels
-than on a face enlarged as in a photo). `find_faces` scales a large photo down to the detector's
-`photo_side` first (its cost grows with the pixels it scans) and returns the faces framed as
-FER2013's. A detector's weights come inside an installed package: nothing is downloaded.
+A detector is a part of kind "detector" (fer_bench.parts.base.Detector), in its own module of this
+package, registered with `@register("detector", name)`. It finds face boxes in an 8-bit RGB array,
+and says where FER2013's crop lies around its box: `crop_framing` and `photo_framing`, measured on
+FER2013's Training faces by `measure_framing` (each detector's box sits differently on a face, and
+differently at 48 pixels than on a face enlarged as in a photo). `find_faces` scales a large photo
+down to the detector's `photo_side` first (its cost grows with the pixels it scans) and returns the
+faces framed as FER2013's. A detector's weights come inside an installed package: nothing is
+downloaded.
 """
 
 import functools
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
-from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.parts.base import Detector, Framing
+from fer_bench.parts.detectors import cnn, hog, hog_then_cnn  # noqa: F401  (registers the detectors)
 
 CROP_SIDE = 96  # an image at most this many pixels a side is crop-sized, as FER2013's 48x48 faces are
-_DETECTORS: dict = {}
-
-
-@dataclass(frozen=True)
-class Framing:
-    """FER2013's crop around a detector's box: its side, and its centre's shift from the box's
-    centre, in box sides (the medians over the one-face images measure_framing sees)."""
-
-    side: float
-    dx: float
-    dy: float
-
-    def frame(self, box):
-        left, top, right, bottom = box
-        size = max(right - left, bottom - top)
-        cx, cy, half = (left + right) / 2 + self.dx * size, (top + bottom) / 2 + self.dy * size, self.side * size / 2
-        return cx - half, cy - half, cx + half, cy + half
-
-
-class Detector(ABC):
-    name: ClassVar[str] = ""  # set by @detector
-    summary: ClassVar[str] = ""
-    photo_side: ClassVar[int]  # a photo's longest side is scaled down to this before detection
-    crop_framing: ClassVar[Framing]  # FER2013's crop around its box in a crop-sized image
-    photo_framing: ClassVar[Framing]  # and in a photo
-
-    @abstractmethod
-    def boxes(self, rgb: np.ndarray, crop_sized: bool) -> list[tuple[int, int, int, int]]:
-        """(left, top, right, bottom) of every face in `rgb` (h, w, 3) uint8, in its pixels; a box may
-        reach beyond the image, as dlib's do. A `crop_sized` image (at most CROP_SIDE a side) holds
-        a face of a few dozen pixels, which a detector may need to enlarge to see."""
-
-    def framed(self, rgb: np.ndarray, crop_sized: bool) -> list[tuple[float, float, float, float]]:
-        """The faces' boxes framed as FER2013's crops."""
-        framing = self.crop_framing if crop_sized else self.photo_framing
-        return [framing.frame(box) for box in self.boxes(rgb, crop_sized)]
-
-
-def detector(name):
-    def register(cls):
-        cls.name = name
-        _DETECTORS[name] = cls
-        return cls
-
-    return register
-
-
-def names():
-    return sorted(_DETECTORS)
 
 
 @functools.cache
 def get(name) -> Detector:
     """The detector `name`, created once per process (loading its weights takes a while)."""
-    if name not in _DETECTORS:
-        raise FerBenchError(f"unknown face detector {name!r}; choose one of {', '.join(names())}")
-    return _DETECTORS[name]()
+    return registry.get("detector", name).create({})
 
 
 def rgb_of(gray: np.ndarray) -> np.ndarray:
@@ -113,6 +63,3 @@ def measure_framing(detector: Detector, images, enlarge=1) -> tuple[Framing, int
             shifts.append((side / size, (centre - (left + right) / 2) / size, (centre - (top + bottom) / 2) / size))
     side, dx, dy = np.median(np.array(shifts), axis=0)
     return Framing(round(float(side), 3), round(float(dx), 3), round(float(dy), 3)), len(shifts)
-
-
-from fer_bench.parts.detectors import cnn, hog, hog_then_cnn  # noqa: E402, F401  (they register themselves)

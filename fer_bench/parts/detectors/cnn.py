@@ -4,7 +4,8 @@ are scaled to a smaller side than for HOG, and not enlarged."""
 
 import functools
 
-from fer_bench.parts.detectors import Detector, Framing, detector
+from fer_bench.parts.base import Detector, Framing
+from fer_bench.parts.registry import register
 
 UPSAMPLE_CROP = 2  # a 48x48 crop's face (~32 px) is found reliably once the image is doubled twice
 
@@ -17,9 +18,10 @@ def _mmod():
     return dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
 
 
-@detector("cnn")
+@register("detector", "cnn")
 class Cnn(Detector):
-    summary = "dlib CNN (MMOD): finds turned, hidden and drawn faces; ~0.3 s a 48x48 crop, seconds a photo"
+    """dlib CNN (MMOD): finds turned, hidden and drawn faces; ~0.3 s a 48x48 crop, seconds a photo"""
+
     photo_side = 640
     # python -m benchmarks.measure_framing: 300 random Training faces (one face in 288; enlarged: 292)
     crop_framing = Framing(side=1.143, dx=0.04, dy=0.0)

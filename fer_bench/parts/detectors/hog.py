@@ -3,7 +3,8 @@ that are turned, partly hidden or drawn."""
 
 import functools
 
-from fer_bench.parts.detectors import Detector, Framing, detector
+from fer_bench.parts.base import Detector, Framing
+from fer_bench.parts.registry import register
 
 UPSAMPLE = 1  # as the study's embedding and face_recognition's face_locations
 
@@ -15,9 +16,10 @@ def _hog():
     return dlib.get_frontal_face_detector()
 
 
-@detector("hog")
+@register("detector", "hog")
 class Hog(Detector):
-    summary = "dlib HOG (the study's): ~1 ms a 48x48 crop; finds a face in ~69% of FER2013's"
+    """dlib HOG (the study's): ~1 ms a 48x48 crop; finds a face in ~69% of FER2013's"""
+
     photo_side = 1600
     # python -m benchmarks.measure_framing: 2,000 random Training faces (one face in 1,396; enlarged: 1,591)
     crop_framing = Framing(side=1.091, dx=0.0, dy=-0.114)

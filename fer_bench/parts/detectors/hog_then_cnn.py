@@ -1,14 +1,16 @@
 """HOG first, the CNN detector only where HOG finds no face: the CNN's recall at HOG's cost wherever
 HOG succeeds (most photos, ~70% of FER2013's crops)."""
 
-from fer_bench.parts.detectors import Detector, detector
+from fer_bench.parts.base import Detector
 from fer_bench.parts.detectors.cnn import Cnn
 from fer_bench.parts.detectors.hog import Hog
+from fer_bench.parts.registry import register
 
 
-@detector("hog-then-cnn")
+@register("detector", "hog-then-cnn")
 class HogThenCnn(Detector):
-    summary = "HOG, then the CNN where HOG finds no face (the default)"
+    """HOG, then the CNN where HOG finds no face (the default)"""
+
     photo_side = Cnn.photo_side  # both scan the same scaled image
 
     def boxes(self, rgb, crop_sized):

@@ -3,8 +3,8 @@
 One extraction serves both protocols. For every image it stores the number of faces that the face
 detector found and one embedding: of the detected face when there is exactly one, else of the
 whole 48x48 frame taken as the face box. `detector` keeps only the one-face images (the study);
-`full` keeps them all. The face detector is the study's HOG by default; `detector = "cnn"` or
-`"hog-then-cnn"` (fer_bench.parts.detectors) asks how much of the study's loss is its detector's.
+`full` keeps them all. The face detector is the study's HOG by default; another registered detector
+(`detector = "cnn"`, `fer-bench list` shows them) asks how much of the study's loss is its detector's.
 
 dlib finds the face and its 5 landmarks and cuts the aligned 150x150 chip, exactly as
 `face_recognition.face_encodings` does; the chip's descriptor comes from the same ResNet weights
@@ -14,7 +14,6 @@ and is an order of magnitude faster than dlib's single-image CPU path.
 
 import functools
 from importlib.metadata import version
-from typing import Literal
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from fer_bench.parts.base import DescribesCrops, Features, FeatureSet
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.parts.detectors import rgb_of
 from fer_bench.parts.features._chunks import cached_in_chunks
+from fer_bench.parts.params import Interval, Options, Param, Registered
 from fer_bench.parts.registry import register
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what face_recognition's compute_face_descriptor uses
@@ -107,18 +107,16 @@ class Embedding(Features, DescribesCrops):
     search_space = {"protocol": {"choices": ["detector", "full"]}}
     added_later = ("detector",)
 
-    def __init__(
-        self,
-        protocol: Literal["detector", "full"] = "detector",
-        upsample: int = 1,
-        jitters: int = 1,
-        detector: Literal["hog", "cnn", "hog-then-cnn"] = "hog",
-    ):
-        if upsample < 0 or jitters < 1:
-            raise ValueError("upsample must be >= 0 and jitters >= 1")
-        if detector != "hog" and upsample != 1:
-            raise ValueError(f"upsample is the hog detector's; detector {detector} enlarges crops as it needs")
-        self.protocol, self.upsample, self.jitters, self.detector = protocol, upsample, jitters, detector
+    parameters = {
+        "protocol": Param("detector", Options("detector", "full")),
+        "upsample": Param(1, Interval(0)),
+        "jitters": Param(1, Interval(1)),
+        "detector": Param("hog", Registered("detector")),
+    }
+
+    def validate(self):
+        if self.detector != "hog" and self.upsample != 1:
+            raise ValueError(f"upsample is the hog detector's; detector {self.detector} enlarges crops as it needs")
 
     def extract(self, dataset, cache=None, jobs=None):
         return self._covering(self.embed(dataset, cache or ArrayCache(), jobs))

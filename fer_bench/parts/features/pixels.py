@@ -1,10 +1,9 @@
-from typing import Literal
-
 import numpy as np
 
 from fer_bench.data.dataset import IMAGE_SIZE
 from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, DescribesCrops, Features, FeatureSet
 from fer_bench.parts.features.embedding import Embedding
+from fer_bench.parts.params import Options, Param
 from fer_bench.parts.registry import register
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -34,19 +33,18 @@ class PixelsEmbedding(Features, DescribesCrops):
 
     gives = IMAGE_AND_EMBEDDING
 
-    def __init__(self, protocol: Literal["detector", "full"] = "full"):
-        self.protocol = protocol
+    parameters = {"protocol": Param("full", Options("detector", "full"))}
 
     def extract(self, dataset, cache=None, jobs=None):
-        return self._joined(dataset.images, Embedding(self.protocol).extract(dataset, cache, jobs))
+        return self._joined(dataset.images, Embedding(protocol=self.protocol).extract(dataset, cache, jobs))
 
     def of_crops(self, crops):
-        return self._joined(crops, Embedding(self.protocol).of_crops(crops))
+        return self._joined(crops, Embedding(protocol=self.protocol).of_crops(crops))
 
     def inputs_for(self, name, params):
         if (name, params) == ("pixels", Pixels().get_params()):
             return lambda X: X[:, :PIXELS].reshape(len(X), IMAGE_SIZE, IMAGE_SIZE, 1)
-        if (name, params) == ("embedding", Embedding(self.protocol).get_params()):
+        if (name, params) == ("embedding", Embedding(protocol=self.protocol).get_params()):
             return lambda X: X[:, PIXELS:]
         return super().inputs_for(name, params)
 

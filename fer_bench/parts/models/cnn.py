@@ -28,6 +28,7 @@ from fer_bench.parts.base import (
 )
 from fer_bench.parts.models._distillation import Distillation
 from fer_bench.parts.models._keras_training import epoch_log_callback, fit_keras
+from fer_bench.parts.params import Interval, Param, RunIds
 from fer_bench.parts.registry import register
 
 IMAGE_SHAPE = (48, 48, 1)
@@ -83,50 +84,35 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     added_later = ("teacher", "teacher_temperature", "teacher_weight")
     runs_param = "teacher"
 
-    def __init__(
-        self,
-        width: int = 32,
-        blocks: int = 4,
-        head: int = 256,
-        dropout: float = 0.4,
-        weight_decay: float = 0.0001,
-        label_smoothing: float = 0.1,
-        augment: bool = True,
-        rotation: float = 0.04,
-        shift: float = 0.1,
-        zoom: float = 0.1,
-        erasing: float = 0.0,
-        epochs: int = 40,
-        batch_size: int = 64,
-        learning_rate: float = 0.002,
-        warmup_epochs: int = 2,
-        validation_split: float = 0.1,
-        patience: int = 10,
-        tta: bool = True,
-        teacher: str = "",
-        teacher_temperature: float = 2.0,
-        teacher_weight: float = 0.7,
-    ):
-        if width < 1 or not 1 <= blocks <= 5 or head < 1 or epochs < 1 or batch_size < 1:
-            raise ValueError("width, head, epochs and batch_size must be >= 1 and blocks in 1..5")
-        if not 0 <= dropout < 1 or not 0 < validation_split < 1 or learning_rate <= 0 or weight_decay < 0:
-            raise ValueError("need 0 <= dropout < 1, 0 < validation_split < 1, learning_rate > 0, weight_decay >= 0")
-        if not 0 <= label_smoothing < 1 or min(rotation, shift, zoom, erasing) < 0 or erasing > 1:
-            raise ValueError("label_smoothing in [0, 1), rotation/shift/zoom >= 0, erasing in [0, 1]")
-        if warmup_epochs < 0 or warmup_epochs >= epochs or patience < 0:
-            raise ValueError("need 0 <= warmup_epochs < epochs and patience >= 0")
-        self.width, self.blocks, self.head, self.dropout = width, blocks, head, dropout
-        self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
-        self.augment, self.rotation, self.shift, self.zoom, self.erasing = augment, rotation, shift, zoom, erasing
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.warmup_epochs, self.validation_split = warmup_epochs, validation_split
-        if (teacher and len(teacher) != 12) or teacher_temperature <= 0 or not 0 <= teacher_weight <= 1:
-            raise ValueError("teacher must be a run id (12 characters), teacher_temperature > 0, "
-                             "teacher_weight in [0, 1]")  # fmt: skip
-        self.patience, self.tta = patience, tta
-        self.teacher, self.teacher_temperature, self.teacher_weight = teacher, teacher_temperature, teacher_weight
-        self.model = None
-        self._distilled = None  # with a teacher: Distillation, once use_runs found it
+    parameters = {
+        "width": Param(32, Interval(1)),
+        "blocks": Param(4, Interval(1, 5)),
+        "head": Param(256, Interval(1)),
+        "dropout": Param(0.4, Interval(0, 1, closed="left")),
+        "weight_decay": Param(0.0001, Interval(0)),
+        "label_smoothing": Param(0.1, Interval(0, 1, closed="left")),
+        "augment": Param(True),
+        "rotation": Param(0.04, Interval(0)),
+        "shift": Param(0.1, Interval(0)),
+        "zoom": Param(0.1, Interval(0)),
+        "erasing": Param(0.0, Interval(0, 1)),
+        "epochs": Param(40, Interval(1)),
+        "batch_size": Param(64, Interval(1)),
+        "learning_rate": Param(0.002, Interval(0, closed="neither")),
+        "warmup_epochs": Param(2, Interval(0)),
+        "validation_split": Param(0.1, Interval(0, 1, closed="neither")),
+        "patience": Param(10, Interval(0)),
+        "tta": Param(True),
+        "teacher": Param("", RunIds(optional=True)),
+        "teacher_temperature": Param(2.0, Interval(0, closed="neither")),
+        "teacher_weight": Param(0.7, Interval(0, 1)),
+    }
+    model = None
+    _distilled = None  # with a teacher: Distillation, once use_runs found it
+
+    def validate(self):
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError("warmup_epochs must be < epochs")
 
     def validation_plan(self):
         return ValidationPlan(self.validation_split)

@@ -14,13 +14,13 @@ nothing about their errors.
 """
 
 import math
-from typing import Literal
 
 import numpy as np
 
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, BuildsOnRuns, Model
+from fer_bench.parts.params import Interval, Options, Param, RunIds
 from fer_bench.parts.registry import register
 
 SELECTION_SPLIT = "PublicTest"
@@ -53,25 +53,25 @@ class Ensemble(Model, BuildsOnRuns):
     takes_class_weights = False
     runs_param = "members"
 
-    def __init__(self, members: tuple = (), weights: tuple = (), select: Literal["none", "greedy"] = "none",
-                 rounds: int = 20):  # fmt: skip
-        if not all(isinstance(m, str) and len(m) == 12 for m in members):
-            raise ValueError("members must be run ids (12 characters; `fer-bench show NAME` gives one)")
-        if len(set(members)) != len(members):
-            raise ValueError("members must be different runs")
-        numbers = all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
-        if weights and (not numbers or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0):
+    parameters = {
+        "members": Param((), RunIds()),
+        "weights": Param(()),
+        "select": Param("none", Options("none", "greedy")),
+        "rounds": Param(20, Interval(1)),
+    }
+    _runs = None  # the members as recorded (RecordedRun), in `members` order
+    _recorded = None  # RecordedRuns: their saved models and stored probabilities
+    _feeds = None  # per member: its inputs from the ensemble's features rows
+    _chosen = None  # per member: its weight, summing to 1
+    _models = None
+
+    def validate(self):
+        w = self.weights
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in w)
+        if w and (not numbers or len(w) != len(self.members) or min(w) < 0 or sum(w) <= 0):
             raise ValueError("weights must be one non-negative number per member, not all zero")
-        if weights and select != "none":
+        if w and self.select != "none":
             raise ValueError("give weights or select them, not both")
-        if rounds < 1:
-            raise ValueError("rounds must be >= 1")
-        self.members, self.weights, self.select, self.rounds = tuple(members), tuple(weights), select, rounds
-        self._runs = None  # the members as recorded (RecordedRun), in `members` order
-        self._recorded = None  # RecordedRuns: their saved models and stored probabilities
-        self._feeds = None  # per member: its inputs from the ensemble's features rows
-        self._chosen = None  # per member: its weight, summing to 1
-        self._models = None
 
     def refuse(self, setup):
         return None if self.members else f"{self.key}: name its members, one or more run ids"

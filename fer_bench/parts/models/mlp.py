@@ -1,12 +1,11 @@
 """A configurable MLP on the embedding: the study's network as one point of a searchable family."""
 
-from typing import Literal
-
 import numpy as np
 
 from fer_bench.backend import load_keras
 from fer_bench.parts.base import Model, ReportsEpochs, SoftTargets, ValidationPlan
 from fer_bench.parts.models._keras_training import fit_dense_classifier
+from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
 
@@ -32,29 +31,20 @@ class MLP(Model, ReportsEpochs, SoftTargets):
         "batch_size": {"choices": [32, 64, 128, 256]},
     }
 
-    def __init__(
-        self,
-        width: int = 128,
-        depth: int = 2,
-        dropout: float = 0.3,
-        l2: float = 0.0001,
-        batch_norm: bool = True,
-        learning_rate: float = 0.001,
-        batch_size: int = 64,
-        epochs: int = 200,
-        validation_split: float = 0.1,
-        early_stopping_patience: int = 20,
-        training_loop: Literal["compiled", "keras-fit"] = "compiled",
-    ):
-        if width < 1 or depth < 1 or epochs < 1 or batch_size < 1 or not 0 <= dropout < 1:
-            raise ValueError("width, depth, epochs and batch_size must be >= 1 and 0 <= dropout < 1")
-        if l2 < 0 or learning_rate <= 0 or not 0 < validation_split < 1 or early_stopping_patience < 0:
-            raise ValueError("need l2 >= 0, learning_rate > 0, 0 < validation_split < 1, patience >= 0")
-        self.width, self.depth, self.dropout, self.l2, self.batch_norm = width, depth, dropout, l2, batch_norm
-        self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
-        self.validation_split, self.early_stopping_patience = validation_split, early_stopping_patience
-        self.training_loop = training_loop
-        self.model = None
+    parameters = {
+        "width": Param(128, Interval(1)),
+        "depth": Param(2, Interval(1)),
+        "dropout": Param(0.3, Interval(0, 1, closed="left")),
+        "l2": Param(0.0001, Interval(0)),
+        "batch_norm": Param(True),
+        "learning_rate": Param(0.001, Interval(0, closed="neither")),
+        "batch_size": Param(64, Interval(1)),
+        "epochs": Param(200, Interval(1)),
+        "validation_split": Param(0.1, Interval(0, 1, closed="neither")),
+        "early_stopping_patience": Param(20, Interval(0)),
+        "training_loop": Param("compiled", Options("compiled", "keras-fit")),
+    }
+    model = None
 
     def validation_plan(self):
         return ValidationPlan(self.validation_split)

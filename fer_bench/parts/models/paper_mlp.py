@@ -1,13 +1,12 @@
 """The study's MLP on the 128-d embedding, layer for layer (names match the study's .h5 file)."""
 
-from typing import Literal
-
 import numpy as np
 
 from fer_bench.backend import load_keras
 from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.parts.base import Model, ReportsEpochs, SoftTargets, ValidationPlan
 from fer_bench.parts.models._keras_training import fit_dense_classifier
+from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
 
@@ -58,26 +57,19 @@ class PaperMLP(Model, ReportsEpochs, SoftTargets):
 
     smoke_params = {"epochs": 2}
 
-    def __init__(
-        self,
-        epochs: int = 300,
-        batch_size: int = 32,
-        learning_rate: float = 0.001,
-        validation_split: float = 0.2,
-        resample_first: bool = True,
-        batch_norm: bool = True,
-        l2_scale: float = 1.0,
-        architecture: Literal["paper", "one-hidden"] = "paper",
-        early_stopping_patience: int = 0,
-        training_loop: Literal["compiled", "keras-fit"] = "compiled",
-    ):
-        if epochs < 1 or batch_size < 1 or not 0 < validation_split < 1 or learning_rate <= 0:
-            raise ValueError("epochs and batch_size must be >= 1, 0 < validation_split < 1, learning_rate > 0")
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.validation_split, self.resample_first = validation_split, resample_first
-        self.batch_norm, self.l2_scale, self.architecture = batch_norm, l2_scale, architecture
-        self.early_stopping_patience, self.training_loop = early_stopping_patience, training_loop
-        self.model = None
+    parameters = {
+        "epochs": Param(300, Interval(1)),
+        "batch_size": Param(32, Interval(1)),
+        "learning_rate": Param(0.001, Interval(0, closed="neither")),
+        "validation_split": Param(0.2, Interval(0, 1, closed="neither")),
+        "resample_first": Param(True),
+        "batch_norm": Param(True),
+        "l2_scale": Param(1.0),
+        "architecture": Param("paper", Options("paper", "one-hidden")),
+        "early_stopping_patience": Param(0),
+        "training_loop": Param("compiled", Options("compiled", "keras-fit")),
+    }
+    model = None
 
     def validation_plan(self):
         return ValidationPlan(self.validation_split, self.resample_first)

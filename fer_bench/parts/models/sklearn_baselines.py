@@ -1,10 +1,9 @@
 """scikit-learn baselines on standardized, flattened features."""
 
-from typing import Literal
-
 import numpy as np
 
 from fer_bench.parts.base import Model
+from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
 
@@ -47,10 +46,11 @@ class SVM(SklearnModel):
         "gamma": {"choices": ["scale", "0.001", "0.003", "0.01", "0.03", "0.1"], "when": {"kernel": ["rbf", "poly"]}},
     }
 
-    def __init__(self, C: float = 1.0, gamma: str = "scale", kernel: Literal["rbf", "linear", "poly"] = "rbf"):
-        if C <= 0:
-            raise ValueError("C must be > 0")
-        self.C, self.gamma, self.kernel = C, gamma, kernel
+    parameters = {
+        "C": Param(1.0, Interval(0, closed="neither")),
+        "gamma": Param("scale"),
+        "kernel": Param("rbf", Options("rbf", "linear", "poly")),
+    }
 
     def estimator(self, seed, class_weight):
         from sklearn.svm import SVC
@@ -80,10 +80,7 @@ class KNN(SklearnModel):
     takes_class_weights = False
     search_space = {"n_neighbors": {"low": 1, "high": 60, "log": True}, "weights": {"choices": ["uniform", "distance"]}}
 
-    def __init__(self, n_neighbors: int = 15, weights: Literal["uniform", "distance"] = "distance"):
-        if n_neighbors < 1:
-            raise ValueError("n_neighbors must be >= 1")
-        self.n_neighbors, self.weights = n_neighbors, weights
+    parameters = {"n_neighbors": Param(15, Interval(1)), "weights": Param("distance", Options("uniform", "distance"))}
 
     def estimator(self, seed, class_weight):
         from sklearn.neighbors import KNeighborsClassifier
@@ -97,10 +94,7 @@ class LogReg(SklearnModel):
 
     search_space = {"C": {"low": 0.001, "high": 100.0, "log": True}}
 
-    def __init__(self, C: float = 1.0, max_iter: int = 2000):
-        if C <= 0 or max_iter < 1:
-            raise ValueError("C must be > 0 and max_iter >= 1")
-        self.C, self.max_iter = C, max_iter
+    parameters = {"C": Param(1.0, Interval(0, closed="neither")), "max_iter": Param(2000, Interval(1))}
 
     def estimator(self, seed, class_weight):
         from sklearn.linear_model import LogisticRegression

@@ -1,0 +1,123 @@
+"""A part's parameters, declared once as data (scikit-learn's `_parameter_constraints`).
+
+A part lists them in its `parameters` table, `{name: Param(default, constraint)}`: the default's
+type is the parameter's type, and the constraint (`Interval`, `Options`, `Registered`, `RunIds`)
+says which values of it are allowed. The registry checks values against them, `fer-bench list`
+shows them, and the conformance checks hold every search space inside them.
+"""
+
+import math
+from dataclasses import dataclass
+
+from fer_bench.errors import FerBenchError
+
+RUN_ID_LENGTH = 12
+
+
+class Constraint:
+    """Which values of a parameter's type are allowed; `str()` completes "must be ..."."""
+
+    def allows(self, value) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """Numbers from `low` to `high` (None: unbounded); `closed` is "both", "left", "right" or "neither"."""
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+
+    def allows(self, value):
+        left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
+        above = self.low is None or (value >= self.low if left else value > self.low)
+        below = self.high is None or (value <= self.high if right else value < self.high)
+        return above and below
+
+    def __str__(self):
+        left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
+        if self.high is None:
+            return f"{'>=' if left else '>'} {self.low}"
+        if self.low is None:
+            return f"{'<=' if right else '<'} {self.high}"
+        return f"in {'[' if left else '('}{self.low}, {self.high}{']' if right else ')'}"
+
+
+class Options(Constraint):
+    """One of the given values."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    @property
+    def choices(self) -> tuple:
+        return self.values
+
+    def allows(self, value):
+        return value in self.choices
+
+    def __str__(self):
+        return f"one of {list(self.choices)}"
+
+
+class Registered(Options):
+    """The name of a registered part of `kind` (a part added later becomes a choice)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    @property
+    def choices(self):
+        from fer_bench.parts import registry
+
+        return tuple(part.name for part in registry.parts(self.kind))
+
+
+@dataclass(frozen=True)
+class RunIds(Constraint):
+    """Run ids (`fer-bench show NAME` gives one): a tuple of different ones, or with `optional`
+    one id or "" for none."""
+
+    optional: bool = False
+
+    def allows(self, value):
+        ids = ((value,) if value else ()) if self.optional else value
+        return all(isinstance(i, str) and len(i) == RUN_ID_LENGTH for i in ids) and len(set(ids)) == len(ids)
+
+    def __str__(self):
+        what = '"" or a run id' if self.optional else "different run ids"
+        return f"{what} ({RUN_ID_LENGTH} characters; `fer-bench show NAME` gives one)"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A part parameter: its default (whose type values must have) and what else it must satisfy."""
+
+    default: object
+    constraint: Constraint | None = None
+    name: str = ""  # set from the part's `parameters` table
+
+    @property
+    def choices(self) -> tuple | None:
+        return self.constraint.choices if isinstance(self.constraint, Options) else None
+
+    def check(self, where, value):
+        """`value` (an int as a float, a list as a tuple) if it fits, else a FerBenchError naming it."""
+        expected = type(self.default)
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if expected is tuple and isinstance(value, list):  # TOML and JSON give lists
+            value, ok = tuple(value), True
+        if not ok:
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be {expected.__name__}, got {value!r}")
+        if expected is float and not math.isfinite(value):
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be a finite number, got {value!r}")
+        if self.constraint is not None and not self.constraint.allows(value):
+            raise FerBenchError(f"{where}: parameter {self.name!r} must be {self.constraint}, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        """What `fer-bench list` shows after the default: the type and the constraint."""
+        return type(self.default).__name__ + (f", {self.constraint}" if self.constraint else "")
