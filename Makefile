@@ -26,9 +26,11 @@ run: install
 TEST_WORKERS ?= auto
 
 test: install
+	$(BIN)/lint-imports
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 leaderboard: install
