@@ -183,7 +183,7 @@ def test_import_adds_the_records_and_weights_of_another_results_folder(tmp_path,
     assert (here / "models" / "abc123def456.weights.npz").read_bytes() == b"weights"
     assert "imported 0 record(s)" in capsys.readouterr().out
 
-    elsewhere.append(replace(record, created="2026-11-28T00:00:00+00:00", artefact="models/missing.weights.npz"))
+    elsewhere.append(replace(record, created="2026-11-29T00:00:00+00:00", artefact="models/missing.weights.npz"))
     assert main(["import", str(elsewhere.root), "--results", str(here)]) == 2
     assert len(RecordStore(here).all()) == 1
 

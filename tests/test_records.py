@@ -1,6 +1,7 @@
 """Records: the one reader upgrades older lines, a record reads back as written, and gives back its parts."""
 
 import json
+from dataclasses import replace
 
 from fer_bench.cli import main
 from fer_bench.data.dataset import FER2013_CLASSES
@@ -99,3 +100,11 @@ def test_a_record_gives_back_its_parts():
     assert isinstance(model, registry.get("model", "logreg").factory)
     assert model.get_params() == registry.get("model", "logreg").create({}).get_params()
     assert isinstance(record.part("features"), registry.get("features", "pixels").factory)
+
+
+def test_an_evaluation_of_an_old_run_keeps_its_unversioned_spec():
+    old = Record.from_dict(OLD_LINE)
+    evaluation = replace(example_record("e" * 12, "paper@photos"), spec=old.spec, evaluation={"of_run": old.run_id})
+    written = json.loads(json.dumps(evaluation.to_dict()))
+    assert written["schema"] == SCHEMA and written["spec"] == OLD_LINE["spec"]
+    assert Record.from_dict(written) == evaluation and Record.from_dict(written).config_id == old.config_id

@@ -6,6 +6,12 @@ fsync, made under an exclusive flock on the file; readers take a shared one, so 
 write in progress and no two appenders interleave. A writer killed mid-write leaves a torn last
 line: readers report and skip it, and the next appender seals it with a newline before writing, so
 a record is there whole or not at all.
+
+A record is built by `new_record` alone and read by `Record.from_dict` alone. Each line carries the
+`schema` it was written in; the reader upgrades an older line (as benchopt's `read_results` does),
+so the rest of the code reads one shape. Only a spec keeps the shape it was recorded in, since its
+hash is the run id: one recorded before run ids named part versions and the backend reads back
+unversioned (RunSpec.versioned), running on the backend its record's hardware names.
 """
 
 import fcntl
@@ -73,8 +79,7 @@ class RunData:
 @dataclass(frozen=True)
 class Record:
     """One run as recorded. `spec` is the RunSpec (parts, parameters, versions, backend, seed,
-    data fingerprint); `metrics` has a SplitMetrics per test split; a failed run has `error`.
-    Records are made by `new_record` and read by `Record.from_dict`."""
+    data fingerprint); `metrics` has a SplitMetrics per test split; a failed run has `error`."""
 
     run_id: str
     experiment: str
@@ -107,8 +112,7 @@ class Record:
         values = _upgrade(values)
         known = {f.name for f in fields(cls)} - {"extra"}
         record = {k: v for k, v in values.items() if k in known}
-        # a spec recorded before run ids named the backend (an evaluation of such a run still
-        # copies it) ran on its record's
+        # unversioned specs are not schema 0's alone: an evaluation of such a run copies its spec
         record["spec"] = RunSpec.from_dict(values["spec"], values["hardware"]["keras_backend"])
         record["data"] = RunData(**{**values["data"], "classes": tuple(values["data"]["classes"])})
         record["metrics"] = {split: SplitMetrics.from_dict(m) for split, m in values.get("metrics", {}).items()}
