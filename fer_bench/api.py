@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from fer_bench.analysis import pairs, yardsticks
 from fer_bench.data import Dataset, load_dataset
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     import pandas
 
 log = logging.getLogger("fer_bench")
-LEADERBOARD_FILE = "LEADERBOARD.md"
-GRIDS_DIR = "grids"
 
 
 def run(experiment, *, data=None, results=None, cache=None, seed=None, force=False, jobs=None,
@@ -63,7 +62,7 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
     `jobs` cells run in parallel processes; with `storage` (an Optuna storage URL) the cells are
     shared by every machine that runs the same grid on it. `report_only` runs nothing.
     """
-    from fer_bench.reports.grid import write_report
+    from fer_bench.reports.grid import GridReport
     from fer_bench.specs.grid import load_grid
     from fer_bench.sweeps.grid import run_grid, run_grid_shared
 
@@ -79,8 +78,8 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
     elif not report_only:
         ran, failed, skipped = run_grid(grid, dataset, store, cache, jobs, command)
         log.info(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
-    records = store.all()
-    report = write_report(grid, dataset, records, store.root / GRIDS_DIR, command)
+    writer = GridReport()
+    report = writer.write(writer.compute(grid, dataset, store.all()), store.root, command)
     write_leaderboard(store.root)
     return GridResult(ran, failed, skipped, report)
 
@@ -93,7 +92,7 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     Trials see only Training rows. `workers` processes share the study here; `storage` (a URL,
     default SQLite in `results/searches/NAME.db`) lets workers on other machines share it too.
     """
-    from fer_bench.reports.search import write_search_report
+    from fer_bench.reports.search import SearchReport
     from fer_bench.specs.search import feature_variants, load_search
     from fer_bench.sweeps import studies, tuning
 
@@ -115,8 +114,8 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
              f"({100 * best.value:.2f}% on validation)")  # fmt: skip
     info = tuning.summary(search, study, best, storage)
     record = runner.run(experiment, dataset, store, cache, command=command, extra={"search": info})
-    report = write_search_report(search, study, info, record, store.root / tuning.SEARCHES_DIR, command,
-                                 store.all(), dataset)  # fmt: skip
+    writer = SearchReport()
+    report = writer.write(writer.compute(search, study, info, record, store.all(), dataset), store.root, command)
     write_leaderboard(store.root)
     log.info(f"report: {report}")
     return record
@@ -195,18 +194,20 @@ def latest_record(name_or_id, results=None) -> Record:
 def write_leaderboard(results=None, readme=None) -> Path:
     """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
     store = RecordStore(results)
-    records = store.all()
-    path = boards.write(records, store.root / LEADERBOARD_FILE)
+    writer = boards.LeaderboardReport()
+    links = boards.linked_reports(store.root)
+    info = writer.compute(store.all(), yardsticks.load_all(store.root), links, boards.listed_params())
+    path = writer.write(info, store.root, "fer-bench leaderboard")
     if readme:
-        boards.update_readme(records, Path(readme))
+        boards.update_readme(info, Path(readme))
     return path
 
 
-def compare(runs, *, data=None, results=None, split=None):
+def compare(runs, *, data=None, results=None, split=None) -> pairs.Comparison:
     """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
-    evaluate (McNemar's exact test; default split: the first run's report split); returns (reference
-    record, table rows). Evaluations of saved models carry their labels; other runs need `data`."""
-    from fer_bench.analysis import pairs
+    evaluate (McNemar's exact test; default split: the first run's report split); returns the
+    comparison: its base record, split, and a row of numbers per other run. Evaluations of saved
+    models carry their labels; other runs need `data`."""
     from fer_bench.runs.records import latest_ok
     from fer_bench.scoring.metrics import decode_predictions
 
@@ -228,10 +229,10 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
     and rewrite the leaderboard, which gains the FER+ and clean columns. Returns the files written."""
-    from fer_bench.analysis import duplicates, yardsticks
+    from fer_bench.analysis import duplicates
     from fer_bench.data import ferplus
     from fer_bench.data.labels import votes_of
-    from fer_bench.reports import labels as label_reports
+    from fer_bench.reports.labels import DuplicatesReport, FerplusReport
 
     store = RecordStore(results).check_writable()
     dataset = _dataset(data)
@@ -240,12 +241,12 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     log.info("finding test images copied from Training")
     copies = duplicates.find_copies(dataset)
     measured = yardsticks.compute(dataset, outcomes, copies, command)
-    out_dir = store.root / yardsticks.LABELS_DIR
     records = store.all()
+    agreement, copied = FerplusReport(), DuplicatesReport()
     written = [
         measured.save(store.root),
-        label_reports.write_ferplus_report(dataset, outcomes, records, measured, out_dir, command),
-        label_reports.write_duplicates_report(dataset, records, measured, copies, out_dir, command),
+        agreement.write(agreement.compute(dataset, outcomes, records, measured), store.root, command),
+        copied.write(copied.compute(dataset, records, measured, copies), store.root, command),
     ]
     return written + [write_leaderboard(store.root)]
 
@@ -337,9 +338,10 @@ def write_calibration(runs=None, *, results=None, command=None) -> Path:
         ranked = [r for board in boards.boards(records) if not board.evaluated for r in board.runs]
         chosen = [r for r in ranked if kept.stored_path(store.root, r) is not None]
     command = command or _call("write_calibration", runs)
-    from fer_bench.reports import calibration as calibration_reports
+    from fer_bench.reports.calibration import CalibrationReport, stored
 
-    return calibration_reports.write_report(chosen, store.root, command)
+    writer = CalibrationReport()
+    return writer.write(writer.compute(chosen, stored(chosen, store.root)), store.root, command)
 
 
 class Imported(NamedTuple):

@@ -17,6 +17,7 @@ from pathlib import Path
 from fer_bench import api, console
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.runs import layout
 from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
@@ -93,7 +94,7 @@ def build_parser():
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.set_defaults(handler=cmd_show)
 
-    board = sub.add_parser("leaderboard", parents=[common], help=f"write <results>/{api.LEADERBOARD_FILE}")
+    board = sub.add_parser("leaderboard", parents=[common], help=f"write <results>/{layout.LEADERBOARD}")
     board.add_argument("--readme", default=None, help="also refresh the headline block of this README")
     board.set_defaults(handler=cmd_leaderboard)
 
@@ -267,14 +268,13 @@ def cmd_import(args):
 
 
 def cmd_compare(args):
-    from fer_bench.analysis.pairs import markdown
+    from fer_bench.reports.comparison import ComparisonReport
 
-    base, rows = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
-    text = markdown(base, rows, args.split or base.report_split, args.command_line)
-    print(text)
+    comparison = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
+    report = ComparisonReport()
+    print(report.markdown(comparison, args.command_line))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        report.write(comparison, args.results, args.command_line, path=args.out)
 
 
 def cmd_probabilities(args):

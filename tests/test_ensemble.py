@@ -8,7 +8,7 @@ from fer_bench import api
 from fer_bench.cli import main
 from fer_bench.parts.models import ensemble
 from fer_bench.reports import calibration as calibration_reports
-from fer_bench.runs import probabilities
+from fer_bench.runs import layout, probabilities
 from fer_bench.runs.records import RecordStore
 from fer_bench.scoring import calibration
 from fer_bench.testing import CHECK_CLASSES, CheapCentroidHoldout, simulated_dataset, write_csv
@@ -46,7 +46,7 @@ def stored(results, record, split):
 def test_a_run_stores_each_test_images_probabilities_and_calibration(recorded):
     dataset, results, members = recorded
     record = members["a"]
-    assert record.probabilities == probabilities.relative_path(record.run_id)
+    assert record.probabilities == layout.probabilities(record.run_id)
     private = stored(results, record, "PrivateTest")
     assert np.array_equal(private.rows, dataset.indices("PrivateTest"))
     assert np.array_equal(private.labels, dataset.labels[private.rows])

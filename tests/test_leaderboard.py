@@ -20,12 +20,17 @@ def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest",
     return example_record(run_id, experiment, fingerprint, versions, metrics=metrics, timings={"total": 30.0})
 
 
+def _render(records):
+    report = leaderboard.LeaderboardReport()
+    return report.markdown(report.compute(records), "fer-bench leaderboard")
+
+
 def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
     subset_champion = record("a" * 12, "detector", 0.6, coverage=0.7)  # 60% over all, 85.7% on covered
     whole = record("b" * 12, "full", 0.65)
     board = leaderboard.boards([subset_champion, whole])[0]
     assert [r.experiment for r in board.runs] == ["full", "detector"]
-    text = leaderboard.render([subset_champion, whole])
+    text = _render([subset_champion, whole])
     assert "700/1000 (70.0%)" in text and "85.71" in text
 
 
@@ -37,7 +42,7 @@ def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
     ]
     found = leaderboard.boards(records)
     assert [(b.data.fingerprint, b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
-    text = leaderboard.render(records)
+    text = _render(records)
     assert text.count("## usage folders") == 2 and "Test acc. (all images)" in text
 
 
@@ -59,7 +64,7 @@ def test_a_run_of_the_current_code_replaces_the_earlier_codes_on_the_board():
 def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
     whole = record("a" * 12, "p", 0.5)
     resumed = replace(record("b" * 12, "q", 0.6), timings={"total": 600.0, "fit_earlier_attempts": 300.0})
-    text = leaderboard.render([whole, resumed])
+    text = _render([whole, resumed])
     assert "15.0 min, resumed" in text and "30 s" in text
 
 
@@ -69,7 +74,7 @@ def test_runs_of_earlier_code_are_marked():
     changed = replace(changed, spec=replace(changed.spec, model=replace(changed.spec.model, version="0")))
     assert current.outdated_parts() == [] and changed.outdated_parts() == ["model/logreg v0, now v1"]
     assert len(legacy.outdated_parts()) == 3
-    text = leaderboard.render([current, legacy, changed])
+    text = _render([current, legacy, changed])
     assert "| before †" in text and "| changed †" in text and "| now " in text and "| now †" not in text
 
 
@@ -82,7 +87,7 @@ def test_kaggle_places():
 def test_readme_headline_block_is_replaced_between_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- leaderboard:start -->\nSTALE\n<!-- leaderboard:end -->\noutro\n")
-    leaderboard.update_readme([record("a" * 12, "paper", 0.37)], readme)
+    leaderboard.update_readme(leaderboard.LeaderboardReport().compute([record("a" * 12, "paper", 0.37)]), readme)
     text = readme.read_text()
     assert "STALE" not in text and "| paper" in text and "37.00" in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
@@ -96,4 +101,4 @@ def test_readme_without_markers_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
     with pytest.raises(FerBenchError, match="no <!-- leaderboard:start -->"):
-        leaderboard.update_readme([], readme)
+        leaderboard.update_readme(leaderboard.LeaderboardReport().compute([]), readme)

@@ -18,10 +18,10 @@ from fer_bench.analysis import duplicates
 from fer_bench.data import ferplus
 from fer_bench.data.dataset import FER2013_CLASSES, Dataset
 from fer_bench.data.ferplus import FERPLUS_CLASSES
+from fer_bench.runs import layout
 from fer_bench.runs.records import Record
 from fer_bench.scoring.metrics import UNCOVERED, decode_predictions, encode_predictions
 
-LABELS_DIR = "labels"
 # FER+ names the same emotions differently; contempt has no FER2013 class
 FERPLUS_TO_FER2013 = {
     "Neutral": "Neutral",
@@ -96,7 +96,7 @@ class Yardsticks:
         return cls(values["fingerprint"], values["images"], splits, values["command"])
 
     def save(self, results_root: Path) -> Path:
-        path = Path(results_root) / LABELS_DIR / f"{self.fingerprint}.json"
+        path = Path(results_root) / layout.LABELS / f"{self.fingerprint}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict()))
         return path
@@ -114,9 +114,8 @@ def compute(dataset: Dataset, outcomes, copies: duplicates.Copies, command) -> Y
 
 
 def load_all(results_root) -> list[Yardsticks]:
-    return [
-        Yardsticks.from_dict(json.loads(p.read_text())) for p in sorted(Path(results_root, LABELS_DIR).glob("*.json"))
-    ]
+    found = sorted(Path(results_root, layout.LABELS).glob("*.json"))
+    return [Yardsticks.from_dict(json.loads(p.read_text())) for p in found]
 
 
 def for_record(found, record: Record):

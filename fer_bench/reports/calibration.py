@@ -2,39 +2,46 @@
 before and after temperature scaling fitted on its held-out Training images, as a markdown report
 with reliability diagrams (`<results>/calibration/`).
 
-It reads the stored probabilities (fer_bench/runs/probabilities.py) only: no model is run, and no test
-image reaches the temperature fit.
+It reads the stored probabilities (fer_bench/runs/probabilities.py, `stored`) only: no model is run,
+and no test image reaches the temperature fit.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.reports import figures
-from fer_bench.runs import probabilities
-from fer_bench.runs.records import Record
+from fer_bench.reports.base import Report
+from fer_bench.runs import layout, probabilities
 from fer_bench.scoring import calibration
 
-CALIBRATION_DIR = "calibration"
 REPORT_FILE = "calibration.md"
 FIGURE_FILE = "reliability.png"
 
 
-def measured(record: Record, root: Path) -> dict:
-    """The calibration of `record` on its report split, and after temperature scaling where the run
-    held Training images out: {split, accuracy, before, temperature, after, bins_before, bins_after}."""
-    split = record.report_split
-    with_holdout = probabilities.HOLDOUT in probabilities.stored_splits(root, record)
-    kept = probabilities.load(root, record, [split, *([probabilities.HOLDOUT] if with_holdout else [])])
-    test = kept[split]
+def stored(records, root: Path) -> dict:
+    """{run id: {split: SplitProbabilities}}: each run's report split, and its held-out and Training
+    images where it stored them; what `CalibrationReport.compute` reads."""
+    kept = {}
+    for record in records:
+        found = probabilities.stored_splits(root, record)
+        extra = [s for s in (probabilities.HOLDOUT, TRAIN_SPLIT) if s in found]
+        kept[record.run_id] = probabilities.load(root, record, [record.report_split, *extra])
+    return kept
+
+
+def measured(split, test, held) -> dict:
+    """The calibration of a run on `split` (its SplitProbabilities `test`), and after temperature
+    scaling fitted on `held` (the Training images it held out; None where it held none):
+    {split, n, accuracy, confidence, before, temperature, after, bins_before, bins_after}."""
     scored = test.covered & (test.labels >= 0)
     y, proba = test.labels[scored], test.proba[scored]
     result = {"split": split, "n": int(scored.sum()), **_accuracy_and_confidence(y, proba),
               "before": calibration.measure(y, proba), "bins_before": calibration.reliability(y, proba),
               "temperature": None, "after": None, "bins_after": None}  # fmt: skip
-    if with_holdout:
-        held = kept[probabilities.HOLDOUT]
+    if held is not None:
         usable = held.covered & (held.labels >= 0)
         temperature = calibration.fit_temperature(held.labels[usable], held.proba[usable])
         scaled = calibration.scaled(proba, temperature)
@@ -47,62 +54,81 @@ def _accuracy_and_confidence(y, proba):
     return {"accuracy": float((proba.argmax(axis=1) == y).mean()), "confidence": float(proba.max(axis=1).mean())}
 
 
-def on_training(record: Record, root: Path) -> dict:
-    """Accuracy and mean top probability on the Training images, for a run that stored them (a
-    teacher): in-sample figures, the targets a student learns."""
-    train = probabilities.load(root, record, [TRAIN_SPLIT])[TRAIN_SPLIT]
+def on_training(train) -> dict:
+    """Accuracy and mean top probability on the Training images (their SplitProbabilities), for a run
+    that stored them (a teacher): in-sample figures, the targets a student learns."""
     scored = train.covered & (train.labels >= 0)
     return {"n": int(scored.sum()), **_accuracy_and_confidence(train.labels[scored], train.proba[scored])}
 
 
-def write_report(records, root: Path, command) -> Path:
-    """Write the report of `records` (those with stored probabilities) under `root`; returns its path."""
-    out = Path(root) / CALIBRATION_DIR
-    found = [(r, measured(r, root)) for r in records]
-    rows = [
-        [r.experiment, r.seed, f"`{r.run_id}`", m["split"], m["n"], f"{100 * m['accuracy']:.2f}",
-         f"{100 * m['confidence']:.2f}", *_figures(m["before"]), f"{m['temperature']:.3f}" if m["temperature"] else "—",
-         *(_figures(m["after"]) if m["after"] else ["—"] * 3)]
-        for r, m in found
-    ]  # fmt: skip
-    headers = ["experiment", "seed", "run id", "split", "images", "accuracy %", "mean confidence %", "NLL",
-               "Brier", "ECE %", "temperature", "NLL after", "Brier after", "ECE % after"]  # fmt: skip
-    teachers = [(r, on_training(r, root)) for r in records if TRAIN_SPLIT in probabilities.stored_splits(root, r)]
-    curves = [(f"{r.experiment} seed {r.seed} ({r.run_id[:6]})", _curves(m)) for r, m in found]
-    if curves:
-        figures.save(figures.reliability_diagrams(curves), out / FIGURE_FILE)
-    lines = [
-        "# Calibration",
-        "",
-        f"Generated by `{command}` from the probabilities each run stored for every test image",
-        "(`models/<run id>.probabilities.npz`). Do not edit by hand.",
-        "",
-        "Measured on each run's report split, over the images it evaluated. NLL: mean negative",
-        "log-likelihood of the true class (nats); Brier: mean squared error of the probability vector",
-        "(summed over classes); ECE: expected calibration error over 15 equal-width confidence bins;",
-        "mean confidence: the mean top probability (below the accuracy: under-confident).",
-        "`after`: the probabilities divided in log space by one temperature T, fitted (minimum NLL) on",
-        "the Training images the run held out for validation, never on a test split; T > 1 means the",
-        "model was over-confident. Temperature scaling leaves every prediction, so the accuracy, as it is.",
-        "A run that held out no real images (its validation set was resampled, or it had none) has no T.",
-        "",
-        tabulate(rows, headers, tablefmt="github", disable_numparse=True)
-        if rows
-        else "_No run has stored probabilities._",
-        "",
-    ]
-    if teachers:
-        rows = [[r.experiment, f"`{r.run_id}`", t["n"], f"{100 * t['accuracy']:.2f}", f"{100 * t['confidence']:.2f}"]
-                for r, t in teachers]  # fmt: skip
-        lines += ["Runs that stored their Training probabilities (teachers): in-sample figures, since they were",
-                  "fitted on those images; what a student distilled from them learns.", "",
-                  tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %"],
-                           tablefmt="github", disable_numparse=True), ""]  # fmt: skip
-    if curves:
-        lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / REPORT_FILE).write_text("\n".join(lines))
-    return out / REPORT_FILE
+@dataclass
+class CalibrationInfo:
+    found: list  # (record, measured)
+    teachers: list  # (record, on_training) of the runs that stored their Training probabilities
+
+
+class CalibrationReport(Report[CalibrationInfo]):
+    folder = layout.CALIBRATION
+    title = "Calibration (NLL, Brier, ECE; before and after temperature scaling)"
+
+    def compute(self, records, kept) -> CalibrationInfo:
+        """`kept`: the runs' stored probabilities (`stored`)."""
+        found, teachers = [], []
+        for r in records:
+            splits = kept[r.run_id]
+            found.append((r, measured(r.report_split, splits[r.report_split], splits.get(probabilities.HOLDOUT))))
+            if TRAIN_SPLIT in splits:
+                teachers.append((r, on_training(splits[TRAIN_SPLIT])))
+        return CalibrationInfo(found, teachers)
+
+    def file_name(self, info) -> str:
+        return REPORT_FILE
+
+    def figures(self, info: CalibrationInfo):
+        if info.found:
+            curves = [(f"{r.experiment} seed {r.seed} ({r.run_id[:6]})", _curves(m)) for r, m in info.found]
+            yield FIGURE_FILE, figures.reliability_diagrams(curves)
+
+    def markdown(self, info: CalibrationInfo, command: str) -> str:
+        rows = [
+            [r.experiment, r.seed, f"`{r.run_id}`", m["split"], m["n"], f"{100 * m['accuracy']:.2f}",
+             f"{100 * m['confidence']:.2f}", *_figures(m["before"]),
+             f"{m['temperature']:.3f}" if m["temperature"] else "—",
+             *(_figures(m["after"]) if m["after"] else ["—"] * 3)]
+            for r, m in info.found
+        ]  # fmt: skip
+        headers = ["experiment", "seed", "run id", "split", "images", "accuracy %", "mean confidence %", "NLL",
+                   "Brier", "ECE %", "temperature", "NLL after", "Brier after", "ECE % after"]  # fmt: skip
+        lines = [
+            "# Calibration",
+            "",
+            f"Generated by `{command}` from the probabilities each run stored for every test image",
+            f"(`{layout.probabilities('<run id>')}`). Do not edit by hand.",
+            "",
+            "Measured on each run's report split, over the images it evaluated. NLL: mean negative",
+            "log-likelihood of the true class (nats); Brier: mean squared error of the probability vector",
+            "(summed over classes); ECE: expected calibration error over 15 equal-width confidence bins;",
+            "mean confidence: the mean top probability (below the accuracy: under-confident).",
+            "`after`: the probabilities divided in log space by one temperature T, fitted (minimum NLL) on",
+            "the Training images the run held out for validation, never on a test split; T > 1 means the",
+            "model was over-confident. Temperature scaling leaves every prediction, so the accuracy, as it is.",
+            "A run that held out no real images (its validation set was resampled, or it had none) has no T.",
+            "",
+            tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+            if rows
+            else "_No run has stored probabilities._",
+            "",
+        ]
+        if info.teachers:
+            rows = [[r.experiment, f"`{r.run_id}`", t["n"], f"{100 * t['accuracy']:.2f}",
+                     f"{100 * t['confidence']:.2f}"] for r, t in info.teachers]  # fmt: skip
+            lines += ["Runs that stored their Training probabilities (teachers): in-sample figures, since they were",
+                      "fitted on those images; what a student distilled from them learns.", "",
+                      tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %"],
+                               tablefmt="github", disable_numparse=True), ""]  # fmt: skip
+        if info.found:
+            lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
+        return "\n".join(lines)
 
 
 def _figures(c: calibration.Calibration):

@@ -1,10 +1,23 @@
 """Figures from run records and studies, as matplotlib `Figure` objects (no pyplot, no global backend):
-a notebook shows them as they are, and `save` writes one as PNG."""
+a notebook shows them as they are, and `save` writes one as PNG. matplotlib loads with the first
+figure drawn, not with the reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from fer_bench.runs.records import Record
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _new_figure(**options) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
 
 
 def confusion_matrix(record: Record, split) -> Figure:
@@ -14,7 +27,7 @@ def confusion_matrix(record: Record, split) -> Figure:
     counts = np.asarray(m.confusion_matrix)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     side = 2.5 + 0.5 * len(classes)
-    fig = Figure(figsize=(side, side * 0.87))
+    fig = _new_figure(figsize=(side, side * 0.87))
     ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(counts):
@@ -36,7 +49,7 @@ def confusion_matrix(record: Record, split) -> Figure:
 def training_curves(record: Record) -> Figure:
     """Training and validation loss and accuracy over epochs (the study's figures 2 and 3)."""
     history = record.history
-    fig = Figure(figsize=(9, 3.4))
+    fig = _new_figure(figsize=(9, 3.4))
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + metric in history:
@@ -55,7 +68,7 @@ def training_curves(record: Record) -> Figure:
 
 def accuracy_chart(rows, split) -> Figure:
     """Horizontal bars of mean test accuracy with 95% intervals; `rows` = (axis, setting, mean, low, high)."""
-    fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2))
+    fig = _new_figure(figsize=(8, 0.32 * len(rows) + 1.2))
     ax = fig.subplots()
     positions = np.arange(len(rows))[::-1]
     means = np.array([r[2] for r in rows]) * 100
@@ -74,7 +87,7 @@ def accuracy_chart(rows, split) -> Figure:
 def optimisation_history(values, metric) -> Figure:
     """Each complete trial's validation value by trial number, and the best so far."""
     numbers, scores = zip(*values) if values else ((), ())
-    fig = Figure(figsize=(6.5, 3.6))
+    fig = _new_figure(figsize=(6.5, 3.6))
     ax = fig.subplots()
     ax.plot(numbers, np.array(scores) * 100, "o", alpha=0.7, label="trial")
     ax.plot(numbers, np.maximum.accumulate(np.array(scores) * 100) if scores else [], "-", label="best so far")
@@ -88,7 +101,7 @@ def optimisation_history(values, metric) -> Figure:
 def importance_chart(importances: dict) -> Figure:
     """Horizontal bars of each tuned parameter's importance."""
     names = list(importances)[::-1]
-    fig = Figure(figsize=(6.5, 0.4 * len(names) + 1.2))
+    fig = _new_figure(figsize=(6.5, 0.4 * len(names) + 1.2))
     ax = fig.subplots()
     ax.barh(range(len(names)), [importances[n] for n in names], color="C0", alpha=0.8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
@@ -107,7 +120,7 @@ def flip_matrix(counts, rows, columns, title) -> Figure:
     """Row-normalised table of how one labelling's classes (rows) land in another's (columns)."""
     counts = np.asarray(counts)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig = Figure(figsize=(1.0 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    fig = _new_figure(figsize=(1.0 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
     ax = fig.subplots()
     ax.imshow(rates, cmap="Purples", vmin=0, vmax=1, aspect="auto")
     for (i, j), n in np.ndenumerate(counts):
@@ -124,7 +137,7 @@ def reliability_diagrams(curves) -> Figure:
     `curves` = [(title, [(label, [(images, accuracy, confidence)])])]."""
     columns = min(3, len(curves))
     rows = -(-len(curves) // columns)
-    fig = Figure(figsize=(3.2 * columns, 3.0 * rows))
+    fig = _new_figure(figsize=(3.2 * columns, 3.0 * rows))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for ax, (title, lines) in zip(axes, curves):
         ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")

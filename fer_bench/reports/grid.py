@@ -1,13 +1,14 @@
 """`results/grids/NAME.md`: a table per axis, figures, and what the numbers show, from the run records."""
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 from tabulate import tabulate
 
 from fer_bench.data.dataset import UNLABELLED
 from fer_bench.reports import figures
+from fer_bench.reports.base import Report
+from fer_bench.runs import layout
 from fer_bench.runs.records import report_split
 from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
 from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std
@@ -27,6 +28,47 @@ class Setting:
     split: str
 
 
+@dataclass
+class Summary:
+    """The numbers of one table row: a setting over its seeds, and against the base where it has one."""
+
+    seeds: list
+    mean: float  # accuracy on the evaluated images, over the seeds
+    std: float
+    ci: tuple  # bootstrap 95% interval of the mean
+    accuracy_all: float
+    macro_f1: float
+    n_evaluated: int  # images every seed evaluates
+    fit_s: float
+    p_values: list = field(default_factory=list)  # McNemar against the base, per shared seed
+    delta: float | None = None  # points against the base (None: the base itself, or no base)
+    delta_all: float | None = None
+    base_evaluated: int | None = None
+
+
+@dataclass
+class GridInfo:
+    grid: Grid
+    source: str
+    n_images: int
+    fingerprint: str
+    split: str
+    settings: dict  # experiment name -> Setting, of the experiments with a record
+    rows_by_axis: dict  # axis -> [(Setting, Summary)]
+    missing: list  # (experiment, seed, None) of the cells not run yet
+    failed: list  # (experiment, seed, error)
+    other_code: int  # runs shown that other code or another backend made
+
+    @property
+    def base(self) -> Setting | None:
+        return self.settings.get(self.grid.base.name)
+
+    @property
+    def chart_rows(self):
+        """(axis, setting, mean, low, high) of every row, for the accuracy chart."""
+        return [(axis, s.axis_label, row.mean, *row.ci) for axis, rows in self.rows_by_axis.items() for s, row in rows]
+
+
 def _setting(label, records, labels, split):
     predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
     return Setting(label, records, predictions == labels, (predictions != UNCOVERED) & (labels != UNLABELLED), split)
@@ -36,22 +78,20 @@ def _mean(records, split, metric):
     return float(np.mean([getattr(r.metrics[split], metric) for r in records]))
 
 
-def summarize(setting: Setting, base: Setting | None):
+def summarize(setting: Setting, base: Setting | None) -> Summary:
     """The numbers of one table row."""
     mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
     shared = setting.evaluated.all(axis=0)
-    low, high = bootstrap_ci(setting.correct[:, shared])
-    row = {
-        "seeds": [r.seed for r in setting.records],
-        "mean": mean,
-        "std": std,
-        "ci": (low, high),
-        "accuracy_all": _mean(setting.records, setting.split, "accuracy_all"),
-        "macro_f1": _mean(setting.records, setting.split, "macro_f1"),
-        "n_evaluated": int(shared.sum()),
-        "fit_s": float(np.mean([r.timings["fit"] for r in setting.records])),
-        "p_values": [],
-    }
+    row = Summary(
+        seeds=[r.seed for r in setting.records],
+        mean=mean,
+        std=std,
+        ci=tuple(bootstrap_ci(setting.correct[:, shared])),
+        accuracy_all=_mean(setting.records, setting.split, "accuracy_all"),
+        macro_f1=_mean(setting.records, setting.split, "macro_f1"),
+        n_evaluated=int(shared.sum()),
+        fit_s=float(np.mean([r.timings["fit"] for r in setting.records])),
+    )
     if base is not None and base is not setting:
         by_seed = {r.seed: i for i, r in enumerate(base.records)}
         for i, record in enumerate(setting.records):
@@ -59,17 +99,17 @@ def summarize(setting: Setting, base: Setting | None):
             if j is None:
                 continue
             both = setting.evaluated[i] & base.evaluated[j]
-            row["p_values"].append(mcnemar_exact(setting.correct[i, both], base.correct[j, both])[2])
-        row["delta"] = mean - _mean(base.records, base.split, "accuracy")
-        row["delta_all"] = row["accuracy_all"] - _mean(base.records, base.split, "accuracy_all")
-        row["base_evaluated"] = int(base.evaluated.all(axis=0).sum())
+            row.p_values.append(mcnemar_exact(setting.correct[i, both], base.correct[j, both])[2])
+        row.delta = mean - _mean(base.records, base.split, "accuracy")
+        row.delta_all = row.accuracy_all - _mean(base.records, base.split, "accuracy_all")
+        row.base_evaluated = int(base.evaluated.all(axis=0).sum())
     return row
 
 
-def _p_text(row):
-    p = row["p_values"]
+def _p_text(row: Summary):
+    p = row.p_values
     if not p:
-        return "base" if "delta" not in row else "n/a"
+        return "base" if row.delta is None else "n/a"
     significant = sum(v < SIGNIFICANCE for v in p)
     return f"{np.median(p):.2g} ({significant}/{len(p)} < {SIGNIFICANCE})"
 
@@ -84,118 +124,131 @@ def cell_record(spec, latest, earlier):
     return latest.get(spec.run_id) or earlier.get(spec.config_id)
 
 
-def write_report(grid: Grid, dataset, records, out_dir: Path, command: str) -> Path:
-    latest, earlier = {}, {}
-    for record in records:
-        latest[record.run_id] = record
-        if record.ok:
-            earlier[record.config_id] = record
-    split = report_split(dataset.test_splits())
-    labels = dataset.labels[dataset.indices(split)]
-    figure_dir = out_dir / grid.name
-    settings, missing, failed, other_code = {}, [], [], 0
-    for experiment in grid.experiments:
-        runs = []
-        for seed in grid.seeds:
-            spec = experiment.spec(dataset.fingerprint, seed)
-            record = cell_record(spec, latest, earlier)
-            if record is None or not record.ok:
-                (failed if record else missing).append((experiment.name, seed, record and record.error))
-            elif split in record.metrics:
-                runs.append(record)
-                other_code += record.run_id != spec.run_id
-        if runs:
-            settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split)
+class GridReport(Report[GridInfo]):
+    folder = layout.GRIDS
+    title = "Grid reports (ablations over seeds, with intervals and tests)"
 
-    base = settings.get(grid.base.name)
-    rows_by_axis = {
-        axis: [(settings[e.name], summarize(settings[e.name], base)) for e in experiments if e.name in settings]
-        for axis, experiments in grid.axes.items()
-    }
-    chart_rows = [
-        (axis, s.axis_label, row["mean"], *row["ci"]) for axis, rows in rows_by_axis.items() for s, row in rows
-    ]
-    if chart_rows:
-        figures.save(figures.accuracy_chart(chart_rows, split), figure_dir / "accuracy.png")
-    for setting in settings.values():
-        for record in setting.records:
-            figures.save(figures.confusion_matrix(record, split), figure_dir / f"confusion-{record.run_id}.png")
-            if record.history:
-                figures.save(figures.training_curves(record), figure_dir / f"curves-{record.run_id}.png")
+    def compute(self, grid: Grid, dataset, records) -> GridInfo:
+        latest, earlier = {}, {}
+        for record in records:
+            latest[record.run_id] = record
+            if record.ok:
+                earlier[record.config_id] = record
+        split = report_split(dataset.test_splits())
+        labels = dataset.labels[dataset.indices(split)]
+        settings, missing, failed, other_code = {}, [], [], 0
+        for experiment in grid.experiments:
+            runs = []
+            for seed in grid.seeds:
+                spec = experiment.spec(dataset.fingerprint, seed)
+                record = cell_record(spec, latest, earlier)
+                if record is None or not record.ok:
+                    (failed if record else missing).append((experiment.name, seed, record and record.error))
+                elif split in record.metrics:
+                    runs.append(record)
+                    other_code += record.run_id != spec.run_id
+            if runs:
+                settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split)
+        base = settings.get(grid.base.name)
+        rows_by_axis = {
+            axis: [(settings[e.name], summarize(settings[e.name], base)) for e in experiments if e.name in settings]
+            for axis, experiments in grid.axes.items()
+        }
+        return GridInfo(grid, dataset.source, len(dataset), dataset.fingerprint, split, settings, rows_by_axis,
+                        missing, failed, other_code)  # fmt: skip
 
-    lines = [
-        f"# Grid `{grid.name}`",
-        "",
-        f"Generated by `{command}` from the run records in `../runs.jsonl`; do not edit by hand.",
-        f"Grid file: `experiments/grids/{grid.name}.toml`. {grid.description}",
-        "",
-        f"Data: `{dataset.source}` ({len(dataset)} images, fingerprint `{dataset.fingerprint}`). "
-        f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**.",
-        "",
-        _backends(settings),
-        "",
-        "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
-        "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
-        f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
-        "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
-        "",
-    ]
-    if other_code:
-        lines += [
-            f"**{other_code} of the runs shown were made by other code or another Keras backend** than this",
-            "report's (their part versions or backend differ; see the record of each run id):",
-            f"`fer-bench grid {grid.name}` runs those cells again with the current code.",
+    def file_name(self, info: GridInfo) -> str:
+        return f"{info.grid.name}.md"
+
+    def figures(self, info: GridInfo):
+        name, split = info.grid.name, info.split
+        if info.chart_rows:
+            yield f"{name}/accuracy.png", figures.accuracy_chart(info.chart_rows, split)
+        for setting in info.settings.values():
+            for record in setting.records:
+                yield f"{name}/confusion-{record.run_id}.png", figures.confusion_matrix(record, split)
+                if record.history:
+                    yield f"{name}/curves-{record.run_id}.png", figures.training_curves(record)
+
+    def markdown(self, info: GridInfo, command: str) -> str:
+        grid, split, base = info.grid, info.split, info.base
+        failed, missing, settings, rows_by_axis = info.failed, info.missing, info.settings, info.rows_by_axis
+        lines = [
+            f"# Grid `{grid.name}`",
+            "",
+            f"Generated by `{command}` from the run records in `../runs.jsonl`; do not edit by hand.",
+            f"Grid file: `experiments/grids/{grid.name}.toml`. {grid.description}",
+            "",
+            f"Data: `{info.source}` ({info.n_images} images, fingerprint `{info.fingerprint}`). "
+            f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**.",
+            "",
+            _backends(settings),
+            "",
+            "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
+            "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
+            f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
+            "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
             "",
         ]
-    if failed or missing:
-        lines += [f"**Incomplete**: {len(missing)} cell(s) not run yet, {len(failed)} failed:", ""]
-        lines += [f"- `{name}` seed {seed}: {error or 'not run'}" for name, seed, error in failed + missing]
-        lines += [""]
-    if grid.refused:
-        lines += [f"Not run, because their parts refuse to run together ({len(grid.refused)}):", ""]
-        lines += [f"- `{name}`: {reason}" for name, reason in grid.refused]
-        lines += [""]
-    if base is None:
-        lines += [f"_The base `{grid.base.name}` has no record yet, so nothing is compared with it._", ""]
-    effects = _effects(rows_by_axis)
-    if effects:
-        lines += [
-            "## Largest effects",
-            "",
-            tabulate(
-                [
-                    [axis, f"`{s.axis_label}`", *(f"{100 * row[k]:+.2f}" for k in ("delta", "delta_all")), _p_text(row)]
-                    for axis, s, row in effects
-                ],
-                ["axis", "setting", f"points vs `{grid.base.name}`", "points over all images", "McNemar p"],
-                tablefmt="github",
-                disable_numparse=True,
-            ),
-            "",
-        ]
-    if chart_rows:
-        lines += [f"![{split} accuracy per setting]({grid.name}/accuracy.png)", ""]
-    if base is not None:
-        first = base.records[0]
-        lines += [
-            f"The base `{grid.base.name}`, seed {first.seed}: confusion matrix and training curves",
-            "(the study's figures 4, 2 and 3).",
-            "",
-            f"![confusion matrix]({grid.name}/confusion-{first.run_id}.png)",
-        ]
-        if first.history:
-            lines += [f"![training curves]({grid.name}/curves-{first.run_id}.png)"]
-        lines += [""]
-    for axis, rows in rows_by_axis.items():
-        if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
-            lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
-            continue
-        lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
-        lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
-    path = out_dir / f"{grid.name}.md"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
-    return path
+        if info.other_code:
+            lines += [
+                f"**{info.other_code} of the runs shown were made by other code or another Keras backend** than this",
+                "report's (their part versions or backend differ; see the record of each run id):",
+                f"`fer-bench grid {grid.name}` runs those cells again with the current code.",
+                "",
+            ]
+        if failed or missing:
+            lines += [f"**Incomplete**: {len(missing)} cell(s) not run yet, {len(failed)} failed:", ""]
+            lines += [f"- `{name}` seed {seed}: {error or 'not run'}" for name, seed, error in failed + missing]
+            lines += [""]
+        if grid.refused:
+            lines += [f"Not run, because their parts refuse to run together ({len(grid.refused)}):", ""]
+            lines += [f"- `{name}`: {reason}" for name, reason in grid.refused]
+            lines += [""]
+        if base is None:
+            lines += [f"_The base `{grid.base.name}` has no record yet, so nothing is compared with it._", ""]
+        effects = _effects(rows_by_axis)
+        if effects:
+            lines += [
+                "## Largest effects",
+                "",
+                tabulate(
+                    [
+                        [
+                            axis,
+                            f"`{s.axis_label}`",
+                            f"{100 * row.delta:+.2f}",
+                            f"{100 * row.delta_all:+.2f}",
+                            _p_text(row),
+                        ]
+                        for axis, s, row in effects
+                    ],
+                    ["axis", "setting", f"points vs `{grid.base.name}`", "points over all images", "McNemar p"],
+                    tablefmt="github",
+                    disable_numparse=True,
+                ),
+                "",
+            ]
+        if info.chart_rows:
+            lines += [f"![{split} accuracy per setting]({grid.name}/accuracy.png)", ""]
+        if base is not None:
+            first = base.records[0]
+            lines += [
+                f"The base `{grid.base.name}`, seed {first.seed}: confusion matrix and training curves",
+                "(the study's figures 4, 2 and 3).",
+                "",
+                f"![confusion matrix]({grid.name}/confusion-{first.run_id}.png)",
+            ]
+            if first.history:
+                lines += [f"![training curves]({grid.name}/curves-{first.run_id}.png)"]
+            lines += [""]
+        for axis, rows in rows_by_axis.items():
+            if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
+                lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
+                continue
+            lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
+            lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
+        return "\n".join(lines)
 
 
 def _backends(settings):
@@ -214,14 +267,14 @@ def _axis_table(rows, base_name):
     table = [
         [
             f"`{s.axis_label}`" + (" (base)" if s.axis_label == base_name else ""),
-            len(row["seeds"]),
-            f"{_pct(row['mean'])} +/- {_pct(row['std'])}",
-            f"{_pct(row['ci'][0])} - {_pct(row['ci'][1])}",
-            row["n_evaluated"],
-            _pct(row["accuracy_all"]),
-            _pct(row["macro_f1"]),
+            len(row.seeds),
+            f"{_pct(row.mean)} +/- {_pct(row.std)}",
+            f"{_pct(row.ci[0])} - {_pct(row.ci[1])}",
+            row.n_evaluated,
+            _pct(row.accuracy_all),
+            _pct(row.macro_f1),
             _p_text(row),
-            f"{row['fit_s']:.0f}",
+            f"{row.fit_s:.0f}",
         ]
         for s, row in rows
     ]
@@ -232,30 +285,30 @@ def _axis_table(rows, base_name):
 
 def _sentences(rows, base, grid):
     """Two sentences that state what the axis's numbers show."""
-    ranked = sorted(rows, key=lambda item: -item[1]["mean"])
+    ranked = sorted(rows, key=lambda item: -item[1].mean)
     (best, best_row), (worst, worst_row) = ranked[0], ranked[-1]
     first = (
-        f"`{best.axis_label}` scores highest ({_pct(best_row['mean'])}%) and `{worst.axis_label}` lowest "
-        f"({_pct(worst_row['mean'])}%), a spread of {100 * (best_row['mean'] - worst_row['mean']):.2f} points"
+        f"`{best.axis_label}` scores highest ({_pct(best_row.mean)}%) and `{worst.axis_label}` lowest "
+        f"({_pct(worst_row.mean)}%), a spread of {100 * (best_row.mean - worst_row.mean):.2f} points"
     )
     if base is not None:
         base_std = mean_std([r.metrics[base.split].accuracy for r in base.records])[1]
         first += f" against a seed-to-seed std of {_pct(base_std)} points for `{grid.base.name}`"
-    compared = [(s, row) for s, row in rows if row["p_values"]]
+    compared = [(s, row) for s, row in rows if row.p_values]
     if not compared:
         return [first + ".", "No setting of this axis could be compared with the base."]
     parts = [
-        f"`{s.axis_label}` {100 * row['delta']:+.2f} points (median p {np.median(row['p_values']):.2g}, "
-        f"{sum(p < SIGNIFICANCE for p in row['p_values'])}/{len(row['p_values'])} seed pairs < {SIGNIFICANCE})"
+        f"`{s.axis_label}` {100 * row.delta:+.2f} points (median p {np.median(row.p_values):.2g}, "
+        f"{sum(p < SIGNIFICANCE for p in row.p_values)}/{len(row.p_values)} seed pairs < {SIGNIFICANCE})"
         + (
-            f", but it evaluates {row['n_evaluated']} images against {row['base_evaluated']}: "
-            f"{100 * row['delta_all']:+.2f} points over all images"
-            if row["n_evaluated"] != row["base_evaluated"]
+            f", but it evaluates {row.n_evaluated} images against {row.base_evaluated}: "
+            f"{100 * row.delta_all:+.2f} points over all images"
+            if row.n_evaluated != row.base_evaluated
             else ""
         )
         for s, row in compared
     ]
-    consistent = [s.axis_label for s, row in compared if all(p < SIGNIFICANCE for p in row["p_values"])]
+    consistent = [s.axis_label for s, row in compared if all(p < SIGNIFICANCE for p in row.p_values)]
     verdict = (
         f"McNemar's test separates {', '.join(f'`{c}`' for c in consistent)} from the base in every seed pair"
         if consistent
@@ -268,11 +321,11 @@ def _effects(rows_by_axis):
     """Per axis, its setting furthest from the base; largest first."""
     effects = []
     for axis, rows in rows_by_axis.items():
-        compared = [(s, row) for s, row in rows if "delta" in row]
+        compared = [(s, row) for s, row in rows if row.delta is not None]
         if compared:
-            s, row = max(compared, key=lambda item: abs(item[1]["delta"]))
+            s, row = max(compared, key=lambda item: abs(item[1].delta))
             effects.append((axis, s, row))
-    return sorted(effects, key=lambda item: -abs(item[2]["delta"]))
+    return sorted(effects, key=lambda item: -abs(item[2].delta))
 
 
 def _figure_links(grid, setting):

@@ -9,21 +9,27 @@ was recorded is marked: `fer-bench run NAME` computes it again under a new run i
 Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/analysis/yardsticks.py), every
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
 accuracy against the FER+ majority, with the rank it would give.
+
+Beside each part's name the board shows the parameters that the report file
+`experiments/reports/leaderboard.toml` lists for it; a part it does not list shows the parameters
+whose values differ among its runs on the boards.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate
 
 from fer_bench.analysis import yardsticks
 from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
+from fer_bench.reports.base import Report
 from fer_bench.reports.markdown import replace_block
+from fer_bench.runs import layout
 from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
+from fer_bench.specs import files
 
 OUTDATED = "†"
 SELECTED = "(selection)"
-SHOWN_PARAMS = {"protocol", "C", "gamma", "n_neighbors", "epochs", "width", "depth"}
 
 
 @dataclass
@@ -71,13 +77,56 @@ def boards(records):
     return result
 
 
+@dataclass
+class BoardView:
+    """A board and what its table adds from the data set's yardsticks, where `fer-bench labels` stored them."""
+
+    board: Board
+    has_yardsticks: bool
+    clean: dict | None = None  # run id -> yardsticks.Score on the test images without a copy in Training
+    ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
+
+
+@dataclass
+class LeaderboardInfo:
+    views: list  # BoardView, in the boards' order
+    shown: dict  # part name -> the parameters shown beside it
+    links: dict = field(default_factory=dict)  # title -> report paths relative to the board
+
+
+def shown_params(found, listed) -> dict:
+    """Per part on the boards, the parameters shown beside its name: those `listed` names (the report
+    file's), else those whose values differ among its runs."""
+    values = {}
+    for board in found:
+        for r in board.runs:
+            for kind in ("features", "model"):
+                part = r.spec.part(kind)
+                for k, v in part.params.items():
+                    values.setdefault(part.name, {}).setdefault(k, set()).add(repr(v))
+    return {name: set(listed[name]) if name in listed else {k for k, seen in params.items() if len(seen) > 1}
+            for name, params in values.items()}  # fmt: skip
+
+
+def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
+    measured = yard.splits.get(board.split) if yard else None
+    view = BoardView(board, yard is not None)
+    if measured is not None:
+        view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+        if not board.ferplus:
+            view.ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
+    return view
+
+
 def _experiment(record: Record):
     return record.experiment + (f" {OUTDATED}" if record.outdated_parts() else "")
 
 
-def _describe(part):
+def _describe(part, shown):
     params = ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in part.params.items() if k in SHOWN_PARAMS
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in part.params.items()
+        if k in shown.get(part.name, ())
     )
     return part.name + (f" ({params})" if params else "")
 
@@ -114,21 +163,19 @@ def _rank_change(before, after):
     return "=" if before == after else (f"↑{before - after}" if after < before else f"↓{after - before}")
 
 
-def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
+def board_table(view: BoardView, shown):
     """The board's table; with the data set's yardsticks, its clean accuracy (and for FER2013-labelled
     runs the FER+ accuracy and the rank it gives) beside the headline."""
+    board, clean, ferplus = view.board, view.clean, view.ferplus
     other = "PublicTest" if board.split == REPORT_SPLIT else None
     kaggle = board.split == REPORT_SPLIT and not board.ferplus
-    measured = yard.splits.get(board.split) if yard else None
     headers = ["#", "experiment", "seed", "features", "resampler", "model"]
     headers += ["trained on"] if board.ferplus else []
     headers += [f"{board.split} acc. (all images)"]
-    if measured is not None:
-        clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+    if clean is not None:
         headers += [f"clean acc. ({next(iter(clean.values())).n} images without a copy in Training)"]
     headers += ["evaluated (coverage)", "acc. on evaluated", "macro-F1"]
-    if measured is not None and not board.ferplus:
-        ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
+    if ferplus is not None:
         headers += [f"acc. vs FER+ majority ({next(iter(ferplus.values()))[0].n} images)", "FER+ rank (change)"]
     headers += [f"{other} acc. (all)"] if other else []
     headers += [f"Kaggle place (of {KAGGLE_TEAMS})"] if kaggle else []
@@ -136,14 +183,14 @@ def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [rank, _experiment(r), r.seed, _describe(spec.features), spec.resampler.name,
-               _describe(spec.model)]  # fmt: skip
+        row = [rank, _experiment(r), r.seed, _describe(spec.features, shown), spec.resampler.name,
+               _describe(spec.model, shown)]  # fmt: skip
         row += [r.data.labels.removeprefix("ferplus-")] if board.ferplus else []
         row += [_percent(m.accuracy_all)]
-        row += [_percent(clean[r.run_id].accuracy)] if measured is not None else []
+        row += [_percent(clean[r.run_id].accuracy)] if clean is not None else []
         labelled = m.n_total - m.n_unlabelled
         row += [f"{m.n_evaluated}/{labelled} ({100 * m.coverage:.1f}%)", _percent(m.accuracy), _percent(m.macro_f1)]
-        if measured is not None and not board.ferplus:
+        if ferplus is not None:
             score, ferplus_rank = ferplus[r.run_id]
             row += [_percent(score.accuracy), f"{ferplus_rank} ({_rank_change(rank, ferplus_rank)})"]
         if other:
@@ -155,7 +202,7 @@ def board_table(board: Board, yard: yardsticks.Yardsticks | None = None):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def evaluation_table(board: Board):
+def evaluation_table(board: Board, shown):
     """An evaluation board's table: each saved model, how its faces were cut, its scores and recall."""
     headers = ["#", "model run", "seed", "features", "model", "faces", f"{board.split} acc. (all images)",
                "evaluated (coverage)", "acc. on evaluated", "macro-F1", "recall per class", "refused files",
@@ -165,15 +212,16 @@ def evaluation_table(board: Board):
         m, how = r.metrics[board.split], r.evaluation
         faces = how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
         recall = ", ".join(f"{name[:3]} {100 * value:.0f}" for name, value in m.per_class_recall.items())
-        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed, _describe(r.spec.features),
-                     _describe(r.spec.model), faces, _percent(m.accuracy_all),
+        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed,
+                     _describe(r.spec.features, shown), _describe(r.spec.model, shown), faces,
+                     _percent(m.accuracy_all),
                      f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
                      _percent(m.macro_f1), recall, how["n_refused"], f"{_run_time(r.timings)} ({_hardware(r)})",
                      f"`{r.run_id}`"])  # fmt: skip
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def _evaluation_section(board: Board):
+def _evaluation_section(board: Board, shown):
     d = board.data
     excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
     lines = [
@@ -184,7 +232,7 @@ def _evaluation_section(board: Board):
         "detect (the largest face the detector finds; an image without one counts as wrong in the first",
         "column). Refused files (unreadable, or too small to show a face) are left out of the scores.",
         "",
-        evaluation_table(board),
+        evaluation_table(board, shown),
         "",
     ]
     if excluded:
@@ -192,15 +240,16 @@ def _evaluation_section(board: Board):
     return lines
 
 
-def _board_section(board: Board, yard):
+def _board_section(view: BoardView, shown):
+    board = view.board
     d, m = board.data, board.runs[0].metrics[board.split]
     if board.evaluated:
-        return _evaluation_section(board)
+        return _evaluation_section(board, shown)
     if not board.ferplus:
         lines = [f"## {d.layout} `{d.source}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
-        if yard is None:
+        if not view.has_yardsticks:
             lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
-        return lines + [board_table(board, yard), ""]
+        return lines + [board_table(view, shown), ""]
     published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
     return [
         f"## FER+ labels: {d.layout} `{d.source}` (images `{d.images}`)",
@@ -211,7 +260,7 @@ def _board_section(board: Board, yard):
         "included. Validation comes from Training only. No Kaggle column: the 2013 teams were scored on "
         "FER2013's labels.",
         "",
-        board_table(board, yard),
+        board_table(view, shown),
         "",
         f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
         "",
@@ -220,85 +269,108 @@ def _board_section(board: Board, yard):
     ]
 
 
-REPORT_FOLDERS = {
-    "grids": "Grid reports (ablations over seeds, with intervals and tests)",
-    "searches": "Search reports (Optuna)",
-    "comparisons": "Paired comparisons (McNemar)",
-    yardsticks.LABELS_DIR: "Label reports (FER+ against FER2013's labels; test images copied from Training)",
-    "calibration": "Calibration (NLL, Brier, ECE; before and after temperature scaling)",
-}
+def linked_reports(root: Path) -> dict:
+    """{title: the paths, relative to `root`, of the reports in that folder} for every registered report
+    the board links (fer_bench/reports/__init__.py)."""
+    from fer_bench.reports import REPORTS
+
+    folders = {}
+    for report in REPORTS:
+        if report.title:
+            folders.setdefault(report.title, report.folder)
+    return {
+        title: [p.relative_to(root).as_posix() for p in sorted((root / folder).glob("*.md"))]
+        for title, folder in folders.items()
+    }
 
 
-def render(records, reports=None, measured=()):
-    """The board; `reports` maps a folder of REPORT_FOLDERS to the report paths linked from it,
-    `measured` holds the yardsticks of the data sets (yardsticks.load_all)."""
-    lines = [
-        "# fer-bench leaderboard",
-        "",
-        "Generated by `fer-bench leaderboard` (and after every `fer-bench run`) from the run records in",
-        "`runs.jsonl`, each of which holds the command that made it. Do not edit by hand.",
-        "",
-        "Runs are ranked by accuracy on **all** test images: an image whose features could not be",
-        "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated` is",
-        "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
-        f"{OUTDATED}: the run's parts have changed since it was recorded (or it was recorded before run ids",
-        "named part versions and the Keras backend); `fer-bench run NAME` computes it with the current code.",
-        f"{SELECTED}: the run chose its members or weights on that split (an ensemble, as Kaggle's public",
-        "board allowed), so it is no test of the run there; PrivateTest stays one.",
-        "",
-    ]
-    for folder, title in REPORT_FOLDERS.items():
-        if (reports or {}).get(folder):
-            links = ", ".join(f"[{Path(r).stem}]({r})" for r in reports[folder])
-            lines += [f"{title}: {links}.", ""]
-    found = boards(records)
-    if not found:
-        lines += ["_No runs recorded yet._", ""]
-    for board in found:
-        lines += _board_section(board, yardsticks.for_record(measured, board.runs[0]))
-    kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
-    study = [
-        [
-            split,
-            f"{STUDY[split]['n_faces']}/{STUDY[split]['n_total']}",
-            f"{STUDY[split]['accuracy']:.2f}",
-            f"{STUDY[split]['accuracy_all']:.2f}",
+def listed_params() -> dict:
+    """The report file's {part name: parameters shown beside it} (experiments/reports/leaderboard.toml)."""
+    path = files.find_file("leaderboard", "report")
+    return files.read_toml(path).get("shown_params", {})
+
+
+class LeaderboardReport(Report[LeaderboardInfo]):
+    folder = ""
+
+    def compute(self, records, measured=(), links=None, listed=None) -> LeaderboardInfo:
+        """`measured`: the yardsticks of the data sets (yardsticks.load_all); `links`: linked_reports;
+        `listed`: listed_params."""
+        found = boards(records)
+        views = [_view(board, yardsticks.for_record(measured, board.runs[0])) for board in found]
+        return LeaderboardInfo(views, shown_params(found, listed or {}), links or {})
+
+    def file_name(self, info) -> str:
+        return layout.LEADERBOARD
+
+    def markdown(self, info: LeaderboardInfo, command: str) -> str:
+        """The board; it names its own command, `fer-bench leaderboard`, whichever wrote it."""
+        lines = [
+            "# fer-bench leaderboard",
+            "",
+            "Generated by `fer-bench leaderboard` (and after every `fer-bench run`) from the run records in",
+            "`runs.jsonl`, each of which holds the command that made it. Do not edit by hand.",
+            "",
+            "Runs are ranked by accuracy on **all** test images: an image whose features could not be",
+            "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated` is",
+            "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
+            f"{OUTDATED}: the run's parts have changed since it was recorded (or it was recorded before run ids",
+            "named part versions and the Keras backend); `fer-bench run NAME` computes it with the current code.",
+            f"{SELECTED}: the run chose its members or weights on that split (an ensemble, as Kaggle's public",
+            "board allowed), so it is no test of the run there; PrivateTest stays one.",
+            "",
         ]
-        for split in ("PublicTest", "PrivateTest")
-    ]
-    lines += [
-        f"## Kaggle 2013 private leaderboard, top 10 of {KAGGLE_TEAMS} teams (all 3,589 PrivateTest images)",
-        "",
-        tabulate(kaggle, ["place", "team", "accuracy %"], tablefmt="github", disable_numparse=True),
-        "",
-        "## The study",
-        "",
-        f"Reported: {STUDY['reported_accuracy']:.0f}% accuracy. Measured with the study's own model and",
-        "embeddings (`reference/` in the data set; `tests/test_reference.py` checks these figures), on",
-        "the images in which dlib's HOG detector found exactly one face:",
-        "",
-        tabulate(
-            study,
-            ["split", "faces evaluated", "acc. on faces %", "acc. over all images %"],
-            tablefmt="github",
-            disable_numparse=True,
-        ),
-        "",
-    ]
-    return "\n".join(lines)
+        for title, paths in info.links.items():
+            if paths:
+                links = ", ".join(f"[{Path(r).stem}]({r})" for r in paths)
+                lines += [f"{title}: {links}.", ""]
+        if not info.views:
+            lines += ["_No runs recorded yet._", ""]
+        for view in info.views:
+            lines += _board_section(view, info.shown)
+        kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
+        study = [
+            [
+                split,
+                f"{STUDY[split]['n_faces']}/{STUDY[split]['n_total']}",
+                f"{STUDY[split]['accuracy']:.2f}",
+                f"{STUDY[split]['accuracy_all']:.2f}",
+            ]
+            for split in ("PublicTest", "PrivateTest")
+        ]
+        lines += [
+            f"## Kaggle 2013 private leaderboard, top 10 of {KAGGLE_TEAMS} teams (all 3,589 PrivateTest images)",
+            "",
+            tabulate(kaggle, ["place", "team", "accuracy %"], tablefmt="github", disable_numparse=True),
+            "",
+            "## The study",
+            "",
+            f"Reported: {STUDY['reported_accuracy']:.0f}% accuracy. Measured with the study's own model and",
+            "embeddings (`reference/` in the data set; `tests/test_reference.py` checks these figures), on",
+            "the images in which dlib's HOG detector found exactly one face:",
+            "",
+            tabulate(
+                study,
+                ["split", "faces evaluated", "acc. on faces %", "acc. over all images %"],
+                tablefmt="github",
+                disable_numparse=True,
+            ),
+            "",
+        ]
+        return "\n".join(lines)
 
 
-def headline(records, top=6):
-    found = boards(records)
-    if not found:
+def headline(info: LeaderboardInfo, top=6):
+    """The README's block: the first board's top runs."""
+    if not info.views:
         return "_No runs recorded yet._"
-    board = found[0]
+    board, shown = info.views[0].board, info.shown
     rows = [
         [
             _experiment(r),
             r.seed,
-            _describe(r.spec.model),
-            _describe(r.spec.features),
+            _describe(r.spec.model, shown),
+            _describe(r.spec.features, shown),
             _percent(r.metrics[board.split].accuracy_all),
             f"{r.metrics[board.split].n_evaluated}/{r.metrics[board.split].n_total}",
             _percent(r.metrics[board.split].accuracy),
@@ -317,17 +389,6 @@ def headline(records, top=6):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def update_readme(records, readme: Path):
+def update_readme(info: LeaderboardInfo, readme: Path):
     """Replace the README's leaderboard block with the current headline."""
-    replace_block(readme, "leaderboard", headline(records))
-
-
-def write(records, path: Path):
-    """Write the board; it links every report found in the REPORT_FOLDERS beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    reports = {
-        folder: [p.relative_to(path.parent).as_posix() for p in sorted((path.parent / folder).glob("*.md"))]
-        for folder in REPORT_FOLDERS
-    }
-    path.write_text(render(records, reports, yardsticks.load_all(path.parent)))
-    return path
+    replace_block(readme, "leaderboard", headline(info))

@@ -1,23 +1,58 @@
 """`results/searches/NAME.md`: best parameters, the top trials, the study's figures, the test figures."""
 
-from pathlib import Path
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from fer_bench.analysis.pairs import paired
+from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.reports import figures
+from fer_bench.reports.base import Report
+from fer_bench.runs import layout
 from fer_bench.runs.records import Record
-from fer_bench.sweeps import studies
+from fer_bench.specs.search import Search
 
 TOP = 10
-REFERENCES = ("paper", "svm", "svm-full")
 
 
-def comparisons(record: Record, records, dataset, split):
-    """The tuned run against the untuned references, paired on the images both evaluate (McNemar exact)."""
+@dataclass
+class Trial:
+    number: int
+    value: float
+    seconds: float | None  # None: no start or end time
+    worker: str
+    params: dict
+
+
+@dataclass
+class Reference:
+    """An untuned run the search file names (`compare_with`), paired with the tuned run."""
+
+    name: str
+    record: Record
+    result: Paired
+
+
+@dataclass
+class SearchInfo:
+    search: Search
+    summary: dict  # the study's summary now (tuning.summary)
+    record: Record  # the best trial's run
+    states: dict  # COMPLETE, PRUNED, FAIL, RUNNING -> trials
+    completed: list  # Trial, best first
+    importances: dict | None  # None: too few trials or parameters
+    references: list  # Reference
+
+    @property
+    def split(self):
+        return self.record.report_split
+
+
+def references(search: Search, record: Record, records, dataset, split) -> list:
+    """The tuned run against the untuned runs its search file names, paired on the images both
+    evaluate (McNemar exact)."""
     labels = dataset.labels[dataset.indices(split)]
-    rows = []
-    for name in REFERENCES:
+    found_references = []
+    for name in search.compare_with:
         found = [
             r
             for r in records
@@ -29,132 +64,134 @@ def comparisons(record: Record, records, dataset, split):
         if not found:
             continue
         reference = ([r for r in found if r.seed == 0] or found)[-1]  # seed 0, the shipped experiments' own
-        result = paired(record, reference, labels, split)
-        rows.append(
-            [
-                f"`{name}` (run `{reference.run_id}`)",
-                result.shared,
-                f"{100 * result.accuracy_a:.2f}",
-                f"{100 * result.accuracy_b:.2f}",
-                f"{100 * reference.metrics[split].accuracy_all:.2f}",
-                f"{result.only_a} / {result.only_b}",
-                f"{result.p:.2g}",
-            ]
-        )
-    return rows
+        found_references.append(Reference(name, reference, paired(record, reference, labels, split)))
+    return found_references
 
 
-def write_search_report(search, study, info, record: Record, out_dir: Path, command, records, dataset) -> Path:
-    """`info` is the study's summary now (tuning.summary); `record` the best trial's run."""
-    trials = studies.trials(study)
-    states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
-    completed = sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: -t.value)
-    figure_dir = out_dir / search.name
-    history = sorted((t.number, t.value) for t in completed)
-    figures.save(figures.optimisation_history(history, search.metric), figure_dir / "history.png")
-    has_importance = len(completed) >= 3 and len(search.space) >= 2
-    if has_importance:
-        figures.save(figures.importance_chart(studies.importances(study)), figure_dir / "importance.png")
-    split = record.report_split
-    figures.save(figures.confusion_matrix(record, split), figure_dir / "confusion.png")
-    if record.history:
-        figures.save(figures.training_curves(record), figure_dir / "curves.png")
+class SearchReport(Report[SearchInfo]):
+    folder = layout.SEARCHES
+    title = "Search reports (Optuna)"
 
-    rows = [
-        [
-            t.number,
-            f"{100 * t.value:.2f}",
-            _duration(t),
-            t.user_attrs.get("worker", ""),
-            ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()),
+    def compute(self, search: Search, study, summary, record: Record, records, dataset) -> SearchInfo:
+        """`summary` is the study's summary now (tuning.summary); `record` the best trial's run."""
+        from fer_bench.sweeps import studies  # Optuna, loaded by the searches only
+
+        trials = studies.trials(study)
+        states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
+        completed = [
+            Trial(t.number, t.value, _seconds(t), t.user_attrs.get("worker", ""), t.params)
+            for t in sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: -t.value)
+        ]
+        importances = studies.importances(study) if len(completed) >= 3 and len(search.space) >= 2 else None
+        found = references(search, record, records, dataset, record.report_split)
+        return SearchInfo(search, summary, record, states, completed, importances, found)
+
+    def file_name(self, info: SearchInfo) -> str:
+        return f"{info.search.name}.md"
+
+    def figures(self, info: SearchInfo):
+        name = info.search.name
+        history = sorted((t.number, t.value) for t in info.completed)
+        yield f"{name}/history.png", figures.optimisation_history(history, info.search.metric)
+        if info.importances is not None:
+            yield f"{name}/importance.png", figures.importance_chart(info.importances)
+        yield f"{name}/confusion.png", figures.confusion_matrix(info.record, info.split)
+        if info.record.history:
+            yield f"{name}/curves.png", figures.training_curves(info.record)
+
+    def markdown(self, info: SearchInfo, command: str) -> str:
+        search, summary, record, split, states = info.search, info.summary, info.record, info.split, info.states
+        rows = [
+            [t.number, f"{100 * t.value:.2f}", "" if t.seconds is None else f"{t.seconds:.0f} s", t.worker,
+             ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())]
+            for t in info.completed[:TOP]
         ]  # fmt: skip
-        for t in completed[:TOP]
-    ]
-    metrics = [
-        [
-            s,
-            f"{100 * m.accuracy:.2f}",
-            f"{m.n_evaluated}/{m.n_total}",
-            f"{100 * m.accuracy_all:.2f}",
-            f"{100 * m.macro_f1:.2f}",
+        metrics = [
+            [s, f"{100 * m.accuracy:.2f}", f"{m.n_evaluated}/{m.n_total}", f"{100 * m.accuracy_all:.2f}",
+             f"{100 * m.macro_f1:.2f}"]
+            for s, m in record.metrics.items()
         ]  # fmt: skip
-        for s, m in record.metrics.items()
-    ]
-    lines = [
-        f"# Search `{search.name}`",
-        "",
-        f"Generated by `{command}`; do not edit by hand. Search file: `experiments/searches/{search.name}.toml`.",
-        search.description,
-        "",
-        f"Study storage: `{info['storage']}` (open it with `optuna-dashboard <url>`). "
-        f"Sampler: TPE, seed {search.sampler_seed}; pruner: median (Keras trials report validation accuracy "
-        f"per epoch). Trials: {states['COMPLETE']} complete, {states['PRUNED']} pruned, {states['FAIL']} failed.",
-        "",
-        f"Objective: **{search.metric}** on validation images carved from Training only "
-        f"({info['validation']}); PublicTest and PrivateTest were never seen by any trial.",
-        "",
-        f"## Best trial: #{info['best_trial']}, validation {search.metric} {100 * info['best_value']:.2f}%",
-        "",
-        tabulate([[k, _fmt(v)] for k, v in info["best_params"].items()], ["parameter", "value"], tablefmt="github"),
-        "",
-        f"Evaluated once on the test splits as run `{record.run_id}` (`fer-bench show {search.name}`):",
-        "",
-        tabulate(
-            metrics,
-            ["split", "acc. on evaluated %", "evaluated", "acc. all images %", "macro-F1 %"],
-            tablefmt="github",
-            disable_numparse=True,
-        ),
-        "",
-        f"Against the untuned runs on {split}, paired on the images both evaluate (McNemar's exact test; "
-        "b = images only the tuned run gets right, c = only the other):",
-        "",
-        tabulate(
-            comparisons(record, records, dataset, split),
-            [
-                "untuned run",
-                "shared images",
-                "tuned acc. %",
-                "untuned acc. %",
-                "untuned acc. all images %",
-                "b / c",
-                "p",
-            ],
-            tablefmt="github",
-            disable_numparse=True,
-        ),
-        "",
-        f"## Top {min(TOP, len(completed))} trials",
-        "",
-        tabulate(
-            rows,
-            ["trial", f"validation {search.metric} %", "time", "worker", "parameters"],
-            tablefmt="github",
-            disable_numparse=True,
-        ),  # fmt: skip
-        "",
-        f"![optimisation history]({search.name}/history.png)",
-    ]
-    if has_importance:
-        lines += [f"![parameter importance]({search.name}/importance.png)"]
-    lines += [
-        "",
-        f"Test figures of the best trial's run ({split}):",
-        "",
-        f"![confusion matrix]({search.name}/confusion.png)",
-    ]
-    if record.history:
-        lines += [f"![training curves]({search.name}/curves.png)"]
-    path = out_dir / f"{search.name}.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        compared = [
+            [f"`{ref.name}` (run `{ref.record.run_id}`)", ref.result.shared, f"{100 * ref.result.accuracy_a:.2f}",
+             f"{100 * ref.result.accuracy_b:.2f}", f"{100 * ref.record.metrics[split].accuracy_all:.2f}",
+             f"{ref.result.only_a} / {ref.result.only_b}", f"{ref.result.p:.2g}"]
+            for ref in info.references
+        ]  # fmt: skip
+        lines = [
+            f"# Search `{search.name}`",
+            "",
+            f"Generated by `{command}`; do not edit by hand. Search file: `experiments/searches/{search.name}.toml`.",
+            search.description,
+            "",
+            f"Study storage: `{summary['storage']}` (open it with `optuna-dashboard <url>`). "
+            f"Sampler: TPE, seed {search.sampler_seed}; pruner: median (Keras trials report validation accuracy "
+            f"per epoch). Trials: {states['COMPLETE']} complete, {states['PRUNED']} pruned, {states['FAIL']} failed.",
+            "",
+            f"Objective: **{search.metric}** on validation images carved from Training only "
+            f"({summary['validation']}); PublicTest and PrivateTest were never seen by any trial.",
+            "",
+            f"## Best trial: #{summary['best_trial']}, validation {search.metric} {100 * summary['best_value']:.2f}%",
+            "",
+            tabulate(
+                [[k, _fmt(v)] for k, v in summary["best_params"].items()], ["parameter", "value"], tablefmt="github"
+            ),  # fmt: skip
+            "",
+            f"Evaluated once on the test splits as run `{record.run_id}` (`fer-bench show {search.name}`):",
+            "",
+            tabulate(
+                metrics,
+                ["split", "acc. on evaluated %", "evaluated", "acc. all images %", "macro-F1 %"],
+                tablefmt="github",
+                disable_numparse=True,
+            ),  # fmt: skip
+            "",
+            f"Against the untuned runs on {split}, paired on the images both evaluate (McNemar's exact test; "
+            "b = images only the tuned run gets right, c = only the other):",
+            "",
+            tabulate(
+                compared,
+                [
+                    "untuned run",
+                    "shared images",
+                    "tuned acc. %",
+                    "untuned acc. %",
+                    "untuned acc. all images %",
+                    "b / c",
+                    "p",
+                ],
+                tablefmt="github",
+                disable_numparse=True,
+            ),  # fmt: skip
+            "",
+            f"## Top {min(TOP, len(info.completed))} trials",
+            "",
+            tabulate(
+                rows,
+                ["trial", f"validation {search.metric} %", "time", "worker", "parameters"],
+                tablefmt="github",
+                disable_numparse=True,
+            ),  # fmt: skip
+            "",
+            f"![optimisation history]({search.name}/history.png)",
+        ]
+        if info.importances is not None:
+            lines += [f"![parameter importance]({search.name}/importance.png)"]
+        lines += [
+            "",
+            f"Test figures of the best trial's run ({split}):",
+            "",
+            f"![confusion matrix]({search.name}/confusion.png)",
+        ]
+        if record.history:
+            lines += [f"![training curves]({search.name}/curves.png)"]
+        return "\n".join(lines) + "\n"
 
 
 def _fmt(value):
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _duration(trial):
+def _seconds(trial):
     if trial.datetime_start and trial.datetime_complete:
-        return f"{(trial.datetime_complete - trial.datetime_start).total_seconds():.0f} s"
-    return ""
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return None

@@ -12,12 +12,13 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-CLAIMS_DIR = "claims"
+from fer_bench.runs import layout
+
 log = logging.getLogger("fer_bench")
 
 
 def claim_path(results_root, run_id) -> Path:
-    return Path(results_root) / CLAIMS_DIR / f"{run_id}.lock"
+    return Path(results_root) / layout.CLAIMS / f"{run_id}.lock"
 
 
 @contextmanager

@@ -21,17 +21,13 @@ import numpy as np
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import BuildsOnRuns, RecordedRun, RecordedRuns, SavesWeights, SplitProbabilities
-from fer_bench.runs import fitting
+from fer_bench.runs import fitting, layout
 from fer_bench.runs.records import Record, saved_model
 from fer_bench.scoring.metrics import decode_predictions
 
 HOLDOUT = "holdout"
 _STORED = (("rows", np.int64), ("labels", np.int64), ("proba", np.float32))  # as read back
 log = logging.getLogger("fer_bench")
-
-
-def relative_path(run_id):
-    return f"models/{run_id}.probabilities.npz"
 
 
 def predict(model, X, covered, n_classes):
@@ -74,7 +70,7 @@ def of_splits(model, dataset, features, split_rows: dict) -> dict:
 def save(root: Path, run_id, splits: dict, kept=None) -> str:
     """Write {split: SplitProbabilities} for `run_id` under the results folder `root`, after the
     arrays `kept` carries over from its earlier file; returns its path relative to `root`."""
-    relative = relative_path(run_id)
+    relative = layout.probabilities(run_id)
     path = Path(root) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(kept or {})
@@ -89,7 +85,7 @@ def save(root: Path, run_id, splits: dict, kept=None) -> str:
 
 
 def stored_path(root: Path, record: Record) -> Path | None:
-    path = Path(root) / (record.probabilities or relative_path(record.run_id))
+    path = Path(root) / (record.probabilities or layout.probabilities(record.run_id))
     return path if path.is_file() else None
 
 
@@ -136,7 +132,7 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     earlier = stored_path(store.root, record)
     kept = {} if force or earlier is None else _arrays(earlier)  # carried over as stored, unread
     if all(f"{split}/proba" in kept for split in wanted):  # before any feature extraction
-        return relative_path(record.run_id), {}
+        return layout.probabilities(record.run_id), {}
     features = record.part("features")
     feature_set = features.extract(dataset, cache=cache)
     rows_of = {split: dataset.indices(split) for split in record.metrics}

@@ -25,11 +25,10 @@ from pathlib import Path
 from fer_bench.data.dataset import FER2013_CLASSES, label_source, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.runs import provenance
+from fer_bench.runs import layout, provenance
 from fer_bench.scoring.metrics import SplitMetrics
 from fer_bench.specs.experiment import RunSpec
 
-RECORDS_FILE = "runs.jsonl"
 SCHEMA = 1  # of the records written now; a line without one is older (_upgrade)
 REPORT_SPLIT = "PrivateTest"
 OK, FAILED = "ok", "failed"
@@ -244,7 +243,7 @@ def default_results_dir() -> Path:
 class RecordStore:
     def __init__(self, root=None):
         self.root = Path(root) if root else default_results_dir()
-        self.path = self.root / RECORDS_FILE
+        self.path = self.root / layout.RECORDS
 
     def check_writable(self):
         """Fail early, before any work, unless its records file and its folder (leaderboard, reports,

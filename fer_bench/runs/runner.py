@@ -7,14 +7,12 @@ from dataclasses import replace
 
 from fer_bench.parts.base import BuildsOnRuns, SavesWeights
 from fer_bench.parts.cache import ArrayCache
-from fer_bench.runs import fitting, probabilities
+from fer_bench.runs import fitting, layout, probabilities
 from fer_bench.runs.claims import claim
 from fer_bench.runs.records import FAILED, OK, Record, RecordStore, RunData, new_record
 from fer_bench.scoring.metrics import encode_predictions, split_metrics
 from fer_bench.specs.experiment import Experiment, RunSpec
 
-MODELS_DIR = "models"
-CHECKPOINTS_DIR = "checkpoints"
 log = logging.getLogger("fer_bench")
 
 
@@ -63,7 +61,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
     t0 = time.perf_counter()
     history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
-                          checkpoint_dir=cache.root / CHECKPOINTS_DIR / spec.run_id)  # fmt: skip
+                          checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id)  # fmt: skip
     t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -81,7 +79,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
 
     artefact = None
     if isinstance(setup.model, SavesWeights):  # trained weights travel with the results, named by run id
-        artefact = f"{MODELS_DIR}/{spec.run_id}.weights.npz"
+        artefact = layout.weights(spec.run_id)
         setup.model.save(store.root / artefact)
 
     record = new_record(

@@ -3,7 +3,7 @@
 A name is looked up in $FER_BENCH_EXPERIMENTS, then ./experiments, then the experiments that ship
 with fer-bench (the repository's experiments/ folder, installed inside the package); a path ending
 in `.toml` is read as given. Grid files live in a `grids/` and search files in a `searches/`
-subfolder. experiment.py, grid.py and search.py parse each kind of file.
+subfolder, the reports' settings in `reports/`. experiment.py, grid.py and search.py parse each kind of file.
 """
 
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fer_bench.errors import FerBenchError
 
-SUBFOLDERS = {"experiment": "", "grid": "grids", "search": "searches"}
+SUBFOLDERS = {"experiment": "", "grid": "grids", "search": "searches", "report": "reports"}
 
 
 def shipped_experiments() -> Path:

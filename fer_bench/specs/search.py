@@ -7,6 +7,7 @@ validation = "holdout"        # a stratified share of Training (`holdout`), or `
 holdout = 0.2
 sampler_seed = 0
 trials = 20                   # the study's total (`fer-bench tune --trials` overrides it)
+compare_with = ["svm"]        # experiments whose runs the report pairs with the tuned run
 [space.model]                 # parameters to tune: `true` takes the part's declared range,
 C = {low = 1.0, high = 300.0} # a table narrows it
 gamma = true
@@ -22,7 +23,8 @@ from fer_bench.parts import registry
 from fer_bench.specs.experiment import MAX_SEED, Experiment, PartSpec, is_seed, load_base
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
-SEARCH_KEYS = {"description", "base", "metric", "validation", "holdout", "folds", "sampler_seed", "space", "trials"}
+SEARCH_KEYS = {"description", "base", "metric", "validation", "holdout", "folds", "sampler_seed", "space", "trials",
+               "compare_with"}  # fmt: skip
 METRICS = ("accuracy_all", "accuracy")
 
 
@@ -38,6 +40,7 @@ class Search:
     folds: int
     sampler_seed: int
     trials: int
+    compare_with: tuple = ()  # experiment names
 
     @property
     def validation_text(self):
@@ -67,7 +70,11 @@ def parse_search(name, document, where) -> Search:
     seed, trials = document.get("sampler_seed", 0), document.get("trials", 20)
     if not is_seed(seed) or type(trials) is not int or trials < 1:
         raise FerBenchError(f"{where}: sampler_seed must be an integer in 0..{MAX_SEED} and trials an integer >= 1")
-    return Search(name, description(document, where), base, space, metric, validation, holdout, folds, seed, trials)
+    compare_with = document.get("compare_with", [])
+    if not isinstance(compare_with, list) or not all(isinstance(n, str) for n in compare_with):
+        raise FerBenchError(f"{where}: compare_with must be a list of experiment names")
+    return Search(name, description(document, where), base, space, metric, validation, holdout, folds, seed, trials,
+                  tuple(compare_with))  # fmt: skip
 
 
 def _parse_space(base, tables, where):

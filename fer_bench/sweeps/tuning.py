@@ -18,14 +18,13 @@ import numpy as np
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.runs import fitting
+from fer_bench.runs import fitting, layout
 from fer_bench.specs.experiment import Experiment, PartSpec
 from fer_bench.specs.search import Search, applies
 from fer_bench.sweeps import studies
 from fer_bench.sweeps.workers import console_level, quiet_worker
 
 log = logging.getLogger("fer_bench")
-SEARCHES_DIR = "searches"
 
 
 class TrainingRows:
@@ -116,7 +115,7 @@ def objective_for(search: Search, rows: TrainingRows):
 
 
 def default_storage(results_root: Path, search: Search) -> str:
-    path = results_root / SEARCHES_DIR / f"{search.name}.db"
+    path = results_root / layout.SEARCHES / f"{search.name}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 

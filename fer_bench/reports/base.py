@@ -1,0 +1,50 @@
+"""The contract every report keeps, after Optuna's visualization modules (`_get_*_info(study)`, then
+`_get_*_plot(info)`): `compute` builds a typed info object from the records (and the data where it
+needs them) and writes nothing, so its numbers can be tested on their own; `markdown` and `figures`
+draw that object; `write` puts both into the report's folder of the results (runs/layout.py).
+
+A new report is one module with a `Report` subclass, plus its line in fer_bench/reports/__init__.py
+(REPORTS), from which the leaderboard links it.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from fer_bench.reports import figures
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+Info = TypeVar("Info")
+
+
+class Report(ABC, Generic[Info]):
+    folder: ClassVar[str]  # its folder in the results (runs/layout.py); "" for the results folder itself
+    title: ClassVar[str | None] = None  # the leaderboard's line linking the folder's reports; None: not linked
+
+    @abstractmethod
+    def compute(self, *inputs) -> Info:
+        """The report's numbers, from its inputs (each report names its own); no I/O."""
+
+    @abstractmethod
+    def file_name(self, info: Info) -> str:
+        """The markdown file's name in the report's folder."""
+
+    @abstractmethod
+    def markdown(self, info: Info, command: str) -> str:
+        """The report's text; `command` is the command that wrote it."""
+
+    def figures(self, info: Info) -> Iterator[tuple[str, "Figure"]]:
+        """(path relative to the markdown file's folder, figure) for each figure it links."""
+        return iter(())
+
+    def write(self, info: Info, results_root, command: str, path=None) -> Path:
+        """Save the figures and the markdown (at `path`, default its file in its folder); returns its path."""
+        path = Path(path) if path else Path(results_root) / self.folder / self.file_name(info)
+        for name, figure in self.figures(info):
+            figures.save(figure, path.parent / name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.markdown(info, command))
+        return path

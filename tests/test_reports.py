@@ -1,0 +1,174 @@
+"""Reports compute, then render: each report's numbers from records alone (no file written), and
+`compare` returning numbers that the comparison report formats."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_bench.analysis import pairs
+from fer_bench.data import FER2013_CLASSES
+from fer_bench.reports import REPORTS, leaderboard
+from fer_bench.reports.comparison import ComparisonReport
+from fer_bench.reports.grid import GridReport
+from fer_bench.reports.search import SearchReport
+from fer_bench.runs.records import Record
+from fer_bench.scoring.metrics import encode_predictions, split_metrics
+from fer_bench.specs.grid import load_grid
+from fer_bench.specs.search import load_search
+from fer_bench.testing import simulated_dataset
+
+from conftest import CHEAP_EXPERIMENT
+
+SPLIT = "PrivateTest"
+
+
+def _record(spec, experiment, seed, predicted, labels, fit=2.0, params=None):
+    """An ok record of `spec` predicting `predicted` for the PrivateTest images of `labels`."""
+    spec_dict = spec.to_dict() if spec is not None else {
+        kind: {"name": name, "params": dict((params or {}).get(kind, {})), "version": "1"}
+        for kind, name in (("features", "pixels"), ("resampler", "none"), ("model", "logreg"))
+    } | {"experiment": experiment, "data": "f1", "seed": seed}  # fmt: skip
+    return Record(
+        run_id=spec.run_id if spec is not None else f"{experiment}{seed}".ljust(12, "0"),
+        experiment=experiment,
+        status="ok",
+        spec=spec_dict,
+        seed=seed,
+        created="2026-12-01T00:00:00+00:00",
+        metrics={SPLIT: split_metrics(labels, predicted, FER2013_CLASSES)},
+        predictions={SPLIT: encode_predictions(predicted)},
+        data={
+            "fingerprint": spec.data if spec is not None else "f1",
+            "source": "s",
+            "layout": "usage folders",
+            "n_images": len(labels),
+        },  # fmt: skip
+        timings={"fit": fit, "total": fit},
+    )
+
+
+@pytest.fixture
+def grid_and_data(write_experiments):
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
+                       "grids/g.toml": 'base = "cheap"\nseeds = [0, 1]\n[[product]]\naxis = "model"\n'
+                                       'model.name = ["test-centroid", "logreg"]\n'})  # fmt: skip
+    return load_grid("g"), simulated_dataset()
+
+
+def test_the_grid_report_computes_each_settings_numbers_against_the_base(grid_and_data):
+    grid, dataset = grid_and_data
+    labels = dataset.labels[dataset.indices(SPLIT)]
+    half_wrong = np.where(np.arange(len(labels)) % 2 == 0, labels, (labels + 1) % 7)
+    logreg = next(e for e in grid.experiments if e.name != "cheap")
+    records = [_record(grid.base.spec(dataset.fingerprint, seed), "cheap", seed, labels, labels) for seed in (0, 1)]
+    records.append(_record(logreg.spec(dataset.fingerprint, 0), logreg.name, 0, half_wrong, labels, fit=4.0))
+
+    info = GridReport().compute(grid, dataset, records)
+
+    assert info.split == SPLIT and info.missing == [(logreg.name, 1, None)] and info.failed == []
+    assert info.other_code == 0 and info.base is info.settings["cheap"]
+    (base, base_row), (other, row) = info.rows_by_axis["model"]
+    assert base_row.seeds == [0, 1] and base_row.mean == 1.0 and base_row.delta is None and base_row.p_values == []
+    assert other is info.settings[logreg.name] and row.seeds == [0] and row.fit_s == 4.0
+    assert row.mean == pytest.approx(0.5, abs=0.02) and row.delta == pytest.approx(row.mean - 1.0)
+    assert len(row.p_values) == 1 and row.p_values[0] < 0.05 and row.n_evaluated == row.base_evaluated == len(labels)
+    assert row.ci[0] <= row.mean <= row.ci[1]
+    text = GridReport().markdown(info, "fer-bench grid g")
+    assert "**Incomplete**: 1 cell(s) not run yet, 0 failed" in text and "(base)" in text
+
+
+def test_the_leaderboard_computes_its_boards_and_shows_the_parameters_that_tell_runs_apart():
+    labels = np.arange(700) % 7
+    right = lambda share: np.where(np.arange(700) < share * 700, labels, (labels + 1) % 7)  # noqa: E731
+    records = [
+        _record(None, "a", 0, right(0.5), labels, params={"model": {"C": 1.0, "max_iter": 100}}),
+        _record(None, "b", 0, right(0.7), labels, params={"model": {"C": 10.0, "max_iter": 100}}),
+    ]
+    report = leaderboard.LeaderboardReport()
+
+    info = report.compute(records)  # no report file lists logreg: its parameters that differ show
+    (view,) = info.views
+    assert [r.experiment for r in view.board.runs] == ["b", "a"] and view.clean is None and not view.has_yardsticks
+    assert info.shown == {"logreg": {"C"}}
+    assert "logreg (C=10)" in report.markdown(info, "")
+
+    listed = report.compute(records, listed={"logreg": ["max_iter"]})
+    assert listed.shown["logreg"] == {"max_iter"} and "logreg (max_iter=100)" in leaderboard.headline(listed)
+
+
+def test_the_shipped_report_file_lists_every_part_on_the_leaderboard_with_what_it_shows():
+    listed = leaderboard.listed_params()
+    assert listed["svm"] == ["C", "gamma"] and listed["embedding"] == ["protocol"] and listed["ensemble"] == []
+
+
+def test_compare_returns_numbers_and_the_report_formats_them():
+    labels = np.arange(700) % 7
+    base = _record(None, "base", 0, labels, labels)
+    other = _record(None, "other", 0, np.where(np.arange(700) < 350, labels, (labels + 1) % 7), labels)
+
+    comparison = pairs.compare([base, other], labels, base.scored_against, SPLIT)
+
+    (row,) = comparison.rows
+    assert comparison.base is base and comparison.split == SPLIT and row.record is other
+    assert row.accuracy_all == 0.5 and row.paired.shared == 700
+    assert (row.paired.accuracy_a, row.paired.accuracy_b, row.paired.only_a, row.paired.only_b) == (1.0, 0.5, 350, 0)
+    text = ComparisonReport().markdown(comparison, "fer-bench compare base other")
+    assert "| `other` (seed 0, run `other0000000`) | 50.00" in text and "| +50.00 " in text and "350 / 0" in text
+
+
+def test_every_registered_report_has_a_folder_and_the_leaderboard_links_them_in_order(tmp_path):
+    assert all(report.folder for report in REPORTS)
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "grids" / "g.md").write_text("")
+    links = leaderboard.linked_reports(tmp_path)
+    assert list(links)[:3] == [r.title for r in REPORTS[:3]] and links[REPORTS[0].title] == ["grids/g.md"]
+
+
+SEARCH_REPORT = Path(__file__).parent / "fixtures" / "search-report.md"  # as written before reports computed
+
+
+def test_the_search_report_renders_as_before(write_experiments):
+    """`fer-bench tune` is too dear to run again for the shipped reports: the text is pinned here."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "searches/s.toml": 'description = "what it tunes"\n'
+                       'base = "cheap"\nsampler_seed = 3\ncompare_with = ["paper", "svm", "svm-full"]\n'
+                       "[space.model]\nshrink = true\nmetric = true\n"})  # fmt: skip
+    dataset = simulated_dataset()
+    labels = dataset.labels[dataset.indices(SPLIT)]
+
+    def run(run_id, experiment, share):
+        record = _record(None, experiment, 0, np.where(np.arange(42) < share * 42, labels, (labels + 1) % 7), labels)
+        metrics = {"PublicTest": record.metrics[SPLIT], SPLIT: record.metrics[SPLIT]}
+        return replace(record, run_id=run_id, metrics=metrics, data={"fingerprint": dataset.fingerprint})
+
+    study = optuna.create_study(direction="maximize")
+    space = {
+        "model.shrink": FloatDistribution(0.0, 1.0),
+        "model.metric": CategoricalDistribution(["euclidean", "cosine"]),
+    }
+    for value, shrink, metric in ((0.5, 0.25, "cosine"), (0.75, 0.5, "euclidean")):
+        study.add_trial(create_trial(value=value, params={"model.shrink": shrink, "model.metric": metric},
+                                     distributions=space, user_attrs={"worker": "host:1"}))  # fmt: skip
+    study.add_trial(create_trial(state=TrialState.PRUNED, params={"model.shrink": 0.1, "model.metric": "cosine"},
+                                 distributions=space))  # fmt: skip
+    best = run("b" * 12, "s", 0.8)
+    records = [run("p" * 12, "paper", 0.6), run("q" * 12, "svm", 0.7), best]
+    summary = {
+        "storage": "sqlite:///s.db",
+        "best_trial": 1,
+        "best_value": 0.75,
+        "validation": "holdout (0.2 of Training)",
+    }
+    summary["best_params"] = {"model.shrink": 0.5, "model.metric": "euclidean"}
+    report = SearchReport()
+
+    info = report.compute(load_search("s"), study, summary, best, records, dataset)
+
+    assert [ref.name for ref in info.references] == ["paper", "svm"] and info.importances is None
+    assert [t.number for t in info.completed] == [1, 0] and info.states["PRUNED"] == 1
+    assert report.markdown(info, "fer-bench tune s") == SEARCH_REPORT.read_text()
