@@ -56,9 +56,9 @@ class RunData:
     n_train_fit: int | None = None  # the Training images the model was fitted on; None unless fitted
 
     @classmethod
-    def of(cls, dataset):
+    def of(cls, dataset, n_train_fit=None):
         return cls(dataset.source, dataset.layout, dataset.fingerprint, len(dataset), dataset.classes,
-                   dataset.labels_name, dataset.images_fingerprint)  # fmt: skip
+                   dataset.labels_name, dataset.images_fingerprint, n_train_fit)  # fmt: skip
 
     @property
     def label_source(self):

@@ -3,7 +3,6 @@
 import logging
 import time
 import traceback
-from dataclasses import replace
 
 from fer_bench.parts.base import BuildsOnRuns, SavesWeights
 from fer_bench.parts.cache import ArrayCache
@@ -87,7 +86,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         experiment.name,
         experiment.description,
         OK,
-        replace(RunData.of(dataset), n_train_fit=int(len(train))),
+        RunData.of(dataset, n_train_fit=int(len(train))),
         command,
         timings={
             "features": round(t_features, 2),
