@@ -94,7 +94,7 @@ def test_a_product_of_two_lists_is_cartesian(experiments):
         ('base = "tiny"\n', "needs at least one [[product]]"),
         ('base = "tiny"\n[[product]]\nmodel.epochs = []\n', "product 1: model.epochs has no values"),
         ('base = "tiny"\n[[product]]\nmodel.epoch = [1]\n', "product 1: model/paper-mlp: unknown parameter 'epoch'"),
-        ('base = "tiny"\n[[product]]\nmodel.epochs = 0\n', "product 1: model/paper-mlp: epochs"),
+        ('base = "tiny"\n[[product]]\nmodel.epochs = 0\n', "model/paper-mlp: parameter 'epochs' must be >= 1"),
         ('base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.batch_norm = false\n', "parameter 'batch_norm'"),
         ('base = "tiny"\n[[product]]\nmodel.epochs = "many"\n', "parameter 'epochs' must be int"),
         ('base = "tiny"\n[[product]\n', "not valid TOML"),

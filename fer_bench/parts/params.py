@@ -7,6 +7,7 @@ shows them, and the conformance checks hold every search space inside them.
 """
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from fer_bench.errors import FerBenchError
@@ -14,11 +15,12 @@ from fer_bench.errors import FerBenchError
 RUN_ID_LENGTH = 12
 
 
-class Constraint:
+class Constraint(ABC):
     """Which values of a parameter's type are allowed; `str()` completes "must be ..."."""
 
+    @abstractmethod
     def allows(self, value) -> bool:
-        raise NotImplementedError
+        """Whether `value`, of the parameter's type, is allowed."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Interval(Constraint):
     low: float | None = None
     high: float | None = None
     closed: str = "both"
+
+    def __post_init__(self):
+        if self.closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be both, left, right or neither, got {self.closed!r}")
 
     def allows(self, value):
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")

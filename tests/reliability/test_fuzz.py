@@ -235,11 +235,9 @@ def search_documents(draw):
 
 
 @pytest.fixture
-def experiments(tmp_path, monkeypatch):
+def experiments(write_experiments):
     """An experiments folder whose `base` experiment (svm on pixels) grids and searches build on."""
-    (tmp_path / "base.toml").write_text('[features]\nname = "pixels"\n[model]\nname = "svm"\n')
-    monkeypatch.setenv("FER_BENCH_EXPERIMENTS", str(tmp_path))
-    return tmp_path
+    return write_experiments({"base.toml": '[features]\nname = "pixels"\n[model]\nname = "svm"\n'})
 
 
 def load_or_refusal(load, path):
