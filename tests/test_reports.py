@@ -13,8 +13,9 @@ from fer_bench.reports import REPORTS, leaderboard
 from fer_bench.reports.comparison import ComparisonReport
 from fer_bench.reports.grid import GridReport
 from fer_bench.reports.search import SearchReport
-from fer_bench.runs.records import Record
+from fer_bench.runs.records import Record, RunData
 from fer_bench.scoring.metrics import encode_predictions, split_metrics
+from fer_bench.specs.experiment import PartSpec, RunSpec
 from fer_bench.specs.grid import load_grid
 from fer_bench.specs.search import load_search
 from fer_bench.testing import simulated_dataset
@@ -25,26 +26,23 @@ SPLIT = "PrivateTest"
 
 
 def _record(spec, experiment, seed, predicted, labels, fit=2.0, params=None):
-    """An ok record of `spec` predicting `predicted` for the PrivateTest images of `labels`."""
-    spec_dict = spec.to_dict() if spec is not None else {
-        kind: {"name": name, "params": dict((params or {}).get(kind, {})), "version": "1"}
-        for kind, name in (("features", "pixels"), ("resampler", "none"), ("model", "logreg"))
-    } | {"experiment": experiment, "data": "f1", "seed": seed}  # fmt: skip
+    """An ok record of `spec` (default: pixels, none and logreg with `params`) predicting `predicted`
+    for the PrivateTest images of `labels`."""
+    run_id = spec.run_id if spec is not None else f"{experiment}{seed}".ljust(12, "0")
+    if spec is None:
+        parts = {kind: PartSpec(name, dict((params or {}).get(kind, {})), "1")
+                 for kind, name in (("features", "pixels"), ("resampler", "none"), ("model", "logreg"))}  # fmt: skip
+        spec = RunSpec(experiment, "f1", **parts, seed=seed, test_splits=(SPLIT,), backend="tensorflow")
     return Record(
-        run_id=spec.run_id if spec is not None else f"{experiment}{seed}".ljust(12, "0"),
+        run_id=run_id,
         experiment=experiment,
         status="ok",
-        spec=spec_dict,
+        spec=spec,
         seed=seed,
         created="2026-12-01T00:00:00+00:00",
+        data=RunData("s", "usage folders", spec.data, len(labels), FER2013_CLASSES, "fer2013"),
         metrics={SPLIT: split_metrics(labels, predicted, FER2013_CLASSES)},
         predictions={SPLIT: encode_predictions(predicted)},
-        data={
-            "fingerprint": spec.data if spec is not None else "f1",
-            "source": "s",
-            "layout": "usage folders",
-            "n_images": len(labels),
-        },  # fmt: skip
         timings={"fit": fit, "total": fit},
     )
 
@@ -144,7 +142,7 @@ def test_the_search_report_renders_as_before(write_experiments):
     def run(run_id, experiment, share):
         record = _record(None, experiment, 0, np.where(np.arange(42) < share * 42, labels, (labels + 1) % 7), labels)
         metrics = {"PublicTest": record.metrics[SPLIT], SPLIT: record.metrics[SPLIT]}
-        return replace(record, run_id=run_id, metrics=metrics, data={"fingerprint": dataset.fingerprint})
+        return replace(record, run_id=run_id, metrics=metrics, data=replace(record.data, fingerprint=dataset.fingerprint))
 
     study = optuna.create_study(direction="maximize")
     space = {
