@@ -142,7 +142,8 @@ def test_the_search_report_renders_as_before(write_experiments):
     def run(run_id, experiment, share):
         record = _record(None, experiment, 0, np.where(np.arange(42) < share * 42, labels, (labels + 1) % 7), labels)
         metrics = {"PublicTest": record.metrics[SPLIT], SPLIT: record.metrics[SPLIT]}
-        return replace(record, run_id=run_id, metrics=metrics, data=replace(record.data, fingerprint=dataset.fingerprint))
+        data = replace(record.data, fingerprint=dataset.fingerprint)
+        return replace(record, run_id=run_id, metrics=metrics, data=data)
 
     study = optuna.create_study(direction="maximize")
     space = {
