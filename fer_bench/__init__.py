@@ -9,6 +9,7 @@ against the contracts in `fer_bench.parts.base` and registered with `fer_bench.p
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.2.0"
 
@@ -16,7 +17,8 @@ __version__ = "0.2.0"
 def __getattr__(name):
     """The API (fer_bench.api's public names), imported on first use, so that `import fer_bench` (and
     the CLI's start) stays light."""
-    if name.startswith("_") and name != "__all__":
+    if (name.startswith("_") and name != "__all__") or importlib.util.find_spec(f"{__name__}.{name}"):
+        # a submodule not imported yet: `from fer_bench import backend` imports it, not the API
         raise AttributeError(f"module 'fer_bench' has no attribute {name!r}")
     api = importlib.import_module("fer_bench.api")
     if name == "__all__":

@@ -67,6 +67,13 @@ def test_every_api_function_has_a_docstring():
     assert {"run", "evaluate", "cache_entries"} <= set(dir(fer_bench))
 
 
+def test_any_module_imports_first_in_a_fresh_process():
+    """`from fer_bench import backend` inside fer_bench imports the submodule, not the whole API (a
+    circular import in a spawned worker, which starts with a module below the API)."""
+    for module in ("fer_bench.runs.records", "fer_bench.parts.registry", "fer_bench.reports.leaderboard"):
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, timeout=120)
+
+
 def test_every_command_line_verb_calls_the_api():
     """The CLI parses and prints: each verb's handler calls functions of fer_bench.api, all public."""
     subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
