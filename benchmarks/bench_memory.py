@@ -68,29 +68,46 @@ def cells_done(results: Path):
     return sum(1 for _ in open(runs)) if runs.is_file() else 0
 
 
-def main():
+# In this order, each stored as it ends (`store`): a long run stopped midway keeps what it measured.
+RUNS = [("replaced workers", "search", 20), ("replaced workers", "search", 100), ("in process", "search", 20),
+        ("replaced workers", "grid", 12), ("in process", "grid", 12), ("in process", "search", 100)]  # fmt: skip
+
+
+def main(store=None):
     result = {"workload": "memory of searches and serial grids", "epochs": EPOCHS, "search": {}, "grid": {}}
     with tempfile.TemporaryDirectory() as folder:
         search, grid = short_search(Path(folder)), short_grid(Path(folder))
-        for mode in MODES:
-            for trials in TRIAL_COUNTS:
-                measured = measure(mode, ["tune", str(search), "--trials", str(trials)])
-                result["search"][f"{mode}, {trials} trials"] = measured | {"trials": trials}
-            measured = measure(mode, ["grid", str(grid), "--jobs", "1"], stage=cells_done)
-            stages = measured.pop("peak_by_stage")
-            first_three = max(peak for done, peak in stages.items() if done < 3)
-            result["grid"][mode] = measured | {"cells": 12, "peak_first_3_cells_gib": first_three}
-    for mode in MODES:
-        short, long = (result["search"][f"{mode}, {n} trials"] for n in TRIAL_COUNTS)
-        result["search"][f"{mode}, growth"] = long["peak_rss_gib"] / short["peak_rss_gib"]
-        grid = result["grid"][mode]
-        grid["growth"] = grid["peak_rss_gib"] / grid["peak_first_3_cells_gib"]
-    for n in TRIAL_COUNTS:
-        before, now = (result["search"][f"{mode}, {n} trials"]["wall_s"] for mode in MODES)
-        result["search"][f"throughput ratio, {n} trials"] = before / now  # > 1: faster now
-    result["grid"]["throughput ratio"] = result["grid"][MODES[0]]["wall_s"] / result["grid"][MODES[1]]["wall_s"]
+        for mode, what, size in RUNS:
+            if what == "search":
+                measured = measure(mode, ["tune", str(search), "--trials", str(size)])
+                result["search"][f"{mode}, {size} trials"] = measured | {"trials": size}
+            else:
+                measured = measure(mode, ["grid", str(grid), "--jobs", "1"], stage=cells_done)
+                stages = measured.pop("peak_by_stage")
+                first_three = max(peak for done, peak in stages.items() if done < 3)
+                result["grid"][mode] = measured | {"cells": size, "peak_first_3_cells_gib": first_three}
+            compare(result)
+            if store:
+                store(result)
     print(json.dumps(result, indent=1))
     return result
+
+
+def compare(result):
+    """The ratios of what has been measured so far."""
+    search, grid = result["search"], result["grid"]
+    for mode in MODES:
+        short, long = (search.get(f"{mode}, {n} trials") for n in TRIAL_COUNTS)
+        if short and long:
+            search[f"{mode}, growth"] = long["peak_rss_gib"] / short["peak_rss_gib"]
+        if mode in grid:
+            grid[mode]["growth"] = grid[mode]["peak_rss_gib"] / grid[mode]["peak_first_3_cells_gib"]
+    for n in TRIAL_COUNTS:
+        before, now = (search.get(f"{mode}, {n} trials") for mode in MODES)
+        if before and now:
+            search[f"throughput ratio, {n} trials"] = before["wall_s"] / now["wall_s"]  # > 1: faster now
+    if all(mode in grid for mode in MODES):
+        grid["throughput ratio"] = grid[MODES[0]]["wall_s"] / grid[MODES[1]]["wall_s"]
 
 
 if __name__ == "__main__":
