@@ -225,7 +225,7 @@ def _evaluation_section(board: Board, shown):
     d = board.data
     excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
     lines = [
-        f"## Evaluated on {d.layout} `{d.source}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
+        f"## Evaluated on {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
         "",
         "Saved models run on a collection they were not trained on (`fer-bench evaluate`), scored over the",
         "classes it shares with each model's label space. `faces`: crop (the whole image is the face) or",
@@ -246,13 +246,13 @@ def _board_section(view: BoardView, shown):
     if board.evaluated:
         return _evaluation_section(board, shown)
     if not board.ferplus:
-        lines = [f"## {d.layout} `{d.source}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
+        lines = [f"## {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
         if not view.has_yardsticks:
             lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
         return lines + [board_table(view, shown), ""]
     published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
     return [
-        f"## FER+ labels: {d.layout} `{d.source}` (images `{d.images}`)",
+        f"## FER+ labels: {d.layout} `{d.name}` (images `{d.images}`)",
         "",
         f"Trained on FER+ Training targets (the mode in `trained on`), tested on the FER+ majority label of "
         f"the {m.n_total - m.n_unlabelled} {board.split} images that have one ({m.n_unlabelled} of {m.n_total} "

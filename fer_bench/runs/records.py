@@ -55,6 +55,11 @@ class RunData:
     images: str | None = None  # Dataset.images_fingerprint; None where recorded before it was
     n_train_fit: int | None = None  # the Training images the model was fitted on; None unless fitted
 
+    @property
+    def name(self) -> str:
+        """The data set's name on boards: its file or folder name, never a machine's path."""
+        return Path(self.source).name or self.source
+
     @classmethod
     def of(cls, dataset, n_train_fit=None):
         return cls(dataset.source, dataset.layout, dataset.fingerprint, len(dataset), dataset.classes,
