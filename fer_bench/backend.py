@@ -58,3 +58,37 @@ def _stderr_dropped():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+
+
+# --- the CPU ------------------------------------------------------------------------------------
+
+# The instruction-set levels a record names, best first: (level, the /proc/cpuinfo flags it needs).
+# TensorFlow's oneDNN kernels differ by level, so runs on different levels may differ in the last
+# digits, and bfloat16 is fast only where the CPU multiplies it natively (AVX-512 BF16 or AMX).
+ISA_LEVELS = (
+    ("amx-bf16", {"amx_bf16"}),
+    ("avx512-bf16", {"avx512_bf16"}),
+    ("avx512", {"avx512f"}),
+    ("avx2", {"avx2", "fma"}),
+)
+
+
+def cpu_flags() -> frozenset:
+    """The CPU's feature flags as /proc/cpuinfo lists them (empty where it does not exist)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def isa_level(flags=None) -> str:
+    """The best instruction-set level in ISA_LEVELS the CPU has, or "baseline"."""
+    flags = cpu_flags() if flags is None else flags
+    return next((level for level, needs in ISA_LEVELS if needs <= flags), "baseline")
+
+
+def native_bfloat16(flags=None) -> bool:
+    return isa_level(flags) in ("amx-bf16", "avx512-bf16")

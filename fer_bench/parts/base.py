@@ -64,6 +64,12 @@ class Part(ABC):
         """Rules between parameters that their constraints cannot state: raise a one-line ValueError."""
 
     @classmethod
+    def on_this_machine(cls, params: dict) -> dict:
+        """`params` with values that depend on the machine (an "auto" choice) decided; called when
+        a spec is made, so the decision is part of the run id."""
+        return params
+
+    @classmethod
     def param_names(cls) -> list[str]:
         return list(cls.parameters)
 

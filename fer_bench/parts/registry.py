@@ -13,6 +13,7 @@ import functools
 import importlib
 import inspect
 import os
+import pkgutil
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -116,9 +117,12 @@ def temporary(kind, name, factory):
 
 
 def load_parts():
-    """Import the built-in parts, the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
+    """Import the built-in parts (every public module of the part packages: a new part is a new
+    file), the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
     for package in _PACKAGES:
-        importlib.import_module(package)
+        for module in pkgutil.iter_modules(getattr(importlib.import_module(package), "__path__", ())):
+            if not module.name.startswith("_"):
+                importlib.import_module(f"{package}.{module.name}")
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
         _import_plugin(module, f"${PLUGINS_VARIABLE}")
     for entry in _installed_plugins():

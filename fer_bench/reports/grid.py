@@ -251,6 +251,10 @@ class GridReport(Report[GridInfo]):
         return "\n".join(lines)
 
 
+def _isa(record):
+    return f" {record.hardware['isa']}" if "isa" in record.hardware else ""
+
+
 def _backends(settings):
     """Which Keras backend trained the runs: fit times compare only within one backend."""
     counts = {}
@@ -258,7 +262,7 @@ def _backends(settings):
         for record in setting.records:
             counts[record.backend] = counts.get(record.backend, 0) + 1
     records = [r for s in settings.values() for r in s.records if r.hardware]
-    machines = {f"{r.hardware['processor']}, {r.hardware['cores']} cores" for r in records}
+    machines = {f"{r.hardware['processor']}{_isa(r)}, {r.hardware['cores']} cores" for r in records}
     listed = ", ".join(f"{backend} ({n} runs)" for backend, n in sorted(counts.items()))
     return f"Keras backend: {listed}; machine: {'; '.join(sorted(machines)) or 'unknown'}."
 

@@ -144,8 +144,12 @@ def _run_time(timings):
 
 
 def _hardware(record: Record):
-    """Where the run computed: its GPU, else its CPU core count; and the Keras backend if not the default."""
-    where = record.hardware.get("accelerator") or f"{record.hardware.get('cores', '?')} CPU cores"
+    """Where the run computed: its GPU, else its CPU core count and instruction-set level (recorded
+    since the fast CNN); and the Keras backend if not the default."""
+    isa = record.hardware.get("isa")
+    where = record.hardware.get("accelerator") or f"{record.hardware.get('cores', '?')} CPU cores" + (
+        f" {isa}" if isa else ""
+    )
     return where + (f", {record.backend}" if record.backend != "tensorflow" else "")
 
 

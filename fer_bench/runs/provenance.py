@@ -59,7 +59,8 @@ def git_commit():
 
 
 def hardware():
-    info = {"machine": platform.machine(), "cores": len(os.sched_getaffinity(0)), "processor": _cpu_name()}
+    info = {"machine": platform.machine(), "cores": len(os.sched_getaffinity(0)), "processor": _cpu_name(),
+            "isa": backend.isa_level()}  # fmt: skip
     keras_backend = backend.name()
     info["keras_backend"] = keras_backend
     info["accelerator"] = _accelerator(keras_backend)

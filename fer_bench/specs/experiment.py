@@ -57,7 +57,7 @@ class PartSpec:
         part = registry.get(kind, name)
         if lenient:
             values = {k: v for k, v in values.items() if k in part.param_names}
-        resolved = part.resolve(values)
+        resolved = part.factory.on_this_machine(part.resolve(values))
         part.create(resolved)  # the constructor checks ranges
         defaults = {p.name: p.default for p in part.params}
         named = {k: v for k, v in resolved.items() if not (k in part.factory.added_later and v == defaults[k])}

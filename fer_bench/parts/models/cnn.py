@@ -143,34 +143,50 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
                                         self.teacher_weight)  # fmt: skip
             data = replace(data, y=y)
         keras.utils.set_random_seed(data.seed)
-        self.model = build_cnn(p, len(data.classes), self.with_embedding)
+        self.model = self.network(len(data.classes))
         steps = -(-len(data.X) // p["batch_size"])
-        schedule = keras.optimizers.schedules.CosineDecay(
-            p["learning_rate"] / 10,
-            decay_steps=steps * (p["epochs"] - p["warmup_epochs"]),
-            warmup_target=p["learning_rate"],
-            warmup_steps=steps * p["warmup_epochs"],
-            alpha=0.01,
-        )
         self.model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
+            optimizer=self.optimizer(steps),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=p["label_smoothing"]),
             metrics=["accuracy"],
+            steps_per_execution=self.steps_per_execution,
         )
-        best = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=p["patience"] or p["epochs"], restore_best_weights=True
-        )
+        best = self.best_epoch_callback()
         checkpoint = data.checkpoint_dir
         epoch_log = epoch_log_callback(checkpoint and checkpoint / "epochs.json", self.name)
-        callbacks = [best, epoch_log]
+        callbacks = [cb for cb in (best, epoch_log) if cb]
         if checkpoint:
             callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint), delete_checkpoint=True))
         fit_keras(self.model, data, p, self.name, callbacks, self.inputs)
         history = epoch_log.history()
-        # the epoch whose weights EarlyStopping restored (the best of this process's epochs)
-        history["best_epoch"] = [float(best.best_epoch + 1)]
+        if best:  # the epoch whose weights EarlyStopping restored (the best of this process's epochs)
+            history["best_epoch"] = [float(best.best_epoch + 1)]
         self.model.set_weights([w.astype(np.float16).astype(np.float32) for w in self.model.get_weights()])
         return history
+
+    # Batches per compiled call in `fit`: the same updates, fewer calls into the framework.
+    steps_per_execution = 1
+
+    def network(self, n_classes):
+        return build_cnn(self.get_params(), n_classes, self.with_embedding)
+
+    def optimizer(self, steps_per_epoch):
+        """Adam on a warm-up then cosine schedule."""
+        keras = load_keras()
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.learning_rate / 10,
+            decay_steps=steps_per_epoch * (self.epochs - self.warmup_epochs),
+            warmup_target=self.learning_rate,
+            warmup_steps=steps_per_epoch * self.warmup_epochs,
+            alpha=0.01,
+        )
+        return keras.optimizers.Adam(schedule)
+
+    def best_epoch_callback(self):
+        """Keeps the epoch of best validation accuracy (None: the last epoch is the model)."""
+        return load_keras().callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=self.patience or self.epochs, restore_best_weights=True
+        )
 
     def predict_proba(self, X):
         inputs = self.inputs(X)
@@ -191,7 +207,7 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         tmp.replace(path)
 
     def load(self, path: Path, classes):
-        self.model = build_cnn(self.get_params(), len(classes), self.with_embedding)
+        self.model = self.network(len(classes))
         with np.load(path) as stored:
             self.model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
         return self

@@ -98,8 +98,7 @@ class Ensemble(Model, BuildsOnRuns):
         else:
             weights = np.asarray(self.weights or [1.0] * len(self.members), dtype=np.float64)
         self._chosen = weights / weights.sum()
-        self._models = [self._recorded.model(run.run_id) if w > 0 else None
-                        for run, w in zip(self._runs, self._chosen)]
+        self._models = [self._recorded.model(run.run_id) if w > 0 else None for run, w in zip(self._runs, self._chosen)]
         return None
 
     def _selection_data(self):
