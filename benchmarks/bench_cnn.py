@@ -1,5 +1,7 @@
 """Training throughput of the `cnn` network (experiments/cnn.toml: width 32, 4 blocks) on this CPU,
-by backend, batch size and precision, on random 48x48 images: what a faster CPU recipe could build on.
+by backend, batch size and precision, on random 48x48 images, side by side with the fast CNN
+(`cnn-fast` as experiments/cnn-fast.toml and cnn-fast-long.toml train it); and `fer-bench predict
+--model cnn-fast` on PrivateTest crops, after its start-up.
 
 Each setting runs in its own process (the Keras backend and dtype policy are per process): one
 epoch to compile and warm up, then one timed epoch. The arithmetic per image (forward and backward,
@@ -15,7 +17,7 @@ import time
 import numpy as np
 
 IMAGES = 2560
-SETTINGS = [  # (backend, XLA, batch size, dtype policy, images timed)
+SETTINGS = [  # (backend, XLA, batch size, dtype policy, images timed) of `cnn`
     ("tensorflow", False, 64, "float32", IMAGES),  # today's `cnn` (Keras leaves XLA off for it on TensorFlow)
     ("tensorflow", False, 128, "float32", IMAGES),
     ("tensorflow", False, 256, "float32", IMAGES),
@@ -24,6 +26,48 @@ SETTINGS = [  # (backend, XLA, batch size, dtype policy, images timed)
     ("jax", True, 128, "float32", IMAGES),
     ("tensorflow", False, 64, "mixed_bfloat16", 640),  # emulated on CPUs without AVX-512 BF16: slow, so fewer
 ]
+
+
+FAST_EXPERIMENTS = ("cnn-fast", "cnn-fast-long")  # the fast CNN as these experiments train it, on TensorFlow
+PREDICT_CROPS = 1000
+
+
+def fast_images_per_s(experiment, images=IMAGES):
+    """Training images/s of the fast CNN as `experiment` builds and compiles it (its precision as the
+    spec decided on this CPU), one timed epoch after a warm-up."""
+    from fer_bench.specs.experiment import load_experiment
+
+    model = load_experiment(experiment).model.create("model")
+    network = model.network(7)
+    steps = -(-images // model.batch_size)
+    network.compile(optimizer=model.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"],
+                    steps_per_execution=model.steps_per_execution)  # fmt: skip
+    rng = np.random.default_rng(0)
+    X = rng.random((images, 48, 48, 1), dtype=np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, images)]
+    network.fit(X, y, batch_size=model.batch_size, epochs=1, verbose=0)
+    start = time.perf_counter()
+    network.fit(X, y, batch_size=model.batch_size, epochs=1, verbose=0)
+    return {"images_per_s": images / (time.perf_counter() - start), "precision": model.precision,
+            "parameters": network.count_params()}  # fmt: skip
+
+
+def fast_predict():
+    """`fer-bench predict --model cnn-fast` on PREDICT_CROPS PrivateTest crops and on one: the crops
+    per second after the start-up (None where no cnn-fast run with weights is recorded)."""
+    from benchmarks.bench_predict import predict_command, private_files
+
+    files = private_files(PREDICT_CROPS)
+    walls = []
+    for chosen in (files[:1], files):
+        start = time.perf_counter()
+        done = subprocess.run(predict_command(chosen, "--model", "cnn-fast", "--format", "csv"), capture_output=True,
+                              text=True)  # fmt: skip
+        if done.returncode != 0:
+            return None
+        walls.append(time.perf_counter() - start)
+    return {"crops": PREDICT_CROPS, "start_up_s": walls[0], "wall_s": walls[1],
+            "crops_per_s_after_start_up": (PREDICT_CROPS - 1) / max(walls[1] - walls[0], 1e-9)}  # fmt: skip
 
 
 def images_per_s(jit_compile, batch_size, policy, images):
@@ -76,11 +120,23 @@ def main():
         speed = json.loads(out.strip().splitlines()[-1])
         rows.append({"backend": backend, "xla": xla, "batch_size": batch_size, "policy": policy, "images_per_s": speed,
                      "gflop_per_s": speed * gflop})  # fmt: skip
-    flags = open("/proc/cpuinfo").read().split("flags", 2)[1].split("\n")[0].split()
+    fast = []
+    for experiment in FAST_EXPERIMENTS:
+        code = (f"import json; from benchmarks import bench_cnn; "
+                f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r})))")  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "KERAS_BACKEND": "tensorflow"}).stdout  # fmt: skip
+        fast.append({"experiment": experiment, **json.loads(out.strip().splitlines()[-1])})
+    from fer_bench import backend
+
+    flags = backend.cpu_flags()
     result = {
         "workload": "cnn training throughput",
         "gflop_per_training_image": gflop,
         "settings": rows,
+        "fast": fast,
+        "fast_predict": fast_predict(),
+        "isa": backend.isa_level(),
         "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))),
     }
     print(json.dumps(result, indent=1))

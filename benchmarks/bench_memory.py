@@ -73,11 +73,15 @@ RUNS = [("replaced workers", "search", 20), ("replaced workers", "search", 100),
         ("replaced workers", "grid", 12), ("in process", "grid", 12), ("in process", "search", 100)]  # fmt: skip
 
 
-def main(store=None):
+def main(store=None, only=None, previous=None):
+    """Every run of RUNS; with `only` ("search" or "grid"), those runs again, the others' measurements
+    kept from `previous` (this workload's stored result)."""
     result = {"workload": "memory of searches and serial grids", "epochs": EPOCHS, "search": {}, "grid": {}}
+    if only:
+        result |= {what: (previous or {}).get(what, {}) for what in ("search", "grid") if what != only}
     with tempfile.TemporaryDirectory() as folder:
         search, grid = short_search(Path(folder)), short_grid(Path(folder))
-        for mode, what, size in RUNS:
+        for mode, what, size in [run for run in RUNS if only in (None, run[1])]:
             if what == "search":
                 measured = measure(mode, ["tune", str(search), "--trials", str(size)])
                 result["search"][f"{mode}, {size} trials"] = measured | {"trials": size}

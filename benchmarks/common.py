@@ -31,6 +31,7 @@ def machine():
     keep = ("python", "numpy", "keras", "tensorflow-cpu", "tensorflow", "jax", "dlib-bin")
     return {
         "processor": hw["processor"],
+        "isa": hw["isa"],
         "cores": hw["cores"],
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),

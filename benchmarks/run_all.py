@@ -21,7 +21,8 @@ PARTIAL = ("memory",)  # workloads that store what they measured so far after ea
 
 def main(argv):
     """No arguments: run every workload. `--only NAME...`: rerun those workloads into the stored
-    json. `--render`: only rewrite the markdown from the stored json."""
+    json (`memory:grid` or `memory:search`: only those runs of the memory workload). `--render`: only
+    rewrite the markdown from the stored json."""
     from benchmarks import (
         bench_cnn,
         bench_extraction,
@@ -38,14 +39,18 @@ def main(argv):
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
         raw["created"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        for name in chosen:  # stored as each one ends: a long run stopped midway keeps what it measured
+        for chosen_name in chosen:  # stored as each one ends: a long run stopped midway keeps what it measured
+            name, _, only = chosen_name.partition(":")
 
             def store(measured, name=name):
                 raw[name] = measured | {"measured": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "machine": machine()}
                 RAW.write_text(json.dumps(raw, indent=1) + "\n")
 
             workload = workloads[name]
-            store(workload.main(store) if name in PARTIAL else workload.main())
+            if only:
+                store(workload.main(store, only=only, previous=raw.get(name)))
+            else:
+                store(workload.main(store) if name in PARTIAL else workload.main())
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
     replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)[0]}")
@@ -158,8 +163,16 @@ def memory_rows(m):
 def memory_section(m):
     rows = [[f"search, {name}", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}", ""]
             for name, run in m["search"].items() if isinstance(run, dict)]  # fmt: skip
-    rows += [[f"serial grid, {mode}, {run['cells']} cells", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}",
-              f"{run['peak_first_3_cells_gib']:.2f}"] for mode, run in m["grid"].items() if isinstance(run, dict)]
+    rows += [
+        [
+            f"serial grid, {mode}, {run['cells']} cells",
+            f"{run['wall_s']:.0f}",
+            f"{run['peak_rss_gib']:.2f}",
+            f"{run['peak_first_3_cells_gib']:.2f}",
+        ]
+        for mode, run in m["grid"].items()
+        if isinstance(run, dict)
+    ]
     return [
         f"## Memory of long searches and serial grids (measured {m['measured']})",
         "",
@@ -183,6 +196,13 @@ def cnn_rows(c):
          f"{best['images_per_s'] / today['images_per_s']:.2f}x", ">= 2x",
          f"best of {len(settings)} settings: {best['backend']}, XLA {'on' if best['xla'] else 'off'}, batch "
          f"{best['batch_size']}, {best['policy']}; measured only, `cnn` unchanged"],
+        *[[f"`{f['experiment']}` training throughput against `cnn` (images/s)", f"{today['images_per_s']:.0f}",
+           f"{f['images_per_s']:.0f}", f"{f['images_per_s'] / today['images_per_s']:.2f}x",
+           ">= 5x" if f["experiment"] == "cnn-fast" else "", f"{f['parameters']:,} parameters, {f['precision']}"]
+          for f in c.get("fast", [])],
+        *([["`predict --model cnn-fast`, crops/s after start-up", "", f"{p['crops_per_s_after_start_up']:.0f}", "",
+            ">= 300", f"{p['crops']:,} PrivateTest crops in {p['wall_s']:.1f} s, start-up {p['start_up_s']:.1f} s"]]
+          if (p := c.get("fast_predict")) else []),
     ]  # fmt: skip
 
 
@@ -229,7 +249,8 @@ def machines(raw):
 
 
 def machine_line(info):
-    return f"Machine: {info['processor']}, {info['cores']} cores, {info['memory_gib']} GiB; {info['platform']}."
+    isa = f" ({info['isa']})" if "isa" in info else ""
+    return f"Machine: {info['processor']}{isa}, {info['cores']} cores, {info['memory_gib']} GiB; {info['platform']}."
 
 
 def render(raw):
@@ -316,12 +337,16 @@ def cnn_section(c):
         f"## `cnn` training throughput (measured {c['measured']})",
         "",
         f"The `cnn` network (width 32, 4 blocks, {c['gflop_per_training_image']:.2f} GFLOP per training image) on",
-        "random images, one timed epoch after a warm-up, each setting in its own process. This CPU's vector",
-        f"extensions: {', '.join(c['cpu_flags'])}.",
+        "random images, one timed epoch after a warm-up, each setting in its own process; then the fast CNN as",
+        "its experiments train it. This CPU's vector extensions: " + ", ".join(c["cpu_flags"])
+        + (f" (level {c['isa']})." if "isa" in c else "."),
         "",
         tabulate(rows, headers, tablefmt="github", disable_numparse=True),
         "",
-    ]
+        *([tabulate([[f["experiment"], f"{f['parameters']:,}", f["precision"], f"{f['images_per_s']:.1f}"]
+                     for f in c["fast"]], ["fast CNN as in", "parameters", "precision", "images/s"],
+                    tablefmt="github", disable_numparse=True), ""] if c.get("fast") else []),
+    ]  # fmt: skip
 
 
 def predict_section(f):

@@ -19,6 +19,7 @@ from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.cache import ArrayCache
+from fer_bench.reports import frontier
 from fer_bench.reports import leaderboard as boards
 from fer_bench.runs import runner
 from fer_bench.runs.records import Record, RecordStore
@@ -194,9 +195,13 @@ def latest_record(name_or_id, results=None) -> Record:
 def write_leaderboard(results=None, readme=None) -> Path:
     """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
     store = RecordStore(results)
+    records = store.all()
     writer = boards.LeaderboardReport()
     links = boards.linked_reports(store.root)
-    info = writer.compute(store.all(), yardsticks.load_all(store.root), links, boards.listed_params())
+    frontier_report = frontier.write_with_leaderboard(records, store.root)
+    if frontier_report:
+        links[frontier.TITLE] = [frontier_report.relative_to(store.root).as_posix()]
+    info = writer.compute(records, yardsticks.load_all(store.root), links, boards.listed_params())
     path = writer.write(info, store.root, "fer-bench leaderboard")
     if readme:
         boards.update_readme(info, Path(readme))

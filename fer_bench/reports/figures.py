@@ -153,3 +153,32 @@ def reliability_diagrams(curves) -> Figure:
     for ax in axes[len(curves) :]:
         ax.set_visible(False)
     return fig
+
+
+def frontier_chart(panels) -> Figure:
+    """One panel per board: accuracy (mean +/- std over seeds) against training CPU-minutes on a log
+    scale, coloured by model family, the Pareto front drawn as a step line; `panels` hold `title`,
+    `split` and `points` (each with label, family, accuracy, std, cpu_minutes, on_front)."""
+    fig = _new_figure(figsize=(7.5, 4.6 * len(panels)))
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)).ravel()
+    families = sorted({p.family for panel in panels for p in panel.points})
+    for ax, panel in zip(axes, panels):
+        for family in families:
+            mine = [p for p in panel.points if p.family == family]
+            if mine:
+                ax.errorbar([p.cpu_minutes for p in mine], [100 * p.accuracy for p in mine],
+                            yerr=[100 * (p.std or 0) for p in mine], fmt="o", capsize=3, alpha=0.85,
+                            color=f"C{families.index(family) % 10}", label=family)  # fmt: skip
+        front = [p for p in panel.points if p.on_front]
+        ax.step([p.cpu_minutes for p in front], [100 * p.accuracy for p in front], where="post", color="black",
+                linewidth=1, alpha=0.6, label="Pareto front")  # fmt: skip
+        for p in front:
+            ax.annotate(p.label, (p.cpu_minutes, 100 * p.accuracy), fontsize=7,
+                        xytext=(4, -10), textcoords="offset points")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("training CPU-minutes (log scale)")
+        ax.set_ylabel(f"{panel.split} accuracy, all images, %")
+        ax.set_title(panel.title, fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3, which="both")
+    return fig

@@ -21,6 +21,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from fer_bench.analysis import yardsticks
+from fer_bench.analysis.configurations import fold
 from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 from fer_bench.reports.base import Report
 from fer_bench.reports.markdown import replace_block
@@ -253,7 +254,7 @@ def _board_section(view: BoardView, shown):
         lines = [f"## {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
         if not view.has_yardsticks:
             lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
-        return lines + [board_table(view, shown), ""]
+        return lines + [board_table(view, shown), "", *_seeds_section(board)]
     published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
     return [
         f"## FER+ labels: {d.layout} `{d.name}` (images `{d.images}`)",
@@ -266,11 +267,28 @@ def _board_section(view: BoardView, shown):
         "",
         board_table(view, shown),
         "",
+        *_seeds_section(board),
         f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
         "",
         tabulate(published, ["model", "accuracy %", "trained on"], tablefmt="github", disable_numparse=True),
         "",
     ]
+
+
+def _seeds_section(board: Board):
+    """The configurations the board holds several seeds of, each folded into mean +/- std."""
+    several = [c for c in fold(board.runs) if len(c.runs) > 1]
+    if not several:
+        return []
+    rows = []
+    for c in several:
+        mean, std = c.mean_std(board.split)
+        values = 100 * c.accuracies(board.split)
+        rows.append([_experiment(c.first), c.first.backend, ", ".join(map(str, c.seeds)),
+                     f"{100 * mean:.2f} +/- {100 * std:.2f}", f"{values.min():.2f} - {values.max():.2f}"])  # fmt: skip
+    headers = ["experiment", "backend", "seeds", f"{board.split} acc. (all images), mean +/- std", "range"]
+    return ["Configurations with several seeds (standard deviation over seeds):", "",
+            tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]  # fmt: skip
 
 
 def linked_reports(root: Path) -> dict:

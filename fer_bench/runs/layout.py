@@ -3,6 +3,7 @@ only. Paths of one run's files are relative to the results folder, as records st
 
     runs.jsonl            the run records (records.py)
     LEADERBOARD.md        the board (reports/leaderboard.py)
+    frontier.md, .png     accuracy for training time (reports/frontier.py)
     models/               weights and probabilities, by run id
     claims/               locks of the runs in progress (claims.py)
     grids/ searches/ comparisons/ labels/ calibration/   reports, one folder per kind
@@ -17,6 +18,8 @@ SEARCHES = "searches"
 COMPARISONS = "comparisons"
 LABELS = "labels"
 CALIBRATION = "calibration"
+FRONTIER = "frontier.md"
+FRONTIER_FIGURE = "frontier.png"
 CHECKPOINTS = "checkpoints"  # in the feature cache, not the results: a resumed fit's checkpoints, by run id
 
 

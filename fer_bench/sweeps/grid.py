@@ -76,8 +76,9 @@ def extract_once(cells, dataset, cache):
 # process that ran a whole grid would grow with its length; new workers cost a few seconds of
 # imports. A new pool serves every `jobs` x CELLS_PER_WORKER cells (max_tasks_per_child, and Pool's
 # maxtasksperchild, hung here on Python 3.11 once workers began to be replaced). One job with no
-# more cells than this runs them in this process.
-CELLS_PER_WORKER = 6
+# more cells than this runs them in this process. At 6 a serial grid of 12 cells peaked 1.105x its
+# first three cells (make bench, workload memory): a worker's own growth over 6 cells.
+CELLS_PER_WORKER = 3
 
 
 def _execute(cells, dataset, store, cache, jobs, command, wait):
