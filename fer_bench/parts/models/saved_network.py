@@ -68,18 +68,30 @@ def resolve(path: str) -> Path:
         except ModuleNotFoundError:
             how = INSTALL.get(package, f"pip install {package}")
             raise FerBenchError(f"{path!r}: the package {package!r} is not installed ({how})") from None
+        except (ImportError, TypeError, ValueError) as error:  # not a package, or one that fails to import
+            raise FerBenchError(f"{path!r}: no files of a package {package!r} ({error})") from None
         if not isinstance(found, Path):
             raise FerBenchError(f"{path!r}: the package {package!r} is installed as an archive, not as files")
     else:
-        found = Path(path).expanduser()
-    if not found.is_file():
+        try:
+            found = Path(path).expanduser()
+        except RuntimeError:  # ~user of no user
+            found = Path(path)
+    try:
+        is_file = found.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        is_file = False
+    if not is_file:
         raise FerBenchError(f"{path}: no such file")
     return found
 
 
 def sha256(file: Path) -> str:
-    with open(file, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    try:
+        with open(file, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise FerBenchError(f"{file}: cannot be read ({error.strerror})") from None
 
 
 @register("model", "saved-network")
