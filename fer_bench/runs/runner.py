@@ -1,10 +1,14 @@
-"""Experiment -> Record: data -> features -> resampler + model (Training only) -> test splits."""
+"""Experiment -> Record: data -> features -> resampler + model (Training only) -> test splits.
+
+A model trained elsewhere (base.Pretrained) is not fitted: it is made ready for the data set's
+label space before any work, and the rest of the run is the same.
+"""
 
 import logging
 import time
 import traceback
 
-from fer_bench.parts.base import BuildsOnRuns, SavesWeights
+from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs import fitting, layout, probabilities
 from fer_bench.runs.claims import claim
@@ -53,15 +57,23 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
              f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
     if isinstance(setup.model, BuildsOnRuns):
         setup.model.use_runs(probabilities.StoredRuns(store, cache, dataset), setup.features, dataset)
+    pretrained, t_load = isinstance(setup.model, Pretrained), 0.0
+    if pretrained:  # loaded before any work, so a file that cannot serve this data set fails at once
+        log.info(f"{spec.model.name} was trained elsewhere ({setup.model.trained_on}): loaded, not fitted")
+        t0 = time.perf_counter()
+        setup.model.ready(dataset.classes)
+        t_load = time.perf_counter() - t0
     feature_set = setup.features.extract(dataset, cache=cache, jobs=jobs)
-    t_features = time.perf_counter() - started
+    t_features = time.perf_counter() - started - t_load
 
-    train, y = fitting.training_rows(dataset, feature_set.covered)
-    log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
-    t0 = time.perf_counter()
-    history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
-                          checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id)  # fmt: skip
-    t_fit = time.perf_counter() - t0
+    history, train, t_fit = None, None, 0.0
+    if not pretrained:
+        train, y = fitting.training_rows(dataset, feature_set.covered)
+        log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
+        t0 = time.perf_counter()
+        history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
+                              checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id)  # fmt: skip
+        t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     split_rows = {split: dataset.indices(split) for split in evaluation_splits(spec, dataset)}
@@ -86,11 +98,12 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         experiment.name,
         experiment.description,
         OK,
-        RunData.of(dataset, n_train_fit=int(len(train))),
+        RunData.of(dataset, n_train_fit=None if train is None else int(len(train))),
         command,
         timings={
             "features": round(t_features, 2),
             "fit": round(t_fit, 2),
+            **({"load": round(t_load, 2)} if pretrained else {}),
             "predict": round(t_predict, 2),
             "total": round(time.perf_counter() - started, 2),
             **earlier_attempts(history),
