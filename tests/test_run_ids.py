@@ -1,7 +1,8 @@
 """Every shipped experiment, grid cell and search keeps its run id: a refactoring that changes what a
 spec hashes to would orphan every recorded run. tests/fixtures/run_ids.json pins them, on the
 real FER2013 data set's fingerprint and TensorFlow; a deliberate change (a part's version bumped)
-updates the file in the same commit."""
+updates the file in the same commit. A spec with a value decided by the machine (`cnn-fast-long`'s
+"auto" precision: bfloat16 only on CPUs with native bfloat16) is not pinned."""
 
 import json
 from pathlib import Path

@@ -88,7 +88,7 @@ class FrontierReport(Report[FrontierInfo]):
     def compute(self, records) -> FrontierInfo:
         records = list(records)
         by_run_id = {r.run_id: r for r in records if r.ok}
-        panels = [_panel(board, by_run_id) for board in boards(records) if not board.evaluated]
+        panels = [_panel(board, by_run_id) for board in boards(records) if not (board.evaluated or board.elsewhere)]
         panels = [p for p in panels if p.points]
         machines = sorted({_machine(p.configuration.first) for panel in panels for p in panel.points})
         return FrontierInfo(panels, machines)
