@@ -154,7 +154,7 @@ def load_records(results=None) -> "pandas.DataFrame":
     whose parts have changed since it was recorded."""
     import pandas as pd
 
-    return pd.DataFrame([_row(record) for record in RecordStore(results).all()])
+    return pd.DataFrame([_row(record) for record in RecordStore(results).with_records().all()])
 
 
 def _row(record: Record) -> dict:
@@ -186,7 +186,7 @@ def _row(record: Record) -> dict:
 
 def latest_record(name_or_id, results=None) -> Record:
     """The latest record (ok or failed) of an experiment name or a run id (6+ leading characters)."""
-    matches = RecordStore(results).find(name_or_id)
+    matches = RecordStore(results).with_records().find(name_or_id)
     if not matches:
         raise FerBenchError(f"no recorded run matches {name_or_id!r}")
     return matches[-1]
@@ -194,7 +194,7 @@ def latest_record(name_or_id, results=None) -> Record:
 
 def write_leaderboard(results=None, readme=None) -> Path:
     """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
-    store = RecordStore(results)
+    store = RecordStore(results).with_records()
     records = store.all()
     writer = boards.LeaderboardReport()
     links = boards.linked_reports(store.root)
@@ -218,7 +218,7 @@ def compare(runs, *, data=None, results=None, split=None) -> pairs.Comparison:
 
     if len(runs) < 2:
         raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
-    chosen = [latest_ok(RecordStore(results).all(), name) for name in runs]  # a typo should not cost a data load
+    chosen = [latest_ok(RecordStore(results).with_records().all(), name) for name in runs]  # before a data load
     base = chosen[0]
     split = split or base.report_split
     if base.evaluation:
@@ -269,7 +269,7 @@ def predict(images, *, model=None, results=None, faces="auto", detector=None, pr
     unreadable or too small image, or one without a face gives its error; the others go on."""
     from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
 
-    store = RecordStore(results)
+    store = RecordStore(results).with_records()
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
     files, refused = image_files(images)
     outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
@@ -285,7 +285,7 @@ def evaluate(model, *, data, results=None, faces="auto", detector=None, force=Fa
     from fer_bench.runs import evaluation
     from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
 
-    store = RecordStore(results).check_writable()
+    store = RecordStore(results).with_records().check_writable()
     detector = detector or DEFAULT_DETECTOR
     source = choose_record(store.all(), model)
     found = evaluation.target(data, source.classes)
@@ -318,7 +318,7 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     from fer_bench.runs import probabilities as kept
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).check_writable()
+    store = RecordStore(results).with_records().check_writable()
     chosen = [latest_ok(store.all(), name) for name in runs]  # a typo should not cost a data load
     dataset = _dataset(data)
     cache = ArrayCache(cache)
@@ -335,7 +335,7 @@ def write_calibration(runs=None, *, results=None, command=None) -> Path:
     from fer_bench.runs import probabilities as kept
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).check_writable()
+    store = RecordStore(results).with_records().check_writable()
     records = store.all()
     if runs:
         chosen = [latest_ok(records, name) for name in runs]

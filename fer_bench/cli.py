@@ -252,7 +252,7 @@ def cmd_evaluate(args):
                           force=args.force, command=args.command_line)  # fmt: skip
     print(summary_text(record))
     for split, m in record.metrics.items():
-        print(f"  {split} recall: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in m.per_class_recall.items()))
+        print(f"  {split} recall: {m.recall_text()}")
     for label, why in record.evaluation["excluded"].items():
         print(f"  excluded {label}: {why}")
     for line in record.evaluation["refused"]:

@@ -137,6 +137,16 @@ def test_an_unwritable_results_directory_is_refused_before_any_work(experiments,
     assert "is not writable" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["leaderboard"], ["calibration"], ["show", "paper"], ["predict", "x.jpg"],
+                                     ["compare", "a", "b"], ["evaluate", "paper", "--data", MINI]])  # fmt: skip
+def test_a_results_folder_without_records_is_refused_in_one_line(tmp_path, capsys, command):
+    typo = tmp_path / "resluts"
+    assert run_cli(*command, "--results", typo) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no run records here" in err and str(typo) in err
+    assert not typo.exists()  # nothing written where the user did not mean
+
+
 def test_show_unknown_and_list(capsys):
     assert run_cli("show", "nothing-here") == 2
     assert run_cli("list") == 0

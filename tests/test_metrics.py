@@ -34,3 +34,9 @@ def test_predictions_round_trip_through_their_string_form():
     y = np.array([0, 6, UNCOVERED, 3, 10, 35])
     assert encode_predictions(y) == "06-3az"
     np.testing.assert_array_equal(decode_predictions("06-3az"), y)
+
+
+def test_a_class_without_images_has_no_recall_to_show():
+    m = split_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), ("a", "b", "c"))
+    assert m.recall_text() == "a 50.0%, b 100.0%, c n/a"
+    assert m.recall_text(name_width=1, digits=0) == "a 50%, b 100%, c n/a"

@@ -68,7 +68,7 @@ def _panel(board, by_run_id) -> Panel:
     panel = Panel(title, board.split, [])
     for configuration in fold(board.runs):
         costs = [training_cpu_minutes(r, by_run_id) for r in configuration.runs]
-        if None in costs:
+        if None in costs or min(costs) <= 0:  # no training time recorded: no place on a log scale
             panel.left_out.append(configuration.experiment)
             continue
         mean, std = configuration.mean_std(board.split)
@@ -128,8 +128,8 @@ class FrontierReport(Report[FrontierInfo]):
             headers = ["experiment", "model", "seeds", f"{panel.split} %", "training CPU-min", "front"]
             lines += [f"## {panel.title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
             if panel.left_out:
-                lines += [f"Left out (trained on an accelerator, or built on runs not recorded here): "
-                          f"{', '.join(sorted(set(panel.left_out)))}.", ""]  # fmt: skip
+                lines += ["Left out (trained on an accelerator, no training time recorded, or built on runs not "
+                          f"recorded here): {', '.join(sorted(set(panel.left_out)))}.", ""]  # fmt: skip
         return "\n".join(lines)
 
     def figures(self, info: FrontierInfo):

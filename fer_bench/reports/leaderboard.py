@@ -235,7 +235,7 @@ def evaluation_table(board: Board, shown):
     for rank, r in enumerate(board.runs, start=1):
         m, how = r.metrics[board.split], r.evaluation
         faces = how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
-        recall = ", ".join(f"{name[:3]} {100 * value:.0f}" for name, value in m.per_class_recall.items())
+        recall = m.recall_text(name_width=3, digits=0)
         rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed,
                      _describe(r.spec.features, shown), _describe(r.spec.model, shown), faces,
                      _percent(m.accuracy_all),

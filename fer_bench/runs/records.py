@@ -250,6 +250,13 @@ class RecordStore:
         self.root = Path(root) if root else default_results_dir()
         self.path = self.root / layout.RECORDS
 
+    def with_records(self):
+        """Itself, for commands that read records; a folder without a records file is refused (a
+        typo in --results would otherwise give an empty report)."""
+        if not self.path.is_file():
+            raise FerBenchError(f"{self.root}: no run records here ({layout.RECORDS} missing); check --results")
+        return self
+
     def check_writable(self):
         """Fail early, before any work, unless its records file and its folder (leaderboard, reports,
         weights) can be written."""

@@ -34,6 +34,15 @@ class SplitMetrics:
     def from_dict(cls, values: dict):
         return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
+    def recall_text(self, name_width=None, digits=1):
+        """Each class's recall as "NAME 62.3%", "n/a" for a class with no image (no recall to
+        measure, not 0%); `name_width` shortens the names."""
+        shown = []
+        for (name, recall), row in zip(self.per_class_recall.items(), self.confusion_matrix):
+            value = f"{100 * recall:.{digits}f}%" if sum(row) else "n/a"
+            shown.append(f"{name[:name_width]} {value}")
+        return ", ".join(shown)
+
     def to_dict(self):
         return asdict(self)
 
