@@ -74,14 +74,16 @@ RUNS = [("replaced workers", "search", 20), ("replaced workers", "search", 100),
 
 
 def main(store=None, only=None, previous=None):
-    """Every run of RUNS; with `only` ("search" or "grid"), those runs again, the others' measurements
-    kept from `previous` (this workload's stored result)."""
+    """Every run of RUNS; with `only` ("grid", "search" or "search:20": of that kind, and size), those
+    runs again, the other measurements kept from `previous` (this workload's stored result)."""
     result = {"workload": "memory of searches and serial grids", "epochs": EPOCHS, "search": {}, "grid": {}}
+    kind, _, size_only = (only or "").partition(":")
+    chosen = [run for run in RUNS if not only or (run[1] == kind and size_only in ("", str(run[2])))]
     if only:
-        result |= {what: (previous or {}).get(what, {}) for what in ("search", "grid") if what != only}
+        result |= {what: dict((previous or {}).get(what, {})) for what in ("search", "grid")}
     with tempfile.TemporaryDirectory() as folder:
         search, grid = short_search(Path(folder)), short_grid(Path(folder))
-        for mode, what, size in [run for run in RUNS if only in (None, run[1])]:
+        for mode, what, size in chosen:
             if what == "search":
                 measured = measure(mode, ["tune", str(search), "--trials", str(size)])
                 result["search"][f"{mode}, {size} trials"] = measured | {"trials": size}

@@ -21,8 +21,8 @@ PARTIAL = ("memory",)  # workloads that store what they measured so far after ea
 
 def main(argv):
     """No arguments: run every workload. `--only NAME...`: rerun those workloads into the stored
-    json (`memory:grid` or `memory:search`: only those runs of the memory workload). `--render`: only
-    rewrite the markdown from the stored json."""
+    json (`memory:grid`, `memory:search` or `memory:search:20`: only those runs of the memory
+    workload). `--render`: only rewrite the markdown from the stored json."""
     from benchmarks import (
         bench_cnn,
         bench_extraction,
