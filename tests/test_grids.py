@@ -16,10 +16,13 @@ from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.reports.grid import GridReport
 from fer_bench.runs.records import RecordStore
-from fer_bench.specs.grid import load_grid
+from fer_bench.specs.experiment import load_experiment
+from fer_bench.specs.grid import load_grid, parse_grid
 from fer_bench.sweeps import grid as grid_sweep
 
 from conftest import CHEAP_EXPERIMENT, MINI, tiny_paper_mlp
+
+FER2013 = "ae9679c8208ffa62"  # the real data set's fingerprint (tests/test_run_ids.py)
 
 ABLATION = """
 base = "tiny"
@@ -319,3 +322,52 @@ def test_a_cell_on_labels_without_a_reference_is_reported_without_a_pair(write_e
     assert not row.reference and row.against is None and row.p_values == [] and row.delta is None
     text = (results / "grids" / "soft.md").read_text()
     assert "`labels=ferplus-probability,shrink=0.5` (no base on its labels)" in text
+
+
+def _full_cnn_grid():
+    """The fast CNN's whole ablation as issue 26 lists it, before the shipped grid's cuts (its file)."""
+    one = lambda axis, **keys: {"axis": axis, **keys}  # noqa: E731
+    return {
+        "description": "every value",
+        "base": "cnn-fast",
+        "seeds": [0, 1, 2],
+        "product": [
+            one("augmentation", model={"mirror": False, "random_crop": False}),
+            one("augmentation", model={"random_crop": [False, True]}),
+            one("augmentation", model={"rotation": 0.03, "zoom": 0.08, "erasing": [0.0, 0.25]}),
+            one("imbalance", resampler={"name": ["none", "class-weights", "random-over"]}),
+            one("label smoothing", model={"label_smoothing": [0.1, 0.0]}),
+            one("targets", labels="fer2013"),
+            one("targets", labels="ferplus", labels_mode=["majority", "probability"]),
+            one("input", features={"name": "pixels"}),
+            one("input", features={"name": "pixels-embedding"}, model={"name": "cnn-fast-fusion", "epochs": 15}),
+        ],
+    }
+
+
+def test_the_shipped_cnn_grid_ablates_the_fast_cnn_one_axis_at_a_time_in_about_three_hours():
+    grid = load_grid("cnn")
+    base = load_experiment("cnn-fast")
+    assert grid.base == base and grid.seeds == (0, 1, 2) and grid.refused == ()
+    assert grid.base.spec(FER2013, keras_backend="tensorflow").run_id == "eac69e484779"  # tests/test_run_ids.py
+    assert list(grid.axes) == ["augmentation", "imbalance", "label smoothing", "targets", "input"]
+    assert all(base in settings and len(settings) >= 2 for settings in grid.axes.values())
+    for experiment in grid.experiments:
+        experiment.check(experiment.name)
+    labels = {grid.label_of(e): e for e in grid.experiments}
+    assert labels["mirror=false,random_crop=false"].model.params["mirror"] is False
+    assert labels["resampler=class-weights"].setup().model.takes_class_weights
+    assert labels["labels=ferplus-probability"].labels == Labels("ferplus", "probability")
+    fusion = labels["features=pixels-embedding,model=cnn-fast-fusion,epochs=15"]
+    same = {k: v for k, v in fusion.model.params.items() if k not in ("mirror", "random_crop")}
+    assert same == base.model.params and fusion.features.name == "pixels-embedding"
+    assert all(e.model.params["precision"] == "float32" for e in grid.experiments)  # width 16: on any CPU
+    runs = len(grid.cells)
+    assert runs == 7 * 3 and f"{runs} runs" in grid.description and "3.2 hours" in grid.description
+    assert runs * 9 / 60 <= 3.2  # ~9 minutes a run on 2 cores
+
+    full = parse_grid("cnn", _full_cnn_grid(), "the whole ablation")  # what the file's comments cut
+    assert full.refused == () and len(full.experiments) == 11 and "33 runs" in grid.description
+    for experiment in full.experiments:
+        experiment.check(experiment.name)
+    assert {e.name for e in grid.experiments} < {e.name for e in full.experiments}
