@@ -69,7 +69,7 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
 
     grid = load_grid(name)
     store = RecordStore(results).check_writable()
-    dataset = grid.base.labels.apply(_dataset(data))  # every cell has its base's labels
+    dataset = _dataset(data)  # with its source's labels: each cell runs with its own (sweeps/grid.py)
     command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
     cache = ArrayCache(cache)
     ran = failed = skipped = 0

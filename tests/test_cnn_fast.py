@@ -67,3 +67,37 @@ def test_same_seed_same_predictions_another_seed_others():
     first = _fit_and_predict(seed=3)
     np.testing.assert_array_equal(first, _fit_and_predict(seed=3))
     assert not np.array_equal(first, _fit_and_predict(seed=4))
+
+
+def test_mirror_and_random_crop_are_left_out_of_the_spec_at_their_defaults():
+    """Added after cnn-fast's runs were recorded (tests/test_run_ids.py pins them)."""
+    assert not {"mirror", "random_crop"} & set(PartSpec.of("model", "cnn-fast", {}).params)
+    spec = PartSpec.of("model", "cnn-fast", {"mirror": False, "random_crop": False})
+    assert spec.params["mirror"] is False and spec.params["random_crop"] is False
+
+
+def test_without_mirror_nor_random_crop_training_sees_the_centre_crop_only():
+    keras = load_keras()
+    images = np.random.default_rng(0).random((8, 48, 48, 1), dtype=np.float32)
+    plain = FastCNN(width=4, mirror=False, random_crop=False).network(3)
+    assert "augment" not in [layer.name for layer in plain.layers]
+    flip_only = FastCNN(width=4, random_crop=False).network(3).get_layer("augment")
+    assert flip_only.shift == 0.0 and flip_only.mirror
+    from fer_bench.parts.models._augment import FaceAugment
+
+    still = FaceAugment(rotation=0.0, zoom=0.0, shift=0.0, mirror=False, seed=1)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(still(images, training=True)), images)
+    flipped = keras.ops.convert_to_numpy(FaceAugment(0.0, 0.0, 0.0, seed=1)(images, training=True))
+    mirrored = [np.array_equal(f, i[:, ::-1]) and not np.array_equal(f, i) for f, i in zip(flipped, images)]
+    assert all(np.array_equal(f, i) or m for f, i, m in zip(flipped, images, mirrored)) and any(mirrored)
+
+
+def test_the_fast_fusion_joins_the_embedding_before_the_classifier():
+    from fer_bench.parts.models.cnn_fast_fusion import FastFusion
+
+    network = FastFusion(width=4).network(3)
+    assert [tuple(i.shape[1:]) for i in network.inputs] == [(48, 48, 1), (128,)]
+    assert network.get_layer("fuse").output.shape[-1] == 4 * 8 + 128  # the pooled image features + 128
+    X = np.random.default_rng(0).random((5, 48 * 48 + 128), dtype=np.float32)
+    pixels, embedding = FastFusion().inputs(X)
+    assert pixels.shape == (5, 48, 48, 1) and embedding.shape == (5, 128)

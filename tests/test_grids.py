@@ -8,14 +8,21 @@ import sys
 import time
 
 import pytest
+from test_ferplus import votes_for
 
 from fer_bench.cli import main
+from fer_bench.data import load_dataset
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
+from fer_bench.reports.grid import GridReport
 from fer_bench.runs.records import RecordStore
-from fer_bench.specs.grid import load_grid
+from fer_bench.specs.experiment import load_experiment
+from fer_bench.specs.grid import load_grid, parse_grid
 from fer_bench.sweeps import grid as grid_sweep
 
-from conftest import CHEAP_EXPERIMENT, tiny_paper_mlp
+from conftest import CHEAP_EXPERIMENT, MINI, tiny_paper_mlp
+
+FER2013 = "ae9679c8208ffa62"  # the real data set's fingerprint (tests/test_run_ids.py)
 
 ABLATION = """
 base = "tiny"
@@ -98,6 +105,10 @@ def test_a_product_of_two_lists_is_cartesian(experiments):
         ('base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.batch_norm = false\n', "parameter 'batch_norm'"),
         ('base = "tiny"\n[[product]]\nmodel.epochs = "many"\n', "parameter 'epochs' must be int"),
         ('base = "tiny"\n[[product]\n', "not valid TOML"),
+        ('base = "tiny"\n[[product]]\nlabels = "affectnet"\n', "labels must be one of"),
+        ('base = "tiny"\n[[product]]\nlabels_mode = "probability"\n', "labels_mode must be one of"),
+        ('base = "tiny"\n[[product]]\nlabels = ["ferplus", 3]\n', "labels must be a string or a non-empty list"),
+        ('base = "tiny"\n[[product]]\nlabels_mode = []\n', "labels_mode must be a string or a non-empty list"),
     ],
 )
 def test_bad_grid_files_name_the_file_and_the_problem(experiments, text, message):
@@ -216,3 +227,147 @@ def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_pat
     per_machine = [[r.run_id for r in RecordStore(tmp_path / f"machine{i}").all()] for i in range(2)]
     every = per_machine[0] + per_machine[1]
     assert len(every) == 6 and len(set(every)) == 6  # each cell once, across both machines
+
+
+LABELS_GRID = """
+base = "cheap"
+seeds = [0, 1]
+[[product]]
+axis = "targets"
+labels = "fer2013"
+[[product]]
+axis = "targets"
+labels = "ferplus"
+labels_mode = ["probability", "majority"]
+resampler.name = ["none", "random-over"]   # random-over needs one label an image: refused with probability
+"""
+
+
+def test_a_product_may_vary_the_labels_and_a_new_source_starts_from_its_majority_mode(write_experiments):
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "grids/targets.toml": LABELS_GRID})
+    grid = load_grid("targets")
+    assert [e.name for e in grid.axes["targets"]] == [
+        "cheap",
+        "targets/labels=ferplus-probability",
+        "targets/labels=ferplus-majority",
+        "targets/labels=ferplus-majority,resampler=random-over",
+    ]
+    assert [e.labels for e in grid.axes["targets"]] == [Labels(), Labels("ferplus", "probability"), Labels("ferplus"),
+                                                        Labels("ferplus")]  # fmt: skip
+    assert grid.refused == (
+        ("targets/labels=ferplus-probability,resampler=random-over",
+         "resampler/random-over needs one label an image; soft targets train with resampler none"),
+    )  # fmt: skip
+    write_experiments({"soft.toml": 'labels = "ferplus"\nlabels_mode = "probability"\n' + CHEAP_EXPERIMENT,
+                       "grids/back.toml": 'base = "soft"\n[[product]]\nlabels = ["fer2013", "ferplus"]\n'})  # fmt: skip
+    back = load_grid("back")  # back to FER2013: its only mode; the base's own source keeps its mode
+    assert [(e.name, e.labels) for e in back.experiments] == [
+        ("back/labels=fer2013", Labels()),
+        ("soft", Labels("ferplus", "probability")),
+    ]
+
+
+@pytest.fixture
+def votes(monkeypatch, tmp_path):
+    path = tmp_path / "fer2013new.csv"
+    path.write_text(votes_for(load_dataset(MINI)))
+    monkeypatch.setenv("FER_BENCH_FERPLUS", str(path))
+    return path
+
+
+def test_cells_on_other_labels_run_on_them_and_are_compared_within_their_labels(write_experiments, votes, tmp_path):
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "grids/targets.toml": LABELS_GRID})
+    results = tmp_path / "results"
+    assert main(["grid", "targets", "--data", str(MINI), "--results", str(results)]) == 0
+    records = RecordStore(results).all()
+    assert len(records) == 4 * 2 and all(r.ok for r in records)
+    assert {r.experiment: r.data.labels for r in records} == {
+        "cheap": "fer2013",
+        "targets/labels=ferplus-majority": "ferplus-majority",
+        "targets/labels=ferplus-probability": "ferplus-probability",
+        "targets/labels=ferplus-majority,resampler=random-over": "ferplus-majority",
+    }
+    assert {r.data.fingerprint: r.spec.data for r in records} == {r.spec.data: r.spec.data for r in records}
+
+    grid, dataset = load_grid("targets"), load_dataset(MINI)
+    info = GridReport().compute(grid, dataset, records)
+    assert info.missing == [] and info.fingerprint == dataset.fingerprint
+    rows = {s.axis_label: row for s, row in info.rows_by_axis["targets"]}
+    assert rows["cheap"].reference and rows["cheap"].p_values == []
+    majority = rows["labels=ferplus-majority"]  # the reference of FER+ labels, though listed after probability
+    assert majority.reference and majority.against is None and majority.delta is None  # never against FER2013
+    for label in ("labels=ferplus-probability", "labels=ferplus-majority,resampler=random-over"):
+        assert rows[label].against == "labels=ferplus-majority" and len(rows[label].p_values) == 2
+    ferplus = info.settings["targets/labels=ferplus-majority"]
+    assert ferplus.evaluated.sum() < ferplus.evaluated.size  # FER+ leaves some test images unlabelled
+    text = (results / "grids" / "targets.md").read_text()
+    assert "`labels=ferplus-majority` (base of its labels)" in text
+    assert "`labels=ferplus-probability` (vs `labels=ferplus-majority`)" in text
+    assert "scored against different test labels" in text
+
+
+def test_a_cell_on_labels_without_a_reference_is_reported_without_a_pair(write_experiments, votes, tmp_path):
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
+                       "grids/soft.toml": 'base = "cheap"\n[[product]]\naxis = "targets"\n'
+                                          'labels = ["fer2013", "ferplus"]\nlabels_mode = "probability"\n'
+                                          'model.name = "test-centroid"\n'})  # fmt: skip
+    with pytest.raises(FerBenchError, match="labels_mode must be one of"):  # fer2013 has no probability mode
+        load_grid("soft")
+    write_experiments({"grids/soft.toml": 'base = "cheap"\n[[product]]\naxis = "targets"\nlabels = "ferplus"\n'
+                                          'labels_mode = "probability"\nmodel.shrink = 0.5\n'})  # fmt: skip
+    results = tmp_path / "results"
+    assert main(["grid", "soft", "--data", str(MINI), "--results", str(results)]) == 0
+    info = GridReport().compute(load_grid("soft"), load_dataset(MINI), RecordStore(results).all())
+    ((_, row),) = info.rows_by_axis["targets"]
+    assert not row.reference and row.against is None and row.p_values == [] and row.delta is None
+    text = (results / "grids" / "soft.md").read_text()
+    assert "`labels=ferplus-probability,shrink=0.5` (no base on its labels)" in text
+
+
+def _full_cnn_grid():
+    """The fast CNN's whole ablation as issue 26 lists it, before the shipped grid's cuts (its file)."""
+    one = lambda axis, **keys: {"axis": axis, **keys}  # noqa: E731
+    return {
+        "description": "every value",
+        "base": "cnn-fast",
+        "seeds": [0, 1, 2],
+        "product": [
+            one("augmentation", model={"mirror": False, "random_crop": False}),
+            one("augmentation", model={"random_crop": [False, True]}),
+            one("augmentation", model={"rotation": 0.03, "zoom": 0.08, "erasing": [0.0, 0.25]}),
+            one("imbalance", resampler={"name": ["none", "class-weights", "random-over"]}),
+            one("label smoothing", model={"label_smoothing": [0.1, 0.0]}),
+            one("targets", labels="fer2013"),
+            one("targets", labels="ferplus", labels_mode=["majority", "probability"]),
+            one("input", features={"name": "pixels"}),
+            one("input", features={"name": "pixels-embedding"}, model={"name": "cnn-fast-fusion", "epochs": 15}),
+        ],
+    }
+
+
+def test_the_shipped_cnn_grid_ablates_the_fast_cnn_one_axis_at_a_time_in_about_three_hours():
+    grid = load_grid("cnn")
+    base = load_experiment("cnn-fast")
+    assert grid.base == base and grid.seeds == (0, 1, 2) and grid.refused == ()
+    assert grid.base.spec(FER2013, keras_backend="tensorflow").run_id == "eac69e484779"  # tests/test_run_ids.py
+    assert list(grid.axes) == ["augmentation", "imbalance", "label smoothing", "targets", "input"]
+    assert all(base in settings and len(settings) >= 2 for settings in grid.axes.values())
+    for experiment in grid.experiments:
+        experiment.check(experiment.name)
+    labels = {grid.label_of(e): e for e in grid.experiments}
+    assert labels["mirror=false,random_crop=false"].model.params["mirror"] is False
+    assert labels["resampler=class-weights"].setup().model.takes_class_weights
+    assert labels["labels=ferplus-probability"].labels == Labels("ferplus", "probability")
+    fusion = labels["features=pixels-embedding,model=cnn-fast-fusion,epochs=15"]
+    same = {k: v for k, v in fusion.model.params.items() if k not in ("mirror", "random_crop")}
+    assert same == base.model.params and fusion.features.name == "pixels-embedding"
+    assert all(e.model.params["precision"] == "float32" for e in grid.experiments)  # width 16: on any CPU
+    runs = len(grid.cells)
+    assert runs == 7 * 3 and f"{runs} runs" in grid.description and "3.2 hours" in grid.description
+    assert runs * 9 / 60 <= 3.2  # ~9 minutes a run on 2 cores
+
+    full = parse_grid("cnn", _full_cnn_grid(), "the whole ablation")  # what the file's comments cut
+    assert full.refused == () and len(full.experiments) == 11 and "33 runs" in grid.description
+    for experiment in full.experiments:
+        experiment.check(experiment.name)
+    assert {e.name for e in grid.experiments} < {e.name for e in full.experiments}

@@ -1,4 +1,10 @@
-"""`results/grids/NAME.md`: a table per axis, figures, and what the numbers show, from the run records."""
+"""`results/grids/NAME.md`: a table per axis, figures, and what the numbers show, from the run records.
+
+Each setting is compared (McNemar, points) with the base where both are scored against the same test
+labels. A setting on other labels (a `labels` axis: FER+ against the base's FER2013) is compared
+instead with its labels' reference: the setting on those labels that changes nothing else from the
+base (its majority mode first); where the grid has none, it is reported without a comparison.
+"""
 
 from dataclasses import dataclass, field
 
@@ -26,6 +32,7 @@ class Setting:
     correct: np.ndarray  # (runs, images) bool
     evaluated: np.ndarray  # (runs, images) bool
     split: str
+    scored_against: str = ""  # settings compare only with settings of the same (Dataset.scored_against)
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Summary:
     delta: float | None = None  # points against the base (None: the base itself, or no base)
     delta_all: float | None = None
     base_evaluated: int | None = None
+    against: str | None = None  # the label of the setting compared with (None: the base itself, or none)
+    reference: bool = False  # the base, or the reference of its labels (see the module's doc)
 
 
 @dataclass
@@ -69,9 +78,23 @@ class GridInfo:
         return [(axis, s.axis_label, row.mean, *row.ci) for axis, rows in self.rows_by_axis.items() for s, row in rows]
 
 
-def _setting(label, records, labels, split):
+def _setting(label, records, labels, split, scored_against=""):
     predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
-    return Setting(label, records, predictions == labels, (predictions != UNCOVERED) & (labels != UNLABELLED), split)
+    evaluated = (predictions != UNCOVERED) & (labels != UNLABELLED)
+    return Setting(label, records, predictions == labels, evaluated, split, scored_against)
+
+
+def references(grid: Grid, settings: dict, base_scored_against) -> dict:
+    """scored_against -> the recorded setting the other settings scored so are compared with: the base
+    on its labels (none while it has no record); on other labels, the setting that differs from the
+    base in its labels only, in their majority mode where the grid has it (FER+ tests on the majority)."""
+    found = {base_scored_against: settings.get(grid.base.name)}
+    for experiment in sorted(grid.experiments, key=lambda e: e.labels.mode != "majority"):
+        setting = settings.get(experiment.name)
+        only_labels = all(experiment.part(kind) == grid.base.part(kind) for kind in ("features", "resampler", "model"))
+        if setting is not None and only_labels and setting.scored_against not in found:
+            found[setting.scored_against] = setting
+    return {space: setting for space, setting in found.items() if setting is not None}
 
 
 def _mean(records, split, metric):
@@ -83,6 +106,7 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
     mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
     shared = setting.evaluated.all(axis=0)
     row = Summary(
+        reference=base is setting,
         seeds=[r.seed for r in setting.records],
         mean=mean,
         std=std,
@@ -93,6 +117,7 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
         fit_s=float(np.mean([r.timings["fit"] for r in setting.records])),
     )
     if base is not None and base is not setting:
+        row.against = base.axis_label
         by_seed = {r.seed: i for i, r in enumerate(base.records)}
         for i, record in enumerate(setting.records):
             j = by_seed.get(record.seed)
@@ -109,7 +134,7 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
 def _p_text(row: Summary):
     p = row.p_values
     if not p:
-        return "base" if row.delta is None else "n/a"
+        return "base" if row.reference else "n/a"
     significant = sum(v < SIGNIFICANCE for v in p)
     return f"{np.median(p):.2g} ({significant}/{len(p)} < {SIGNIFICANCE})"
 
@@ -135,12 +160,19 @@ class GridReport(Report[GridInfo]):
             if record.ok:
                 earlier[record.config_id] = record
         split = report_split(dataset.test_splits())
-        labels = dataset.labels[dataset.indices(split)]
+        by_labels = {}  # labels name -> `dataset` under those labels (a grid may vary them)
+
+        def under(labels):
+            if labels.name not in by_labels:
+                by_labels[labels.name] = labels.apply(dataset)
+            return by_labels[labels.name]
+
         settings, missing, failed, other_code = {}, [], [], 0
         for experiment in grid.experiments:
+            data = under(experiment.labels)
             runs = []
             for seed in grid.seeds:
-                spec = experiment.spec(dataset.fingerprint, seed)
+                spec = experiment.spec(data.fingerprint, seed)
                 record = cell_record(spec, latest, earlier)
                 if record is None or not record.ok:
                     (failed if record else missing).append((experiment.name, seed, record and record.error))
@@ -148,13 +180,16 @@ class GridReport(Report[GridInfo]):
                     runs.append(record)
                     other_code += record.run_id != spec.run_id
             if runs:
-                settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split)
-        base = settings.get(grid.base.name)
-        rows_by_axis = {
-            axis: [(settings[e.name], summarize(settings[e.name], base)) for e in experiments if e.name in settings]
-            for axis, experiments in grid.axes.items()
-        }
-        return GridInfo(grid, dataset.source, len(dataset), dataset.fingerprint, split, settings, rows_by_axis,
+                labels = data.labels[data.indices(split)]
+                settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split,
+                                                     data.scored_against)  # fmt: skip
+        shown = under(grid.base.labels)  # the base's data set, in the head
+        against = references(grid, settings, shown.scored_against)
+        rows_by_axis = {}
+        for axis, experiments in grid.axes.items():
+            recorded = [settings[e.name] for e in experiments if e.name in settings]
+            rows_by_axis[axis] = [(s, summarize(s, against.get(s.scored_against))) for s in recorded]
+        return GridInfo(grid, shown.source, len(shown), shown.fingerprint, split, settings, rows_by_axis,
                         missing, failed, other_code)  # fmt: skip
 
     def file_name(self, info: GridInfo) -> str:
@@ -190,6 +225,11 @@ class GridReport(Report[GridInfo]):
             "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
             "",
         ]
+        if len({e.labels for e in grid.experiments}) > 1:
+            lines[-1:-1] = [
+                "A setting on other test labels than the base's is compared, as its row says, with the setting on",
+                "its labels that changes nothing else from the base, where the grid has one.",
+            ]
         if info.other_code:
             lines += [
                 f"**{info.other_code} of the runs shown were made by other code or another Keras backend** than this",
@@ -216,7 +256,7 @@ class GridReport(Report[GridInfo]):
                     [
                         [
                             axis,
-                            f"`{s.axis_label}`",
+                            f"`{s.axis_label}`" + _versus(row, grid.base.name),
                             f"{100 * row.delta:+.2f}",
                             f"{100 * row.delta_all:+.2f}",
                             _p_text(row),
@@ -267,10 +307,23 @@ def _backends(settings):
     return f"Keras backend: {listed}; machine: {'; '.join(sorted(machines)) or 'unknown'}."
 
 
+def _versus(row: Summary, base_name):
+    """What a row is compared with, where that is not the grid's base."""
+    if row.reference or row.against == base_name:
+        return ""
+    return " (no base on its labels)" if row.against is None else f" (vs `{row.against}`)"
+
+
+def _role(setting, row: Summary, base_name):
+    if setting.axis_label == base_name:
+        return " (base)"
+    return " (base of its labels)" if row.reference else _versus(row, base_name)
+
+
 def _axis_table(rows, base_name):
     table = [
         [
-            f"`{s.axis_label}`" + (" (base)" if s.axis_label == base_name else ""),
+            f"`{s.axis_label}`" + _role(s, row, base_name),
             len(row.seeds),
             f"{_pct(row.mean)} +/- {_pct(row.std)}",
             f"{_pct(row.ci[0])} - {_pct(row.ci[1])}",
@@ -298,11 +351,14 @@ def _sentences(rows, base, grid):
     if base is not None:
         base_std = mean_std([r.metrics[base.split].accuracy for r in base.records])[1]
         first += f" against a seed-to-seed std of {_pct(base_std)} points for `{grid.base.name}`"
+    if len({s.scored_against for s, _ in rows}) > 1:
+        first = "Its settings are scored against different test labels: their accuracies compare only on the same ones"
     compared = [(s, row) for s, row in rows if row.p_values]
     if not compared:
         return [first + ".", "No setting of this axis could be compared with the base."]
     parts = [
-        f"`{s.axis_label}` {100 * row.delta:+.2f} points (median p {np.median(row.p_values):.2g}, "
+        f"`{s.axis_label}`{_versus(row, grid.base.name)} {100 * row.delta:+.2f} points "
+        f"(median p {np.median(row.p_values):.2g}, "
         f"{sum(p < SIGNIFICANCE for p in row.p_values)}/{len(row.p_values)} seed pairs < {SIGNIFICANCE})"
         + (
             f", but it evaluates {row.n_evaluated} images against {row.base_evaluated}: "
@@ -318,7 +374,8 @@ def _sentences(rows, base, grid):
         if consistent
         else "no setting differs from the base significantly in every seed pair"
     )
-    return [first + ".", f"Against `{grid.base.name}`: " + "; ".join(parts) + f" — {verdict}."]
+    unless = " unless another is named" if any(_versus(row, grid.base.name) for _, row in compared) else ""
+    return [first + ".", f"Against `{grid.base.name}`{unless}: " + "; ".join(parts) + f" — {verdict}."]
 
 
 def _effects(rows_by_axis):

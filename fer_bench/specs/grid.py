@@ -13,8 +13,15 @@ axis = "classifier"
 model.name = "svm"             # a new part name starts from that part's defaults
 model.C = [1.0, 10.0]
 
+[[product]]
+axis = "targets"
+labels = "ferplus"             # the experiment's top-level labels and labels_mode may vary too
+labels_mode = ["majority", "probability"]
+
 A cell identical to the base keeps the base's name (`paper`), so it shares its records with
 `fer-bench run paper --seed N`; any other cell is named `GRID/LABEL`, e.g. `ablation/batch_norm=false`.
+A cell on other labels than the base's is scored against them (its test labels differ), so the
+report compares it with the cell of the same labels that changes nothing else, where there is one.
 A cell whose parts refuse to run together (knn with class weights, say) is listed with the reason
 and never run.
 """
@@ -22,13 +29,15 @@ and never run.
 import itertools
 from dataclasses import dataclass, replace
 
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.specs.experiment import MAX_SEED, Experiment, is_seed, load_base
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
 GRID_KEYS = {"description", "base", "seeds", "product"}
-PRODUCT_KEYS = {"axis", *registry.KINDS}
+LABEL_KEYS = ("labels", "labels_mode")  # an experiment's top-level keys a product may vary
+PRODUCT_KEYS = {"axis", *LABEL_KEYS, *registry.KINDS}
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,13 @@ def _expand(grid_name, base, product, where):
     check_keys(product, PRODUCT_KEYS, where)
     if not isinstance(product.get("axis", ""), str):
         raise FerBenchError(f"{where}: axis must be a string")
-    choices = []  # (kind, key, [values])
+    choices = []  # (kind, key, [values]); kind None: a top-level key (labels, labels_mode)
+    for key in LABEL_KEYS:
+        if key in product:
+            values = product[key] if isinstance(product[key], list) else [product[key]]
+            if not values or not all(isinstance(v, str) for v in values):
+                raise FerBenchError(f"{where}: {key} must be a string or a non-empty list of strings")
+            choices.append((None, key, values))
     for kind in registry.KINDS:
         table = product.get(kind, {})
         if not isinstance(table, dict):
@@ -110,8 +125,21 @@ def _expand(grid_name, base, product, where):
         yield _cell_experiment(grid_name, base, assignment, where)
 
 
+def _cell_labels(base, assignment, where) -> Labels:
+    """The cell's labels: the base's, with the product's `labels` and `labels_mode` over them (a new
+    source starts from the majority mode, as in an experiment file)."""
+    values = {key: value for kind, key, value in assignment if kind is None}
+    source = values.get("labels", base.labels.source)
+    mode = values.get("labels_mode", base.labels.mode if source == base.labels.source else "majority")
+    try:
+        return Labels(source, mode)
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: {error}") from None
+
+
 def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
-    parts, label = {}, []
+    labels = _cell_labels(base, assignment, where)
+    parts, label = {}, [] if labels == base.labels else [f"labels={labels.name}"]
     for kind in registry.KINDS:
         base_part = base.part(kind)
         values = {key: value for k, key, value in assignment if k == kind}
@@ -129,10 +157,11 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
             for k in values
             if k != "name" and (name != base_part.name or base_part.params.get(k) != part.params.get(k))
         ]
-    if all(parts[kind] == base.part(kind) for kind in registry.KINDS):
+    if labels == base.labels and all(parts[kind] == base.part(kind) for kind in registry.KINDS):
         return base
     label = ",".join(label)
-    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", **parts)
+    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", labels=labels,
+                   **parts)  # fmt: skip
 
 
 def _text(value):

@@ -1,6 +1,7 @@
 """Grids, run: every cell not yet recorded, through the same runner as `fer-bench run`, resumable,
 in parallel processes, or shared by machines through an Optuna storage. Grid files are parsed in
-fer_bench/specs/grid.py.
+fer_bench/specs/grid.py. The data set comes with its source's own labels; each cell runs on it with
+its experiment's (a grid may vary them).
 """
 
 import logging
@@ -12,6 +13,7 @@ from concurrent.futures import wait as wait_for
 
 from tqdm import tqdm
 
+from fer_bench.data.labels import Labels
 from fer_bench.runs import runner
 from fer_bench.runs.claims import claim
 from fer_bench.specs.grid import Grid
@@ -31,7 +33,7 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     """
     cells = grid.cells
     recorded = {r.run_id for r in store.all() if r.ok}
-    todo = [c for c in cells if c.experiment.spec(dataset.fingerprint, c.seed).run_id not in recorded]
+    todo = [c for c in cells if cell_spec(c, dataset).run_id not in recorded]
     skipped = len(cells) - len(todo)
     log.info(f"grid {grid.name}: {len(cells)} cells, {skipped} already recorded, {len(todo)} to run (jobs={jobs})")
     for name, reason in grid.refused:
@@ -59,6 +61,23 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     finally:
         bar.close()
     return counts["ok"], counts["failed"], skipped + counts["recorded"]
+
+
+_LABELLED = {}  # labels name -> (data set, that data set under those labels), of this process's last data set
+
+
+def labelled(dataset, labels: Labels):
+    """`dataset` (with its source's labels) under `labels`: made once per data set and process (FER+
+    labels join the vote file, and the fingerprint hashes every image)."""
+    made = _LABELLED.get(labels.name)
+    if made is None or made[0] is not dataset:
+        made = _LABELLED[labels.name] = (dataset, labels.apply(dataset))
+    return made[1]
+
+
+def cell_spec(cell, dataset):
+    """The run spec of `cell`: on `dataset` under the cell's labels."""
+    return cell.experiment.spec(labelled(dataset, cell.experiment.labels).fingerprint, cell.seed)
 
 
 def extract_once(cells, dataset, cache):
@@ -105,7 +124,8 @@ def run_cell(cell, dataset, store, cache, command, wait=True):
     Returns the outcome: `status` is ok, failed, recorded (an `ok` record was there once the claim
     was ours: another process ran it) or claimed (held by another process, and `wait` is off).
     """
-    spec = cell.experiment.spec(dataset.fingerprint, cell.seed)
+    data = labelled(dataset, cell.experiment.labels)
+    spec = cell.experiment.spec(data.fingerprint, cell.seed)
     with claim(store.root, spec.run_id, wait=wait) as held:
         if not held:
             return {"status": "claimed", "summary": "running in another process"}
@@ -113,9 +133,9 @@ def run_cell(cell, dataset, store, cache, command, wait=True):
             return {"status": "recorded", "summary": "already recorded"}
         started = time.perf_counter()
         try:
-            record = runner.execute(cell.experiment, spec, dataset, store, cache, command=command)
+            record = runner.execute(cell.experiment, spec, data, store, cache, command=command)
         except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
-            failed = runner.failed(cell.experiment, spec, dataset, store, error, time.perf_counter() - started, command)
+            failed = runner.failed(cell.experiment, spec, data, store, error, time.perf_counter() - started, command)
             return {"status": "failed", "summary": f"FAILED ({failed.error})"}
     m = record.metrics[record.report_split]
     return {
@@ -154,7 +174,7 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
     """
     from fer_bench.sweeps import studies
 
-    study = studies.create_or_load(f"grid:{grid.name}:{dataset.fingerprint}", storage_url)
+    study = studies.create_or_load(f"grid:{grid.name}:{labelled(dataset, grid.base.labels).fingerprint}", storage_url)
     cells = grid.cells
     if not studies.trials(study):
         for index in range(len(cells)):

@@ -16,12 +16,13 @@ ops = keras.ops
 
 @keras.saving.register_keras_serializable("fer_bench")
 class FaceAugment(keras.layers.Layer):
-    """Training only: random mirror, rotation (fraction of a turn), zoom, shift (fraction of the
-    side) and, with probability `erasing`, a random rectangle replaced by noise."""
+    """Training only: random mirror (unless `mirror` is off), rotation (fraction of a turn), zoom,
+    shift (fraction of the side) and, with probability `erasing`, a random rectangle replaced by noise."""
 
-    def __init__(self, rotation=0.04, zoom=0.1, shift=0.1, erasing=0.0, seed=None, **kwargs):
+    def __init__(self, rotation=0.04, zoom=0.1, shift=0.1, erasing=0.0, seed=None, mirror=True, **kwargs):
         super().__init__(**kwargs)
         self.rotation, self.zoom, self.shift, self.erasing, self.seed = rotation, zoom, shift, erasing, seed
+        self.mirror = mirror
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
@@ -35,7 +36,9 @@ class FaceAugment(keras.layers.Layer):
 
         angle = uniform(-self.rotation, self.rotation) * 2 * math.pi
         scale = 1 + uniform(-self.zoom, self.zoom)
-        mirror = ops.where(uniform(0, 1) < 0.5, -1.0, 1.0)
+        mirror = ops.where(uniform(0, 1) < 0.5, -1.0, 1.0)  # drawn either way: the same draws follow
+        if not self.mirror:
+            mirror = ops.ones_like(mirror)
         tx, ty = uniform(-self.shift, self.shift) * w, uniform(-self.shift, self.shift) * h
         ys = ops.reshape(ops.arange(h, dtype="float32") - (h - 1) / 2, (1, h, 1))
         xs = ops.reshape(ops.arange(w, dtype="float32") - (w - 1) / 2, (1, 1, w))
@@ -71,4 +74,5 @@ class FaceAugment(keras.layers.Layer):
             "shift": self.shift,
             "erasing": self.erasing,
             "seed": self.seed,
+            "mirror": self.mirror,
         }

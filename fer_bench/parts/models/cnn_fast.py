@@ -6,12 +6,16 @@ What makes it fast (measured on 2-core AMD EPYC machines, TensorFlow's CPU kerne
   0.71 GFLOPs for `cnn`. Depthwise-separable convolutions would cost fewer FLOPs but run about 3x
   slower per FLOP on these kernels, and XLA (`jit_compile`) about 2x slower: neither is used.
 - random `crop`-pixel crops and mirrors in training, the centre crop at test, done inside the
-  network in one gather per batch (FaceAugment): no per-batch Python work;
+  network in one gather per batch (FaceAugment): no per-batch Python work (`mirror` and
+  `random_crop` turn either off, for ablations; with neither, nor rotation, zoom or erasing, the
+  network has no augmentation layer);
 - AdamW, one warm-up epoch, then cosine decay to zero, label smoothing: the last epoch is the
   model (no best-epoch search, so `epochs` fixes the work on any machine);
 - `steps_per_execution` batches per call into the framework;
 - bfloat16 mixed precision where the CPU multiplies it natively and the network is wide enough to
   gain (`precision = "auto"`: 1.45x at width 32, 0.8x at width 16 on AVX-512 BF16).
+With `with_embedding` (model `cnn-fast-fusion`) the 128-d face embedding joins the pooled image
+features before the classifier, as `fusion` does for `cnn`.
 Inherits from `cnn` the teacher (distillation), checkpoints, flip test-time augmentation and the
 float16 weights file.
 """
@@ -19,7 +23,7 @@ float16 weights file.
 from contextlib import contextmanager
 
 from fer_bench.backend import load_keras, native_bfloat16
-from fer_bench.parts.models.cnn import CNN, IMAGE_SHAPE
+from fer_bench.parts.models.cnn import CNN, EMBEDDING, IMAGE_SHAPE
 from fer_bench.parts.params import Interval, Options, Param, RunIds
 from fer_bench.parts.registry import register
 
@@ -39,7 +43,8 @@ def _dtype_policy(precision):
         keras.config.set_dtype_policy(saved)
 
 
-def build_fast_cnn(params, n_classes):
+def build_fast_cnn(params, n_classes, with_embedding=False):
+    """The network; `with_embedding` adds the 128-d embedding as a second input, joined before the head."""
     from fer_bench.parts.models._augment import FaceAugment
 
     keras = load_keras()
@@ -63,8 +68,10 @@ def build_fast_cnn(params, n_classes):
 
     image = keras.Input(IMAGE_SHAPE, name="pixels")
     # A random crop is a shift of up to half the margin, then the centre crop (also at test).
-    shift = (side - p["crop"]) / 2 / side
-    x = FaceAugment(p["rotation"], p["zoom"], shift, p["erasing"], name="augment")(image)
+    shift = (side - p["crop"]) / 2 / side if p["random_crop"] else 0.0
+    x = image
+    if p["mirror"] or shift or p["rotation"] or p["zoom"] or p["erasing"]:
+        x = FaceAugment(p["rotation"], p["zoom"], shift, p["erasing"], mirror=p["mirror"], name="augment")(x)
     x = layers.CenterCrop(p["crop"], p["crop"], name="crop")(x)
     x = layers.Rescaling(2.0, offset=-1.0, name="to_symmetric")(x)  # [0, 1] -> [-1, 1]
     with _dtype_policy(p["precision"]):  # the convolutions in bfloat16, the augmentation in float32
@@ -75,10 +82,18 @@ def build_fast_cnn(params, n_classes):
             for block in range(p["blocks"]):
                 x = residual(x, p["width"] * 2 ** (stage + 1), f"stage{stage}_{block}")
         x = layers.GlobalAveragePooling2D(name="gap")(x)
+        inputs = [image]
+        if with_embedding:
+            embedding = keras.Input((EMBEDDING,), name="embedding")
+            e = layers.BatchNormalization(name="embedding_bn")(embedding)
+            e = layers.Dense(EMBEDDING, activation="relu", name="embedding_dense")(e)
+            x = layers.Concatenate(name="fuse")([x, e])
+            inputs.append(embedding)
         x = layers.Dropout(p["dropout"], name="head_drop")(x)
         outputs = layers.Dense(n_classes, name="logits")(x)
         outputs = layers.Activation("softmax", dtype="float32", name="classes")(outputs)
-    return keras.Model(image, outputs, name="cnn_fast")
+    return keras.Model(inputs if with_embedding else image, outputs,
+                       name="cnn_fast_fusion" if with_embedding else "cnn_fast")  # fmt: skip
 
 
 @register("model", "cnn-fast")
@@ -87,13 +102,15 @@ class FastCNN(CNN):
     label smoothing, flip TTA); bfloat16 where the CPU runs it natively."""
 
     smoke_params = {"width": 4, "epochs": 2, "batch_size": 16}
-    added_later = ()
+    added_later = ("mirror", "random_crop")
     parameters = {
         "width": Param(16, Interval(1)),
         "blocks": Param(1, Interval(1, 4)),
         "stem_stride": Param(1, Options(1, 2)),
         "dropout": Param(0.0, Interval(0, 1, closed="left")),
         "crop": Param(44, Interval(32, IMAGE_SHAPE[0])),
+        "mirror": Param(True),  # random mirrors in training
+        "random_crop": Param(True),  # random `crop`-pixel crops in training (else the centre crop)
         "rotation": Param(0.0, Interval(0)),
         "zoom": Param(0.0, Interval(0)),
         "erasing": Param(0.0, Interval(0, 1)),
@@ -122,7 +139,7 @@ class FastCNN(CNN):
         return params | {"precision": "bfloat16" if fast else "float32"}
 
     def network(self, n_classes):
-        return build_fast_cnn(self.on_this_machine(self.get_params()), n_classes)
+        return build_fast_cnn(self.on_this_machine(self.get_params()), n_classes, self.with_embedding)
 
     def optimizer(self, steps_per_epoch):
         """AdamW: a linear warm-up from a tenth of the rate, then cosine decay to zero."""
