@@ -329,6 +329,31 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     return done
 
 
+class Completed(NamedTuple):
+    record: Record  # with its weights
+    saved: bool  # whether they were saved now (False: the run had them already)
+
+
+def complete(run, *, data=None, results=None, cache=None, command=None) -> Completed:
+    """Save the weights of a recorded run (an experiment name or run id) that ran before its model
+    could save them, so predict, evaluate and probabilities can use it: its model is fitted again
+    from the recorded spec and seed, and its weights are saved, and its record appended again with
+    them, only if its predictions on the test splits all equal the recorded ones; otherwise a
+    FerBenchError says how many differ and nothing is saved. A run that has its weights is left
+    as it is."""
+    from fer_bench.runs import completion
+    from fer_bench.runs.records import latest_ok
+
+    store = RecordStore(results).with_records().check_writable()
+    record = latest_ok(store.all(), run)
+    if completion.has_weights(record, store.root):
+        return Completed(record, False)
+    completion.check_completable(record)  # before a data load
+    dataset = Labels.named(record.data.labels).apply(_dataset(data))
+    command = command or _call("complete", run)
+    return Completed(*completion.complete(record, dataset, store, ArrayCache(cache), command))
+
+
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
     """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
     run ids; default: every run on the leaderboard that stored probabilities); returns its path."""
@@ -361,9 +386,10 @@ def import_records(source, *, results=None) -> Imported:
     origin = RecordStore(source)
     if not origin.path.is_file():
         raise FerBenchError(f"{origin.path}: no run records to import")
-    known = {(r.run_id, r.created) for r in store.all()}
+    line = lambda r: (r.run_id, r.created, r.completed and r.completed["created"])  # noqa: E731  (a completion's too)
+    known = {line(r) for r in store.all()}
     offered = origin.all()
-    new = [r for r in offered if (r.run_id, r.created) not in known]
+    new = [r for r in offered if line(r) not in known]
     for record in new:  # check everything before writing anything
         for artefact in filter(None, (record.artefact, record.probabilities)):
             if not (origin.root / artefact).is_file():

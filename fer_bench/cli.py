@@ -1,7 +1,7 @@
 """`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
 
 Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache,
-probabilities, calibration.
+probabilities, complete, calibration.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2.
@@ -142,6 +142,11 @@ def build_parser():
                        "distillation)")  # fmt: skip
     proba.add_argument("--force", action="store_true", help="compute them again even if stored")
     proba.set_defaults(handler=cmd_probabilities)
+
+    done = sub.add_parser("complete", parents=[common, data], help="save the weights of a run recorded without "
+                          "them: fit it again, kept only if it predicts as recorded")  # fmt: skip
+    done.add_argument("run", metavar="RUN", help="experiment name or run id")
+    done.set_defaults(handler=cmd_complete)
 
     calibrated = sub.add_parser("calibration", parents=[common], help="calibration before and after temperature "
                                 "scaling, from stored probabilities: <results>/calibration/calibration.md")  # fmt: skip
@@ -285,6 +290,15 @@ def cmd_probabilities(args):
                  for split, share in computed.items()]  # fmt: skip
         print(f"{record.experiment} (run {record.run_id}): {path}  "
               + (f"computed {', '.join(shown)}" if computed else "already stored"))  # fmt: skip
+
+
+def cmd_complete(args):
+    record, saved = api.complete(args.run, data=args.data, results=args.results, cache=args.cache,
+                                 command=args.command_line)  # fmt: skip
+    print(
+        f"{record.experiment} (run {record.run_id}): weights {record.artefact}"
+        + (" saved; fitted again, it predicts every test image as recorded" if saved else " (saved already)")
+    )
 
 
 def cmd_calibration(args):

@@ -387,8 +387,9 @@ def check_save_load(part):
     """SavesWeights: a model loaded from its saved weights predicts as the fitted one did."""
     fitted = _fitted(part)
     with tempfile.TemporaryDirectory() as folder:
-        fitted.model.save(Path(folder) / "weights.npz")
-        again = part.create(fitted.model.get_params()).load(Path(folder) / "weights.npz", CHECK_CLASSES)
+        path = Path(folder) / f"weights.{part.factory.weights_suffix}"
+        fitted.model.save(path)
+        again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
         np.testing.assert_allclose(again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5,
                                    err_msg=f"{part.key}: save/load")  # fmt: skip
 

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 from fer_bench.cli import main
 from fer_bench.data import FER2013_CLASSES, load_dataset
 from fer_bench.parts import registry
+from fer_bench.runs.records import RecordStore
 
 from conftest import CHEAP_EXPERIMENT, MINI
 
@@ -90,6 +92,10 @@ def test_any_model_that_saves_weights_on_features_of_crops_can_predict(write_exp
     )
     results = tmp_path / "results"
     assert main(["run", "no-weights", "--results", str(results)]) == 0
+    store = RecordStore(results)
+    (record,) = store.all()
+    store.path.unlink()
+    store.append(replace(record, artefact=None))  # as recorded before logreg saved its weights
     assert main(["predict", str(photo), "--results", str(results), "--model", "no-weights"]) == 2
     assert "no recorded run of 'no-weights' has saved weights" in capsys.readouterr().err
     assert main(["run", "cheap", "--results", str(results)]) == 0

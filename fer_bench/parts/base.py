@@ -238,7 +238,10 @@ class Setup:
 
 
 class SavesWeights(ABC):
-    """Its trained weights can be saved beside the run's record and loaded again to predict."""
+    """Its trained weights can be saved beside the run's record and loaded again to predict: the
+    loaded model predicts exactly as the fitted one did (the saved model is the evaluated one)."""
+
+    weights_suffix: ClassVar[str] = "npz"  # of its file, `models/<run id>.weights.<suffix>`
 
     @abstractmethod
     def save(self, path: Path):

@@ -23,8 +23,9 @@ FRONTIER_FIGURE = "frontier.png"
 CHECKPOINTS = "checkpoints"  # in the feature cache, not the results: a resumed fit's checkpoints, by run id
 
 
-def weights(run_id) -> str:
-    return f"{MODELS}/{run_id}.weights.npz"
+def weights(run_id, suffix="npz") -> str:
+    """A run's saved weights, in the format its model's `weights_suffix` names (npz, skops)."""
+    return f"{MODELS}/{run_id}.weights.{suffix}"
 
 
 def probabilities(run_id) -> str:

@@ -52,9 +52,15 @@ class Face:
 def can_predict(record: Record):
     """Whether a recorded run can classify new crops: its weights were saved, and its features can
     be computed for a crop."""
+    return record.artefact is not None and could_predict(record)
+
+
+def could_predict(record: Record):
+    """Whether a recorded run could classify new crops with its weights: a successful run whose
+    model saves weights, on features that can be computed for a crop."""
     model = registry.find("model", record.spec.model.name)
     features = registry.find("features", record.spec.features.name)
-    return (record.ok and record.artefact is not None and model is not None and features is not None
+    return (record.ok and model is not None and features is not None
             and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
 
 
@@ -63,7 +69,9 @@ def choose_record(records, name=None) -> Record:
     ranks first on FER2013's labels (a FER+ score is on another yardstick, not comparable)."""
     usable = [r for r in (select(records, name) if name else records) if can_predict(r)]
     if name and not usable:
-        raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with")
+        hint = f": `fer-bench complete {name}` fits it again and saves them" if any(
+            could_predict(r) for r in select(records, name)) else ""  # fmt: skip
+        raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with{hint}")
     if not usable:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
     if name:

@@ -7,9 +7,10 @@ write in progress and no two appenders interleave. A writer killed mid-write lea
 line: readers report and skip it, and the next appender seals it with a newline before writing, so
 a record is there whole or not at all.
 
-A record is built by `new_record` alone and read by `Record.from_dict` alone. Each line carries the
-`schema` it was written in; the reader upgrades an older line (as benchopt's `read_results` does),
-so the rest of the code reads one shape. Only a spec keeps the shape it was recorded in, since its
+A record is built by `new_record` alone (`completed` copies one, adding the weights saved after it
+ran) and read by `Record.from_dict` alone. Each line carries the `schema` it was written in; the
+reader upgrades an older line (as benchopt's `read_results` does), so the rest of the code reads
+one shape. Only a spec keeps the shape it was recorded in, since its
 hash is the run id: one recorded before run ids named part versions and the backend reads back
 unversioned (RunSpec.versioned), running on the backend its record's hardware names.
 """
@@ -18,7 +19,7 @@ import fcntl
 import json
 import logging
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,6 +107,7 @@ class Record:
     selection: dict | None = None  # what a model made of recorded runs chose, and on which split
     search: dict | None = None  # the search that chose this run's parameters
     evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
+    completed: dict | None = None  # weights saved after the run (fer_bench/runs/completion.py): when, how, where
     error: str | None = None
     traceback: str | None = None
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
@@ -210,6 +212,17 @@ def new_record(spec: RunSpec, experiment, description, status, data: RunData, co
         hardware=provenance.hardware(),
         **values,
     )
+
+
+def completed(record: Record, artefact, probabilities, command=None) -> Record:
+    """`record` again with the weights (and probabilities) saved for it after it ran, by a refit
+    whose predictions equal the recorded ones: appended after it, the line that readers now find
+    last. Everything the run recorded is kept; `completed` says when, by which command and
+    code, on which machine."""
+    how = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
+           "git_commit": provenance.git_commit(), "versions": provenance.versions(),
+           "hardware": provenance.hardware()}  # fmt: skip
+    return replace(record, artefact=artefact, probabilities=probabilities, completed=how)
 
 
 def _version(version):

@@ -90,7 +90,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
 
     artefact = None
     if isinstance(setup.model, SavesWeights):  # trained weights travel with the results, named by run id
-        artefact = layout.weights(spec.run_id)
+        artefact = layout.weights(spec.run_id, setup.model.weights_suffix)
         setup.model.save(store.root / artefact)
 
     record = new_record(

@@ -146,3 +146,22 @@ def fit_keras(model, data: FitData, params, name, callbacks, inputs=lambda X: X)
         verbose=0,
     )
     return {metric: [float(v) for v in values] for metric, values in result.history.items()}
+
+
+def save_dense_weights(model, path: Path):
+    """A dense classifier's weights as float32, exactly those it predicts with (rounding them to
+    float16, as the CNN's fit does, would change its predictions), with its input shape, so that
+    `read_dense_weights` rebuilds it; written whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        np.savez_compressed(handle, *[np.asarray(w, dtype=np.float32) for w in model.get_weights()],
+                            input_shape=np.asarray(model.input_shape[1:], dtype=np.int64))  # fmt: skip
+    tmp.replace(path)
+
+
+def read_dense_weights(path: Path):
+    """(input shape, [weights]) as `save_dense_weights` wrote them."""
+    with np.load(path) as stored:
+        weights = [stored[f"arr_{i}"] for i in range(len(stored.files) - 1)]
+        return tuple(int(v) for v in stored["input_shape"]), weights

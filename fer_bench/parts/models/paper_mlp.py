@@ -4,8 +4,8 @@ import numpy as np
 
 from fer_bench.backend import load_keras
 from fer_bench.data.dataset import FER2013_CLASSES
-from fer_bench.parts.base import Model, ReportsEpochs, SoftTargets, ValidationPlan
-from fer_bench.parts.models._keras_training import fit_dense_classifier
+from fer_bench.parts.base import Model, ReportsEpochs, SavesWeights, SoftTargets, ValidationPlan
+from fer_bench.parts.models._keras_training import fit_dense_classifier, read_dense_weights, save_dense_weights
 from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
@@ -49,7 +49,7 @@ def load_study_weights(model, h5_path):
 
 
 @register("model", "paper-mlp")
-class PaperMLP(Model, ReportsEpochs, SoftTargets):
+class PaperMLP(Model, ReportsEpochs, SoftTargets, SavesWeights):
     """The study's Keras MLP: BatchNorm, Dense 128-86-64-32(tanh)-16-7, Adam, 300 epochs."""
 
     # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
@@ -74,13 +74,24 @@ class PaperMLP(Model, ReportsEpochs, SoftTargets):
     def validation_plan(self):
         return ValidationPlan(self.validation_split, self.resample_first)
 
+    def network(self, input_shape, n_classes):
+        return build_paper_mlp(input_shape, self.batch_norm, self.l2_scale, self.architecture, n_classes)
+
     def fit(self, data):
         keras = load_keras()
         keras.utils.set_random_seed(data.seed)
-        self.model = build_paper_mlp(data.X.shape[1:], self.batch_norm, self.l2_scale, self.architecture,
-                                     len(data.classes))  # fmt: skip
+        self.model = self.network(data.X.shape[1:], len(data.classes))
         reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001)
         return fit_dense_classifier(self.model, data, self.get_params(), "paper-mlp", [reduce_lr])
 
     def predict_proba(self, X):
         return self.model.predict(X, batch_size=1024, verbose=0)
+
+    def save(self, path):
+        save_dense_weights(self.model, path)
+
+    def load(self, path, classes):
+        input_shape, weights = read_dense_weights(path)
+        self.model = self.network(input_shape, len(classes))
+        self.model.set_weights(weights)
+        return self

@@ -1,0 +1,97 @@
+"""Saved weights for a run recorded without them (`fer-bench complete`): its model is fitted again
+from the recorded spec and seed, on the same data, and kept only if it is the recorded model.
+
+A run of a model that saves weights records them as it runs (runner.py); one recorded before its
+model could save them has none, so predict, evaluate and probabilities cannot use it. Completing it
+fits its model again exactly as the run did (features from the cache, the same resampler, seed and
+validation rows) and predicts its test splits: only where every prediction equals the recorded one
+are the weights saved, at the path a run would give them, and the record appended again with them
+(records.completed), so the record and its weights describe one model. Where any prediction
+differs (other code, another CPU or backend) nothing is saved.
+"""
+
+import logging
+
+from fer_bench.errors import FerBenchError
+from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
+from fer_bench.runs import fitting, layout, probabilities
+from fer_bench.runs.claims import claim
+from fer_bench.runs.records import Record, RecordStore, completed
+from fer_bench.scoring.metrics import decode_predictions
+
+log = logging.getLogger("fer_bench")
+
+
+def has_weights(record: Record, root) -> bool:
+    return record.artefact is not None and (root / record.artefact).is_file()
+
+
+def check_completable(record: Record):
+    """A one-line FerBenchError where `record`'s model cannot be fitted again to save its weights."""
+    name = f"run {record.run_id} ({record.experiment})"
+    if not record.ok:
+        raise FerBenchError(f"{name} failed: there is no model to complete; run it again")
+    model = record.model()
+    if isinstance(model, Pretrained):
+        raise FerBenchError(f"{name}: {model.key} was trained elsewhere, its weights are its own file; run it again")
+    if not isinstance(model, SavesWeights):
+        builds = " (it is rebuilt from the runs it builds on)" if isinstance(model, BuildsOnRuns) else ""
+        raise FerBenchError(f"{name}: {model.key} saves no weights{builds}")
+    outdated = record.outdated_parts()
+    if outdated:
+        raise FerBenchError(f"{name}: its parts changed since it ran ({'; '.join(outdated)}), so it cannot be "
+                            f"fitted again as it was; `fer-bench run {record.experiment}` records it anew")  # fmt: skip
+
+
+def complete(record: Record, dataset, store: RecordStore, cache, command=None) -> tuple[Record, bool]:
+    """Fit `record`'s model again on `dataset` (labelled as the run was); if its predictions on the
+    recorded test splits all equal the recorded ones, save its weights (and its probabilities if the
+    run kept none) and append the completed record. Returns (the record with its weights, whether
+    they were saved now); a record that has its weights is returned as it is."""
+    if has_weights(record, store.root):
+        log.info(f"{record.experiment} (run {record.run_id}) has its weights already: {record.artefact}")
+        return record, False
+    check_completable(record)
+    if dataset.fingerprint != record.data.fingerprint:
+        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
+                            f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
+    with claim(store.root, record.run_id):  # no run of the same spec writes its weights meanwhile
+        latest = store.ok_record(record.run_id) or record
+        if has_weights(latest, store.root):
+            return latest, False
+        model, features, resampler = record.model(), record.part("features"), record.part("resampler")
+        if isinstance(model, BuildsOnRuns):
+            model.use_runs(probabilities.StoredRuns(store, cache, dataset), features, dataset)
+        feature_set = features.extract(dataset, cache=cache)
+        train, y = fitting.training_rows(dataset, feature_set.covered)
+        log.info(f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
+                 f"Training images, seed {record.seed}")  # fmt: skip
+        fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes)
+
+        split_rows = {split: dataset.indices(split) for split in record.predictions}
+        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed)
+        if held_out is not None:
+            split_rows[probabilities.HOLDOUT] = held_out
+        by_split = probabilities.of_splits(model, dataset, feature_set, split_rows)
+        differ = total = 0
+        for split, recorded in record.predictions.items():
+            recorded = decode_predictions(recorded)
+            now = by_split[split].predictions
+            total += len(recorded)
+            differ += len(recorded) if len(now) != len(recorded) else int((now != recorded).sum())
+        if differ:
+            raise FerBenchError(f"run {record.run_id} ({record.experiment}): fitted again, its model predicts "
+                                f"{differ} of {total} test images differently from the recorded run (other code, "
+                                f"or another CPU or backend); nothing saved")  # fmt: skip
+
+        artefact = layout.weights(record.run_id, model.weights_suffix)
+        model.save(store.root / artefact)
+        if probabilities.stored_path(store.root, latest) is None:
+            stored = probabilities.save(store.root, record.run_id, by_split)
+        else:  # kept as they are (they may hold Training's too)
+            stored = latest.probabilities or layout.probabilities(record.run_id)
+        done = completed(latest, artefact, stored, command)
+        store.append(done)
+        log.info(f"{record.experiment} (run {record.run_id}): its {total} test predictions are the recorded ones; "
+                 f"weights saved to {artefact}")  # fmt: skip
+        return done, True
