@@ -76,6 +76,8 @@ def test_bad_images_are_reported_and_the_others_still_classified(trained, photo,
 
 
 def test_without_saved_weights_predict_says_what_to_do(tmp_path, photo, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "runs.jsonl").write_text("")  # a results folder with no run yet
     assert main(["predict", str(photo), "--results", str(tmp_path / "empty")]) == 2
     assert "fer-bench run cnn" in capsys.readouterr().err
 
