@@ -257,29 +257,35 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
 
 
 class Predictions(NamedTuple):
-    record: Record  # the run whose model classified the faces
+    record: Record  # the run whose model classified the faces (or the ensemble whose members did)
     images: list  # [(image, its faces or the FerBenchError that refused it)], in the order given
+    calibration: str = ""  # one line: the temperature(s) its probabilities were calibrated with
+    temperatures: dict = {}  # {run id: {temperature, fitted_on: held-out Training images}} of each model used
 
 
 def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True) -> Predictions:
-    """Classify the faces in images with a recorded model that saved its weights (`model`: an
-    experiment name or run id; default the best such run). `images`: files, folders (searched
-    recursively) or glob patterns; `faces`: auto, crop or detect (fer_bench.runs.predict); `detector`: a
-    name of fer_bench.parts.detectors (default hog-then-cnn). An input that names nothing, an
-    unreadable or too small image, or one without a face gives its error; the others go on."""
+    """Classify the faces in images with a recorded model that saved its weights, or a recorded
+    ensemble of such models (`model`: an experiment name or run id; default the best single run),
+    its probabilities calibrated by the temperature fitted on its held-out Training images.
+    `images`: files, folders (searched recursively) or glob patterns; `faces`: auto, crop or detect
+    (fer_bench.runs.predict); `detector`: a name of fer_bench.parts.detectors (default hog-then-cnn).
+    An input that names nothing, an unreadable or too small image, or one without a face gives its
+    error; the others go on."""
     from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
 
     store = RecordStore(results).with_records()
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
     files, refused = image_files(images)
     outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
-    return Predictions(predictor.record, refused + [(str(path), found) for path, found in outcomes])
+    return Predictions(predictor.record, refused + [(str(path), found) for path, found in outcomes],
+                       predictor.calibration, predictor.temperatures)  # fmt: skip
 
 
 def evaluate(model, *, data, results=None, faces="auto", detector=None, force=False, command=None,
              progress=True) -> Record:  # fmt: skip
-    """Run a recorded model with saved weights (`model`: experiment name or run id) on the labelled
-    collection `data` (a FER2013 layout, or `<label>/<image>` folders), without training; append the
+    """Run a recorded model with saved weights, or an ensemble of such models (`model`: experiment
+    name or run id), its probabilities calibrated as `predict`'s are, on the labelled collection
+    `data` (a FER2013 layout, or `<label>/<image>` folders), without training; append the
     evaluation's record and rewrite the leaderboard, which gets a board per collection. An
     evaluation already recorded is returned as it is unless `force`."""
     from fer_bench.runs import evaluation

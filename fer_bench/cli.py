@@ -218,8 +218,9 @@ def cmd_leaderboard(args):
 def cmd_predict(args):
     from fer_bench.runs.predict import annotate
 
-    record, outcomes = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
-                                   detector=args.detector)  # fmt: skip
+    predictions = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
+                              detector=args.detector)  # fmt: skip
+    record, outcomes = predictions.record, predictions.images
     found = [(image, faces) for image, faces in outcomes if not isinstance(faces, FerBenchError)]
     if args.annotate:
         for image, faces in found:
@@ -228,7 +229,8 @@ def cmd_predict(args):
     if args.format == "json":
         images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
         refused = [{"image": image, "error": str(e)} for image, e in outcomes if isinstance(e, FerBenchError)]
-        model = {"run_id": record.run_id, "experiment": record.experiment}
+        model = {"run_id": record.run_id, "experiment": record.experiment, "calibration": predictions.calibration,
+                 "temperatures": predictions.temperatures}  # fmt: skip
         print(json.dumps({"model": model, "images": images, "refused": refused}, indent=2))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
@@ -239,6 +241,7 @@ def cmd_predict(args):
                                  *(face.probabilities[name] for name in record.classes)])  # fmt: skip
     else:
         print(f"model: {record.experiment} (run {record.run_id})")
+        print(predictions.calibration)
         for image, faces in found:
             for face in faces:
                 left, top, right, bottom = face.box
@@ -256,6 +259,8 @@ def cmd_evaluate(args):
     record = api.evaluate(args.model, data=args.data, results=args.results, faces=args.faces, detector=args.detector,
                           force=args.force, command=args.command_line)  # fmt: skip
     print(summary_text(record))
+    calibration = record.evaluation.get("calibration") or "probabilities as the model gave them (uncalibrated)"
+    print(f"  {calibration}")
     for split, m in record.metrics.items():
         print(f"  {split} recall: {m.recall_text()}")
     for label, why in record.evaluation["excluded"].items():

@@ -16,7 +16,9 @@ from fer_bench.data.collection import class_codes, emotion, match_labels
 from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.data.ferplus import FERPLUS_CLASSES
 from fer_bench.errors import FerBenchError
+from fer_bench.runs import probabilities
 from fer_bench.runs.records import RecordStore
+from fer_bench.scoring.calibration import measure, scaled
 from fer_bench.scoring.metrics import decode_predictions
 
 from conftest import MINI
@@ -87,19 +89,24 @@ def test_a_photo_collection_is_evaluated_recorded_and_ranked(results, photos, ca
 
 
 def test_cropping_a_fer2013_layout_gives_the_trained_runs_own_predictions(results, capsys):
-    """On the images it was tested on, cut as they are, an evaluation predicts what the run did."""
+    """On the images it was tested on, cut as they are, an evaluation predicts what the run did; its
+    probabilities are the run's, calibrated by the temperature fitted on its held-out Training images."""
     assert main(["evaluate", "tiny-cnn", "--data", str(MINI), "--results", str(results), "--faces", "crop"]) == 0
     trained, evaluated = RecordStore(results).all()
     assert set(evaluated.metrics) == {"PublicTest", "PrivateTest"} and evaluated.data.layout == "usage folders"
+    temperature = probabilities.temperature(results, trained)
+    assert temperature.fitted and evaluated.evaluation["temperatures"][trained.run_id]["fitted_on"] > 0
     for split in evaluated.metrics:
         assert evaluated.predictions[split] == trained.predictions[split]
-        calibration = ("nll", "brier", "ece")  # from probabilities: equal up to float rounding
+        calibration = ("nll", "brier", "ece")  # of the calibrated probabilities: equal up to float rounding
         same, again = (
             replace(m, **dict.fromkeys(calibration)) for m in (trained.metrics[split], evaluated.metrics[split])
         )
         assert same == again
+        stored = probabilities.load(results, trained, [split])[split]
+        expected = measure(stored.labels, scaled(stored.proba, temperature.value))
         for name in calibration:
-            assert getattr(evaluated.metrics[split], name) == pytest.approx(getattr(trained.metrics[split], name), 1e-4)
+            assert getattr(evaluated.metrics[split], name) == pytest.approx(getattr(expected, name), 1e-4)
 
 
 def test_a_collection_without_a_known_label_or_a_readable_image_is_one_line_and_status_2(results, tmp_path, capsys):

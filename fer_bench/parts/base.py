@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from fer_bench.scoring.calibration import Temperature
 from fer_bench.scoring.metrics import predicted
 
 # What a features row is, and so which models can take it.
@@ -319,6 +320,11 @@ class RecordedRuns(ABC):
     @abstractmethod
     def probabilities(self, run_id, split) -> SplitProbabilities:
         """Its stored probabilities on `split`; Training's are computed and stored first if missing."""
+
+    @abstractmethod
+    def temperature(self, run_id) -> Temperature:
+        """The temperature its probabilities are used with (scoring.calibration.Temperature): fitted
+        on its held-out Training images only, 1.0 where it stored none."""
 
 
 class BuildsOnRuns(ABC):

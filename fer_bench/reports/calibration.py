@@ -42,8 +42,7 @@ def measured(split, test, held) -> dict:
               "before": calibration.measure(y, proba), "bins_before": calibration.reliability(y, proba),
               "temperature": None, "after": None, "bins_after": None}  # fmt: skip
     if held is not None:
-        usable = held.covered & (held.labels >= 0)
-        temperature = calibration.fit_temperature(held.labels[usable], held.proba[usable])
+        temperature = probabilities.temperature_of(held).value  # as predict, evaluate and ensembles use it
         scaled = calibration.scaled(proba, temperature)
         result |= {"temperature": temperature, "after": calibration.measure(y, scaled),
                    "bins_after": calibration.reliability(y, scaled)}  # fmt: skip

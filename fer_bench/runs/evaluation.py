@@ -7,6 +7,11 @@ Each image gives one crop (its largest face under `detect`); an image in which n
 counts as wrong in accuracy_all, as the study's uncovered images do; a file that is no readable
 image, or too small to show a face, is refused: listed in the record and left out of the scores.
 
+The model is a run with saved weights or an ensemble of such runs, its probabilities calibrated as
+`fer-bench predict`'s are (fer_bench/runs/predict.py): the predictions of a single model are its
+own, and NLL, Brier and ECE are those of the calibrated probabilities; `evaluation` keeps each
+model's temperature.
+
 The record is an ordinary record (`show`, `compare` and `leaderboard` read it) whose `evaluation`
 says what was evaluated how, and holds each image's true label, so `compare` needs no data.
 """
@@ -28,7 +33,7 @@ from fer_bench.runs.predict import BATCH, NoFaceFound, Predictor, crops_in, face
 from fer_bench.runs.records import OK, Record, RunData, new_record
 from fer_bench.scoring.metrics import encode_predictions, predicted, split_metrics
 
-VERSION = "2"  # in every evaluation's run id: bump it when what an evaluation computes changes
+VERSION = "3"  # in every evaluation's run id: bump it when what an evaluation computes changes (3: calibrated)
 COLLECTION_SPLIT = "collection"
 SHOWN_REFUSED = 20  # refused files named in a record; all are counted
 
@@ -117,6 +122,8 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
             "n_refused": len(refused),
             "refused": refused[:SHOWN_REFUSED],
             "labels": labels,
+            "calibration": predictor.calibration,
+            "temperatures": predictor.temperatures,
         },
     )
 

@@ -9,9 +9,17 @@ How an image becomes face crops is the `faces` choice:
 An image smaller than MIN_SIDE a side cannot show a face and is refused; a photo larger than
 READ_SIDE a side is decoded at a reduced size (JPEG decodes straight to it), so a 200-megapixel
 picture costs tens of megabytes, not gigabytes.
+
+The model is a recorded run with saved weights, or a recorded ensemble (model/ensemble) of such runs,
+rebuilt from its members' weights and the weights its record chose. Probabilities are calibrated:
+each run's by its temperature, fitted on its held-out Training images only (runs/probabilities.py
+`temperature`; 1.0, and why, for a run that stored none), which leaves a single model's predictions
+as they are; an ensemble averages its members' probabilities as its run did: calibrated under its
+`calibrate`, else as given (every ensemble recorded before `calibrate`), and says which.
 """
 
 import glob
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +33,10 @@ from fer_bench.errors import FerBenchError
 from fer_bench.parts import detectors, registry
 from fer_bench.parts.base import DescribesCrops, SavesWeights
 from fer_bench.parts.detectors import CROP_SIDE
-from fer_bench.runs.records import Record, saved_model, select
+from fer_bench.parts.models.ensemble import UNCALIBRATED, Ensemble, soft_vote
+from fer_bench.runs import probabilities
+from fer_bench.runs.records import Record, RecordStore, saved_model, select
+from fer_bench.scoring.calibration import Temperature
 
 FACES = ("auto", "crop", "detect")
 DEFAULT_DETECTOR = "hog-then-cnn"
@@ -64,40 +75,142 @@ def could_predict(record: Record):
             and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
 
 
+def is_ensemble(record: Record):
+    """Whether a record is of an ensemble (model/ensemble) that chose its members and weights."""
+    model = registry.find("model", record.spec.model.name)
+    return model is not None and issubclass(model.factory, Ensemble) and bool((record.selection or {}).get("members"))
+
+
+def voting(record: Record):
+    """[(run id, weight)] of the members an ensemble's record gives a weight above 0."""
+    return [(m["run_id"], float(m["weight"])) for m in record.selection["members"] if m["weight"] > 0]
+
+
+def refusal(record: Record, records) -> str | None:
+    """Why `record` cannot classify new crops (one line), or None: a run needs saved weights and
+    features of crops (`can_predict`); an ensemble, every voting member's, among `records`."""
+    if not record.ok:
+        return f"run {record.run_id} ({record.experiment}) failed"
+    if not is_ensemble(record):
+        return None if can_predict(record) else f"run {record.run_id} ({record.experiment}) cannot predict"
+    for run_id, _ in voting(record):
+        member = next((r for r in reversed(records) if r.run_id == run_id and r.ok), None)
+        if member is None:
+            return f"ensemble {record.experiment} (run {record.run_id}): member {run_id} is not recorded here"
+        if not can_predict(member):
+            why = "saved no weights" if member.artefact is None else "cannot predict (its features take no crops)"
+            return f"ensemble {record.experiment} (run {record.run_id}): member {run_id} ({member.experiment}) {why}"
+    return None
+
+
 def choose_record(records, name=None) -> Record:
-    """The named record (experiment or run id), else the recorded model with saved weights that
-    ranks first on FER2013's labels (a FER+ score is on another yardstick, not comparable)."""
-    usable = [r for r in (select(records, name) if name else records) if can_predict(r)]
-    if name and not usable:
+    """The named record (experiment or run id: a run with saved weights, or an ensemble of such
+    runs), else the recorded model with saved weights that ranks first on FER2013's labels (a FER+
+    score is on another yardstick, not comparable; ensembles are chosen by name only)."""
+    if name:
+        named = [r for r in select(records, name) if r.ok]
+        usable = [r for r in named if refusal(r, records) is None]
+        if usable:
+            return usable[-1]
+        ensembles = [r for r in named if is_ensemble(r)]
+        if ensembles:
+            raise FerBenchError(refusal(ensembles[-1], records))
         hint = f": `fer-bench complete {name}` fits it again and saves them" if any(
             could_predict(r) for r in select(records, name)) else ""  # fmt: skip
         raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with{hint}")
+    usable = [r for r in records if can_predict(r)]
     if not usable:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
-    if name:
-        return usable[-1]
     fer2013 = [r for r in usable if r.data.label_source == "fer2013"] or usable
     return max(fer2013, key=lambda r: r.metrics[r.report_split].accuracy_all)
 
 
 @dataclass
-class Predictor:
-    """A recorded run, loaded: its features part and its model with the saved weights."""
+class Member:
+    """A recorded run with saved weights, loaded: its features part, its model, the weight of its
+    vote (1 for a run on its own) and the temperature its probabilities are calibrated with."""
 
     record: Record
     features: DescribesCrops
     model: SavesWeights
+    weight: float
+    temperature: Temperature
+
+    @classmethod
+    def load(cls, record: Record, results_root: Path, weight=1.0, calibrate=True):
+        temperature = (
+            probabilities.temperature(results_root, record) if calibrate else Temperature(why_none=UNCALIBRATED)
+        )
+        return cls(record, record.part("features"), saved_model(record, results_root), weight, temperature)
+
+    @property
+    def features_key(self):
+        features = self.record.spec.features
+        return features.name, json.dumps(features.params, sort_keys=True)
+
+
+@dataclass
+class Predictor:
+    """A recorded run, loaded: one member (itself), or an ensemble's members."""
+
+    record: Record
+    members: list
+    calibrated: bool = True  # False: an ensemble recorded with calibrate = false averages as given
 
     @classmethod
     def load(cls, record: Record, results_root: Path):
-        return cls(record, record.part("features"), saved_model(record, results_root))
+        if not is_ensemble(record):
+            return cls(record, [Member.load(record, results_root)])
+        records = RecordStore(results_root).all()
+        why = refusal(record, records)
+        if why:
+            raise FerBenchError(why)
+        calibrate = record.model().calibrate
+        found = {r.run_id: r for r in records if r.ok}
+        members, total = [], sum(weight for _, weight in voting(record))
+        for run_id, weight in voting(record):
+            try:
+                members.append(Member.load(found[run_id], results_root, weight / total, calibrate))
+            except FerBenchError as error:
+                raise FerBenchError(f"ensemble {record.experiment} (run {record.run_id}): member {error}") from None
+        return cls(record, members, calibrate)
+
+    @property
+    def calibration(self) -> str:
+        """One line: how its probabilities are calibrated."""
+        if len(self.members) == 1 and self.members[0].record is self.record:
+            t = self.members[0].temperature
+            return f"probabilities {'calibrated' if t.fitted else 'as the model gives them'}: {t}"
+        each = "; ".join(f"{m.record.experiment} ({m.record.run_id}, weight {m.weight:.3f})"
+                         + (f": {m.temperature}" if self.calibrated else "") for m in self.members)  # fmt: skip
+        if self.calibrated:
+            return (
+                f"probabilities calibrated: the weighted mean of {len(self.members)} members' calibrated ones: {each}"
+            )
+        return (f"probabilities as the models give them (temperature 1.0): the ensemble was recorded with calibrate "
+                f"= false; the weighted mean of {len(self.members)} members' as given: {each}")  # fmt: skip
+
+    @property
+    def temperatures(self) -> dict:
+        """{run id: its temperature, and the held-out images it was fitted on} of each member."""
+        return {m.record.run_id: {"temperature": round(m.temperature.value, 6), "fitted_on": m.temperature.n_images}
+                for m in self.members}  # fmt: skip
 
     def classify(self, crops):
-        """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops. `covered` is the
-        features' own: the embedding's `detector` protocol covers only crops with one face in them,
-        and its whole-frame value stands for the others."""
-        features = self.features.of_crops(crops)
-        return np.asarray(self.model.predict_proba(features.X)), features.covered
+        """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops: each member's,
+        calibrated, weighted and summed. `covered` is the features' own: the embedding's `detector`
+        protocol covers only crops with one face in them, and its whole-frame value stands for the
+        others; a crop counts as covered where every member's features cover it. Features shared by
+        members are computed once."""
+        described, probas, covered = {}, [], np.ones(len(crops), dtype=bool)
+        for member in self.members:
+            if member.features_key not in described:
+                described[member.features_key] = member.features.of_crops(crops)
+            features = described[member.features_key]
+            probas.append(np.asarray(member.model.predict_proba(features.X)))
+            covered &= np.asarray(features.covered, dtype=bool)
+        proba = soft_vote(probas, [m.weight for m in self.members], [m.temperature for m in self.members])
+        return proba, covered
 
 
 def inside(box, size):

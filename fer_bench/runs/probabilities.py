@@ -8,6 +8,11 @@ splits the run evaluated and HOLDOUT: the Training images its fit held out for v
 its model holds real images out (fitting.holdout), the only images calibration may be fitted on;
 and, for a teacher, Training (the images it was fitted on, whose probabilities a student learns).
 
+A run's temperature (scoring.calibration.Temperature), the one its probabilities are used with by
+`predict`, `evaluate` and ensembles, is fitted on its HOLDOUT probabilities alone, when first asked
+for (`temperature`, kept for the process while the file is unchanged): never on a test image. A
+run that stored none (recorded before they were kept, or its fit held out no real images) has 1.0.
+
 A run records the path of its file; a run recorded before files were kept gets one from its saved
 weights (`regenerate`), at the same path, which `load` finds by its run id; `regenerate` adds
 splits to a file, too.
@@ -20,14 +25,18 @@ import numpy as np
 
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
 from fer_bench.parts.base import BuildsOnRuns, RecordedRun, RecordedRuns, SavesWeights, SplitProbabilities
 from fer_bench.runs import fitting, layout
 from fer_bench.runs.records import Record, saved_model
+from fer_bench.scoring import calibration
+from fer_bench.scoring.calibration import Temperature
 from fer_bench.scoring.metrics import decode_predictions
 
 HOLDOUT = "holdout"
 _STORED = (("rows", np.int64), ("labels", np.int64), ("proba", np.float32))  # as read back
 log = logging.getLogger("fer_bench")
+_temperatures = {}  # (path, mtime, size) of a probabilities file -> its run's Temperature
 
 
 def predict(model, X, covered, n_classes):
@@ -116,6 +125,39 @@ def load(root: Path, record: Record, splits) -> dict:
         }
 
 
+def temperature_of(held: SplitProbabilities) -> Temperature:
+    """The temperature fitted (minimum NLL) on a run's held-out Training images: those covered and
+    labelled; 1.0 where there are none."""
+    usable = held.covered & (held.labels >= 0)
+    if not usable.any():
+        return Temperature(why_none="no labelled held-out Training image covered")
+    return Temperature(calibration.fit_temperature(held.labels[usable], held.proba[usable]), int(usable.sum()))
+
+
+def temperature(root: Path, record: Record) -> Temperature:
+    """The temperature of `record`'s probabilities, fitted on the held-out Training images it stored
+    (HOLDOUT) and nothing else; 1.0, saying why, where it stored none."""
+    path = stored_path(root, record)
+    if path is None:
+        return Temperature(why_none=f"run {record.run_id} stored no probabilities")
+    status = path.stat()
+    key = (str(path.resolve()), status.st_mtime_ns, status.st_size)
+    if key not in _temperatures:
+        if HOLDOUT in stored_splits(root, record):
+            _temperatures[key] = temperature_of(load(root, record, [HOLDOUT])[HOLDOUT])
+        else:
+            _temperatures[key] = Temperature(why_none=_why_no_holdout(record))
+    return _temperatures[key]
+
+
+def _why_no_holdout(record: Record) -> str:
+    part = registry.find("model", record.spec.model.name)
+    if part is not None and holds_out(record.model()):
+        return (f"run {record.run_id} stored no held-out Training probabilities: "
+                f"`fer-bench probabilities {record.run_id}` computes them")  # fmt: skip
+    return f"the fit of run {record.run_id} held out no Training images"
+
+
 def regenerate(record: Record, dataset, store, cache, training=False, force=False) -> tuple[str, dict]:
     """Compute and store the probabilities of a recorded run on `dataset` labelled as the run was (the
     same data fingerprint): its test splits, its held-out images and, with `training`, its Training
@@ -196,6 +238,12 @@ class StoredRuns(RecordedRuns):
             log.info(f"the probabilities of {record.experiment} (run {run_id}) on Training, computed once")
             regenerate(record, self.dataset, self.store, self.cache, training=True)
         return load(self.store.root, record, [split])[split]
+
+    def temperature(self, run_id) -> Temperature:
+        found = temperature(self.store.root, self._record(run_id))
+        if not found.fitted:
+            log.info(f"run {run_id}: probabilities used uncalibrated, {found}")
+        return found
 
     def _record(self, run_id):
         record = self.store.ok_record(run_id)

@@ -1,7 +1,8 @@
 """Whether a model's probabilities mean what they say: negative log-likelihood, Brier score, expected
 calibration error over 15 equal-width confidence bins (Guo et al. 2017), reliability bins for the
 diagram, and temperature scaling: one scalar T with softmax(log p / T), fitted on held-out Training
-images by minimum NLL, never on a test split.
+images by minimum NLL, never on a test split. A `Temperature` is the one a run's probabilities are
+used with (predict, evaluate, an ensemble's average): 1.0, and why, where none was fitted.
 """
 
 from dataclasses import dataclass
@@ -50,6 +51,35 @@ def scaled(proba, temperature):
     logits -= logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """The temperature a run's probabilities are used with: fitted on `n_images` held-out Training
+    images, or 1.0 (the probabilities as the model gives them) where none was, `why_none` saying why."""
+
+    value: float = 1.0
+    n_images: int = 0
+    why_none: str = ""
+
+    @property
+    def fitted(self):
+        return self.n_images > 0
+
+    def apply(self, proba):
+        """`scaled(proba, value)` (NaN rows stay NaN); the probabilities untouched at 1.0."""
+        if self.value == 1.0:
+            return proba
+        proba = np.asarray(proba, dtype=np.float64)
+        out = np.full_like(proba, np.nan)
+        rows = ~np.isnan(proba).any(axis=1)
+        out[rows] = scaled(proba[rows], self.value)
+        return out
+
+    def __str__(self):
+        if self.fitted:
+            return f"temperature {self.value:.2f} (fitted on {self.n_images:,} held-out Training images)"
+        return f"temperature 1.0, uncalibrated ({self.why_none})" if self.why_none else "temperature 1.0"
 
 
 def fit_temperature(y_true, proba) -> float:

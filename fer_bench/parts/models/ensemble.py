@@ -1,4 +1,9 @@
 """An ensemble of recorded runs: the mean of their saved models' class probabilities (a soft vote).
+With `calibrate = true` each member's are calibrated first by its own temperature (fitted on its
+held-out Training images only, fer_bench/runs/probabilities.py `temperature`; 1.0 for a member that
+stored none), so members over- and under-confident in different measure vote on one scale; the
+default, false, averages them as given, as every ensemble recorded before `calibrate` did (their
+run ids stand).
 
 Members are run ids, so a run id of the ensemble names exactly the models it averages. They must
 share one label space and one data set (fingerprint), that of the run; each gets its own inputs cut
@@ -10,7 +15,11 @@ Weights are equal, given (`weights`), or chosen by greedy forward selection with
 members' stored PublicTest probabilities (fer_bench/runs/probabilities.py) and nothing else of a test
 split; the record's `selection` says PublicTest was used, and PrivateTest stays the reported test.
 Training images are not used: the members were fitted on them, so their probabilities there say
-nothing about their errors.
+nothing about their errors. Selection reads the probabilities that are averaged: calibrated ones
+under `calibrate`.
+
+`fer-bench predict` and `evaluate` rebuild a recorded ensemble from its `selection` (members and
+weights) and its members' saved weights, with `soft_vote` (fer_bench/runs/predict.py).
 """
 
 import math
@@ -22,9 +31,20 @@ from fer_bench.parts import registry
 from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, BuildsOnRuns, Model
 from fer_bench.parts.params import Interval, Options, Param, RunIds
 from fer_bench.parts.registry import register
+from fer_bench.scoring.calibration import Temperature
 
 SELECTION_SPLIT = "PublicTest"
+UNCALIBRATED = "the ensemble averages its members' probabilities as given (calibrate = false)"
 _TINY = 1e-12
+
+
+def soft_vote(probas, weights, temperatures):
+    """The weighted sum of members' (n, classes) probabilities, each calibrated by its Temperature
+    first (weights summing to 1); float64, NaN rows where a member covers none."""
+    total = 0.0
+    for proba, weight, temperature in zip(probas, weights, temperatures):
+        total = total + weight * np.asarray(temperature.apply(np.asarray(proba, dtype=np.float64)), dtype=np.float64)
+    return total
 
 
 def choose_weights(candidates, labels, rounds):
@@ -47,7 +67,8 @@ def choose_weights(candidates, labels, rounds):
 
 @register("model", "ensemble")
 class Ensemble(Model, BuildsOnRuns):
-    """Soft vote of recorded runs' saved models: equal, given, or PublicTest-chosen weights; no training."""
+    """Soft vote of recorded runs' saved models (with `calibrate`, each calibrated by its temperature):
+    equal, given, or PublicTest-chosen weights; no training."""
 
     takes = frozenset({IMAGE, IMAGE_AND_EMBEDDING})
     takes_class_weights = False
@@ -58,11 +79,14 @@ class Ensemble(Model, BuildsOnRuns):
         "weights": Param(()),
         "select": Param("none", Options("none", "greedy")),
         "rounds": Param(20, Interval(1)),
+        "calibrate": Param(False),
     }
+    added_later = ("calibrate",)
     _runs = None  # the members as recorded (RecordedRun), in `members` order
     _recorded = None  # RecordedRuns: their saved models and stored probabilities
     _feeds = None  # per member: its inputs from the ensemble's features rows
     _chosen = None  # per member: its weight, summing to 1
+    _temperatures = None  # per member: the Temperature its probabilities are used with
     _models = None
 
     def validate(self):
@@ -93,6 +117,10 @@ class Ensemble(Model, BuildsOnRuns):
     def fit(self, data):
         if self._runs is None:
             raise FerBenchError(f"{self.key}: fitted before its runs were given (BuildsOnRuns.use_runs)")
+        self._temperatures = [
+            self._recorded.temperature(run.run_id) if self.calibrate else Temperature(why_none=UNCALIBRATED)
+            for run in self._runs
+        ]
         if self.select == "greedy":
             weights = choose_weights(*self._selection_data(), self.rounds)
         else:
@@ -108,14 +136,13 @@ class Ensemble(Model, BuildsOnRuns):
         if any(not np.array_equal(s.rows, stored[0].rows) for s in stored):
             raise FerBenchError(f"{self.key}: the members' stored {SELECTION_SPLIT} probabilities are of other images")
         covered = np.logical_and.reduce([s.covered for s in stored]) & (stored[0].labels >= 0)
-        return [s.proba[covered].astype(np.float64) for s in stored], stored[0].labels[covered]
+        return ([t.apply(s.proba[covered].astype(np.float64)) for s, t in zip(stored, self._temperatures)],
+                stored[0].labels[covered])  # fmt: skip
 
     def predict_proba(self, X):
-        proba = 0.0
-        for model, feed, weight in zip(self._models, self._feeds, self._chosen):
-            if model is not None:
-                proba = proba + weight * np.asarray(model.predict_proba(feed(X)), dtype=np.float64)
-        return proba
+        used = [i for i, model in enumerate(self._models) if model is not None]
+        return soft_vote([self._models[i].predict_proba(self._feeds[i](X)) for i in used],
+                         [self._chosen[i] for i in used], [self._temperatures[i] for i in used])  # fmt: skip
 
     def choice(self):
         method = {"greedy": f"greedy forward selection on {SELECTION_SPLIT} accuracy, {self.rounds} rounds"}
@@ -124,7 +151,8 @@ class Ensemble(Model, BuildsOnRuns):
             "on": SELECTION_SPLIT if self.select == "greedy" else None,
             "members": [
                 {"run_id": run.run_id, "experiment": run.experiment, "weight": round(float(w), 6)}
-                for run, w in zip(self._runs, self._chosen)
+                | ({"temperature": round(t.value, 6)} if self.calibrate else {})
+                for run, w, t in zip(self._runs, self._chosen, self._temperatures)
             ],
         }
 
