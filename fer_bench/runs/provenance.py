@@ -44,7 +44,8 @@ def git_commit():
             cwd=Path(__file__).resolve().parent,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # results/ holds what the tool itself wrote: a run's own records make no code dirty
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)results"],
             capture_output=True,
             text=True,
             timeout=10,

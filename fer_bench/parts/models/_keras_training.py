@@ -165,3 +165,17 @@ def read_dense_weights(path: Path):
     with np.load(path) as stored:
         weights = [stored[f"arr_{i}"] for i in range(len(stored.files) - 1)]
         return tuple(int(v) for v in stored["input_shape"]), weights
+
+
+class DenseWeights:
+    """save/load for a dense classifier (SavesWeights): its float32 weights and input shape;
+    `dense_network(input_shape, n_classes)` rebuilds the network they fill."""
+
+    def save(self, path: Path):
+        save_dense_weights(self.model, path)
+
+    def load(self, path: Path, classes):
+        input_shape, weights = read_dense_weights(path)
+        self.model = self.dense_network(input_shape, len(classes))
+        self.model.set_weights(weights)
+        return self

@@ -4,7 +4,7 @@ import numpy as np
 
 from fer_bench.backend import load_keras
 from fer_bench.parts.base import Model, ReportsEpochs, SavesWeights, SoftTargets, ValidationPlan
-from fer_bench.parts.models._keras_training import fit_dense_classifier, read_dense_weights, save_dense_weights
+from fer_bench.parts.models._keras_training import DenseWeights, fit_dense_classifier
 from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
@@ -15,7 +15,7 @@ def layer_widths(width, depth):
 
 
 @register("model", "mlp")
-class MLP(Model, ReportsEpochs, SoftTargets, SavesWeights):
+class MLP(Model, ReportsEpochs, SoftTargets, DenseWeights, SavesWeights):
     """BatchNorm, `depth` Dense ReLU layers from `width` down, dropout, L2; Adam; early stopping on real images."""
 
     # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
@@ -71,11 +71,4 @@ class MLP(Model, ReportsEpochs, SoftTargets, SavesWeights):
     def predict_proba(self, X):
         return np.asarray(self.model.predict(X, batch_size=1024, verbose=0))
 
-    def save(self, path):
-        save_dense_weights(self.model, path)
-
-    def load(self, path, classes):
-        input_shape, weights = read_dense_weights(path)
-        self.model = self.build(input_shape, len(classes))
-        self.model.set_weights(weights)
-        return self
+    dense_network = build  # what DenseWeights.load rebuilds

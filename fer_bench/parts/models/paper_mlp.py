@@ -5,7 +5,7 @@ import numpy as np
 from fer_bench.backend import load_keras
 from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.parts.base import Model, ReportsEpochs, SavesWeights, SoftTargets, ValidationPlan
-from fer_bench.parts.models._keras_training import fit_dense_classifier, read_dense_weights, save_dense_weights
+from fer_bench.parts.models._keras_training import DenseWeights, fit_dense_classifier
 from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
@@ -49,7 +49,7 @@ def load_study_weights(model, h5_path):
 
 
 @register("model", "paper-mlp")
-class PaperMLP(Model, ReportsEpochs, SoftTargets, SavesWeights):
+class PaperMLP(Model, ReportsEpochs, SoftTargets, DenseWeights, SavesWeights):
     """The study's Keras MLP: BatchNorm, Dense 128-86-64-32(tanh)-16-7, Adam, 300 epochs."""
 
     # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
@@ -87,11 +87,4 @@ class PaperMLP(Model, ReportsEpochs, SoftTargets, SavesWeights):
     def predict_proba(self, X):
         return self.model.predict(X, batch_size=1024, verbose=0)
 
-    def save(self, path):
-        save_dense_weights(self.model, path)
-
-    def load(self, path, classes):
-        input_shape, weights = read_dense_weights(path)
-        self.model = self.network(input_shape, len(classes))
-        self.model.set_weights(weights)
-        return self
+    dense_network = network  # what DenseWeights.load rebuilds
