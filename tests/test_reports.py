@@ -114,6 +114,8 @@ def test_compare_returns_numbers_and_the_report_formats_them():
     assert (row.paired.accuracy_a, row.paired.accuracy_b, row.paired.only_a, row.paired.only_b) == (1.0, 0.5, 350, 0)
     text = ComparisonReport().markdown(comparison, "fer-bench compare base other")
     assert "| `other` (seed 0, run `other0000000`) | 50.00" in text and "| +50.00 " in text and "350 / 0" in text
+    assert comparison.agreement == [[1.0, 0.5], [0.5, 1.0]]
+    assert "| 2. `other` (`other0000000`) | 50.0  | 100.0 |" in text
 
 
 def test_every_registered_report_has_a_folder_and_the_leaderboard_links_them_in_order(tmp_path):

@@ -1,4 +1,5 @@
-"""Paired comparison of recorded runs on the test images they share (McNemar's exact test)."""
+"""Paired comparison of recorded runs on the test images they share (McNemar's exact test), and how
+often they agree: an ensemble gains only where its members disagree."""
 
 from dataclasses import dataclass
 
@@ -43,6 +44,19 @@ class Comparison:
     base: Record
     split: str
     rows: list  # PairRow, in the order the runs were given
+    agreement: list  # [i][j]: share of the images runs i and j both evaluate on which they predict the same class
+
+
+def agreement(records, split) -> list:
+    """The pairwise agreement matrix of `records` on `split` (1.0 on the diagonal)."""
+    predictions = [decode_predictions(record.predictions[split]) for record in records]
+    matrix = [[1.0] * len(records) for _ in records]
+    for i, a in enumerate(predictions):
+        for j in range(i + 1, len(predictions)):
+            b = predictions[j]
+            both = (a != UNCOVERED) & (b != UNCOVERED)
+            matrix[i][j] = matrix[j][i] = float((a[both] == b[both]).mean()) if both.any() else float("nan")
+    return matrix
 
 
 def compare(chosen, labels, against, split) -> Comparison:
@@ -63,4 +77,4 @@ def compare(chosen, labels, against, split) -> Comparison:
     rows = [
         PairRow(other, other.metrics[split].accuracy_all, paired(base, other, labels, split)) for other in chosen[1:]
     ]
-    return Comparison(base, split, rows)
+    return Comparison(base, split, rows, agreement(chosen, split))

@@ -44,5 +44,20 @@ class ComparisonReport(Report[Comparison]):
                 "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True),
                 "",
+                "## Agreement",
+                "",
+                f"Share of the {split} images two runs both evaluate on which they predict the same class, %",
+                "(run 1 is the reference). Averaging runs gains only where they disagree.",
+                "",
+                _agreement_table(info),
+                "",
             ]
         )
+
+
+def _agreement_table(info: Comparison) -> str:
+    records = [info.base] + [row.record for row in info.rows]
+    names = [f"{i}. `{record.experiment}` (`{record.run_id}`)" for i, record in enumerate(records, 1)]
+    rows = [[name] + [f"{100 * share:.1f}" for share in shares] for name, shares in zip(names, info.agreement)]
+    return tabulate(rows, ["run"] + [str(i) for i in range(1, len(records) + 1)], tablefmt="github",
+                    disable_numparse=True)  # fmt: skip
