@@ -246,7 +246,7 @@ class SavesWeights(ABC):
 
     @abstractmethod
     def save(self, path: Path):
-        """Write the fitted model's weights to `path`."""
+        """Write the fitted model's weights to `path` (one file; its folder exists)."""
 
     @abstractmethod
     def load(self, path: Path, classes):

@@ -84,8 +84,7 @@ def complete(record: Record, dataset, store: RecordStore, cache, command=None) -
                                 f"{differ} of {total} test images differently from the recorded run (other code, "
                                 f"or another CPU or backend); nothing saved")  # fmt: skip
 
-        artefact = layout.weights(record.run_id, model.weights_suffix)
-        model.save(store.root / artefact)
+        artefact = fitting.save_weights(model, store.root, record.run_id)
         if probabilities.stored_path(store.root, latest) is None:
             stored = probabilities.save(store.root, record.run_id, by_split)
         else:  # kept as they are (they may hold Training's too)

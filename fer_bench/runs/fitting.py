@@ -3,11 +3,13 @@ training rows as the model's plan asks, the resampler applied to the fitting row
 model's `fit` with what its declared capabilities use."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 
 from fer_bench.data.dataset import TRAIN_SPLIT
-from fer_bench.parts.base import FitData, Model, ReportsEpochs, Resampler, Resumable, ValidationPlan
+from fer_bench.parts.base import FitData, Model, ReportsEpochs, Resampler, Resumable, SavesWeights, ValidationPlan
+from fer_bench.runs import layout
 
 
 def training_rows(dataset, covered):
@@ -68,3 +70,12 @@ def holdout(y, seed, plan: ValidationPlan):
 def shuffle(X, y, seed):
     order = np.random.default_rng(seed).permutation(len(y))
     return X[order], y[order]
+
+
+def save_weights(model: SavesWeights, results: Path, run_id) -> str:
+    """Save a fitted model's weights where its run's record points (returned, relative to `results`).
+    The folder is made here: a part's `save` writes one file into a folder that exists."""
+    artefact = layout.weights(run_id, model.weights_suffix)
+    (results / artefact).parent.mkdir(parents=True, exist_ok=True)
+    model.save(results / artefact)
+    return artefact

@@ -90,8 +90,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
 
     artefact = None
     if isinstance(setup.model, SavesWeights):  # trained weights travel with the results, named by run id
-        artefact = layout.weights(spec.run_id, setup.model.weights_suffix)
-        setup.model.save(store.root / artefact)
+        artefact = fitting.save_weights(setup.model, store.root, spec.run_id)
 
     record = new_record(
         spec,
