@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(FER_BENCH_DATA),$(FER_BENCH_DATA),../shared/fer2013)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast leaderboard bench clean
+.PHONY: install run test test-fast leaderboard bench docs docs-build clean
 
 install: $(VENV)/.installed
 
@@ -42,5 +42,18 @@ leaderboard: install
 bench: install
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m benchmarks.run_all
 
+# The documentation site (mkdocs.yml): `make docs` serves it at http://127.0.0.1:8000 and rebuilds on
+# change; `make docs-build` builds it into site/, failing on any warning (a broken link or anchor, a
+# bad API reference). NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-build: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site

@@ -1,4 +1,4 @@
-"""Run every benchmark; write results/benchmarks.json, results/benchmarks.md and the README's table.
+"""Run every benchmark; write results/benchmarks.json and results/benchmarks.md (a page of the docs site).
 
 `python -m benchmarks.run_all --render` rewrites the markdown from the stored json only.
 """
@@ -11,11 +11,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmarks.common import machine
-from fer_bench.reports.markdown import replace_block
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 RAW, REPORT = RESULTS / "benchmarks.json", RESULTS / "benchmarks.md"
-README = RESULTS.parent / "README.md"
 PARTIAL = ("memory",)  # workloads that store what they measured so far after each of their runs
 
 
@@ -53,8 +51,7 @@ def main(argv):
                 store(workload.main(store) if name in PARTIAL else workload.main())
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
-    replace_block(README, "benchmarks", f"{table(raw)}\n\n{machines(raw)[0]}")
-    print(REPORT, README)
+    print(REPORT)
 
 
 def table(raw):

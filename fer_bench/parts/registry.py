@@ -83,6 +83,10 @@ class RegisteredPart:
 
 
 def register(kind, name):
+    """Class decorator: register a part as `kind/name` (kind: features, resampler, model or detector).
+
+    The class must derive from its kind's base in fer_bench.parts.base and declare its parameters
+    in a `parameters` table, not as constructor arguments."""
     if kind not in PART_KINDS:
         raise ValueError(f"unknown part kind {kind!r}")
 
@@ -142,6 +146,7 @@ def _import_plugin(module, where):
 
 
 def get(kind, name) -> RegisteredPart:
+    """The part registered as `kind/name`; an unknown name is a FerBenchError listing the known ones."""
     load_parts()
     try:
         return _PARTS[(kind, name)]
@@ -157,5 +162,6 @@ def find(kind, name) -> RegisteredPart | None:
 
 
 def parts(kind=None):
+    """Every registered part (of `kind`, if given), sorted by kind and name; what `fer-bench list` shows."""
     load_parts()
     return [p for (k, _), p in sorted(_PARTS.items()) if kind in (None, k)]

@@ -1,0 +1,62 @@
+"""MkDocs hook: the generated reports under results/ become pages of the site, read where they are.
+
+Every markdown report and figure in results/ (the leaderboard, frontier, benchmarks, grids,
+searches, comparisons, labels, calibration) is added to the site at `results/<same path>`, so the
+links between reports and to their figures work as they do on GitHub, and nothing is copied into
+docs/. The nav entry `Results: results.md` in mkdocs.yml becomes a section: that overview page,
+then every report found, so a new report appears without editing mkdocs.yml. Report pages are
+marked for the stylesheet, which gives their wide tables the screen's width.
+"""
+
+from pathlib import Path
+
+from mkdocs.structure.files import File
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+KINDS = {".md", ".png", ".svg", ".jpg", ".jpeg", ".gif"}
+SKIP = {"models", "claims"}  # weights and locks: nothing a page shows
+TOP = {"LEADERBOARD.md": "Leaderboard", "frontier.md": "Accuracy for training time", "benchmarks.md": "Benchmarks"}
+SECTIONS = {"grids": "Grids", "searches": "Searches", "comparisons": "Paired comparisons",
+            "labels": "Labels", "calibration": "Calibration"}  # fmt: skip
+
+
+def _reports():
+    """Paths under results/ that the site shows, relative to it, sorted."""
+    found = (p.relative_to(RESULTS) for p in RESULTS.rglob("*") if p.is_file() and p.suffix.lower() in KINDS)
+    return sorted(p for p in found if not SKIP & set(p.parts))
+
+
+def _nav():
+    """The Results section: the overview, the top-level reports, then one sub-section per folder."""
+    pages = [p for p in _reports() if p.suffix == ".md"]
+    nav = [{"Overview": "results.md"}]
+    nav += [{TOP.get(p.name, p.stem): f"results/{p.as_posix()}"} for p in pages if len(p.parts) == 1]
+    folders = [*SECTIONS, *sorted({p.parts[0] for p in pages if len(p.parts) > 1} - set(SECTIONS))]
+    for folder in folders:  # a report folder added later shows too, under its own name
+        inside = [{p.stem: f"results/{p.as_posix()}"} for p in pages if len(p.parts) > 1 and p.parts[0] == folder]
+        title = SECTIONS.get(folder, folder)
+        if len(inside) == 1:  # one report: a link, not a section of one
+            nav.append({title: next(iter(inside[0].values()))})
+        elif inside:
+            nav.append({title: inside})
+    return nav
+
+
+def on_config(config):
+    for i, item in enumerate(config.nav or []):
+        if item == {"Results": "results.md"}:
+            config.nav[i] = {"Results": _nav()}
+    return config
+
+
+def on_page_content(html, page, config, files):
+    """A report's page is marked, so that its wide tables get the screen's width (stylesheets/extra.css)."""
+    if page.file.src_uri.startswith("results/"):
+        return f'<div class="fer-report">\n{html}\n</div>'
+    return html
+
+
+def on_files(files, config):
+    for path in _reports():
+        files.append(File.generated(config, f"results/{path.as_posix()}", abs_src_path=str(RESULTS / path)))
+    return files
