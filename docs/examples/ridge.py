@@ -40,8 +40,7 @@ class Ridge(Model, SavesWeights):
         return scores / scores.sum(axis=1, keepdims=True)
 
     def save(self, path: Path):
-        """To results/models/<run id>.weights.npz: the folder may not exist yet."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """To results/models/<run id>.weights.npz (the runner makes the folder)."""
         np.savez(path, mean=self.mean, scale=self.scale, W=self.W)
 
     def load(self, path: Path, classes):
