@@ -201,10 +201,11 @@ def write_leaderboard(results=None, readme=None) -> Path:
     frontier_report = frontier.write_with_leaderboard(records, store.root)
     if frontier_report:
         links[frontier.TITLE] = [frontier_report.relative_to(store.root).as_posix()]
-    info = writer.compute(records, yardsticks.load_all(store.root), links, boards.listed_params())
+    info = writer.compute(records, yardsticks.load_all(store.root), links, boards.listed_params(),
+                          frontier=frontier_report is not None)  # fmt: skip
     path = writer.write(info, store.root, "fer-bench leaderboard")
     if readme:
-        boards.update_readme(info, Path(readme))
+        boards.update_readme(info, Path(readme), store.root)
     return path
 
 

@@ -4,22 +4,35 @@ from dataclasses import replace
 
 import numpy as np
 
-from fer_bench.analysis.configurations import configuration_id, fold, pareto_front, training_cpu_minutes
+from fer_bench.analysis.configurations import (
+    configuration_id,
+    distinct_names,
+    family,
+    fold,
+    pareto_front,
+    training_cpu_minutes,
+)
 from fer_bench.data import FER2013_CLASSES
+from fer_bench.parts import registry
 from fer_bench.reports import leaderboard
-from fer_bench.reports.frontier import FrontierReport, write_with_leaderboard
+from fer_bench.reports.frontier import ACCELERATOR, TRAINED_ELSEWHERE, FrontierReport, write_with_leaderboard
 from fer_bench.scoring.metrics import split_metrics
+from fer_bench.specs.experiment import PartSpec
 from fer_bench.testing import example_record
 
 
-def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, **values):
+def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, model=None, **values):
+    """A run of `model` ((name, parameters); default: the example's logreg)."""
     y = np.arange(1000) % 7
     pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
     metrics = {split: split_metrics(y, pred, FER2013_CLASSES) for split in ("PublicTest", "PrivateTest")}
     r = example_record(run_id, experiment, metrics=metrics, timings={"fit": fit_seconds, "total": fit_seconds + 5},
                        **values)  # fmt: skip
     hardware = r.hardware | {"cores": 2, "processor": "AMD EPYC", "isa": "avx2", "accelerator": accelerator}
-    return replace(r, spec=replace(r.spec, experiment=experiment, seed=seed), seed=seed, hardware=hardware)
+    spec = replace(r.spec, experiment=experiment, seed=seed)
+    if model:
+        spec = replace(spec, model=PartSpec(*model, registry.get("model", model[0]).version))
+    return replace(r, spec=spec, seed=seed, hardware=hardware)
 
 
 def test_seeds_of_one_configuration_fold_into_one_with_mean_and_std():
@@ -63,8 +76,40 @@ def test_the_report_marks_the_front_and_folds_seeds(tmp_path):
     assert path.read_text() == text and (tmp_path / "frontier.png").is_file()
 
 
-def test_the_leaderboard_folds_several_seeds_into_mean_and_std():
+def test_the_leaderboard_folds_several_seeds_into_mean_and_std_and_shows_the_frontier_first():
     runs = [record("a" * 12, "fast", 0.60, 60, seed=0), record("b" * 12, "fast", 0.64, 60, seed=1)]
     board = leaderboard.LeaderboardReport()
-    text = board.markdown(board.compute(runs), "fer-bench leaderboard")
-    assert "Configurations with several seeds" in text and "62.00 +/- 2.83" in text and "60.00 - 64.00" in text
+    text = board.markdown(board.compute(runs, frontier=True), "fer-bench leaderboard")
+    assert "| fast         | 62.00 ± 2.83 " in text and "| 60.00 " in text and "| 64.00 " in text  # and each seed
+    assert text.index("(frontier.png)](frontier.md)") < text.index("## usage folders")
+
+
+def test_the_frontier_holds_every_family_and_the_runs_without_a_cpu_cost_beside_it(tmp_path):
+    cnn, student = ("cnn", {"epochs": 2}), ("cnn", {"epochs": 2, "teacher": "e" * 12})
+    runs = [record("a" * 12, "logreg", 0.40, 6), record("b" * 12, "fast", 0.60, 600, model=("cnn-fast", {})),
+            record("c" * 12, "gpu", 0.70, 100, accelerator="NVIDIA H200", model=cnn),
+            record("d" * 12, "student", 0.65, 900, model=student, selection={"members": [{"run_id": "e" * 12}]}),
+            record("e" * 12, "vote", 0.72, 10, model=("ensemble", {}), selection={"members": [{"run_id": "c" * 12}]}),
+            record("f" * 12, "peer", 0.55, 0, model=("saved-network", {"path": "x.h5"}))]  # fmt: skip
+    assert [family(r) for r in runs] == ["embedding + classic ML", "fast CNN", "CNN", "distilled student", "ensemble",
+                                         "trained elsewhere"]  # fmt: skip
+    (panel,) = FrontierReport().compute(runs).panels  # the run trained elsewhere beside those trained here
+    shown = {p.label: (p.cpu_minutes, p.without_cost, p.on_front) for p in panel.points}
+    assert shown["logreg"] == (0.2, "", True) and shown["fast"] == (20.0, "", True)
+    assert shown["vote"] == (None, ACCELERATOR, False) and shown["gpu"] == (None, ACCELERATOR, False)
+    assert shown["student"] == (None, ACCELERATOR, False)  # its teacher is the ensemble of a GPU run
+    assert shown["peer"] == (None, TRAINED_ELSEWHERE, False)
+    path = write_with_leaderboard(runs, tmp_path)
+    assert "| vote " in path.read_text() and "none: on an accelerator" in path.read_text()
+    assert (tmp_path / "frontier.png").is_file()
+
+
+def test_configurations_of_one_name_are_told_apart_by_what_differs():
+    runs = [
+        record("a" * 12, "cnn", 0.6, 60, model=("cnn", {"epochs": 16})),
+        record("b" * 12, "cnn", 0.6, 60, model=("cnn", {"epochs": 20})),
+        record("c" * 12, "svm", 0.5, 6),
+    ]
+    on_jax = replace(runs[2], run_id="d" * 12, spec=replace(runs[2].spec, backend="jax"))
+    assert distinct_names(fold([*runs, on_jax])) == ["cnn (epochs=16)", "cnn (epochs=20)", "svm (tensorflow)",
+                                                     "svm (jax)"]  # fmt: skip

@@ -1,28 +1,46 @@
+import re
 from dataclasses import replace
+from itertools import takewhile
 
 import numpy as np
 
 from fer_bench.analysis.reference import kaggle_place
+from fer_bench.analysis.yardsticks import Split, Yardsticks
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.reports import leaderboard
-from fer_bench.scoring.metrics import UNCOVERED, split_metrics
+from fer_bench.runs.records import RunData
+from fer_bench.scoring.metrics import UNCOVERED, encode_predictions, split_metrics
 from fer_bench.testing import example_record
+
+Y = np.arange(1000) % 7
 
 
 def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0,
-           versions=True):  # fmt: skip
-    y = np.arange(1000) % 7
-    metrics = {}
+           versions=True, seed=0):  # fmt: skip
+    metrics, predictions = {}, {}
     for split in splits:
-        pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
+        pred = np.where(np.arange(1000) < accuracy * 1000, Y, (Y + 1) % 7)
         pred[int(coverage * 1000) :] = UNCOVERED
-        metrics[split] = split_metrics(y, pred, FER2013_CLASSES)
-    return example_record(run_id, experiment, fingerprint, versions, metrics=metrics, timings={"total": 30.0})
+        metrics[split], predictions[split] = split_metrics(Y, pred, FER2013_CLASSES), encode_predictions(pred)
+    r = example_record(run_id, experiment, fingerprint, versions, metrics=metrics, predictions=predictions,
+                       timings={"fit": 20.0, "total": 30.0})  # fmt: skip
+    return replace(r, spec=replace(r.spec, seed=seed), seed=seed, hardware={"keras_backend": "tensorflow", "cores": 2})
 
 
-def _render(records):
+def _render(records, measured=()):
     report = leaderboard.LeaderboardReport()
-    return report.markdown(report.compute(records), "fer-bench leaderboard")
+    return report.markdown(report.compute(records, measured), "fer-bench leaderboard")
+
+
+def _main_table(text, title="## usage folders"):
+    """The lines of the first table under the board `title`."""
+    lines = text[text.index(title) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    return list(takewhile(lambda line: line.startswith("|"), lines[start:]))
+
+
+def _cells(line):
+    return [cell.strip() for cell in line.strip("|").split("|")]
 
 
 def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
@@ -43,7 +61,7 @@ def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
     found = leaderboard.boards(records)
     assert [(b.data.fingerprint, b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
     text = _render(records)
-    assert text.count("## usage folders") == 2 and "Test acc. (all images)" in text
+    assert text.count("\n## usage folders") == 2 and "Test acc. (all images)" in text
 
 
 def test_a_rerun_replaces_its_earlier_record_on_the_board():
@@ -65,7 +83,14 @@ def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
     whole = record("a" * 12, "p", 0.5)
     resumed = replace(record("b" * 12, "q", 0.6), timings={"total": 600.0, "fit_earlier_attempts": 300.0})
     text = _render([whole, resumed])
-    assert "15.0 min, resumed" in text and "30 s" in text
+    main, details = text.split("## Details")
+    assert "| 5.0 min, resumed, 2 cores " in main and "| 20 s, 2 cores " in main  # training: the fits'
+    assert "| 15.0 min, resumed, 2 cores " in details and "| 30 s, 2 cores " in details  # the runs'
+
+    hardware = {"keras_backend": "tensorflow", "cores": 2, "isa": "avx512-bf16"}
+    seeds = [replace(record(c * 12, "p", 0.5, seed=seed), hardware=hardware, timings={"fit": fit, "total": fit})
+             for c, seed, fit in (("c", 0, 450.0), ("d", 1, 558.0))]  # fmt: skip
+    assert "| 8.4 min, 2 cores avx512-bf16 |" in _render(seeds)  # the mean over seeds
 
 
 def test_runs_of_earlier_code_are_marked():
@@ -78,6 +103,49 @@ def test_runs_of_earlier_code_are_marked():
     assert "| before †" in text and "| changed †" in text and "| now " in text and "| now †" not in text
 
 
+def test_configurations_of_older_code_rank_apart_below_the_main_table():
+    current, legacy = record("a" * 12, "now", 0.5), record("b" * 12, "before", 0.6, versions=False)
+    text = _render([current, legacy])
+    main = "\n".join(_main_table(text))
+    older = text[text.index("### Older code †") : text.index("## Kaggle")]
+    assert "| now " in main and "before" not in main
+    assert "| 1   | before † " in older and "now" not in older.split("\n\n", 2)[2]
+    assert text.index("### Older code") < text.index("## Details")
+
+
+def test_the_main_table_has_at_most_ten_columns_every_column_stays_in_the_details():
+    copied = np.arange(1000) < 100
+    yard = Yardsticks("f1", "images", {"PrivateTest": Split(Y, Y, copied)}, "test")
+    text = _render([record("a" * 12, "p", 0.5), record("b" * 12, "q", 0.6)], [yard])
+    header = _main_table(text)[0]
+    assert _cells(header) == ["#", "experiment", "PrivateTest acc. (all images)", "seeds", "clean acc.", "FER+ acc.",
+                              "coverage", "training (on)", "run id"]  # fmt: skip
+    details = text[text.index("## Details") :]
+    for column in ("seed", "features", "resampler", "model", "acc. on evaluated", "macro-F1", "FER+ rank (change)",
+                   "PublicTest acc. (all)", "Kaggle place (of 56)", "run time (on)"):  # fmt: skip
+        assert f"| {column} " in details, column
+    assert '<a id="details-f1"></a>' in details and "[details](#details-f1)" in text
+
+
+def test_seeds_of_a_configuration_fold_into_one_row_with_mean_std_and_their_number():
+    seeds = [record("a" * 12, "p", 0.60), record("b" * 12, "p", 0.64, seed=1), record("c" * 12, "q", 0.70)]
+    text = _render(seeds)
+    rows = [_cells(line) for line in _main_table(text)[2:]]
+    assert [row[:4] for row in rows] == [["1", "q", "70.00", "1"], ["2", "p", "62.00 ± 2.83", "2"]]
+    assert rows[1][-1] == f"`{seeds[0].spec.run_id}`"  # the configuration's id: its seed 0's run id
+    details = text[text.index("## Details") :]
+    assert all(f"`{r.run_id}`" in details for r in seeds)  # each seed apart
+
+
+def test_boards_are_named_by_layout_name_and_fingerprint_never_by_a_path():
+    located = replace(record("a" * 12, "p", 0.5), data=RunData("/work/shared/fer2013", "usage folders", "f1", 1000,
+                                                               FER2013_CLASSES, "fer2013"))  # fmt: skip
+    text = _render([located])
+    titles = re.findall(r"^#+ .*$", text, flags=re.MULTILINE)
+    assert "## usage folders `fer2013` (1000 images, fingerprint `f1`)" in titles
+    assert "/work" not in text and "shared/" not in text
+
+
 def test_kaggle_places():
     assert kaggle_place(71.2) == "1 of 56"
     assert kaggle_place(66.0) == "5 of 56"
@@ -87,10 +155,16 @@ def test_kaggle_places():
 def test_readme_headline_block_is_replaced_between_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- leaderboard:start -->\nSTALE\n<!-- leaderboard:end -->\noutro\n")
-    leaderboard.update_readme(leaderboard.LeaderboardReport().compute([record("a" * 12, "paper", 0.37)]), readme)
+    runs = [record(f"{i:012d}", f"e{i}", 0.3 + i / 100) for i in range(12)]
+    info = leaderboard.LeaderboardReport().compute(runs, frontier=True)
+    leaderboard.update_readme(info, readme, tmp_path / "results")
     text = readme.read_text()
-    assert "STALE" not in text and "| paper" in text and "37.00" in text
-    assert text.startswith("intro\n") and text.endswith("outro\n")
+    assert "STALE" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")]
+    assert [_cells(row)[1] for row in rows] == [f"e{i}" for i in range(11, 1, -1)]  # the best ten, best first
+    assert len(_cells(rows[0])) <= 6 and "| 41.00 " in rows[0]
+    assert "[results/LEADERBOARD.md](results/LEADERBOARD.md)" in text
+    assert "(results/frontier.png)](results/frontier.md)" in text
 
 
 def test_readme_without_markers_is_an_error(tmp_path):
@@ -101,4 +175,4 @@ def test_readme_without_markers_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
     with pytest.raises(FerBenchError, match="no <!-- leaderboard:start -->"):
-        leaderboard.update_readme(leaderboard.LeaderboardReport().compute([]), readme)
+        leaderboard.update_readme(leaderboard.LeaderboardReport().compute([]), readme, tmp_path)

@@ -10,6 +10,7 @@ import pytest
 from fer_bench.analysis import pairs
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.reports import REPORTS, leaderboard
+from fer_bench.reports.base import public_command
 from fer_bench.reports.comparison import ComparisonReport
 from fer_bench.reports.grid import GridReport
 from fer_bench.reports.search import SearchReport
@@ -93,7 +94,8 @@ def test_the_leaderboard_computes_its_boards_and_shows_the_parameters_that_tell_
     assert "logreg (C=10)" in report.markdown(info, "")
 
     listed = report.compute(records, listed={"logreg": ["max_iter"]})
-    assert listed.shown["logreg"] == {"max_iter"} and "logreg (max_iter=100)" in leaderboard.headline(listed)
+    assert listed.shown["logreg"] == {"max_iter"} and "logreg (max_iter=100)" in report.markdown(listed, "")
+    assert "| 1 | b | embedding + classic ML | 70.00 | 1 |" in " ".join(leaderboard.headline(listed, "results").split())
 
 
 def test_the_shipped_report_file_lists_every_part_on_the_leaderboard_with_what_it_shows():
@@ -116,6 +118,26 @@ def test_compare_returns_numbers_and_the_report_formats_them():
     assert "| `other` (seed 0, run `other0000000`) | 50.00" in text and "| +50.00 " in text and "350 / 0" in text
     assert comparison.agreement == [[1.0, 0.5], [0.5, 1.0]]
     assert "| 2. `other` (`other0000000`) | 50.0  | 100.0 |" in text
+
+
+def test_a_report_names_its_command_without_the_machines_paths(tmp_path):
+    assert public_command("fer-bench compare a b --data ../shared/fer2013 --out /tmp/x.md --split PublicTest") == (
+        "fer-bench compare a b --data <fer2013> --out <x.md> --split PublicTest"
+    )
+    kept = "fer-bench compare a b --data data/fer2013 --out results/comparisons/x.md"  # inside a checkout
+    assert public_command(kept) == kept
+    assert public_command("fer-bench grid g --data='/my data/fer' --storage postgresql://me:secret@host/db") == (
+        "fer-bench grid g --data=<fer> --storage <db>"
+    )  # a storage URL may hold a password
+    assert (
+        public_command("fer_bench.labels(data=PosixPath('/work/shared/fer2013'))") == "fer_bench.labels(data=<fer2013>)"
+    )
+    assert public_command("fer_bench.grid('g', jobs=2)") == "fer_bench.grid('g', jobs=2)"
+    labels = np.arange(700) % 7
+    comparison = pairs.compare([_record(None, "a", 0, labels, labels), _record(None, "b", 0, labels, labels)], labels,
+                               "f1", SPLIT)  # fmt: skip
+    written = ComparisonReport().write(comparison, tmp_path, "fer-bench compare a b --data /work/shared/fer2013")
+    assert "--data <fer2013>" in written.read_text() and "/work" not in written.read_text()
 
 
 def test_every_registered_report_has_a_folder_and_the_leaderboard_links_them_in_order(tmp_path):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fer_bench.parts import registry
 from fer_bench.runs.records import Record
 
 
@@ -46,11 +47,68 @@ class Configuration:
 
 def fold(records) -> list[Configuration]:
     """`records` grouped by configuration, in the order of their first run; one record per seed
-    (the last one given)."""
+    (the last one given). Evaluations of a saved model are grouped by how they cut the faces too."""
     groups = {}
     for record in records:
-        groups.setdefault(configuration_id(record), {})[record.seed] = record
+        groups.setdefault((configuration_id(record), faces_cut(record)), {})[record.seed] = record
     return [Configuration(list(by_seed.values())) for by_seed in groups.values()]
+
+
+def faces_cut(record: Record) -> tuple | None:
+    """How an evaluation of a saved model cut the faces (faces, detector); None for a run."""
+    return record.evaluation and (record.evaluation["faces"], record.evaluation["detector"])
+
+
+def family(record: Record) -> str:
+    """The family its model part puts the run in (base.Model.family_of); the model's name where this
+    installation lacks the part."""
+    model = record.spec.model
+    part = registry.find("model", model.name)
+    return part.factory.family_of(model.params) if part else model.name
+
+
+def distinct_names(configurations) -> list[str]:
+    """Each configuration's experiment name, followed where several share it by what tells them apart:
+    the Keras backend, parts and parameters whose values differ among them (of those all of them name:
+    a parameter added to a part later is no difference to tell)."""
+    by_name = {}
+    for c in configurations:
+        by_name.setdefault(c.experiment, []).append(c)
+    names = []
+    for c in configurations:
+        alike = by_name[c.experiment]
+        if len(alike) == 1:
+            names.append(c.experiment)
+            continue
+        settings = [_settings(other.first) for other in alike]
+        differ = [key for key in settings[0] if all(key in s for s in settings)
+                  and len({repr(s[key]) for s in settings}) > 1]  # fmt: skip
+        own = _settings(c.first)
+        shown = [str(own[key]) if key in ("backend", *registry.KINDS) else f"{key.split('.')[-1]}={own[key]}"
+                 for key in differ]  # fmt: skip
+        names.append(f"{c.experiment} ({', '.join(shown)})" if shown else c.experiment)
+    return names
+
+
+def _settings(record: Record) -> dict:
+    """The backend, each part's name and its parameters (`kind.param`), as one flat dict."""
+    spec = record.spec
+    flat = {"backend": spec.backend}
+    for kind in registry.KINDS:
+        part = spec.part(kind)
+        flat[kind] = part.name
+        flat.update({f"{kind}.{key}": value for key, value in part.params.items()})
+    return flat
+
+
+def training_seconds(record: Record) -> float:
+    """The wall seconds its own fit took, with those of interrupted attempts a resumed fit continued."""
+    return record.timings.get("fit", 0.0) + record.timings.get("fit_earlier_attempts", 0.0)
+
+
+def builds_on(record: Record) -> list[str]:
+    """The run ids of the runs it builds on: an ensemble's members, a student's teacher."""
+    return [m["run_id"] for m in (record.selection or {}).get("members", [])]
 
 
 def training_cpu_minutes(record: Record, by_run_id: dict) -> float | None:
@@ -58,11 +116,16 @@ def training_cpu_minutes(record: Record, by_run_id: dict) -> float | None:
     `by_run_id`); None where it ran on an accelerator, or a member is not recorded."""
     if record.hardware.get("accelerator"):
         return None
-    seconds = record.timings.get("fit", 0.0) + record.timings.get("fit_earlier_attempts", 0.0)
-    own = seconds * record.hardware.get("cores", 1) / 60
-    members = [m["run_id"] for m in (record.selection or {}).get("members", [])]
-    costs = [training_cpu_minutes(by_run_id[m], by_run_id) if m in by_run_id else None for m in members]
+    own = training_seconds(record) * record.hardware.get("cores", 1) / 60
+    costs = [training_cpu_minutes(by_run_id[m], by_run_id) if m in by_run_id else None for m in builds_on(record)]
     return None if None in costs else own + sum(costs)
+
+
+def trained_on_accelerator(record: Record, by_run_id: dict) -> bool:
+    """Whether it, or a recorded run it builds on, trained on an accelerator."""
+    return bool(record.hardware.get("accelerator")) or any(
+        trained_on_accelerator(by_run_id[m], by_run_id) for m in builds_on(record) if m in by_run_id
+    )
 
 
 def pareto_front(points) -> set:

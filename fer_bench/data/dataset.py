@@ -1,5 +1,6 @@
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +54,11 @@ class Dataset:
     def __len__(self):
         return len(self.labels)
 
+    @property
+    def name(self) -> str:
+        """Its name in reports (data_name)."""
+        return data_name(self.source)
+
     def split_names(self):
         return list(dict.fromkeys(self.splits.tolist()))
 
@@ -82,6 +88,11 @@ class Dataset:
     def summary(self):
         counts = {s: int((self.splits == s).sum()) for s in self.split_names()}
         return f"{self.layout} at {self.source}: {len(self)} images {counts}, {len(self.classes)} classes"
+
+
+def data_name(source: str) -> str:
+    """A data set's name in reports: the file or folder name of its `source`, never a machine's path."""
+    return Path(source).name or source
 
 
 def label_source(labels: str):

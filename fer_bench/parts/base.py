@@ -158,6 +158,12 @@ class Model(Part):
     kind = "model"
     takes: ClassVar[frozenset] = frozenset(ROWS)  # the features rows it can fit
     takes_class_weights: ClassVar[bool] = True
+    family: ClassVar[str] = ""  # what reports group it with ("CNN", "ensemble"); its name where unset
+
+    @classmethod
+    def family_of(cls, params: dict) -> str:
+        """Its family with these parameters (a run of it is in the family its spec gives)."""
+        return cls.family or cls.name
 
     def validation_plan(self) -> ValidationPlan | None:
         return None

@@ -7,17 +7,42 @@ A new report is one module with a `Report` subclass, plus its line in fer_bench/
 (REPORTS), from which the leaderboard links it.
 """
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
+from fer_bench.data.dataset import data_name
 from fer_bench.reports import figures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 Info = TypeVar("Info")
+
+# The options of a command (`--data PATH`, or the API's `data=...`) whose values are places: a report
+# names a place outside the working folder by its last name alone (it names the data set by its name
+# and fingerprint too), and a storage URL may hold a password.
+_PLACE = re.compile(r"(--(?:data|results|cache|out|annotate|storage)[= ]|\b(?:data|results|cache|storage)=)"
+                    r"""(?!None\b)(\w+\('[^']*'\)|'[^']*'|"[^"]*"|[^\s,)]+)""")  # fmt: skip
+
+
+def _on_the_machine(place: str) -> bool:
+    """Whether `place` says where something lies on one machine: an absolute path, one out of the
+    working folder, or a URL (a relative path inside a checkout says the same on every machine)."""
+    return place.startswith(("/", "~", "\\")) or ".." in Path(place).parts or ":" in place
+
+
+def public_command(command: str) -> str:
+    """`command` as a report shows it: each value that names a place on the machine (_on_the_machine)
+    replaced by `<its last name>`, e.g. `--data <fer2013>`."""
+
+    def hide(match):
+        value = re.sub(r"^\w+\(|\)$", "", match[2]).strip("'\"")
+        return f"{match[1]}<{data_name(value)}>" if _on_the_machine(value) else match[0]
+
+    return _PLACE.sub(hide, command)
 
 
 class Report(ABC, Generic[Info]):
@@ -41,10 +66,11 @@ class Report(ABC, Generic[Info]):
         return iter(())
 
     def write(self, info: Info, results_root, command: str, path=None) -> Path:
-        """Save the figures and the markdown (at `path`, default its file in its folder); returns its path."""
+        """Save the figures and the markdown (at `path`, default its file in its folder), naming `command`
+        without the machine's paths (public_command); returns its path."""
         path = Path(path) if path else Path(results_root) / self.folder / self.file_name(info)
         for name, figure in self.figures(info):
             figures.save(figure, path.parent / name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.markdown(info, command))
+        path.write_text(self.markdown(info, public_command(command)))
         return path

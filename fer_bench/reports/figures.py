@@ -112,7 +112,8 @@ def importance_chart(importances: dict) -> Figure:
 
 def save(fig: Figure, path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a figure drawn with its own layout keeps it
+        fig.tight_layout()
     fig.savefig(path, dpi=80, bbox_inches="tight")
 
 
@@ -156,29 +157,67 @@ def reliability_diagrams(curves) -> Figure:
 
 
 def frontier_chart(panels) -> Figure:
-    """One panel per board: accuracy (mean +/- std over seeds) against training CPU-minutes on a log
-    scale, coloured by model family, the Pareto front drawn as a step line; `panels` hold `title`,
-    `split` and `points` (each with label, family, accuracy, std, cpu_minutes, on_front)."""
-    fig = _new_figure(figsize=(7.5, 4.6 * len(panels)))
-    axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)).ravel()
-    families = sorted({p.family for panel in panels for p in panel.points})
-    for ax, panel in zip(axes, panels):
-        for family in families:
-            mine = [p for p in panel.points if p.family == family]
-            if mine:
-                ax.errorbar([p.cpu_minutes for p in mine], [100 * p.accuracy for p in mine],
-                            yerr=[100 * (p.std or 0) for p in mine], fmt="o", capsize=3, alpha=0.85,
-                            color=f"C{families.index(family) % 10}", label=family)  # fmt: skip
-        front = [p for p in panel.points if p.on_front]
+    """One row per panel: accuracy (mean +/- std over seeds) against training CPU-minutes on a log
+    scale, coloured by model family, hollow where recorded by older code, the Pareto front drawn as a
+    step line; beside it, the configurations without a CPU cost, grouped by why. `panels` hold `title`,
+    `split` and `points` (each with label, family, accuracy, std, cpu_minutes, without_cost, on_front
+    and outdated)."""
+    from matplotlib.lines import Line2D
+
+    families = list(dict.fromkeys(p.family for panel in panels for p in panel.points))
+    color = {name: f"C{i % 10}" for i, name in enumerate(families)}
+    uncosted = [list(dict.fromkeys(p.without_cost for p in panel.points if p.cpu_minutes is None)) for panel in panels]
+    side_width = 1.6 * max(map(len, uncosted))
+    fig = _new_figure(figsize=(7.5 + side_width, 0.5 + 4.6 * len(panels)), layout="constrained")
+    grid = fig.add_gridspec(len(panels), 2, width_ratios=[7.5, side_width or 0.01])
+    for row, (panel, reasons) in enumerate(zip(panels, uncosted)):
+        ax = fig.add_subplot(grid[row, 0] if reasons else grid[row, :])
+        costed = [p for p in panel.points if p.cpu_minutes is not None]
+        _points(ax, costed, [p.cpu_minutes for p in costed], color)
+        front = [p for p in costed if p.on_front]
         ax.step([p.cpu_minutes for p in front], [100 * p.accuracy for p in front], where="post", color="black",
-                linewidth=1, alpha=0.6, label="Pareto front")  # fmt: skip
+                linewidth=1, alpha=0.6)  # fmt: skip
         for p in front:
             ax.annotate(p.label, (p.cpu_minutes, 100 * p.accuracy), fontsize=7,
                         xytext=(4, -10), textcoords="offset points")  # fmt: skip
         ax.set_xscale("log")
-        ax.set_xlabel("training CPU-minutes (log scale)")
+        ax.set_xlabel("training CPU-minutes (wall time x cores; log scale)")
         ax.set_ylabel(f"{panel.split} accuracy, all images, %")
         ax.set_title(panel.title, fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3, which="both")
+        if reasons:
+            side = fig.add_subplot(grid[row, 1], sharey=ax)
+            others = [p for p in panel.points if p.cpu_minutes is None]
+            positions = [reasons.index(p.without_cost) for p in others]
+            _points(side, others, positions, color)
+            _labels_beside(side, others, positions)
+            side.set_xticks(range(len(reasons)), reasons, fontsize=7)
+            side.set_xlim(-0.3, len(reasons) - 0.05)
+            side.set_title("no CPU cost", fontsize=8)
+            side.tick_params(labelleft=False)
+            side.grid(alpha=0.3, axis="y")
+    handles = [Line2D([], [], marker="o", linestyle="", color=color[name], label=name) for name in families]
+    handles += [Line2D([], [], color="black", alpha=0.6, label="Pareto front"),
+                Line2D([], [], marker="o", linestyle="", color="grey", markerfacecolor="white",
+                       label="older code (†)")]  # fmt: skip
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
     return fig
+
+
+def _points(ax, points, xs, color):
+    """Each point at its x, its accuracy with the seeds' standard deviation, hollow where its code is older."""
+    for p, x in zip(points, xs):
+        ax.errorbar([x], [100 * p.accuracy], yerr=[100 * (p.std or 0)], fmt="o", capsize=3, alpha=0.85,
+                    color=color[p.family], markerfacecolor="white" if p.outdated else color[p.family])  # fmt: skip
+
+
+def _labels_beside(ax, points, xs):
+    """Each point's label to its right, moved up where it would cover the one below."""
+    low, high = ax.get_ylim()
+    gap = 0.035 * (high - low)
+    placed = {}
+    for p, x in sorted(zip(points, xs), key=lambda pair: pair[0].accuracy):
+        y = max(100 * p.accuracy, placed.get(x, -np.inf) + gap)
+        placed[x] = y
+        ax.annotate(p.label, (x, 100 * p.accuracy), xytext=(x + 0.1, y), textcoords="data", fontsize=7, va="center",
+                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})  # fmt: skip

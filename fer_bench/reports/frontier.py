@@ -1,53 +1,60 @@
 """Accuracy for training time: every configuration on the boards, its seeds folded into mean +/- std,
 against the CPU-minutes its training took, with the Pareto front marked (`<results>/frontier.md`
-and its figure; written with the leaderboard).
+and its figure, which the leaderboard shows first; written with the leaderboard).
 
-A configuration is on the front when no configuration that trained in as many CPU-minutes or fewer
-is more accurate. Costs count the members of an ensemble and a student's teacher
-(analysis/configurations.py); runs trained on an accelerator have no CPU cost and are left out, named.
-Times are measured where each run ran: the table names the machines.
+A panel per data set and labels (runs trained elsewhere beside those trained here). A configuration
+is on the front when no configuration that trained in as many CPU-minutes or fewer is more accurate.
+Costs count the members of an ensemble and a student's teacher (analysis/configurations.py). A
+configuration without a CPU cost (trained on an accelerator or built on runs that were, trained
+elsewhere, or built on runs not recorded here) is shown beside the axis, on no front. Points are
+coloured by the family their model part declares. Times are measured where each run ran: the report
+names the machines.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis.configurations import Configuration, fold, pareto_front, training_cpu_minutes
+from fer_bench.analysis.configurations import (
+    Configuration,
+    configuration_id,
+    family,
+    fold,
+    pareto_front,
+    trained_on_accelerator,
+    training_cpu_minutes,
+)
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import OUTDATED, boards
+from fer_bench.reports.leaderboard import OUTDATED, boards, configuration_names, outdated
 from fer_bench.runs import layout
+
+TRAINED_ELSEWHERE, ACCELERATOR, NOT_RECORDED = "trained elsewhere", "on an accelerator", "not recorded"
 
 
 @dataclass
 class Point:
     configuration: Configuration
-    split: str
-    accuracy: float  # mean over seeds, over all images of `split`
+    label: str  # its name on the boards (leaderboard.configuration_names), marked where its code changed
+    family: str  # of its model part (configurations.family)
+    accuracy: float  # mean over seeds, over all images of the panel's split
     std: float | None  # over seeds; None for one seed
-    cpu_minutes: float  # mean over seeds
+    cpu_minutes: float | None  # mean over seeds; None without a CPU cost
+    without_cost: str = ""  # why it has none: TRAINED_ELSEWHERE, ACCELERATOR or NOT_RECORDED
     on_front: bool = False
 
     @property
-    def family(self):
-        return self.configuration.first.model().name
-
-    @property
-    def label(self):
-        """The experiment, with its backend where not TensorFlow and the board's mark where its code changed."""
-        first = self.configuration.first
-        backend = f" ({first.backend})" if first.backend != "tensorflow" else ""
-        return first.experiment + backend + (f" {OUTDATED}" if first.outdated_parts() else "")
+    def outdated(self):
+        return outdated(self.configuration)
 
 
 @dataclass
 class Panel:
     title: str
     split: str
-    points: list  # Point, cheapest first
-    left_out: list = field(default_factory=list)  # experiments without a CPU cost
+    points: list  # Point: those with a CPU cost, cheapest first, then the others by accuracy
 
 
 @dataclass
@@ -63,20 +70,27 @@ def _machine(record):
     )
 
 
-def _panel(board, by_run_id) -> Panel:
-    title = f"{board.data.name}, {'FER+ majority' if board.ferplus else 'FER2013'} labels"
-    panel = Panel(title, board.split, [])
-    for configuration in fold(board.runs):
-        costs = [training_cpu_minutes(r, by_run_id) for r in configuration.runs]
-        if None in costs or min(costs) <= 0:  # no training time recorded: no place on a log scale
-            panel.left_out.append(configuration.experiment)
-            continue
-        mean, std = configuration.mean_std(board.split)
-        panel.points.append(Point(configuration, board.split, mean, std, float(np.mean(costs))))
-    panel.points.sort(key=lambda p: (p.cpu_minutes, -p.accuracy))
-    for i in pareto_front([(p.cpu_minutes, p.accuracy) for p in panel.points]):
-        panel.points[i].on_front = True
-    return panel
+def _panel(group, by_run_id) -> Panel:
+    """The panel of boards tested alike (the board of runs trained here, then that of runs trained elsewhere)."""
+    first = group[0]
+    split = first.split
+    title = f"{first.data.name}, {'FER+ majority' if first.ferplus else 'FER2013'} labels"
+    folded = [(c, board) for board in group for c in fold(board.runs)]
+    points = []
+    for (c, board), name in zip(folded, configuration_names([c for c, _ in folded])):
+        costs = [training_cpu_minutes(r, by_run_id) for r in c.runs]
+        cost = float(np.mean(costs)) if None not in costs and min(costs) > 0 else None  # a log scale has no 0
+        why = "" if cost is not None else (
+            TRAINED_ELSEWHERE if board.elsewhere
+            else ACCELERATOR if trained_on_accelerator(c.first, by_run_id) else NOT_RECORDED
+        )  # fmt: skip
+        mean, std = c.mean_std(split)
+        points.append(Point(c, name, family(c.first), mean, std, cost, why))
+    costed = sorted((p for p in points if p.cpu_minutes is not None), key=lambda p: (p.cpu_minutes, -p.accuracy))
+    for i in pareto_front([(p.cpu_minutes, p.accuracy) for p in costed]):
+        costed[i].on_front = True
+    others = sorted((p for p in points if p.cpu_minutes is None), key=lambda p: -p.accuracy)
+    return Panel(title, split, costed + others)
 
 
 TITLE = "Accuracy for training time (the Pareto front)"
@@ -88,9 +102,13 @@ class FrontierReport(Report[FrontierInfo]):
     def compute(self, records) -> FrontierInfo:
         records = list(records)
         by_run_id = {r.run_id: r for r in records if r.ok}
-        panels = [_panel(board, by_run_id) for board in boards(records) if not (board.evaluated or board.elsewhere)]
-        panels = [p for p in panels if p.points]
-        machines = sorted({_machine(p.configuration.first) for panel in panels for p in panel.points})
+        groups = {}
+        for board in boards(records):
+            if not board.evaluated:
+                groups.setdefault((board.runs[0].scored_against, board.split), []).append(board)
+        panels = [_panel(group, by_run_id) for group in groups.values()]
+        machines = sorted({_machine(r) for panel in panels for p in panel.points if p.cpu_minutes is not None
+                           for r in p.configuration.runs})  # fmt: skip
         return FrontierInfo(panels, machines)
 
     def file_name(self, info) -> str:
@@ -104,9 +122,11 @@ class FrontierReport(Report[FrontierInfo]):
             "",
             "Each configuration on the boards (its seeds folded: mean +/- standard deviation) against the",
             "CPU-minutes its training took (wall seconds of `fit` x the process's cores; an ensemble's members and",
-            "a student's teacher included). **front**: no configuration trained in as many CPU-minutes or fewer",
-            "is more accurate. Accuracy over all images of the split, in %. "
-            f"{OUTDATED}: recorded by earlier code of its parts (see the leaderboard).",
+            "a student's teacher included), coloured by the family of its model. **front**: no configuration",
+            "trained in as many CPU-minutes or fewer is more accurate. A configuration without a CPU cost (trained",
+            "on an accelerator or built on runs that were, trained elsewhere, or built on runs not recorded here)",
+            "stands beside the axis, on no front. Accuracy over all images of the split, in %. "
+            f"{OUTDATED} (hollow in the figure): recorded by earlier code of its parts (see the leaderboard).",
             "",
             f"![accuracy against training CPU-minutes]({layout.FRONTIER_FIGURE})",
             "",
@@ -120,16 +140,14 @@ class FrontierReport(Report[FrontierInfo]):
                     p.family,
                     len(p.configuration.runs),
                     f"{100 * p.accuracy:.2f}" + (f" +/- {100 * p.std:.2f}" if p.std is not None else ""),
-                    f"{p.cpu_minutes:.3g}",
+                    f"{p.cpu_minutes:.3g}" if p.cpu_minutes is not None else f"none: {p.without_cost}",
                     "front" if p.on_front else "",
+                    f"`{configuration_id(p.configuration.first)}`",
                 ]
                 for p in panel.points
             ]
-            headers = ["experiment", "model", "seeds", f"{panel.split} %", "training CPU-min", "front"]
+            headers = ["experiment", "family", "seeds", f"{panel.split} %", "training CPU-min", "front", "run id"]
             lines += [f"## {panel.title}", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-            if panel.left_out:
-                lines += ["Left out (trained on an accelerator, no training time recorded, or built on runs not "
-                          f"recorded here): {', '.join(sorted(set(panel.left_out)))}.", ""]  # fmt: skip
         return "\n".join(lines)
 
     def figures(self, info: FrontierInfo):
@@ -138,8 +156,8 @@ class FrontierReport(Report[FrontierInfo]):
 
 
 def write_with_leaderboard(records, results_root: Path) -> Path | None:
-    """The report beside the leaderboard, or None while no run has a CPU cost. Its figure is drawn
-    again only when the report's text changed: the leaderboard is rewritten after every run."""
+    """The report beside the leaderboard, or None while no board has a run. Its figure is drawn again
+    only when the report's text changed: the leaderboard is rewritten after every run."""
     report = FrontierReport()
     info = report.compute(records)
     if not info.panels:

@@ -2,31 +2,49 @@
 
 Runs are grouped by what they were tested against (data.scored_against: the data set's
 fingerprint; for FER+ labels, the images and the FER+ majority): a number is only ranked against
-numbers measured on the same images and labels. Within a group, runs rank by accuracy over all
-images of the report split (records.report_split). A run whose parts' code has changed since it
-was recorded is marked: `fer-bench run NAME` computes it again under a new run id.
+numbers measured on the same images and labels. A board is named by its data set's layout, name and
+fingerprint, never by where the data set lies on a machine.
+
+A board's main table has a row per configuration (analysis/configurations.py: a spec but for its
+seed), its seeds folded into mean +/- standard deviation, ranked by that mean accuracy over all images
+of the report split (records.report_split). Configurations whose parts' code has changed since they
+were recorded are ranked apart, below it: `fer-bench run NAME` computes them again under a new run
+id. Every run, each seed apart and with every column (parts and parameters, accuracy on the covered
+images, macro-F1, PublicTest, the Kaggle place, ...), is in the board's details at the end of the
+file, which the main table links.
 
 Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/analysis/yardsticks.py), every
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
-accuracy against the FER+ majority, with the rank it would give.
+accuracy against the FER+ majority, with the rank it would give (in the details).
 
 Runs of a model trained elsewhere (base.Pretrained: a saved network of another project) get boards
 of their own, "trained elsewhere", with the same columns, and a table that asks whether the network
 saw FER2013's test images: its accuracy on the test images with a copy in Training against the rest,
 and on PublicTest against PrivateTest.
 
-Beside each part's name the board shows the parameters that the report file
+Beside each part's name the details show the parameters that the report file
 `experiments/reports/leaderboard.toml` lists for it; a part it does not list shows the parameters
 whose values differ among its runs on the boards.
 """
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
 from fer_bench.analysis import yardsticks
-from fer_bench.analysis.configurations import fold
+from fer_bench.analysis.configurations import (
+    Configuration,
+    builds_on,
+    configuration_id,
+    distinct_names,
+    faces_cut,
+    family,
+    fold,
+    training_seconds,
+)
 from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
 from fer_bench.parts import registry
 from fer_bench.parts.base import Pretrained
@@ -57,6 +75,22 @@ class Board:
         """Whether the board holds saved models evaluated on a collection (fer_bench/runs/evaluation.py)."""
         return self.runs[0].evaluation is not None
 
+    @property
+    def title(self):
+        """Its data set's layout, name and fingerprint (a FER+ board's: its images')."""
+        d = self.data
+        if self.ferplus:
+            return f"FER+ labels: {d.layout} `{d.name}` (images `{d.images}`)"
+        about = f"{d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)"
+        if self.evaluated:
+            return f"Evaluated on {about}"
+        return f"Trained elsewhere: {about}" if self.elsewhere else about
+
+    @property
+    def anchor(self):
+        """The id of its details section, which its main table links."""
+        return f"details-{self.runs[0].scored_against.replace(':', '-')}" + ("-elsewhere" if self.elsewhere else "")
+
 
 def trained_elsewhere(record: Record) -> bool:
     """Whether the run's model was trained elsewhere, not fitted by the run (base.Pretrained)."""
@@ -72,8 +106,7 @@ def latest_per_run(records):
     latest = {}
     for record in records:
         if record.ok and "/" not in record.experiment:
-            how = record.evaluation and (record.evaluation["faces"], record.evaluation["detector"])
-            key = (record.config_id, record.backend, record.scored_against, how)
+            key = (record.config_id, record.backend, record.scored_against, faces_cut(record))
             if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
                 latest[key] = record
     return list(latest.values())
@@ -94,15 +127,34 @@ def boards(records):
     return result
 
 
+def outdated(configuration: Configuration) -> bool:
+    """Whether its parts' code has changed since it was recorded (the same for all its seeds: part
+    versions are in the spec)."""
+    return bool(configuration.first.outdated_parts())
+
+
 @dataclass
 class BoardView:
-    """A board and what its table adds from the data set's yardsticks, where `fer-bench labels` stored them."""
+    """A board, its configurations, and what its tables add from the data set's yardsticks, where
+    `fer-bench labels` stored them."""
 
     board: Board
     has_yardsticks: bool
+    configurations: list = field(default_factory=list)  # Configuration, by mean accuracy, best first
     clean: dict | None = None  # run id -> yardsticks.Score on the test images without a copy in Training
     ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
     copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
+
+    @property
+    def current(self) -> list:
+        """The configurations of the main table: of the current code (an evaluated saved model, whatever
+        its code, is what it is)."""
+        return [c for c in self.configurations if self.board.evaluated or not outdated(c)]
+
+    @property
+    def older(self) -> list:
+        """The configurations ranked apart: recorded by code of their parts that has changed since."""
+        return [c for c in self.configurations if not self.board.evaluated and outdated(c)]
 
 
 @dataclass
@@ -110,6 +162,7 @@ class LeaderboardInfo:
     views: list  # BoardView, in the boards' order
     shown: dict  # part name -> the parameters shown beside it
     links: dict = field(default_factory=dict)  # title -> report paths relative to the board
+    frontier: bool = False  # whether the frontier report and its figure lie beside the board
 
 
 def shown_params(found, listed) -> dict:
@@ -128,7 +181,8 @@ def shown_params(found, listed) -> dict:
 
 def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
     measured = yard.splits.get(board.split) if yard else None
-    view = BoardView(board, yard is not None)
+    ranked = sorted(fold(board.runs), key=lambda c: -c.mean_std(board.split)[0])
+    view = BoardView(board, yard is not None, ranked)
     if measured is not None:
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
         if board.elsewhere:
@@ -139,7 +193,14 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
 
 
 def _experiment(record: Record):
-    return record.experiment + (f" {OUTDATED}" if record.outdated_parts() else "")
+    """Its experiment (an evaluation's: the evaluated model's), marked where its code changed."""
+    return record.experiment.split("@")[0] + (f" {OUTDATED}" if record.outdated_parts() else "")
+
+
+def configuration_names(configurations):
+    """Their names in a table: each experiment, told apart from others of its name, marked where its code changed."""
+    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "")
+            for c, name in zip(configurations, distinct_names(configurations))]  # fmt: skip
 
 
 def _describe(part, shown):
@@ -155,22 +216,32 @@ def _duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def _run_time(timings):
-    """The run's time, plus the training that interrupted earlier attempts did for a resumed fit."""
-    earlier = timings.get("fit_earlier_attempts")
-    if earlier is None:
-        return _duration(timings["total"])
-    return f"{_duration(timings['total'] + earlier)}, resumed"
-
-
 def _hardware(record: Record):
     """Where the run computed: its GPU, else its CPU core count and instruction-set level (recorded
     since the fast CNN); and the Keras backend if not the default."""
     isa = record.hardware.get("isa")
-    where = record.hardware.get("accelerator") or f"{record.hardware.get('cores', '?')} CPU cores" + (
+    where = record.hardware.get("accelerator") or f"{record.hardware.get('cores', '?')} cores" + (
         f" {isa}" if isa else ""
     )
     return where + (f", {record.backend}" if record.backend != "tensorflow" else "")
+
+
+def _run_seconds(record: Record):
+    """The run's time, plus the training that interrupted earlier attempts did for a resumed fit."""
+    return record.timings["total"] + record.timings.get("fit_earlier_attempts", 0.0)
+
+
+def _time_on(runs, seconds, added="") -> str:
+    """The mean over `runs` of `seconds` (of a run), whether a fit was resumed, `added`, and where they ran."""
+    text = _duration(float(np.mean([seconds(r) for r in runs])))
+    text += ", resumed" if any("fit_earlier_attempts" in r.timings for r in runs) else ""
+    return f"{text}{added}, {' / '.join(dict.fromkeys(_hardware(r) for r in runs))}"
+
+
+def _training_on(runs) -> str:
+    """Their fits' mean time and where they ran, naming the recorded runs they build on, whose training is theirs."""
+    others = len(builds_on(runs[0]))
+    return _time_on(runs, training_seconds, f" + {others} run{'s' if others > 1 else ''}" if others else "")
 
 
 def _selected_on(record: Record, split):
@@ -183,13 +254,59 @@ def _percent(value):
     return f"{100 * value:.2f}"
 
 
+def _mean_std(configuration: Configuration, split):
+    """Its accuracy over all images of `split`: the mean +/- standard deviation over seeds, or one seed's."""
+    mean, std = configuration.mean_std(split)
+    return _percent(mean) + (f" ± {_percent(std)}" if std is not None else "")
+
+
+def _coverage(configuration: Configuration, split):
+    return f"{100 * np.mean([r.metrics[split].coverage for r in configuration.runs]):.1f}%"
+
+
 def _rank_change(before, after):
     return "=" if before == after else (f"↑{before - after}" if after < before else f"↓{after - before}")
 
 
+def summary_table(view: BoardView, configurations) -> str:
+    """A main table: a row per configuration, its seeds folded (the yardsticks' columns: their mean)."""
+    board, split = view.board, view.board.split
+    headers = ["#", "experiment", f"{split} acc. (all images)", "seeds"]
+    headers += ["clean acc."] if view.clean is not None else []
+    headers += ["FER+ acc."] if view.ferplus is not None else []
+    headers += ["coverage", "run time (on)" if board.elsewhere else "training (on)", "run id"]
+    rows = []
+    for rank, (c, name) in enumerate(zip(configurations, configuration_names(configurations)), start=1):
+        row = [rank, name, _mean_std(c, split), len(c.runs)]
+        if view.clean is not None:
+            row.append(_percent(np.mean([view.clean[r.run_id].accuracy for r in c.runs])))
+        if view.ferplus is not None:
+            row.append(_percent(np.mean([view.ferplus[r.run_id][0].accuracy for r in c.runs])))
+        time = _time_on(c.runs, _run_seconds) if board.elsewhere else _training_on(c.runs)
+        rows.append(row + [_coverage(c, split), time, f"`{configuration_id(c.first)}`"])
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def _faces(record: Record):
+    how = record.evaluation
+    return how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
+
+
+def evaluation_summary(view: BoardView, configurations) -> str:
+    """An evaluation board's main table: a row per saved model's configuration and way of cutting the
+    faces, its seeds folded."""
+    split = view.board.split
+    headers = ["#", "model run", "faces", f"{split} acc. (all images)", "seeds", "coverage", "time (on)"]
+    names = configuration_names(configurations)
+    rows = [[rank, f"{name} (`{configuration_id(c.first)}`)", _faces(c.first), _mean_std(c, split), len(c.runs),
+             _coverage(c, split), _time_on(c.runs, _run_seconds)]
+            for rank, (c, name) in enumerate(zip(configurations, names), start=1)]  # fmt: skip
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
 def board_table(view: BoardView, shown):
-    """The board's table; with the data set's yardsticks, its clean accuracy (and for FER2013-labelled
-    runs the FER+ accuracy and the rank it gives) beside the headline."""
+    """The board's details: every run with every column; with the data set's yardsticks, its clean
+    accuracy (and for FER2013-labelled runs the FER+ accuracy and the rank it gives)."""
     board, clean, ferplus = view.board, view.clean, view.ferplus
     other = "PublicTest" if board.split == REPORT_SPLIT else None
     kaggle = board.split == REPORT_SPLIT and not board.ferplus
@@ -221,47 +338,26 @@ def board_table(view: BoardView, shown):
             row.append(_percent(r.metrics[other].accuracy_all) + _selected_on(r, other) if other in r.metrics else "")
         if kaggle:
             row.append(kaggle_place(100 * m.accuracy_all))
-        row += [f"{_run_time(r.timings)} ({_hardware(r)})", f"`{r.run_id}`"]
+        row += [_time_on([r], _run_seconds), f"`{r.run_id}`"]
         rows.append(row)
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
 def evaluation_table(board: Board, shown):
-    """An evaluation board's table: each saved model, how its faces were cut, its scores and recall."""
+    """An evaluation board's details: each saved model, how its faces were cut, its scores and recall."""
     headers = ["#", "model run", "seed", "features", "model", "faces", f"{board.split} acc. (all images)",
                "evaluated (coverage)", "acc. on evaluated", "macro-F1", "recall per class", "refused files",
                "time (on)", "run id"]  # fmt: skip
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, how = r.metrics[board.split], r.evaluation
-        faces = how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
         recall = m.recall_text(name_width=3, digits=0)
-        rows.append([rank, f"{_experiment(r).split('@')[0]} (`{how['of_run']}`)", r.seed,
-                     _describe(r.spec.features, shown), _describe(r.spec.model, shown), faces,
-                     _percent(m.accuracy_all),
+        rows.append([rank, f"{_experiment(r)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
+                     _describe(r.spec.model, shown), _faces(r), _percent(m.accuracy_all),
                      f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
-                     _percent(m.macro_f1), recall, how["n_refused"], f"{_run_time(r.timings)} ({_hardware(r)})",
+                     _percent(m.macro_f1), recall, how["n_refused"], _time_on([r], _run_seconds),
                      f"`{r.run_id}`"])  # fmt: skip
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
-
-
-def _evaluation_section(board: Board, shown):
-    d = board.data
-    excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
-    lines = [
-        f"## Evaluated on {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
-        "",
-        "Saved models run on a collection they were not trained on (`fer-bench evaluate`), scored over the",
-        "classes it shares with each model's label space. `faces`: crop (the whole image is the face) or",
-        "detect (the largest face the detector finds; an image without one counts as wrong in the first",
-        "column). Refused files (unreadable, or too small to show a face) are left out of the scores.",
-        "",
-        evaluation_table(board, shown),
-        "",
-    ]
-    if excluded:
-        lines += ["Excluded: " + "; ".join(f"`{label}` ({why})" for label, why in sorted(excluded.items())) + ".", ""]
-    return lines
 
 
 def seen_table(view: BoardView):
@@ -292,69 +388,78 @@ def seen_table(view: BoardView):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def _elsewhere_section(view: BoardView, shown):
-    d = view.board.data
-    lines = [
-        f"## Trained elsewhere: {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)",
-        "",
-        "Networks trained outside fer-bench (model `saved-network`: a saved file, named in the run id by its",
-        "checksum), run on this data set's test images without training here. What they were trained on is",
-        "their makers' word: a network that saw Training scores higher on the test images with a copy in",
-        "Training than on the rest, as every run here does; one that saw PublicTest scores higher there than",
-        "on PrivateTest.",
-        "",
-    ]
-    if not view.has_yardsticks:
-        lines += ["_`fer-bench labels` adds the clean, FER+ and copies columns._", ""]
-    return lines + [board_table(view, shown), "", seen_table(view), ""]
+def _ranked(view: BoardView):
+    """The board's main table, the link to its details, and its configurations of older code apart."""
+    table = evaluation_summary if view.board.evaluated else summary_table
+    lines = [table(view, view.current) if view.current else "_No run of the current code yet._", "",
+             f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]  # fmt: skip
+    if view.older:
+        lines += [
+            f"### Older code {OUTDATED}",
+            "",
+            "These configurations' parts have changed since they were recorded (or they were recorded before run ids",
+            "named part versions and the Keras backend): `fer-bench run NAME` computes them with the current code.",
+            "",
+            table(view, view.older),
+            "",
+        ]
+    return lines
 
 
-def _board_section(view: BoardView, shown):
+def _board_section(view: BoardView):
     board = view.board
-    d, m = board.data, board.runs[0].metrics[board.split]
+    m = board.runs[0].metrics[board.split]
+    lines = [f"## {board.title}", ""]
     if board.evaluated:
-        return _evaluation_section(board, shown)
+        lines += [
+            "Saved models run on a collection they were not trained on (`fer-bench evaluate`), scored over the",
+            "classes it shares with each model's label space. `faces`: crop (the whole image is the face) or",
+            "detect (the largest face the detector finds; an image without one counts as wrong in the first",
+            "column). Refused files (unreadable, or too small to show a face) are left out of the scores. A model",
+            f"of older code ({OUTDATED}) ranks with the rest: its saved weights are what was evaluated.",
+            "",
+        ]
+        excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
+        lines += _ranked(view)
+        if excluded:
+            lines += ["Excluded: " + "; ".join(f"`{label}` ({why})" for label, why in sorted(excluded.items())) + ".",
+                      ""]  # fmt: skip
+        return lines
+    if board.ferplus:
+        published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
+        return lines + [
+            f"Trained on FER+ Training targets (the mode: `trained on` in the details), tested on the FER+ majority "
+            f"label of the {m.n_total - m.n_unlabelled} {board.split} images that have one ({m.n_unlabelled} of "
+            f"{m.n_total} have none: no clear majority, unknown, not a face, or no image in FER+); 8 classes, "
+            "contempt included. Validation comes from Training only. No Kaggle column: the 2013 teams were scored "
+            "on FER2013's labels.",
+            "",
+            *_ranked(view),
+            f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
+            "",
+            tabulate(published, ["model", "accuracy %", "trained on"], tablefmt="github", disable_numparse=True),
+            "",
+        ]
     if board.elsewhere:
-        return _elsewhere_section(view, shown)
-    if not board.ferplus:
-        lines = [f"## {d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)", ""]
-        if not view.has_yardsticks:
-            lines += ["_`fer-bench labels` adds the clean and FER+ columns._", ""]
-        return lines + [board_table(view, shown), "", *_seeds_section(board)]
-    published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
-    return [
-        f"## FER+ labels: {d.layout} `{d.name}` (images `{d.images}`)",
-        "",
-        f"Trained on FER+ Training targets (the mode in `trained on`), tested on the FER+ majority label of "
-        f"the {m.n_total - m.n_unlabelled} {board.split} images that have one ({m.n_unlabelled} of {m.n_total} "
-        "have none: no clear majority, unknown, not a face, or no image in FER+); 8 classes, contempt "
-        "included. Validation comes from Training only. No Kaggle column: the 2013 teams were scored on "
-        "FER2013's labels.",
-        "",
-        board_table(view, shown),
-        "",
-        *_seeds_section(board),
-        f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
-        "",
-        tabulate(published, ["model", "accuracy %", "trained on"], tablefmt="github", disable_numparse=True),
-        "",
-    ]
+        lines += [
+            "Networks trained outside fer-bench (model `saved-network`: a saved file, named in the run id by its",
+            "checksum), run on this data set's test images without training here. What they were trained on is",
+            "their makers' word: a network that saw Training scores higher on the test images with a copy in",
+            "Training than on the rest, as every run here does; one that saw PublicTest scores higher there than",
+            "on PrivateTest.",
+            "",
+        ]
+    if not view.has_yardsticks:
+        lines += [f"_`fer-bench labels` adds the clean{', FER+ and copies' if board.elsewhere else ' and FER+'} "
+                  "columns._", ""]  # fmt: skip
+    lines += _ranked(view)
+    return lines + ([seen_table(view), ""] if board.elsewhere else [])
 
 
-def _seeds_section(board: Board):
-    """The configurations the board holds several seeds of, each folded into mean +/- std."""
-    several = [c for c in fold(board.runs) if len(c.runs) > 1]
-    if not several:
-        return []
-    rows = []
-    for c in several:
-        mean, std = c.mean_std(board.split)
-        values = 100 * c.accuracies(board.split)
-        rows.append([_experiment(c.first), c.first.backend, ", ".join(map(str, c.seeds)),
-                     f"{100 * mean:.2f} +/- {100 * std:.2f}", f"{values.min():.2f} - {values.max():.2f}"])  # fmt: skip
-    headers = ["experiment", "backend", "seeds", f"{board.split} acc. (all images), mean +/- std", "range"]
-    return ["Configurations with several seeds (standard deviation over seeds):", "",
-            tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]  # fmt: skip
+def _details_section(view: BoardView, shown):
+    board = view.board
+    table = evaluation_table(board, shown) if board.evaluated else board_table(view, shown)
+    return [f'<a id="{board.anchor}"></a>', "", f"### {board.title}", "", table, ""]
 
 
 def linked_reports(root: Path) -> dict:
@@ -378,15 +483,18 @@ def listed_params() -> dict:
     return files.read_toml(path).get("shown_params", {})
 
 
+FRONTIER_PICTURE = "accuracy against training CPU-minutes, every configuration on the boards"
+
+
 class LeaderboardReport(Report[LeaderboardInfo]):
     folder = ""
 
-    def compute(self, records, measured=(), links=None, listed=None) -> LeaderboardInfo:
+    def compute(self, records, measured=(), links=None, listed=None, frontier=False) -> LeaderboardInfo:
         """`measured`: the yardsticks of the data sets (yardsticks.load_all); `links`: linked_reports;
-        `listed`: listed_params."""
+        `listed`: listed_params; `frontier`: whether the frontier report lies beside the board."""
         found = boards(records)
         views = [_view(board, yardsticks.for_record(measured, board.runs[0])) for board in found]
-        return LeaderboardInfo(views, shown_params(found, listed or {}), links or {})
+        return LeaderboardInfo(views, shown_params(found, listed or {}), links or {}, frontier)
 
     def file_name(self, info) -> str:
         return layout.LEADERBOARD
@@ -399,23 +507,25 @@ class LeaderboardReport(Report[LeaderboardInfo]):
             "Generated by `fer-bench leaderboard` (and after every `fer-bench run`) from the run records in",
             "`runs.jsonl`, each of which holds the command that made it. Do not edit by hand.",
             "",
-            "Runs are ranked by accuracy on **all** test images: an image whose features could not be",
-            "computed (no face found under the `detector` protocol) counts as wrong. `acc. on evaluated` is",
-            "the accuracy on the covered images only, the figure the study reported. Accuracies in %.",
-            f"{OUTDATED}: the run's parts have changed since it was recorded (or it was recorded before run ids",
-            "named part versions and the Keras backend); `fer-bench run NAME` computes it with the current code.",
-            f"{SELECTED}: the run chose its members or weights on that split (an ensemble, as Kaggle's public",
-            "board allowed), so it is no test of the run there; PrivateTest stays one.",
+        ]
+        if info.frontier:
+            lines += [f"[![{FRONTIER_PICTURE}]({layout.FRONTIER_FIGURE})]({layout.FRONTIER})", ""]
+        lines += [
+            "A row is a configuration (an experiment's parts, parameters and Keras backend), its `seeds` folded:",
+            "accuracy in %, the mean ± standard deviation over its seeds (one seed: its accuracy), over **all** the",
+            "test images: an image whose features could not be computed (no face found under the `detector`",
+            "protocol) counts as wrong, and `coverage` is the share of images it scored. `clean acc.`: on the test",
+            "images without a copy in Training; `FER+ acc.`: against the FER+ majority label. `training`: its fit's",
+            "wall time (mean over seeds) and where it ran; `+ N runs`: it builds on N recorded runs (an ensemble's",
+            "members, a student's teacher), whose training is theirs. `run id`: the configuration's (its seed 0's).",
+            f"Configurations of code changed since they were recorded ({OUTDATED}) rank apart, below each board;",
+            "each board's details, at the end, hold every run and every column.",
             "",
         ]
-        for title, paths in info.links.items():
-            if paths:
-                links = ", ".join(f"[{Path(r).stem}]({r})" for r in paths)
-                lines += [f"{title}: {links}.", ""]
         if not info.views:
             lines += ["_No runs recorded yet._", ""]
         for view in info.views:
-            lines += _board_section(view, info.shown)
+            lines += _board_section(view)
         kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
         study = [
             [
@@ -445,38 +555,52 @@ class LeaderboardReport(Report[LeaderboardInfo]):
             ),
             "",
         ]
+        reports = [f"{title}: {', '.join(f'[{Path(r).stem}]({r})' for r in paths)}."
+                   for title, paths in info.links.items() if paths]  # fmt: skip
+        if reports:
+            lines += ["## More reports", ""]
+            for report in reports:
+                lines += [report, ""]
+        if info.views:
+            lines += [
+                "## Details",
+                "",
+                "Every run of each board, each seed apart (older code marked †), ranked by accuracy over all images.",
+                "Beside each part, the parameters that tell runs apart. `evaluated (coverage)`: the images scored of",
+                "those labelled; `acc. on evaluated`: on those alone, the figure the study reported. `FER+ rank",
+                "(change)`: the rank the FER+ majority gives among these runs, and its change.",
+                f"{SELECTED}: the run chose its members or weights on that split (an ensemble, as Kaggle's public",
+                "board allowed), so it is no test of the run there; PrivateTest stays one.",
+                "",
+            ]
+        for view in info.views:
+            lines += _details_section(view, info.shown)
         return "\n".join(lines)
 
 
-def headline(info: LeaderboardInfo, top=6):
-    """The README's block: the first board's top runs."""
+def headline(info: LeaderboardInfo, results: str, top=10):
+    """The README's block: the first board's best configurations of the current code, and links to the
+    whole board and the frontier; `results`: the results folder, relative to the README."""
     if not info.views:
         return "_No runs recorded yet._"
-    board, shown = info.views[0].board, info.shown
-    rows = [
-        [
-            _experiment(r),
-            r.seed,
-            _describe(r.spec.model, shown),
-            _describe(r.spec.features, shown),
-            _percent(r.metrics[board.split].accuracy_all),
-            f"{r.metrics[board.split].n_evaluated}/{r.metrics[board.split].n_total}",
-            _percent(r.metrics[board.split].accuracy),
-        ]
-        for r in board.runs[:top]
+    view = info.views[0]
+    board, best = view.board, view.current[:top]
+    rows = [[rank, name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c.runs)]
+            for rank, (c, name) in enumerate(zip(best, configuration_names(view.current)), start=1)]  # fmt: skip
+    headers = ["#", "experiment", "family", f"{board.split} acc. (all images)", "seeds", "training (on)"]
+    lines = [
+        tabulate(rows, headers, tablefmt="github", disable_numparse=True),
+        "",
+        f"The {len(best)} best configurations of the current code on {board.title}.",
+        "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran.",
+        f"Every board, older code and every column: [{results}/{layout.LEADERBOARD}]({results}/{layout.LEADERBOARD}).",
     ]
-    headers = [
-        "experiment",
-        "seed",
-        "model",
-        "features",
-        f"{board.split} acc. (all images)",
-        "evaluated",
-        "acc. on evaluated",
-    ]
-    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+    if info.frontier:
+        lines += ["", f"[![{FRONTIER_PICTURE}]({results}/{layout.FRONTIER_FIGURE})]({results}/{layout.FRONTIER})"]
+    return "\n".join(lines)
 
 
-def update_readme(info: LeaderboardInfo, readme: Path):
-    """Replace the README's leaderboard block with the current headline."""
-    replace_block(readme, "leaderboard", headline(info))
+def update_readme(info: LeaderboardInfo, readme: Path, results_root: Path):
+    """Replace the README's leaderboard block with the current headline, its links relative to the README."""
+    results = os.path.relpath(Path(results_root).resolve(), Path(readme).resolve().parent)
+    replace_block(readme, "leaderboard", headline(info, Path(results).as_posix()))

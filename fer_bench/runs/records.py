@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fer_bench.data.dataset import FER2013_CLASSES, label_source, scored_against
+from fer_bench.data.dataset import FER2013_CLASSES, data_name, label_source, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import layout, provenance
@@ -58,8 +58,8 @@ class RunData:
 
     @property
     def name(self) -> str:
-        """The data set's name on boards: its file or folder name, never a machine's path."""
-        return Path(self.source).name or self.source
+        """The data set's name on boards (data_name)."""
+        return data_name(self.source)
 
     @classmethod
     def of(cls, dataset, n_train_fit=None):

@@ -83,6 +83,7 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     smoke_params = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
     added_later = ("teacher", "teacher_temperature", "teacher_weight")
     runs_param = "teacher"
+    family = "CNN"
 
     parameters = {
         "width": Param(32, Interval(1)),
@@ -109,6 +110,10 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     }
     model = None
     _distilled = None  # with a teacher: Distillation, once use_runs found it
+
+    @classmethod
+    def family_of(cls, params):
+        return "distilled student" if params.get("teacher") else cls.family
 
     def validate(self):
         if self.warmup_epochs >= self.epochs:

@@ -103,6 +103,7 @@ class FastCNN(CNN):
 
     smoke_params = {"width": 4, "epochs": 2, "batch_size": 16}
     added_later = ("mirror", "random_crop")
+    family = "fast CNN"
     parameters = {
         "width": Param(16, Interval(1)),
         "blocks": Param(1, Interval(1, 4)),

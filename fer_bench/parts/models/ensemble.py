@@ -73,6 +73,7 @@ class Ensemble(Model, BuildsOnRuns):
     takes = frozenset({IMAGE, IMAGE_AND_EMBEDDING})
     takes_class_weights = False
     runs_param = "members"
+    family = "ensemble"
 
     parameters = {
         "members": Param((), RunIds()),

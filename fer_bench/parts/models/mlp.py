@@ -20,6 +20,7 @@ class MLP(Model, ReportsEpochs, SoftTargets, DenseWeights, SavesWeights):
 
     # 2: trains one compiled call per epoch by default, its batches shuffled by numpy from the seed
     version = "2"
+    family = "MLP"
 
     smoke_params = {"epochs": 2}
     search_space = {

@@ -101,6 +101,7 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
 
     takes = frozenset({IMAGE})
     version = "1"
+    family = "trained elsewhere"
     parameters = {
         "path": Param(""),
         "size": Param(IMAGE_SIZE, Interval(8, 1024)),

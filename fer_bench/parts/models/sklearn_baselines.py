@@ -18,6 +18,7 @@ from fer_bench.parts.registry import register
 class SklearnModel(Model, SavesWeights):
     """Base of the baselines: subclasses give `estimator(seed, class_weight)`; no training history."""
 
+    family = "embedding + classic ML"  # they take vectors: the embedding
     pipeline = None
     n_classes = 0
     weights_suffix = "skops"
