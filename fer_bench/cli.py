@@ -368,6 +368,9 @@ def summary_text(record):
             + (f" ({m.n_unlabelled} without a label)" if m.n_unlabelled else "")
             + f" | accuracy_all {100 * m.accuracy_all:.2f}% | macro-F1 {100 * m.macro_f1:.2f}%"
         )
+    if record.held_out:  # what a choice between runs may read
+        lines.append(f"  {'held out':<12} accuracy {100 * record.held_out.accuracy:.2f}% on "
+                     f"{record.held_out.n_evaluated} Training images its fit held out")  # fmt: skip
     return "\n".join(lines)
 
 

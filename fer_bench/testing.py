@@ -33,6 +33,7 @@ from fer_bench.parts.base import (
     Features,
     FeatureSet,
     Model,
+    OutOfFold,
     Pretrained,
     ReportsEpochs,
     SavesWeights,
@@ -312,6 +313,9 @@ def check_resample(part):
 @dataclass(frozen=True)
 class _Fitted:
     model: Model
+    rows: np.ndarray  # the data set rows it was fitted on
+    X: np.ndarray
+    y: np.ndarray
     X_test: np.ndarray
     proba: np.ndarray
     history: dict | None
@@ -327,15 +331,21 @@ def _fitted(part):
     epochs = []
     history = fitting.fit(model, _no_resampling(), X, y, 0, CHECK_CLASSES, folder / "checkpoint",
                           on_epoch=lambda epoch, logs: epochs.append(epoch))  # fmt: skip
-    return _Fitted(model, X_test, np.asarray(model.predict_proba(X_test)), history, epochs)
+    rows = _check_data().indices("Training")
+    return _Fitted(model, rows, X, y, X_test, np.asarray(model.predict_proba(X_test)), history, epochs)
+
+
+def _check_data():
+    return simulated_dataset({"Training": 12, "PrivateTest": 4}, classes=CHECK_CLASSES)
 
 
 def _fit_data(part, folder):
     """(a smoke model ready to fit, its fitting rows and labels, test rows) on a simulated data set
-    of CHECK_CLASSES; a BuildsOnRuns model is handed a recorded test-centroid run to build on."""
+    of CHECK_CLASSES (`_check_data`); a BuildsOnRuns model is handed a recorded test-centroid run
+    to build on."""
     model = _smoke(part)
     features = registry.get("features", _FEATURES_FOR[sorted(model.takes)[0]]).create({})
-    dataset = simulated_dataset({"Training": 12, "PrivateTest": 4}, classes=CHECK_CLASSES)
+    dataset = _check_data()
     found = features.extract(dataset, ArrayCache(folder / "cache"), jobs=1)
     train, test = dataset.indices("Training"), dataset.indices("PrivateTest")
     if isinstance(model, BuildsOnRuns):  # built on a recorded run, named in its runs_param
@@ -392,6 +402,24 @@ def check_save_load(part):
         again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
         np.testing.assert_allclose(again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5,
                                    err_msg=f"{part.key}: save/load")  # fmt: skip
+
+
+def check_out_of_fold(part):
+    """OutOfFold: its out-of-fold probabilities of the rows it was fitted on, fitted and loaded from
+    its saved weights alike, are (n, classes) rows summing to 1; or None where it has none."""
+    fitted = _fitted(part)
+    proba = fitted.model.out_of_fold_proba(fitted.rows, fitted.X, fitted.y, 0)
+    if proba is None:
+        return
+    assert np.shape(proba) == (len(fitted.X), len(CHECK_CLASSES)), f"{part.key}: out-of-fold probabilities' shape"
+    assert np.allclose(np.sum(proba, axis=1), 1, atol=1e-4), f"{part.key}: out-of-fold rows must sum to 1"
+    if isinstance(fitted.model, SavesWeights):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"weights.{part.factory.weights_suffix}"
+            fitted.model.save(path)
+            again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
+            np.testing.assert_allclose(again.out_of_fold_proba(fitted.rows, fitted.X, fitted.y, 0), proba,
+                                       atol=1e-5, err_msg=f"{part.key}: out of fold after save/load")  # fmt: skip
 
 
 def check_soft_targets(part):
@@ -456,11 +484,18 @@ _STATIC = (check_kind, check_version, check_summary, check_parameters, check_kee
 _RUNS = {
     "features": (check_extract, check_of_crops),
     "resampler": (check_resample,),
-    "model": (check_fit_predict, check_reports_epochs, check_save_load, check_soft_targets, check_pretrained),
+    "model": (
+        check_fit_predict,
+        check_reports_epochs,
+        check_save_load,
+        check_out_of_fold,
+        check_soft_targets,
+        check_pretrained,
+    ),
     "detector": (check_finds_faces,),
 }
 _NEEDS = {check_of_crops: DescribesCrops, check_reports_epochs: ReportsEpochs, check_save_load: SavesWeights,
-          check_soft_targets: SoftTargets, check_pretrained: Pretrained}  # fmt: skip
+          check_out_of_fold: OutOfFold, check_soft_targets: SoftTargets, check_pretrained: Pretrained}  # fmt: skip
 _NOT_FOR = {check_fit_predict: Pretrained, check_save_load: Pretrained}  # check_pretrained checks them without a fit
 
 

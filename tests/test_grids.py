@@ -146,6 +146,24 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
     assert len(RecordStore(results).all()) == len(records) + 2
 
 
+def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_images_out(write_experiments, tmp_path,
+                                                                                        simulated_csv):  # fmt: skip
+    """What a choice between settings may read (a distilled student's teacher weight): no test image."""
+    grid = 'base = "held"\n[[product]]\nmodel.name = ["test-centroid-holdout", "test-centroid"]\n'
+    write_experiments({"held.toml": CHEAP_EXPERIMENT.replace("test-centroid", "test-centroid-holdout"),
+                       "grids/held.toml": grid})  # fmt: skip
+    results = tmp_path / "results"
+    assert main(["grid", "held", "--results", str(results), "--data", str(simulated_csv)]) == 0
+    records = {r.spec.model.name: r for r in RecordStore(results).all()}
+    held = records["test-centroid-holdout"].held_out
+    assert records["test-centroid"].held_out is None and held.n_total == 35  # a quarter of 140 Training images
+    report = (results / "grids" / "held.md").read_text()
+    assert "held-out Training acc. %" in report
+    rows = {line.split("|")[1].strip(): line.rstrip(" |") for line in report.splitlines() if line.startswith("| `")}
+    assert rows["`held` (base)"].endswith(f"{100 * held.accuracy:.2f}")
+    assert rows["`model=test-centroid`"].endswith("n/a")
+
+
 def test_a_report_renders_before_any_cell_is_recorded(experiments, tmp_path, capsys):
     """As a machine that shares a grid writes it when the other machines took every cell."""
     results = tmp_path / "results"

@@ -272,6 +272,20 @@ class SoftTargets:
     """`fit` takes `FitData.y` as (n, classes) probabilities as well as labels."""
 
 
+class OutOfFold(ABC):
+    """It can give out-of-fold probabilities of the Training images it was fitted on: each image's
+    from a model that did not fit on it (a cross-fitted model; an ensemble of such), so a student
+    learns what it knows of unseen images, not what it memorised. The harness stores them as the
+    run's Training probabilities, marked out of fold (SplitProbabilities.out_of_fold)."""
+
+    @abstractmethod
+    def out_of_fold_proba(self, rows, X, y, seed) -> np.ndarray | None:
+        """(len(rows), classes) probabilities of the Training images at data set `rows`, whose
+        features rows `X` and labels `y` a fit with `seed` was given, in that order; None where it
+        has none (an ensemble whose members' are not all out of fold). A loaded model gives the
+        same as the fitted one."""
+
+
 class DescribesCrops(ABC):
     """Features that can be computed for new 48x48 face crops (what `fer-bench predict` needs)."""
 
@@ -287,6 +301,7 @@ class SplitProbabilities:
     rows: np.ndarray  # (n,) rows of the data set
     labels: np.ndarray  # (n,) true codes
     proba: np.ndarray  # (n, classes) float32; NaN rows where not covered
+    out_of_fold: bool = False  # each image's from a model that did not fit on it (OutOfFold)
 
     @property
     def covered(self):
@@ -307,6 +322,7 @@ class RecordedRun:
     data_fingerprint: str | None
     features: tuple  # (name, parameters) of its features part, as recorded
     saved_weights: bool
+    out_of_fold: bool = False  # its stored Training probabilities are out of fold (OutOfFold)
 
 
 class RecordedRuns(ABC):
@@ -371,7 +387,16 @@ class Pretrained(ABC):
         `classes`, its file written into `folder` (what the conformance check runs)."""
 
 
-CAPABILITIES = (SavesWeights, Resumable, ReportsEpochs, SoftTargets, DescribesCrops, BuildsOnRuns, Pretrained)
+CAPABILITIES = (
+    SavesWeights,
+    Resumable,
+    ReportsEpochs,
+    SoftTargets,
+    OutOfFold,
+    DescribesCrops,
+    BuildsOnRuns,
+    Pretrained,
+)
 BASES = {base.kind: base for base in (Features, Resampler, Model, Detector)}
 
 

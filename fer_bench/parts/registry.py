@@ -74,6 +74,15 @@ class RegisteredPart:
         resolved.update({name: known[name].check(self.key, v) for name, v in values.items()})
         return resolved
 
+    def specified(self, values):
+        """The parameters a spec records: `values` over the defaults, decided for this machine
+        (Part.on_this_machine) and checked by the constructor, less `added_later` ones at their
+        defaults (so runs recorded before those were added keep their run ids)."""
+        resolved = self.factory.on_this_machine(self.resolve(values))
+        self.create(resolved)  # the constructor checks ranges
+        defaults = {p.name: p.default for p in self.params}
+        return {k: v for k, v in resolved.items() if not (k in self.factory.added_later and v == defaults[k])}
+
     def create(self, values):
         resolved = self.resolve(values)
         try:

@@ -34,7 +34,8 @@ def stored(records, root: Path) -> dict:
 
 def measured(split, test, held) -> dict:
     """The calibration of a run on `split` (its SplitProbabilities `test`), and after temperature
-    scaling fitted on `held` (the Training images it held out; None where it held none):
+    scaling fitted on `held` (probabilities.fitted_on: the Training images it held out, or its
+    out-of-fold Training probabilities; None where it has neither):
     {split, n, accuracy, confidence, before, temperature, after, bins_before, bins_after}."""
     scored = test.covered & (test.labels >= 0)
     y, proba = test.labels[scored], test.proba[scored]
@@ -55,9 +56,10 @@ def _accuracy_and_confidence(y, proba):
 
 def on_training(train) -> dict:
     """Accuracy and mean top probability on the Training images (their SplitProbabilities), for a run
-    that stored them (a teacher): in-sample figures, the targets a student learns."""
+    that stored them (a teacher): the targets a student learns, in-sample or out of fold."""
     scored = train.covered & (train.labels >= 0)
-    return {"n": int(scored.sum()), **_accuracy_and_confidence(train.labels[scored], train.proba[scored])}
+    return {"n": int(scored.sum()), **_accuracy_and_confidence(train.labels[scored], train.proba[scored]),
+            "out_of_fold": train.out_of_fold}  # fmt: skip
 
 
 @dataclass
@@ -75,7 +77,7 @@ class CalibrationReport(Report[CalibrationInfo]):
         found, teachers = [], []
         for r in records:
             splits = kept[r.run_id]
-            found.append((r, measured(r.report_split, splits[r.report_split], splits.get(probabilities.HOLDOUT))))
+            found.append((r, measured(r.report_split, splits[r.report_split], probabilities.fitted_on(splits))))
             if TRAIN_SPLIT in splits:
                 teachers.append((r, on_training(splits[TRAIN_SPLIT])))
         return CalibrationInfo(found, teachers)
@@ -109,7 +111,8 @@ class CalibrationReport(Report[CalibrationInfo]):
             "(summed over classes); ECE: expected calibration error over 15 equal-width confidence bins;",
             "mean confidence: the mean top probability (below the accuracy: under-confident).",
             "`after`: the probabilities divided in log space by one temperature T, fitted (minimum NLL) on",
-            "the Training images the run held out for validation, never on a test split; T > 1 means the",
+            "the Training images the run held out for validation (a cross-fitted run: on its out-of-fold",
+            "Training probabilities), never on a test split; T > 1 means the",
             "model was over-confident. Temperature scaling leaves every prediction, so the accuracy, as it is.",
             "A run that held out no real images (its validation set was resampled, or it had none) has no T.",
             "",
@@ -120,11 +123,13 @@ class CalibrationReport(Report[CalibrationInfo]):
         ]
         if info.teachers:
             rows = [[r.experiment, f"`{r.run_id}`", t["n"], f"{100 * t['accuracy']:.2f}",
-                     f"{100 * t['confidence']:.2f}"] for r, t in info.teachers]  # fmt: skip
-            lines += ["Runs that stored their Training probabilities (teachers): in-sample figures, since they were",
-                      "fitted on those images; what a student distilled from them learns.", "",
-                      tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %"],
-                               tablefmt="github", disable_numparse=True), ""]  # fmt: skip
+                     f"{100 * t['confidence']:.2f}", "out of fold" if t["out_of_fold"] else "in-sample"]
+                    for r, t in info.teachers]  # fmt: skip
+            lines += ["Runs that stored their Training probabilities (teachers): what a student distilled from them",
+                      "learns. In-sample where the run was fitted on those images; out of fold where each image's",
+                      "came from a copy that was not (a cross-fitted run, an ensemble of such).", "",
+                      tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %",
+                                      "probabilities"], tablefmt="github", disable_numparse=True), ""]  # fmt: skip
         if info.found:
             lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
         return "\n".join(lines)

@@ -47,6 +47,7 @@ class Summary:
     macro_f1: float
     n_evaluated: int  # images every seed evaluates
     fit_s: float
+    held_out: float | None  # accuracy on the Training images the fits held out, where every seed's record has it
     p_values: list = field(default_factory=list)  # McNemar against the base, per shared seed
     delta: float | None = None  # points against the base (None: the base itself, or no base)
     delta_all: float | None = None
@@ -116,6 +117,9 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
         macro_f1=_mean(setting.records, setting.split, "macro_f1"),
         n_evaluated=int(shared.sum()),
         fit_s=float(np.mean([r.timings["fit"] for r in setting.records])),
+        held_out=float(np.mean([r.held_out.accuracy for r in setting.records]))
+        if all(r.held_out for r in setting.records)
+        else None,
     )
     if base is not None and base is not setting:
         row.against = base.axis_label
@@ -322,6 +326,8 @@ def _role(setting, row: Summary, base_name):
 
 
 def _axis_table(rows, base_name):
+    """One row per setting; a held-out column where any setting has held-out accuracy (a setting may be
+    chosen on it, as no test image goes into it)."""
     table = [
         [
             f"`{s.axis_label}`" + _role(s, row, base_name),
@@ -338,6 +344,10 @@ def _axis_table(rows, base_name):
     ]
     headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %", "macro-F1 %",
                "McNemar p vs base", "fit s"]  # fmt: skip
+    if any(row.held_out is not None for _, row in rows):
+        headers.append("held-out Training acc. %")
+        for line, (_, row) in zip(table, rows):
+            line.append("n/a" if row.held_out is None else _pct(row.held_out))
     return tabulate(table, headers, tablefmt="github", disable_numparse=True)
 
 

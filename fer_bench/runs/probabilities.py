@@ -7,11 +7,14 @@ as float32 (`<split>/proba`, NaN rows where the features cover no image). The sp
 splits the run evaluated and HOLDOUT: the Training images its fit held out for validation, where
 its model holds real images out (fitting.holdout), the only images calibration may be fitted on;
 and, for a teacher, Training (the images it was fitted on, whose probabilities a student learns).
+Those are in-sample, unless the model gives out-of-fold ones (base.OutOfFold: a cross-fitted run
+stores them as it runs, an ensemble of such too): then `Training/out_of_fold` marks them so.
 
 A run's temperature (scoring.calibration.Temperature), the one its probabilities are used with by
-`predict`, `evaluate` and ensembles, is fitted on its HOLDOUT probabilities alone, when first asked
-for (`temperature`, kept for the process while the file is unchanged): never on a test image. A
-run that stored none (recorded before they were kept, or its fit held out no real images) has 1.0.
+`predict`, `evaluate` and ensembles, is fitted on its HOLDOUT probabilities alone, else on its
+out-of-fold Training ones, when first asked for (`temperature`, kept for the process while the file
+is unchanged): never on a test image. A run that stored neither (recorded before they were kept, or
+its fit held out no real images) has 1.0.
 
 A run records the path of its file; a run recorded before files were kept gets one from its saved
 weights (`regenerate`), at the same path, which `load` finds by its run id; `regenerate` adds
@@ -26,7 +29,14 @@ import numpy as np
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.base import BuildsOnRuns, RecordedRun, RecordedRuns, SavesWeights, SplitProbabilities
+from fer_bench.parts.base import (
+    BuildsOnRuns,
+    OutOfFold,
+    RecordedRun,
+    RecordedRuns,
+    SavesWeights,
+    SplitProbabilities,
+)
 from fer_bench.runs import fitting, layout
 from fer_bench.runs.records import Record, saved_model
 from fer_bench.scoring import calibration
@@ -35,6 +45,7 @@ from fer_bench.scoring.metrics import decode_predictions
 
 HOLDOUT = "holdout"
 _STORED = (("rows", np.int64), ("labels", np.int64), ("proba", np.float32))  # as read back
+OUT_OF_FOLD = "out_of_fold"  # `<split>/out_of_fold`, stored where a split's probabilities are
 log = logging.getLogger("fer_bench")
 _temperatures = {}  # (path, mtime, size) of a probabilities file -> its run's Temperature
 
@@ -76,6 +87,28 @@ def of_splits(model, dataset, features, split_rows: dict) -> dict:
     }  # fmt: skip
 
 
+def out_of_fold(model, dataset, features, seed) -> SplitProbabilities | None:
+    """`model`'s out-of-fold probabilities of the Training images its fit with `seed` was given (it
+    may be fitted, or loaded from that run's weights); None where it has none (base.OutOfFold)."""
+    if not isinstance(model, OutOfFold):
+        return None
+    train, y = fitting.training_rows(dataset, features.covered)
+    proba = model.out_of_fold_proba(train, features.X[train], y, seed)
+    if proba is None:
+        return None
+    return SplitProbabilities(train, dataset.labels[train], np.asarray(proba, dtype=np.float32), out_of_fold=True)
+
+
+def of_training(model, dataset, features, seed) -> SplitProbabilities:
+    """`model`'s probabilities on the Training images it was fitted on: out of fold where it has them,
+    else in-sample."""
+    found = out_of_fold(model, dataset, features, seed)
+    if found is None:
+        rows = fitting.training_rows(dataset, features.covered)[0]
+        found = of_splits(model, dataset, features, {TRAIN_SPLIT: rows})[TRAIN_SPLIT]
+    return found
+
+
 def save(root: Path, run_id, splits: dict, kept=None) -> str:
     """Write {split: SplitProbabilities} for `run_id` under the results folder `root`, after the
     arrays `kept` carries over from its earlier file; returns its path relative to `root`."""
@@ -86,6 +119,9 @@ def save(root: Path, run_id, splits: dict, kept=None) -> str:
     for split, p in splits.items():
         arrays |= {f"{split}/rows": p.rows.astype(np.int32), f"{split}/labels": p.labels.astype(np.int8),
                    f"{split}/proba": p.proba.astype(np.float32)}  # fmt: skip
+        arrays.pop(f"{split}/{OUT_OF_FOLD}", None)
+        if p.out_of_fold:
+            arrays[f"{split}/{OUT_OF_FOLD}"] = np.array(True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -107,6 +143,15 @@ def stored_splits(root: Path, record: Record) -> set:
         return {name.split("/")[0] for name in stored.files}
 
 
+def stored_out_of_fold(root: Path, record: Record) -> bool:
+    """Whether `record` stored out-of-fold Training probabilities."""
+    path = stored_path(root, record)
+    if path is None:
+        return False
+    with np.load(path) as stored:
+        return f"{TRAIN_SPLIT}/{OUT_OF_FOLD}" in stored.files
+
+
 def load(root: Path, record: Record, splits) -> dict:
     """{split: SplitProbabilities} of `record` for the `splits` asked for, and only those; a one-line
     error where the run kept none or lacks a split."""
@@ -120,14 +165,15 @@ def load(root: Path, record: Record, splits) -> dict:
         if missing:
             raise FerBenchError(f"{path}: no {missing[0]} probabilities (it has {', '.join(sorted(found))})")
         return {
-            split: SplitProbabilities(*(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED))
+            split: SplitProbabilities(*(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED),
+                                      out_of_fold=f"{split}/{OUT_OF_FOLD}" in stored.files)
             for split in splits
-        }
+        }  # fmt: skip
 
 
 def temperature_of(held: SplitProbabilities) -> Temperature:
-    """The temperature fitted (minimum NLL) on a run's held-out Training images: those covered and
-    labelled; 1.0 where there are none."""
+    """The temperature fitted (minimum NLL) on a run's held-out Training images (or its out-of-fold
+    ones): those covered and labelled; 1.0 where there are none."""
     usable = held.covered & (held.labels >= 0)
     if not usable.any():
         return Temperature(why_none="no labelled held-out Training image covered")
@@ -136,18 +182,26 @@ def temperature_of(held: SplitProbabilities) -> Temperature:
 
 def temperature(root: Path, record: Record) -> Temperature:
     """The temperature of `record`'s probabilities, fitted on the held-out Training images it stored
-    (HOLDOUT) and nothing else; 1.0, saying why, where it stored none."""
+    (HOLDOUT), else on its out-of-fold Training probabilities, and nothing else; 1.0, saying why,
+    where it stored neither."""
     path = stored_path(root, record)
     if path is None:
         return Temperature(why_none=f"run {record.run_id} stored no probabilities")
     status = path.stat()
     key = (str(path.resolve()), status.st_mtime_ns, status.st_size)
     if key not in _temperatures:
-        if HOLDOUT in stored_splits(root, record):
-            _temperatures[key] = temperature_of(load(root, record, [HOLDOUT])[HOLDOUT])
-        else:
-            _temperatures[key] = Temperature(why_none=_why_no_holdout(record))
+        held = fitted_on(load(root, record, [s for s in (HOLDOUT, TRAIN_SPLIT) if s in stored_splits(root, record)]))
+        _temperatures[key] = Temperature(why_none=_why_no_holdout(record)) if held is None else temperature_of(held)
     return _temperatures[key]
+
+
+def fitted_on(splits: dict) -> SplitProbabilities | None:
+    """Of a run's stored {split: SplitProbabilities}, those its temperature is fitted on: its
+    held-out Training images', else its out-of-fold Training probabilities; None where neither."""
+    if HOLDOUT in splits:
+        return splits[HOLDOUT]
+    training = splits.get(TRAIN_SPLIT)
+    return training if training is not None and training.out_of_fold else None
 
 
 def _why_no_holdout(record: Record) -> str:
@@ -161,7 +215,8 @@ def _why_no_holdout(record: Record) -> str:
 def regenerate(record: Record, dataset, store, cache, training=False, force=False) -> tuple[str, dict]:
     """Compute and store the probabilities of a recorded run on `dataset` labelled as the run was (the
     same data fingerprint): its test splits, its held-out images and, with `training`, its Training
-    images (a teacher's, for distillation). Splits already stored are kept unless `force`.
+    images (a teacher's, for distillation: out of fold where its model gives them, `of_training`).
+    Splits already stored are kept unless `force`.
 
     Returns (relative path, {split computed: for a test split, the share of images whose argmax is
     the recorded prediction, else None}): another backend or machine may flip a few near-ties,
@@ -186,7 +241,9 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     log.info(f"probabilities of {record.experiment} (run {record.run_id}) on "
              + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items()))  # fmt: skip
     model = recorded_model(record, store, cache, features, feature_set, dataset)
-    splits = of_splits(model, dataset, feature_set, missing)
+    splits = of_splits(model, dataset, feature_set, {s: rows for s, rows in missing.items() if s != TRAIN_SPLIT})
+    if TRAIN_SPLIT in missing:
+        splits[TRAIN_SPLIT] = of_training(model, dataset, feature_set, record.seed)
     agreement = {
         split: float((p.predictions == decode_predictions(record.predictions[split])).mean())
         if split in record.predictions
@@ -227,7 +284,8 @@ class StoredRuns(RecordedRuns):
             return None
         features = record.spec.features
         return RecordedRun(record.run_id, record.experiment, record.classes, record.data.fingerprint,
-                           (features.name, features.params), record.artefact is not None)  # fmt: skip
+                           (features.name, features.params), record.artefact is not None,
+                           stored_out_of_fold(self.store.root, record))  # fmt: skip
 
     def model(self, run_id):
         return saved_model(self._record(run_id), self.store.root)

@@ -102,6 +102,9 @@ class Record:
     metrics: dict = field(default_factory=dict)  # split -> SplitMetrics
     predictions: dict = field(default_factory=dict)  # split -> metrics.encode_predictions
     history: dict | None = None  # per-epoch lists of a model that reports epochs
+    # on the Training images its fit held out (probabilities.HOLDOUT), for choices between runs that
+    # may read no test image; None where it held none out, or was recorded before this was kept
+    held_out: SplitMetrics | None = None
     artefact: str | None = None  # saved weights, relative to the results folder
     probabilities: str | None = None  # each image's class probabilities (fer_bench/runs/probabilities.py), relative
     selection: dict | None = None  # what a model made of recorded runs chose, and on which split
@@ -122,6 +125,7 @@ class Record:
         record["spec"] = RunSpec.from_dict(values["spec"], values["hardware"]["keras_backend"])
         record["data"] = RunData(**{**values["data"], "classes": tuple(values["data"]["classes"])})
         record["metrics"] = {split: SplitMetrics.from_dict(m) for split, m in values.get("metrics", {}).items()}
+        record["held_out"] = SplitMetrics.from_dict(values["held_out"]) if values.get("held_out") else None
         extra = {k: v for k, v in values.items() if k not in known and k != "schema"}
         return cls(**record, extra=extra)
 
@@ -130,6 +134,7 @@ class Record:
         values["spec"] = self.spec.to_dict()
         values["data"] = self.data.to_dict()
         values["metrics"] = {split: m.to_dict() for split, m in self.metrics.items()}
+        values["held_out"] = self.held_out.to_dict() if self.held_out else None
         return {**values, **self.extra, "schema": SCHEMA}
 
     @property

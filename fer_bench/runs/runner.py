@@ -8,6 +8,7 @@ import logging
 import time
 import traceback
 
+from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs import fitting, layout, probabilities
@@ -81,11 +82,17 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     if held_out is not None:  # the images calibration may be fitted on
         split_rows[probabilities.HOLDOUT] = held_out
     by_split = probabilities.of_splits(setup.model, dataset, feature_set, split_rows)
-    metrics, predictions = {}, {}
+    metrics, predictions, held_out_metrics = {}, {}, None
     for split, kept in by_split.items():
-        if split != probabilities.HOLDOUT:
-            metrics[split] = split_metrics(kept.labels, kept.predictions, dataset.classes, kept.proba)
+        scored = split_metrics(kept.labels, kept.predictions, dataset.classes, kept.proba)
+        if split == probabilities.HOLDOUT:  # what a choice between runs may read: no test image
+            held_out_metrics = scored
+        else:
+            metrics[split] = scored
             predictions[split] = encode_predictions(kept.predictions)
+    out_of_fold = probabilities.out_of_fold(setup.model, dataset, feature_set, spec.seed)
+    if out_of_fold is not None:  # what a student of this run learns
+        by_split[TRAIN_SPLIT] = out_of_fold
     t_predict = time.perf_counter() - t0
 
     artefact = None
@@ -110,6 +117,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         metrics=metrics,
         predictions=predictions,
         history=history,
+        held_out=held_out_metrics,
         artefact=artefact,
         probabilities=probabilities.save(store.root, spec.run_id, by_split),
         selection=setup.model.choice() if isinstance(setup.model, BuildsOnRuns) else None,
@@ -139,6 +147,6 @@ def failed(experiment, spec: RunSpec, dataset, store: RecordStore, error: Except
 def earlier_attempts(history):
     """{"fit_earlier_attempts": seconds} for a fit resumed from a checkpoint: the epochs that earlier,
     interrupted processes trained, which this process's timings leave out; {} otherwise."""
-    if not history or "resumed_at_epoch" not in history:
+    if not history or "resumed_at_epoch" not in history or "epoch_seconds" not in history:
         return {}
     return {"fit_earlier_attempts": round(sum(history["epoch_seconds"][: int(history["resumed_at_epoch"][0])]), 2)}

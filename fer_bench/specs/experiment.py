@@ -57,11 +57,7 @@ class PartSpec:
         part = registry.get(kind, name)
         if lenient:
             values = {k: v for k, v in values.items() if k in part.param_names}
-        resolved = part.factory.on_this_machine(part.resolve(values))
-        part.create(resolved)  # the constructor checks ranges
-        defaults = {p.name: p.default for p in part.params}
-        named = {k: v for k, v in resolved.items() if not (k in part.factory.added_later and v == defaults[k])}
-        return cls(name, named, part.version)
+        return cls(name, part.specified(values), part.version)
 
     def with_values(self, kind, values, lenient=False):
         """This part with `values` changed; a new `name` starts from that part's defaults."""

@@ -5,7 +5,9 @@ default), JAX or torch, on a GPU when the backend sees one. Augmentation layers 
 network, so they act in training only. The validation split is carved from Training; the epoch
 with the best validation accuracy is the one kept; an interrupted fit resumes from its last
 finished epoch (the run's checkpoint folder). With a `teacher` (a recorded run or ensemble, by run
-id) it learns the teacher's probabilities mixed with the labels (fer_bench/parts/models/_distillation.py).
+id) it learns the teacher's probabilities mixed with the labels (fer_bench/parts/models/_distillation.py),
+at `teacher_temperature` or, with `fit_teacher_temperature`, at the temperature fitted on a
+cross-fitted teacher's out-of-fold probabilities of its fitting rows.
 """
 
 from dataclasses import replace
@@ -81,7 +83,7 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     takes = frozenset({IMAGE})
     with_embedding = False
     smoke_params = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
-    added_later = ("teacher", "teacher_temperature", "teacher_weight")
+    added_later = ("teacher", "teacher_temperature", "teacher_weight", "fit_teacher_temperature")
     runs_param = "teacher"
     family = "CNN"
 
@@ -107,9 +109,11 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         "teacher": Param("", RunIds(optional=True)),
         "teacher_temperature": Param(2.0, Interval(0, closed="neither")),
         "teacher_weight": Param(0.7, Interval(0, 1)),
+        "fit_teacher_temperature": Param(False),
     }
     model = None
     _distilled = None  # with a teacher: Distillation, once use_runs found it
+    _temperature = None  # the teacher's temperature `fit` used: given, or fitted
 
     @classmethod
     def family_of(cls, params):
@@ -118,6 +122,10 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     def validate(self):
         if self.warmup_epochs >= self.epochs:
             raise ValueError("warmup_epochs must be < epochs")
+        if self.fit_teacher_temperature and not self.teacher:
+            raise ValueError("fit_teacher_temperature needs a teacher")
+        if self.fit_teacher_temperature and self.teacher_temperature != self.parameters["teacher_temperature"].default:
+            raise ValueError("give teacher_temperature or fit it (fit_teacher_temperature), not both")
 
     def validation_plan(self):
         return ValidationPlan(self.validation_split)
@@ -129,12 +137,17 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
     def use_runs(self, runs, features, dataset):
         if self.teacher:
             self._distilled = Distillation.of(self.teacher, runs, dataset, self.key)
+        if self.fit_teacher_temperature and not self._distilled.out_of_fold:
+            raise FerBenchError(f"{self.key}: fit_teacher_temperature needs out-of-fold Training probabilities, and "
+                                f"teacher {self.teacher} ({self._distilled.experiment}) gives in-sample ones: "
+                                "teach with a cross-fitted run, or give teacher_temperature")  # fmt: skip
 
     def choice(self):
         if not self.teacher:
             return None
+        fitted = " (fitted on its out-of-fold probabilities)" if self.fit_teacher_temperature else ""
         return {"method": f"distilled: targets {self.teacher_weight:g} x the teacher's probabilities at temperature "
-                f"{self.teacher_temperature:g}, {1 - self.teacher_weight:g} x the labels", "on": None,
+                f"{self._temperature:.4g}{fitted}, {1 - self.teacher_weight:g} x the labels", "on": None,
                 "members": [{"run_id": self.teacher, "experiment": self._distilled.experiment,
                              "weight": self.teacher_weight}]}  # fmt: skip
 
@@ -144,8 +157,9 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         if self.teacher:
             if self._distilled is None:
                 raise FerBenchError(f"{self.key}: fitted before its teacher was given (BuildsOnRuns.use_runs)")
-            y = self._distilled.targets(data.X, data.y, len(data.classes), self.teacher_temperature,
-                                        self.teacher_weight)  # fmt: skip
+            self._temperature = (self._distilled.fitted_temperature(data.X, data.y) if self.fit_teacher_temperature
+                                 else self.teacher_temperature)  # fmt: skip
+            y = self._distilled.targets(data.X, data.y, len(data.classes), self._temperature, self.teacher_weight)
             data = replace(data, y=y)
         keras.utils.set_random_seed(data.seed)
         self.model = self.network(len(data.classes))

@@ -102,7 +102,7 @@ class FastCNN(CNN):
     label smoothing, flip TTA); bfloat16 where the CPU runs it natively."""
 
     smoke_params = {"width": 4, "epochs": 2, "batch_size": 16}
-    added_later = ("mirror", "random_crop")
+    added_later = ("mirror", "random_crop", "fit_teacher_temperature")
     family = "fast CNN"
     parameters = {
         "width": Param(16, Interval(1)),
@@ -127,6 +127,7 @@ class FastCNN(CNN):
         "teacher": Param("", RunIds(optional=True)),
         "teacher_temperature": Param(2.0, Interval(0, closed="neither")),
         "teacher_weight": Param(0.7, Interval(0, 1)),
+        "fit_teacher_temperature": Param(False),
     }
     steps_per_execution = 8
 

@@ -18,6 +18,10 @@ Training images are not used: the members were fitted on them, so their probabil
 nothing about their errors. Selection reads the probabilities that are averaged: calibrated ones
 under `calibrate`.
 
+Where every voting member stored out-of-fold Training probabilities (cross-fitted runs,
+fer_bench/parts/models/cross_fitted.py), the ensemble's Training probabilities are their vote
+(`out_of_fold_proba`), out of fold too, and so a teacher's; else a student gets in-sample ones.
+
 `fer-bench predict` and `evaluate` rebuild a recorded ensemble from its `selection` (members and
 weights) and its members' saved weights, with `soft_vote` (fer_bench/runs/predict.py).
 """
@@ -26,9 +30,10 @@ import math
 
 import numpy as np
 
+from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, BuildsOnRuns, Model
+from fer_bench.parts.base import IMAGE, IMAGE_AND_EMBEDDING, BuildsOnRuns, Model, OutOfFold
 from fer_bench.parts.params import Interval, Options, Param, RunIds
 from fer_bench.parts.registry import register
 from fer_bench.scoring.calibration import Temperature
@@ -66,7 +71,7 @@ def choose_weights(candidates, labels, rounds):
 
 
 @register("model", "ensemble")
-class Ensemble(Model, BuildsOnRuns):
+class Ensemble(Model, BuildsOnRuns, OutOfFold):
     """Soft vote of recorded runs' saved models (with `calibrate`, each calibrated by its temperature):
     equal, given, or PublicTest-chosen weights; no training."""
 
@@ -145,6 +150,16 @@ class Ensemble(Model, BuildsOnRuns):
         return soft_vote([self._models[i].predict_proba(self._feeds[i](X)) for i in used],
                          [self._chosen[i] for i in used], [self._temperatures[i] for i in used])  # fmt: skip
 
+    def out_of_fold_proba(self, rows, X, y, seed):
+        """The vote of the voting members' stored out-of-fold probabilities of `rows` (NaN rows where
+        a member has none); None unless every voting member stored such."""
+        voting = [i for i, weight in enumerate(self._chosen) if weight > 0]
+        if not all(self._runs[i].out_of_fold for i in voting):
+            return None
+        stored = [self._recorded.probabilities(self._runs[i].run_id, TRAIN_SPLIT) for i in voting]
+        return soft_vote([_at_rows(s, rows) for s in stored], [self._chosen[i] for i in voting],
+                         [self._temperatures[i] for i in voting]).astype(np.float32)  # fmt: skip
+
     def choice(self):
         method = {"greedy": f"greedy forward selection on {SELECTION_SPLIT} accuracy, {self.rounds} rounds"}
         return {
@@ -156,6 +171,17 @@ class Ensemble(Model, BuildsOnRuns):
                 for run, w, t in zip(self._runs, self._chosen, self._temperatures)
             ],
         }
+
+
+def _at_rows(stored, rows):
+    """The stored probabilities (SplitProbabilities) of data set `rows`; NaN rows for those it lacks."""
+    position = {row: i for i, row in enumerate(stored.rows.tolist())}
+    proba = np.full((len(rows), stored.proba.shape[1]), np.nan, dtype=np.float32)
+    found = [(i, position[row]) for i, row in enumerate(np.asarray(rows).tolist()) if row in position]
+    if found:
+        into, of = np.array(found).T
+        proba[into] = stored.proba[of]
+    return proba
 
 
 def _same(key, runs, what, value_of, expected):
