@@ -138,6 +138,9 @@ class Embedding(Features, DescribesCrops):
 
     search_space = {"protocol": {"choices": ["detector", "full"]}}
     added_later = ("detector",)
+    # The conformance checks' simulated images hold no face: `full` embeds them all (their whole
+    # frames), so that extract and of_crops are compared on every image, and both parts are extracted.
+    smoke_params = {"protocol": "full"}
 
     parameters = {
         "protocol": Param("detector", Options("detector", "full")),
@@ -176,22 +179,22 @@ class Embedding(Features, DescribesCrops):
             "jitters": self.jitters,
             "versions": extractor_versions(),
         } | ({"detector": self.detector} if self.detector != "hog" else {})  # HOG's cached extractions stay valid
-        both = cache.load(cache_key(inputs))  # one entry of both parts, as extractions stored them before the split
-        if both is not None:
-            return both
+        together = cache.load(cache_key(inputs))  # faces and frames in one entry, as extractions stored them before
+        if together is not None:
+            return together
         align = functools.partial(align_faces, upsample=self.upsample, jitters=self.jitters, detector=self.detector,
                                   whole_frames=False)  # fmt: skip
         faces = cached_in_chunks(cache, inputs | {"part": "detected faces"}, dataset.images, align, _describe_faces,
                                  jobs, "embedding")  # fmt: skip
-        frameless = np.flatnonzero(faces["n_faces"] != 1)
-        if not whole_frames or not len(frameless):
+        by_frame = np.flatnonzero(faces["n_faces"] != 1)  # the images embedded by their whole frame
+        if not whole_frames or not len(by_frame):
             return faces
-        # Keyed by the same inputs as the faces: they decide which images are frameless.
+        # Keyed by the faces' inputs and the part: the faces found decide which images are embedded by frame.
         align = functools.partial(align_frames, jitters=self.jitters)
-        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images[frameless], align,
+        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images[by_frame], align,
                                   _describe_frames, jobs, "embedding whole frames")  # fmt: skip
         embeddings = faces["embeddings"].copy()
-        embeddings[frameless] = frames["embeddings"]
+        embeddings[by_frame] = frames["embeddings"]
         return {"n_faces": faces["n_faces"], "embeddings": embeddings}
 
 
