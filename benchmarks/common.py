@@ -39,13 +39,13 @@ def machine():
     }
 
 
-def timed_command(command, env=None, stage=None, peaks=None):
-    """Run `command` to its end; (wall seconds, peak resident memory in GiB of it and all its
-    processes together, sampled every 0.2 s). Raises with its output if it fails. With `stage` (a
-    function called at each sample) and a dict `peaks`, the peak in GiB per value of `stage()`."""
+def timed_command(command, env=None, stage=None, peaks=None, cwd=None):
+    """Run `command` (in folder `cwd`) to its end; (wall seconds, peak resident memory in GiB of it and
+    all its processes together, sampled every 0.2 s). Raises with its output if it fails. With `stage`
+    (a function called at each sample) and a dict `peaks`, the peak in GiB per value of `stage()`."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
         peak = 0
         while process.poll() is None:
             now = _tree_rss(process.pid)

@@ -41,9 +41,10 @@ def run(experiment, *, data=None, results=None, cache=None, seed=None, force=Fal
     """
     experiment = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     store = RecordStore(results).check_writable()
-    dataset = _dataset(data)
+    cache = ArrayCache(cache)
+    dataset = _dataset(data, cache)
     command = command or _call("run", experiment.name, seed=seed, force=force or None)
-    record = runner.run(experiment, dataset, store, ArrayCache(cache), jobs, seed, force, command)
+    record = runner.run(experiment, dataset, store, cache, jobs, seed, force, command)
     log.info(f"leaderboard updated: {write_leaderboard(store.root)}")
     return record
 
@@ -69,9 +70,9 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
 
     grid = load_grid(name)
     store = RecordStore(results).check_writable()
-    dataset = _dataset(data)  # with its source's labels: each cell runs with its own (sweeps/grid.py)
-    command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
     cache = ArrayCache(cache)
+    dataset = _dataset(data, cache)  # with its source's labels: each cell runs with its own (sweeps/grid.py)
+    command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
     ran = failed = skipped = 0
     if storage and not report_only:
         ran, failed = run_grid_shared(grid, dataset, store, cache, storage, command)
@@ -101,11 +102,11 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     store = RecordStore(results).check_writable()
     if storage:
         tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
-    dataset = search.base.labels.apply(_dataset(data))
+    cache = ArrayCache(cache)
+    dataset = search.base.labels.apply(_dataset(data, cache))
     storage = storage or tuning.default_storage(store.root, search)  # made once the input is known good
     command = command or _call("tune", search.name, trials=trials, workers=workers if workers != 1 else None)
     study = tuning.open_study(search, storage)
-    cache = ArrayCache(cache)
     n_trials = trials or search.trials
     log.info(f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}")
     rows = tuning.TrainingRows(dataset, cache, feature_variants(search))
@@ -209,7 +210,7 @@ def write_leaderboard(results=None, readme=None) -> Path:
     return path
 
 
-def compare(runs, *, data=None, results=None, split=None) -> pairs.Comparison:
+def compare(runs, *, data=None, results=None, cache=None, split=None) -> pairs.Comparison:
     """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
     evaluate (McNemar's exact test; default split: the first run's report split); returns the
     comparison: its base record, split, and a row of numbers per other run. Evaluations of saved
@@ -226,11 +227,11 @@ def compare(runs, *, data=None, results=None, split=None) -> pairs.Comparison:
         if split not in base.evaluation["labels"]:
             raise FerBenchError(f"run {base.run_id} ({base.experiment}) has no {split} predictions")
         return pairs.compare(chosen, decode_predictions(base.evaluation["labels"][split]), base.scored_against, split)
-    dataset = Labels.named(base.data.labels).apply(_dataset(data))
+    dataset = Labels.named(base.data.labels).apply(_dataset(data, ArrayCache(cache)))
     return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
-def labels(*, data=None, results=None, command=None) -> list[Path]:
+def labels(*, data=None, results=None, cache=None, command=None) -> list[Path]:
     """Measure the label noise and the leakage of a FER2013 data set whose images have their Kaggle
     rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
@@ -241,7 +242,7 @@ def labels(*, data=None, results=None, command=None) -> list[Path]:
     from fer_bench.reports.labels import DuplicatesReport, FerplusReport
 
     store = RecordStore(results).check_writable()
-    dataset = _dataset(data)
+    dataset = _dataset(data, ArrayCache(cache))
     command = command or f"fer_bench.labels(data={data!r})"
     outcomes = ferplus.majority_outcomes(*votes_of(dataset))  # refuses data FER+ cannot label, before the copies
     log.info("finding test images copied from Training")
@@ -282,7 +283,7 @@ def predict(images, *, model=None, results=None, faces="auto", detector=None, pr
                        predictor.calibration, predictor.temperatures)  # fmt: skip
 
 
-def evaluate(model, *, data, results=None, faces="auto", detector=None, force=False, command=None,
+def evaluate(model, *, data, results=None, cache=None, faces="auto", detector=None, force=False, command=None,
              progress=True) -> Record:  # fmt: skip
     """Run a recorded model with saved weights, or an ensemble of such models (`model`: experiment
     name or run id), its probabilities calibrated as `predict`'s are, on the labelled collection
@@ -295,7 +296,7 @@ def evaluate(model, *, data, results=None, faces="auto", detector=None, force=Fa
     store = RecordStore(results).with_records().check_writable()
     detector = detector or DEFAULT_DETECTOR
     source = choose_record(store.all(), model)
-    found = evaluation.target(data, source.classes)
+    found = evaluation.target(data, source.classes, ArrayCache(cache))
     for label, why in found.excluded.items():
         log.info(f"excluded {label}: {why}")
     run_id = evaluation.run_id(source, found.fingerprint, faces, detector)
@@ -327,8 +328,8 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
 
     store = RecordStore(results).with_records().check_writable()
     chosen = [latest_ok(store.all(), name) for name in runs]  # a typo should not cost a data load
-    dataset = _dataset(data)
     cache = ArrayCache(cache)
+    dataset = _dataset(data, cache)
     done = []
     for record in chosen:
         labelled = Labels.named(record.data.labels).apply(dataset)
@@ -356,9 +357,10 @@ def complete(run, *, data=None, results=None, cache=None, command=None) -> Compl
     if completion.has_weights(record, store.root):
         return Completed(record, False)
     completion.check_completable(record)  # before a data load
-    dataset = Labels.named(record.data.labels).apply(_dataset(data))
+    cache = ArrayCache(cache)
+    dataset = Labels.named(record.data.labels).apply(_dataset(data, cache))
     command = command or _call("complete", run)
-    return Completed(*completion.complete(record, dataset, store, ArrayCache(cache), command))
+    return Completed(*completion.complete(record, dataset, store, cache, command))
 
 
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
@@ -421,10 +423,11 @@ def clear_cache(cache=None) -> int:
     return ArrayCache(cache).clear()
 
 
-def _dataset(data) -> Dataset:
+def _dataset(data, cache: ArrayCache) -> Dataset:
+    """`data` (a Dataset, a path, or None for $FER_BENCH_DATA) loaded, its decoded images kept in `cache`."""
     if isinstance(data, Dataset):
         return data
-    dataset = load_dataset(data if data is not None else os.environ.get("FER_BENCH_DATA"))
+    dataset = load_dataset(data if data is not None else os.environ.get("FER_BENCH_DATA"), cache)
     log.info(dataset.summary())
     return dataset
 

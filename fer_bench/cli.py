@@ -54,11 +54,11 @@ def build_parser():
     common.add_argument("--results", default=None, help="results directory (default: $FER_BENCH_RESULTS or ./results)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    data = argparse.ArgumentParser(add_help=False)
+    cache_option = argparse.ArgumentParser(add_help=False)
+    cache_option.add_argument("--cache", default=None, help="cache of features and decoded images (default: "
+                              "$FER_BENCH_CACHE or ~/.cache/fer-bench)")  # fmt: skip
+    data = argparse.ArgumentParser(add_help=False, parents=[cache_option])
     data.add_argument("--data", default=None, help="FER2013 images folder or csv (default: $FER_BENCH_DATA)")
-    data.add_argument(
-        "--cache", default=None, help="feature cache directory (default: $FER_BENCH_CACHE or ~/.cache/fer-bench)"
-    )
 
     run = sub.add_parser("run", parents=[common, data], help="run one experiment and record it")
     run.add_argument("experiment", help="experiment name (experiments/NAME.toml) or a .toml path")
@@ -113,8 +113,8 @@ def build_parser():
                          "when several images are given)")  # fmt: skip
     predict.set_defaults(handler=cmd_predict)
 
-    judge = sub.add_parser("evaluate", parents=[common, faces], help="run a saved model on a labelled collection, "
-                           "without training, and record it")  # fmt: skip
+    judge = sub.add_parser("evaluate", parents=[common, faces, cache_option], help="run a saved model on a "
+                           "labelled collection, without training, and record it")  # fmt: skip
     judge.add_argument("model", help="experiment name or run id of a recorded run with saved weights")
     judge.add_argument("--data", required=True, help="a FER2013 layout, or <label>/<image> folders of any images")
     judge.add_argument("--force", action="store_true", help="evaluate again even if already recorded")
@@ -154,13 +154,14 @@ def build_parser():
                             "run on the leaderboard with stored probabilities)")  # fmt: skip
     calibrated.set_defaults(handler=cmd_calibration)
 
-    noise = sub.add_parser("labels", parents=[common], help="FER+ against FER2013's labels and test images "
-                           "copied from Training: reports in <results>/labels, new leaderboard columns")  # fmt: skip
+    noise = sub.add_parser("labels", parents=[common, cache_option], help="FER+ against FER2013's labels and "
+                           "the test images copied from Training: reports in <results>/labels, new leaderboard "
+                           "columns")  # fmt: skip
     noise.add_argument("--data", default=None, help="FER2013 usage folders or csv (default: $FER_BENCH_DATA)")
     noise.set_defaults(handler=cmd_labels)
 
-    cache = sub.add_parser("cache", parents=[every], help="what the feature cache holds, each entry checked "
-                           "(info), or empty it (clear)")  # fmt: skip
+    cache = sub.add_parser("cache", parents=[every], help="what the cache of features and decoded images holds, "
+                           "each entry checked (info), or empty it (clear)")  # fmt: skip
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", default=None, help="cache directory (default: $FER_BENCH_CACHE or ~/.cache/...)")
     cache.set_defaults(handler=cmd_cache)
@@ -256,8 +257,8 @@ def cmd_predict(args):
 
 
 def cmd_evaluate(args):
-    record = api.evaluate(args.model, data=args.data, results=args.results, faces=args.faces, detector=args.detector,
-                          force=args.force, command=args.command_line)  # fmt: skip
+    record = api.evaluate(args.model, data=args.data, results=args.results, cache=args.cache, faces=args.faces,
+                          detector=args.detector, force=args.force, command=args.command_line)  # fmt: skip
     print(summary_text(record))
     calibration = record.evaluation.get("calibration") or "probabilities as the model gave them (uncalibrated)"
     print(f"  {calibration}")
@@ -278,11 +279,12 @@ def cmd_import(args):
 
 
 def cmd_compare(args):
+    from fer_bench.reports.base import public_command
     from fer_bench.reports.comparison import ComparisonReport
 
-    comparison = api.compare(args.runs, data=args.data, results=args.results, split=args.split)
+    comparison = api.compare(args.runs, data=args.data, results=args.results, cache=args.cache, split=args.split)
     report = ComparisonReport()
-    print(report.markdown(comparison, args.command_line))
+    print(report.markdown(comparison, public_command(args.command_line)))  # as --out writes it
     if args.out:
         report.write(comparison, args.results, args.command_line, path=args.out)
 
@@ -311,7 +313,7 @@ def cmd_calibration(args):
 
 
 def cmd_labels(args):
-    for path in api.labels(data=args.data, results=args.results, command=args.command_line):
+    for path in api.labels(data=args.data, results=args.results, cache=args.cache, command=args.command_line):
         print(path)
 
 
@@ -328,9 +330,9 @@ def cmd_cache(args):
           + (f", {len(damaged)} damaged (recomputed when next needed)" if damaged else ""))  # fmt: skip
     for entry in entries:
         inputs = entry.inputs or {}
-        shown = {k: v for k, v in inputs.items() if k != "versions"} | {
-            "backend": inputs.get("versions", {}).get("keras_backend", "?")
-        }
+        shown = {k: v for k, v in inputs.items() if k != "versions"}
+        if "versions" in inputs:  # features: the backend that computed them
+            shown["backend"] = inputs["versions"].get("keras_backend", "?")
         what = ", ".join(f"{k}={v}" for k, v in shown.items()) if inputs else "unreadable metadata"
         status = f"DAMAGED ({entry.problem})" if entry.problem else "ok"
         print(f"  {entry.key}  {entry.size / 1e6:8.1f} MB  {status}  {what}")

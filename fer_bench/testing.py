@@ -287,13 +287,17 @@ def check_extract(part):
 
 
 def check_of_crops(part):
-    """DescribesCrops: features of crops are those `extract` computes for the same images."""
+    """DescribesCrops: features of crops cover the images `extract` covers, and are its features there
+    (where it covers none, a crop's row may hold a stand-in, which `predict` scores as uncovered)."""
     features = _smoke(part)
     dataset = simulated_dataset({"Training": 1})
     with tempfile.TemporaryDirectory() as cache:
         found = features.extract(dataset, ArrayCache(cache), jobs=1)
     crops = features.of_crops(dataset.images[:3])
-    np.testing.assert_allclose(crops.X, found.X[:3], atol=1e-4, err_msg=f"{part.key}: of_crops differs from extract")
+    covered = found.covered[:3]
+    np.testing.assert_array_equal(crops.covered, covered, err_msg=f"{part.key}: of_crops covers other crops")
+    np.testing.assert_allclose(crops.X[covered], found.X[:3][covered], atol=1e-4,
+                               err_msg=f"{part.key}: of_crops differs from extract")  # fmt: skip
 
 
 def check_resample(part):

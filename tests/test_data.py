@@ -1,10 +1,15 @@
+import io
+import logging
+import os
 import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from fer_bench.data import FER2013_CLASSES, Dataset, load_dataset
+from fer_bench.data import FER2013_CLASSES, Dataset, load_dataset, loaders
 from fer_bench.errors import FerBenchError
+from fer_bench.parts.cache import ArrayCache
 
 from conftest import MINI
 
@@ -42,14 +47,19 @@ def test_kaggle_csv_and_its_icml_twin_give_the_same_dataset(tmp_path, mini_datas
     assert load_dataset(tmp_path).fingerprint == ds.fingerprint  # a folder holding the csv
 
 
-def test_train_test_folder_layout_puts_both_test_splits_in_test(tmp_path):
+def write_train_test_folders(root):
+    """The fixture as train/ and test/ folders of lower-case label folders."""
     for split, folder in [("Training", "train"), ("PublicTest", "test"), ("PrivateTest", "test")]:
         for label_dir in (MINI / split).iterdir():
-            target = tmp_path / folder / label_dir.name.lower()
+            target = root / folder / label_dir.name.lower()
             target.mkdir(parents=True, exist_ok=True)
             for f in label_dir.iterdir():
                 shutil.copy(f, target / f.name)
-    ds = load_dataset(tmp_path)
+    return root
+
+
+def test_train_test_folder_layout_puts_both_test_splits_in_test(tmp_path):
+    ds = load_dataset(write_train_test_folders(tmp_path))
     assert ds.layout == "train/test folders"
     assert ds.split_names() == ["Training", "Test"]
     assert (ds.splits == "Test").sum() == 84
@@ -150,3 +160,92 @@ def test_the_label_space_travels_with_the_data_and_names_its_identity(mini_datas
     assert renamed.classes[3] == "happy" and renamed.fingerprint != mini_dataset.fingerprint
     with pytest.raises(FerBenchError, match="1 classes; fer-bench handles 2 to 36"):
         Dataset("x", "y", mini_dataset.images, mini_dataset.labels * 0, mini_dataset.splits, mini_dataset.ids, ("one",))
+
+
+# --- decoded images kept in the cache ------------------------------------------------------------
+
+
+@pytest.fixture(params=["usage folders", "train/test folders", "csv"])
+def layout_copy(request, tmp_path, mini_copy, mini_dataset):
+    """The fixture in a layout of its own, in a folder of its own."""
+    if request.param == "usage folders":
+        return mini_copy
+    if request.param == "csv":
+        (tmp_path / "kaggle").mkdir()
+        return write_csv(tmp_path / "kaggle" / "fer2013.csv", mini_dataset)
+    return write_train_test_folders(tmp_path / "train-test")
+
+
+@pytest.fixture
+def decodings(monkeypatch):
+    """The files the loader decodes (images read, csv files parsed), as it decodes them."""
+    done, read_image, read_csv_rows = [], loaders.read_image, loaders._read_csv_rows
+    monkeypatch.setattr(loaders, "read_image", lambda path: done.append(path) or read_image(path))
+    monkeypatch.setattr(loaders, "_read_csv_rows", lambda path, rows: done.append(path) or read_csv_rows(path, rows))
+    return done
+
+
+def assert_same_dataset(found, expected):
+    assert (found.source, found.layout, found.fingerprint) == (expected.source, expected.layout, expected.fingerprint)
+    for name in ("images", "labels", "splits", "ids", "rows"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(expected, name))
+
+
+def test_decoded_images_are_kept_and_reused_by_the_next_load(layout_copy, tmp_path, decodings):
+    cache = ArrayCache(tmp_path / "cache")
+    first = load_dataset(layout_copy, cache)
+    assert decodings
+    decodings.clear()
+    again = load_dataset(layout_copy, cache)
+    assert decodings == []  # no JPEG decoded, no csv parsed
+    assert_same_dataset(again, first)
+    assert_same_dataset(again, load_dataset(layout_copy))  # as without a cache
+    assert [e.problem for e in cache.entries()] == [None]
+
+
+def test_a_damaged_decoded_entry_is_reported_and_decoded_again(mini_copy, tmp_path, decodings, caplog):
+    cache = ArrayCache(tmp_path / "cache")
+    first = load_dataset(mini_copy, cache)
+    entry = next(cache.root.glob("decoded-*.npz"))
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    decodings.clear()
+    with caplog.at_level(logging.WARNING, logger="fer_bench"):
+        again = load_dataset(mini_copy, cache)
+    assert [r.message.split(" (")[0] for r in caplog.records] == [f"cache entry {entry} is damaged"]
+    assert len(decodings) == len(first)
+    assert_same_dataset(again, first)
+    decodings.clear()
+    load_dataset(mini_copy, cache)
+    assert decodings == []
+
+
+def _rewrite_keeping_size_and_mtime(path):
+    """Give a JPEG other pixels at its very size and modification time: only its ctime tells."""
+    info = path.stat()
+    inverted = Image.fromarray(255 - np.asarray(Image.open(path)))
+    for quality in range(95, 0, -10):
+        encoded = io.BytesIO()
+        inverted.save(encoded, "JPEG", quality=quality)
+        if encoded.tell() <= info.st_size:
+            break
+    path.write_bytes(encoded.getvalue().ljust(info.st_size, b"\0"))  # a decoder stops at the end-of-image marker
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (info.st_size, info.st_mtime_ns)
+
+
+def test_a_changed_image_makes_the_decoded_entry_stale(mini_copy, tmp_path, decodings, caplog):
+    cache = ArrayCache(tmp_path / "cache")
+    first = load_dataset(mini_copy, cache)
+    changed = sorted((mini_copy / "PrivateTest" / "Fear").iterdir())[0]
+    _rewrite_keeping_size_and_mtime(changed)
+    decodings.clear()
+    with caplog.at_level(logging.WARNING, logger="fer_bench"):
+        again = load_dataset(mini_copy, cache)
+    assert len(caplog.records) == 1 and "is stale (made from other files); recomputing" in caplog.text
+    assert decodings and again.fingerprint != first.fingerprint
+    row = list(again.ids).index(str(changed.relative_to(mini_copy)))
+    np.testing.assert_array_equal(again.images[row], loaders.read_image(changed))
+    assert_same_dataset(again, load_dataset(mini_copy))
+    assert len(list(cache.root.glob("decoded-*.npz"))) == 1  # replaced, not kept beside

@@ -1,8 +1,10 @@
+import shutil
+
 import numpy as np
 import pytest
 
 from fer_bench.data import Dataset
-from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.cache import ArrayCache, cache_key
 from fer_bench.parts.features import _chunks as chunks
 from fer_bench.parts.features import embedding as embedding_module
 from fer_bench.parts.features.embedding import Embedding, encode_images
@@ -32,14 +34,14 @@ def test_same_result_as_face_recognition_face_encodings(mini_dataset):
             np.testing.assert_allclose(got[0], expected[0], atol=1e-5, rtol=0)
 
 
-def test_protocols_share_one_extraction(mini_dataset, mini_embeddings):
+def test_protocols_share_the_detected_faces(mini_dataset, mini_embeddings):
     cache, stored = mini_embeddings
     detector = Embedding(protocol="detector").extract(mini_dataset, cache)
     full = Embedding(protocol="full").extract(mini_dataset, cache)
     assert full.covered.all()
     np.testing.assert_array_equal(detector.covered, stored["n_faces"] == 1)
     assert 0.5 < detector.covered.mean() < 0.9
-    np.testing.assert_array_equal(detector.X, full.X)
+    np.testing.assert_array_equal(detector.X[detector.covered], full.X[detector.covered])
 
 
 def test_second_extraction_reads_the_cache(mini_dataset, mini_embeddings, monkeypatch):
@@ -126,3 +128,58 @@ def test_a_better_detector_keeps_hogs_faces_and_finds_most_of_the_others(mini_da
     assert PartSpec.of("features", "embedding", {"detector": "cnn"}).params["detector"] == "cnn"
     with pytest.raises(Exception, match="upsample is the hog detector's"):
         PartSpec.of("features", "embedding", {"detector": "cnn", "upsample": 2})
+
+
+def _count_calls(monkeypatch, name):
+    """Replace embedding_module.`name` by a wrapper that records the number of images of each call."""
+    real, calls = getattr(embedding_module, name), []
+
+    def counted(images, *args, **options):
+        calls.append(len(images))
+        return real(images, *args, **options)
+
+    monkeypatch.setattr(embedding_module, name, counted)
+    return calls
+
+
+def test_the_detector_protocol_never_embeds_whole_frames(small, tmp_path, monkeypatch):
+    dataset, expected = small
+    monkeypatch.setattr(embedding_module, "align_frames", lambda *a, **k: pytest.fail("embedded whole frames"))
+    described = _count_calls(monkeypatch, "describe")
+    found = Embedding(protocol="detector").extract(dataset, ArrayCache(tmp_path), jobs=1)
+    assert 0 < found.covered.sum() < len(dataset)
+    assert sum(described) == found.covered.sum()  # the descriptor saw the detected faces alone
+    assert_same_embeddings(found.X[found.covered], expected[found.covered])
+    assert np.isnan(found.X[~found.covered]).all()  # never read: the protocol leaves those images out
+
+
+def test_full_after_detector_embeds_only_the_frames_and_equals_a_full_extraction(small, tmp_path, monkeypatch):
+    dataset, expected = small
+    cache = ArrayCache(tmp_path / "shared")
+    detector = Embedding(protocol="detector").extract(dataset, cache, jobs=1)
+    monkeypatch.setattr(embedding_module, "align_faces", lambda *a, **k: pytest.fail("detected faces again"))
+    framed = _count_calls(monkeypatch, "align_frames")
+    full = Embedding(protocol="full").extract(dataset, cache, jobs=1)
+    assert sum(framed) == (~detector.covered).sum()
+    np.testing.assert_array_equal(full.X[detector.covered], detector.X[detector.covered])
+    monkeypatch.undo()
+    scratch = Embedding(protocol="full").extract(dataset, ArrayCache(tmp_path / "scratch"), jobs=1)
+    np.testing.assert_array_equal(full.X, scratch.X)
+    assert_same_embeddings(full.X, expected)  # as the extraction that embedded faces and frames together
+
+
+def test_an_entry_of_faces_and_frames_together_serves_both_protocols(small, tmp_path, monkeypatch):
+    """Extractions stored faces and frames in one entry before the frames got their own: such an entry
+    is used as it is."""
+    dataset, _ = small
+    cache = ArrayCache(tmp_path)
+    together = Embedding().embed(dataset, cache, jobs=1)
+    inputs = next(e.inputs for e in cache.entries() if e.inputs["part"] == "detected faces")
+    before_the_split = {name: value for name, value in inputs.items() if name != "part"}
+    shutil.rmtree(tmp_path)
+    cache.save(cache_key(before_the_split), together, before_the_split)
+    for name in ("align_faces", "align_frames"):
+        monkeypatch.setattr(embedding_module, name, lambda *a, **k: pytest.fail("recomputed"))
+    for protocol in ("detector", "full"):
+        found = Embedding(protocol=protocol).extract(dataset, cache, jobs=1)
+        np.testing.assert_array_equal(found.X, together["embeddings"])

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ class Dataset:
         """The images of `index` that have a label."""
         return index[self.labels[index] != UNLABELLED]
 
-    @property
+    @functools.cached_property  # a hash of every pixel, asked for by each features part and the record
     def images_fingerprint(self):
         """What features of the images depend on: the images and splits alone, not their labels."""
         digest = hashlib.sha256()

@@ -4,15 +4,25 @@
 - train/test folders: `<root>/train/<label>/*` and `<root>/test/<label>/*`; its `Test` split is
   Kaggle's PublicTest and PrivateTest together
 - csv: Kaggle's `fer2013.csv` (emotion,pixels,Usage) or `icml_face_data.csv` (emotion, Usage, pixels)
+
+Decoding FER2013's 35,887 JPEGs (or parsing its csv) takes seconds that every command would pay
+again: given a cache (fer_bench.parts.cache.ArrayCache, which the caller passes, as this layer
+imports no other), the decoded arrays are kept in it, one entry per data folder or csv, and reused
+while its files are unchanged (`_files_digest`). A damaged or stale entry is reported in one line
+and decoded again. A labelled collection of the user's own (collection.py) is not kept: evaluate
+reads each of its images at its own size to find the faces, so there is nothing decoded to keep.
 """
 
 import csv
 import functools
+import hashlib
+import logging
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import PIL
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, SPLITS, TRAIN_SPLIT, Dataset
@@ -23,9 +33,14 @@ CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
 TRAIN_TEST_SPLITS = {"train": "Training", "test": "Test"}
 MAX_PIXELS = 256_000_000  # read up to this (Pillow's own limit is 179 M); refused beyond twice it
 _LABEL_CODES = {name.lower(): code for code, name in enumerate(FER2013_CLASSES)}
+# Bump when what read_image or the csv parser makes of a file changes: the decoded arrays kept in a
+# cache then go stale and are decoded again.
+DECODING_VERSION = 1
+log = logging.getLogger("fer_bench")
 
 
-def load_dataset(path) -> Dataset:
+def load_dataset(path, cache=None) -> Dataset:
+    """The data set at `path`; `cache` (an ArrayCache) keeps its decoded images for later loads."""
     if path is None or str(path) == "":
         raise FerBenchError("no data path: pass --data PATH or set FER_BENCH_DATA")
     root = Path(path).expanduser()
@@ -37,7 +52,7 @@ def load_dataset(path) -> Dataset:
             f"{root} is not a FER2013 data set: expected Training/PublicTest/PrivateTest folders, "
             f"train/ and test/ folders, or one of {', '.join(CSV_NAMES)}"
         )
-    return load()
+    return load(cache)
 
 
 def is_fer2013(path) -> bool:
@@ -124,7 +139,7 @@ def read_image(path) -> np.ndarray:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
+def _load_folders(root: Path, layout: str, split_dirs: dict, cache=None) -> Dataset:
     files, labels, splits = [], [], []
     for dir_name, split in split_dirs.items():
         for label_dir in sorted(p for p in (root / dir_name).iterdir() if p.is_dir()):
@@ -140,13 +155,20 @@ def _load_folders(root: Path, layout: str, split_dirs: dict) -> Dataset:
     if not files:
         raise FerBenchError(f"{root}: no images found under {', '.join(split_dirs)}")
     _check_splits(root, splits, split_dirs.values())
-    images = np.stack([read_image(f) for f in files])
+    images = _decoded(cache, root, files, lambda: {"images": np.stack([read_image(f) for f in files])})["images"]
     ids = np.array([str(f.relative_to(root)) for f in files])
     rows = np.array([int(f.stem) for f in files]) if all(f.stem.isdigit() for f in files) else None
     return Dataset(str(root), layout, images, np.array(labels), np.array(splits), ids, rows=rows)
 
 
-def load_csv(path: Path) -> Dataset:
+def load_csv(path: Path, cache=None) -> Dataset:
+    parsed = _decoded(cache, path, [path], functools.partial(_parse_csv, path))
+    ids = parsed["ids"]
+    rows = np.array([int(i.removeprefix("row ")) for i in ids])  # Kaggle's csv: its data row, from 0
+    return Dataset(str(path), "csv", parsed["images"], parsed["labels"], parsed["splits"], ids, rows=rows)
+
+
+def _parse_csv(path: Path) -> dict:
     with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
         reader = csv.reader(handle)
         try:
@@ -158,8 +180,41 @@ def load_csv(path: Path) -> Dataset:
     if not images:
         raise FerBenchError(f"{path}: no data rows")
     _check_splits(path, splits, {TRAIN_SPLIT})
-    rows = np.array([int(i.removeprefix("row ")) for i in ids])  # Kaggle's csv: its data row, from 0
-    return Dataset(str(path), "csv", np.stack(images), np.array(labels), np.array(splits), np.array(ids), rows=rows)
+    return {"images": np.stack(images), "labels": np.array(labels), "splits": np.array(splits), "ids": np.array(ids)}
+
+
+def _decoded(cache, source: Path, files, decode) -> dict:
+    """`decode()`'s arrays of `files` (in or at `source`, a data folder or csv), kept in `cache` (None:
+    decoded every time) in one entry per `source`, reused while its files are unchanged."""
+    if cache is None:
+        return decode()
+    where = str(source.resolve())
+    key = "decoded-" + hashlib.sha256(where.encode()).hexdigest()[:16]
+    inputs = {"decoded": where, "files": _files_digest(source, files), "decoding": DECODING_VERSION,
+              "pillow": PIL.__version__}  # fmt: skip
+    kept = cache.load(key, inputs)
+    if kept is not None:
+        return kept
+    arrays = decode()
+    try:
+        cache.save(key, arrays, inputs)
+    except OSError as error:  # a cache that cannot be written: the data set is loaded all the same
+        log.warning(f"the decoded images of {where} cannot be kept in {cache.root} ({error.strerror})")
+    return arrays
+
+
+def _files_digest(source: Path, files) -> str:
+    """What the decoded arrays of `files` depend on, read without opening them: each file's path in
+    `source`, size, and modification and status-change times. The data set's fingerprint hashes the
+    decoded pixels, so it cannot key their cache without decoding them; these do instead, as make's
+    and rsync's do. Rewriting a file sets both times, and no one can set a ctime back (setting an
+    mtime back changes the ctime), so a changed image changes this even where its size and mtime were
+    kept; a file added, removed or renamed changes the listing."""
+    digest = hashlib.sha256()
+    for file in files:
+        info = file.stat()
+        digest.update(f"{file.relative_to(source)}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _read_csv_rows(path, reader):

@@ -4,7 +4,10 @@ An entry is `<key>.npz` plus `<key>.json`, which holds the key, its inputs and t
 are written under temporary names and fsynced, then renamed together under the cache's lock (an
 flock on `.lock`, which readers take too), so a reader sees a whole entry or none. An entry that does
 not check out (truncated or altered data, half of it missing, another entry's metadata) is reported
-once, removed and recomputed. Long computations store chunks under `<key>.parts/` and resume from them.
+once, removed and recomputed. An entry kept in one place for a changing input (the decoded images of
+a data folder) is loaded with the inputs it must have been made from: one made from others is stale,
+and is reported and recomputed the same way. Long computations store chunks under `<key>.parts/` and
+resume from them.
 """
 
 import fcntl
@@ -50,6 +53,10 @@ class DamagedEntry(Exception):
     """What is wrong with a cache entry."""
 
 
+class StaleEntry(DamagedEntry):
+    """A whole entry made from other inputs than those asked for."""
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     key: str
@@ -80,23 +87,26 @@ class ArrayCache:
             if fd is not None:
                 os.close(fd)
 
-    def load(self, key):
-        """The arrays stored under `key`, or None if absent or damaged (a damaged entry is reported and removed)."""
+    def load(self, key, inputs=None):
+        """The arrays stored under `key`, or None if absent, damaged or, given `inputs`, made from
+        others (stale); a damaged or stale entry is reported and removed."""
         data_path, meta_path = self._paths(key)
         if not (data_path.exists() or meta_path.exists()):
             return None
         with self._locked():
             try:
-                with np.load(io.BytesIO(self._verified_data(key)), allow_pickle=False) as stored:
+                with np.load(io.BytesIO(self._verified_data(key, inputs)), allow_pickle=False) as stored:
                     return {name: stored[name] for name in stored.files}
             except DamagedEntry as error:
-                log.warning(f"cache entry {data_path} is damaged ({error}); recomputing")
+                state = "stale" if isinstance(error, StaleEntry) else "damaged"
+                log.warning(f"cache entry {data_path} is {state} ({error}); recomputing")
                 data_path.unlink(missing_ok=True)
                 meta_path.unlink(missing_ok=True)
                 return None
 
-    def _verified_data(self, key) -> bytes:
-        """The npz bytes of entry `key`, checked against its metadata; raises DamagedEntry."""
+    def _verified_data(self, key, inputs=None) -> bytes:
+        """The npz bytes of entry `key`, checked against its metadata (and `inputs`, if given);
+        raises DamagedEntry, or StaleEntry."""
         data_path, meta_path = self._paths(key)
         if not meta_path.exists():
             raise DamagedEntry("its metadata file is missing")
@@ -107,6 +117,12 @@ class ArrayCache:
             raise DamagedEntry("its metadata is unreadable")
         if meta.get("key") != key:
             raise DamagedEntry(f"its metadata belongs to entry {meta.get('key')!r}")
+        if inputs is not None:
+            expected, stored = json.loads(json.dumps(inputs)), meta.get("inputs")  # as stored: lists, not tuples
+            stored = stored if isinstance(stored, dict) else {}
+            changed = sorted(name for name in expected.keys() | stored.keys() if expected.get(name) != stored.get(name))
+            if changed:
+                raise StaleEntry(f"made from other {', '.join(changed)}")
         data = data_path.read_bytes()
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise DamagedEntry("checksum mismatch: the data was truncated or altered")

@@ -59,10 +59,11 @@ class Target:
     label_names: str  # where its labels come from
 
 
-def target(path, classes) -> Target:
-    """The collection at `path`, its labels as codes in `classes`."""
+def target(path, classes, cache=None) -> Target:
+    """The collection at `path`, its labels as codes in `classes`; `cache` keeps a FER2013 layout's
+    decoded images (fer_bench.data.loaders)."""
     if is_fer2013(path):
-        dataset = load_dataset(path)
+        dataset = load_dataset(path, cache)
         matched, excluded = match_labels(dataset.classes, classes, dataset.source)
         code_of = np.array([matched.get(name, -1) for name in dataset.classes])
         splits = {}

@@ -1,10 +1,14 @@
 """The study's input: the 128-d face embedding of `face_recognition` (dlib's ResNet).
 
-One extraction serves both protocols. For every image it stores the number of faces that the face
-detector found and one embedding: of the detected face when there is exactly one, else of the
-whole 48x48 frame taken as the face box. `detector` keeps only the one-face images (the study);
-`full` keeps them all. The face detector is the study's HOG by default; another registered detector
-(`detector = "cnn"`, `fer-bench list` shows them) asks how much of the study's loss is its detector's.
+For every image the extraction stores the number of faces that the face detector found and one
+embedding: of the detected face when there is exactly one, else of the whole 48x48 frame taken as
+the face box. `detector` keeps only the one-face images (the study); `full` keeps them all. The
+whole-frame embeddings (a third of FER2013's images, a third of the extraction's time) are a cache
+entry of their own, computed the first time a `full` extraction asks for them: `detector` never
+computes them, and `full` after `detector` embeds only the frames.
+
+The face detector is the study's HOG by default; another registered detector (`detector = "cnn"`,
+`fer-bench list` shows them) asks how much of the study's loss is its detector's.
 
 dlib finds the face and its 5 landmarks and cuts the aligned 150x150 chip, exactly as
 `face_recognition.face_encodings` does; the chip's descriptor comes from the same ResNet weights
@@ -19,7 +23,7 @@ import numpy as np
 
 from fer_bench import backend
 from fer_bench.parts.base import DescribesCrops, Features, FeatureSet
-from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.cache import ArrayCache, cache_key
 from fer_bench.parts.detectors import rgb_of
 from fer_bench.parts.features._chunks import cached_in_chunks
 from fer_bench.parts.params import Interval, Options, Param, Registered
@@ -27,32 +31,58 @@ from fer_bench.parts.registry import register
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what face_recognition's compute_face_descriptor uses
 DESCRIPTOR_BATCH = 128
+DESCRIPTOR_SIZE = 128
 
 
-def align_faces(images, upsample=1, jitters=1, detector="hog"):
+def align_faces(images, upsample=1, jitters=1, detector="hog", whole_frames=True):
     """(n_faces, chips) for a stack of 48x48 uint8 images.
 
-    `chips[i]` holds the aligned 150x150 RGB face chip(s) that dlib's descriptor sees: of the
-    detected face when there is exactly one, else of the whole frame; with `jitters` > 1, that many
-    randomly jittered copies (dlib.jitter_image), whose descriptors are averaged as dlib does. The
-    detector's box is used untrimmed, as `face_recognition.face_encodings(image)` uses it
-    (`face_recognition.face_locations` trims it to the image, which changes the landmarks).
-    `upsample` is the HOG detector's, as face_recognition's; another detector enlarges as it needs.
+    `chips` holds the aligned 150x150 RGB face chip(s) that dlib's descriptor sees: of the detected
+    face of each image with exactly one, and with `whole_frames`, of the whole frame of every other
+    image, so that `chips[i]` is image i's; without, only the one-face images' chips, in order.
+    With `jitters` > 1, each is that many randomly jittered copies (dlib.jitter_image), whose
+    descriptors are averaged as dlib does. The detector's box is used untrimmed, as
+    `face_recognition.face_encodings(image)` uses it (`face_recognition.face_locations` trims it to
+    the image, which changes the landmarks). `upsample` is the HOG detector's, as
+    face_recognition's; another detector enlarges as it needs.
     """
-    import dlib
-
-    hog, landmarks = _dlib_models()
+    hog, _ = _dlib_models()
     faces_in = _faces_in(detector, hog, upsample)
     n_faces = np.zeros(len(images), dtype=np.int16)
-    chips = np.empty((len(images), jitters, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+    boxed = []
     for i, gray in enumerate(images):
         rgb = rgb_of(gray)
         faces = faces_in(rgb)
         n_faces[i] = len(faces)
-        box = faces[0] if len(faces) == 1 else dlib.rectangle(0, 0, gray.shape[1], gray.shape[0])
+        if len(faces) == 1:
+            boxed.append((rgb, faces[0]))
+        elif whole_frames:
+            boxed.append((rgb, _whole_frame(gray)))
+    return n_faces, _chips(boxed, jitters)
+
+
+def align_frames(images, jitters=1):
+    """The chips of the whole frame of each 48x48 uint8 image, as align_faces makes them for the
+    images without exactly one face."""
+    return _chips([(rgb_of(gray), _whole_frame(gray)) for gray in images], jitters)
+
+
+def _whole_frame(gray):
+    import dlib
+
+    return dlib.rectangle(0, 0, gray.shape[1], gray.shape[0])
+
+
+def _chips(boxed, jitters):
+    """(n, jitters, 150, 150, 3) chips of [(rgb, dlib rectangle of its face)]."""
+    import dlib
+
+    _, landmarks = _dlib_models()
+    chips = np.empty((len(boxed), jitters, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+    for i, (rgb, box) in enumerate(boxed):
         chip = dlib.get_face_chip(rgb, landmarks(rgb, box), size=CHIP_SIZE, padding=CHIP_PADDING)
         chips[i] = dlib.jitter_image(chip, jitters) if jitters > 1 else chip
-    return n_faces, chips
+    return chips
 
 
 def _faces_in(name, hog, upsample):
@@ -73,6 +103,8 @@ def describe(chips):
     from fer_bench.parts.features._dlib_resnet import descriptor_model
 
     n, jitters = chips.shape[:2]
+    if n == 0:  # a chunk without one face: Keras's predict refuses an empty batch
+        return np.empty((0, DESCRIPTOR_SIZE), np.float32)
     flat = chips.reshape(n * jitters, *chips.shape[2:])
     descriptors = descriptor_model().predict(flat, batch_size=DESCRIPTOR_BATCH, verbose=0)
     return descriptors.reshape(n, jitters, -1).mean(axis=1)
@@ -106,6 +138,9 @@ class Embedding(Features, DescribesCrops):
 
     search_space = {"protocol": {"choices": ["detector", "full"]}}
     added_later = ("detector",)
+    # The conformance checks' simulated images hold no face: `full` embeds them all (their whole
+    # frames), so that extract and of_crops are compared on every image, and both parts are extracted.
+    smoke_params = {"protocol": "full"}
 
     parameters = {
         "protocol": Param("detector", Options("detector", "full")),
@@ -119,7 +154,8 @@ class Embedding(Features, DescribesCrops):
             raise ValueError(f"upsample is the hog detector's; detector {self.detector} enlarges crops as it needs")
 
     def extract(self, dataset, cache=None, jobs=None):
-        return self._covering(self.embed(dataset, cache or ArrayCache(), jobs))
+        embedded = self.embed(dataset, cache or ArrayCache(), jobs, whole_frames=self.protocol == "full")
+        return self._covering(embedded)
 
     def of_crops(self, crops):
         n_faces, embeddings = encode_images(crops, self.upsample, self.jitters, self.detector)
@@ -129,8 +165,9 @@ class Embedding(Features, DescribesCrops):
         covered = stored["n_faces"] == 1 if self.protocol == "detector" else np.ones(len(stored["n_faces"]), bool)
         return FeatureSet(stored["embeddings"].astype(np.float32, copy=False), covered)
 
-    def embed(self, dataset, cache, jobs=None):
-        """Cached {n_faces, embeddings} for every image; resumes from stored chunks.
+    def embed(self, dataset, cache, jobs=None, whole_frames=True):
+        """Cached {n_faces, embeddings} of every image; without `whole_frames`, NaN rows for the
+        images without exactly one face. Each part resumes from its stored chunks.
 
         Worker processes detect and align faces chunk by chunk while this process runs the
         descriptor network on each chunk as it arrives.
@@ -142,10 +179,32 @@ class Embedding(Features, DescribesCrops):
             "jitters": self.jitters,
             "versions": extractor_versions(),
         } | ({"detector": self.detector} if self.detector != "hog" else {})  # HOG's cached extractions stay valid
-        align = functools.partial(align_faces, upsample=self.upsample, jitters=self.jitters, detector=self.detector)
-        return cached_in_chunks(cache, inputs, dataset.images, align, _describe_aligned, jobs, "embedding")
+        together = cache.load(cache_key(inputs))  # faces and frames in one entry, as extractions stored them before
+        if together is not None:
+            return together
+        align = functools.partial(align_faces, upsample=self.upsample, jitters=self.jitters, detector=self.detector,
+                                  whole_frames=False)  # fmt: skip
+        faces = cached_in_chunks(cache, inputs | {"part": "detected faces"}, dataset.images, align, _describe_faces,
+                                 jobs, "embedding")  # fmt: skip
+        by_frame = np.flatnonzero(faces["n_faces"] != 1)  # the images embedded by their whole frame
+        if not whole_frames or not len(by_frame):
+            return faces
+        # Keyed by the faces' inputs and the part: the faces found decide which images are embedded by frame.
+        align = functools.partial(align_frames, jitters=self.jitters)
+        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images[by_frame], align,
+                                  _describe_frames, jobs, "embedding whole frames")  # fmt: skip
+        embeddings = faces["embeddings"].copy()
+        embeddings[by_frame] = frames["embeddings"]
+        return {"n_faces": faces["n_faces"], "embeddings": embeddings}
 
 
-def _describe_aligned(aligned):
+def _describe_faces(aligned):
+    """{n_faces, embeddings} of a chunk aligned without whole frames: NaN rows where no one face."""
     n_faces, chips = aligned
-    return {"n_faces": n_faces, "embeddings": describe(chips)}
+    embeddings = np.full((len(n_faces), DESCRIPTOR_SIZE), np.nan, np.float32)
+    embeddings[n_faces == 1] = describe(chips)
+    return {"n_faces": n_faces, "embeddings": embeddings}
+
+
+def _describe_frames(chips):
+    return {"embeddings": describe(chips)}
