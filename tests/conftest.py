@@ -113,6 +113,23 @@ def simulated_csv(tmp_path_factory):
     return write_csv(simulated_dataset(), tmp_path_factory.mktemp("simulated") / "fer2013.csv")
 
 
+# Experiments of the distillation tests: a soft vote of recorded runs, and a tiny CNN student of a
+# teacher run; `{temperature}` is a fixed `teacher_temperature = ...` or `fit_teacher_temperature = true`.
+ENSEMBLE_OF = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = [{members}]\n'
+STUDENT_OF = """[features]
+name = "pixels"
+[model]
+name = "cnn"
+width = 4
+blocks = 2
+head = 8
+epochs = 2
+warmup_epochs = 1
+batch_size = 16
+teacher = "{teacher}"
+teacher_weight = 0.6
+{temperature}
+"""
 CHEAP_EXPERIMENT = '[features]\nname = "test-profile"\n[model]\nname = "test-centroid"\n'  # no framework import
 
 

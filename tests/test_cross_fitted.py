@@ -19,6 +19,10 @@ from fer_bench.runs.records import saved_model
 from fer_bench.scoring import calibration
 from fer_bench.testing import CheapCentroid, simulated_dataset, write_csv
 
+from conftest import ENSEMBLE_OF, STUDENT_OF
+
+FITTED = "fit_teacher_temperature = true"  # the students' temperature
+
 CROSS_FITTED = """[features]
 name = "pixels"
 [model]
@@ -29,21 +33,6 @@ folds = 3
 shrink = {shrink}
 """
 IN_SAMPLE = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\n'
-ENSEMBLE = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = [{members}]\n'
-STUDENT = """[features]
-name = "pixels"
-[model]
-name = "cnn"
-width = 4
-blocks = 2
-head = 8
-epochs = 2
-warmup_epochs = 1
-batch_size = 16
-teacher = "{teacher}"
-teacher_weight = 0.6
-fit_teacher_temperature = true
-"""
 DUPLICATES = ((5, 40), (12, 61))  # (row, row whose image it repeats), of other labels
 
 
@@ -153,8 +142,8 @@ def test_an_ensemble_of_cross_fitted_runs_stores_the_vote_of_their_out_of_fold_p
                        "plain.toml": IN_SAMPLE})  # fmt: skip
     results = tmp_path / "results"
     a, b, plain = (api.run(name, data=dataset, results=results) for name in ("a", "b", "plain"))
-    write_experiments({"vote.toml": ENSEMBLE.format(members=f'"{a.run_id}", "{b.run_id}"'),
-                       "mixed.toml": ENSEMBLE.format(members=f'"{a.run_id}", "{plain.run_id}"')})  # fmt: skip
+    write_experiments({"vote.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{b.run_id}"'),
+                       "mixed.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{plain.run_id}"')})  # fmt: skip
     vote, mixed = (api.run(name, data=dataset, results=results) for name in ("vote", "mixed"))
 
     first, second, mean = (probabilities.load(results, r, ["Training"])["Training"] for r in (a, b, vote))
@@ -178,7 +167,7 @@ def test_a_student_fits_the_temperature_on_out_of_fold_probabilities_of_its_fitt
         return mix(self, X, y, n_classes, temperature, weight)
 
     monkeypatch.setattr(distillation.Distillation, "targets", spy)
-    write_experiments({"student.toml": STUDENT.format(teacher=teacher.run_id)})
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=teacher.run_id, temperature=FITTED)})
     student = api.run("student", data=dataset, results=results)
 
     [(X, y, temperature)] = mixed
@@ -201,7 +190,7 @@ def test_an_in_sample_teacher_is_warned_of_and_cannot_have_its_temperature_fitte
     write_experiments({"plain.toml": IN_SAMPLE})
     results = tmp_path / "results"
     plain = api.run("plain", data=dataset, results=results)
-    write_experiments({"student.toml": STUDENT.format(teacher=plain.run_id)})
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=plain.run_id, temperature=FITTED)})
     csv = write_csv(dataset, tmp_path / "data.csv")
     assert main(["run", "student", "--data", str(csv), "--results", str(results)]) == 2
     err = capsys.readouterr().err

@@ -11,22 +11,11 @@ from fer_bench.runs import probabilities
 from fer_bench.scoring import calibration
 from fer_bench.testing import CHECK_CLASSES, simulated_dataset, write_csv
 
+from conftest import ENSEMBLE_OF, STUDENT_OF
+
+FIXED = "teacher_temperature = 2.0"  # the students' temperature
+
 TEACHER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'
-ENSEMBLE = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = [{members}]\n'
-STUDENT = """[features]
-name = "pixels"
-[model]
-name = "cnn"
-width = 4
-blocks = 2
-head = 8
-epochs = 2
-warmup_epochs = 1
-batch_size = 16
-teacher = "{teacher}"
-teacher_weight = 0.6
-teacher_temperature = 2.0
-"""
 
 
 @pytest.fixture
@@ -52,7 +41,7 @@ def test_the_student_learns_the_mixed_targets_of_training_images_only(teacher, w
 
     monkeypatch.setattr(probabilities, "load", spy_load)
     monkeypatch.setattr(distillation.Distillation, "targets", spy_targets)
-    write_experiments({"student.toml": STUDENT.format(teacher=record.run_id)})
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=record.run_id, temperature=FIXED)})
     student = api.run("student", data=dataset, results=results)
 
     assert set(requested) == {"Training"}  # what the student reads of its teacher
@@ -71,7 +60,7 @@ def test_an_ensemble_teaches_the_mean_of_its_members(teacher, write_experiments)
     dataset, results, first = teacher
     write_experiments({"second.toml": TEACHER.format(shrink=0.7)})
     second = api.run("second", data=dataset, results=results)
-    write_experiments({"vote.toml": ENSEMBLE.format(members=f'"{first.run_id}", "{second.run_id}"')})
+    write_experiments({"vote.toml": ENSEMBLE_OF.format(members=f'"{first.run_id}", "{second.run_id}"')})
     vote = api.run("vote", data=dataset, results=results)
     api.compute_probabilities([first.run_id, second.run_id, vote.run_id], data=dataset, results=results,
                               training=True)  # fmt: skip
@@ -84,7 +73,7 @@ def test_an_ensemble_teaches_the_mean_of_its_members(teacher, write_experiments)
 def test_a_teacher_trained_on_other_data_is_refused_in_one_line(teacher, write_experiments, tmp_path, capsys):
     _, results, _ = teacher
     other = api.run("teacher", data=simulated_dataset(classes=CHECK_CLASSES), results=results)
-    write_experiments({"student.toml": STUDENT.format(teacher=other.run_id)})
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=other.run_id, temperature=FIXED)})
     csv = write_csv(simulated_dataset({"Training": 10, "PublicTest": 3, "PrivateTest": 3}), tmp_path / "d.csv")
     status = main(["run", "student", "--data", str(csv), "--results", str(results)])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fer-bench: error: ")]
