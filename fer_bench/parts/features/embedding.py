@@ -191,11 +191,12 @@ class Embedding(Features, DescribesCrops):
             return faces
         # Keyed by the faces' inputs and the part: the faces found decide which images are embedded by frame.
         align = functools.partial(align_frames, jitters=self.jitters)
-        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images[by_frame], align,
-                                  _describe_frames, jobs, "embedding whole frames")  # fmt: skip
-        embeddings = faces["embeddings"].copy()
-        embeddings[by_frame] = frames["embeddings"]
-        return {"n_faces": faces["n_faces"], "embeddings": embeddings}
+        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images, align, _describe_frames,
+                                  jobs, "embedding whole frames", rows=by_frame)  # fmt: skip
+        # In place: the arrays are this call's own (read or concatenated for it), and a copy would hold
+        # a second embedding of every image at the peak.
+        faces["embeddings"][by_frame] = frames["embeddings"]
+        return faces
 
 
 def _describe_faces(aligned):
