@@ -279,12 +279,11 @@ def cmd_import(args):
 
 
 def cmd_compare(args):
-    from fer_bench.reports.base import public_command
     from fer_bench.reports.comparison import ComparisonReport
 
     comparison = api.compare(args.runs, data=args.data, results=args.results, cache=args.cache, split=args.split)
     report = ComparisonReport()
-    print(report.markdown(comparison, public_command(args.command_line)))  # as --out writes it
+    print(report.text(comparison, args.command_line))
     if args.out:
         report.write(comparison, args.results, args.command_line, path=args.out)
 

@@ -65,12 +65,17 @@ class Report(ABC, Generic[Info]):
         """(path relative to the markdown file's folder, figure) for each figure it links."""
         return iter(())
 
+    def text(self, info: Info, command: str) -> str:
+        """The markdown as it is written and shown: naming `command` without the machine's paths
+        (public_command)."""
+        return self.markdown(info, public_command(command))
+
     def write(self, info: Info, results_root, command: str, path=None) -> Path:
-        """Save the figures and the markdown (at `path`, default its file in its folder), naming `command`
-        without the machine's paths (public_command); returns its path."""
+        """Save the figures and the markdown (`text`, at `path`, default its file in its folder);
+        returns its path."""
         path = Path(path) if path else Path(results_root) / self.folder / self.file_name(info)
         for name, figure in self.figures(info):
             figures.save(figure, path.parent / name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.markdown(info, public_command(command)))
+        path.write_text(self.text(info, command))
         return path

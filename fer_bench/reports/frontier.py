@@ -164,7 +164,7 @@ def write_with_leaderboard(records, results_root: Path) -> Path | None:
         return None
     command = "fer-bench leaderboard"
     path = Path(results_root) / report.file_name(info)
-    if path.is_file() and path.read_text() == report.markdown(info, command) and (
+    if path.is_file() and path.read_text() == report.text(info, command) and (
             path.parent / layout.FRONTIER_FIGURE).is_file():  # fmt: skip
         return path
     return report.write(info, results_root, command)
