@@ -81,7 +81,8 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
         ran, failed, skipped = run_grid(grid, dataset, store, cache, jobs, command)
         log.info(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
     writer = GridReport()
-    report = writer.write(writer.compute(grid, dataset, store.all()), store.root, command)
+    info = writer.compute(grid, dataset, store.all(), yardsticks.load_all(store.root))
+    report = writer.write(info, store.root, command)
     write_leaderboard(store.root)
     return GridResult(ran, failed, skipped, report)
 

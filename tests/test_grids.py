@@ -356,7 +356,7 @@ def _full_cnn_grid():
             one("imbalance", resampler={"name": ["none", "class-weights", "random-over"]}),
             one("label smoothing", model={"label_smoothing": [0.1, 0.0]}),
             one("targets", labels="fer2013"),
-            one("targets", labels="ferplus", labels_mode=["majority", "probability"]),
+            one("targets", labels="ferplus", labels_mode=["majority", "probability", "multi_target"]),
             one("input", features={"name": "pixels"}),
             one("input", features={"name": "pixels-embedding"}, model={"name": "cnn-fast-fusion", "epochs": 15}),
         ],
@@ -380,12 +380,13 @@ def test_the_shipped_cnn_grid_ablates_the_fast_cnn_one_axis_at_a_time_in_about_t
     same = {k: v for k, v in fusion.model.params.items() if k not in ("mirror", "random_crop")}
     assert same == base.model.params and fusion.features.name == "pixels-embedding"
     assert all(e.model.params["precision"] == "float32" for e in grid.experiments)  # width 16: on any CPU
+    assert labels["labels=ferplus-multi_target"].labels == Labels("ferplus", "multi_target")
     runs = len(grid.cells)
-    assert runs == 7 * 3 and f"{runs} runs" in grid.description and "3.2 hours" in grid.description
-    assert runs * 9 / 60 <= 3.2  # ~9 minutes a run on 2 cores
+    assert runs == 8 * 3 and f"{runs} runs" in grid.description and "3.6 hours" in grid.description
+    assert runs * 9 / 60 <= 3.6  # ~9 minutes a run on 2 cores
 
     full = parse_grid("cnn", _full_cnn_grid(), "the whole ablation")  # what the file's comments cut
-    assert full.refused == () and len(full.experiments) == 11 and "33 runs" in grid.description
+    assert full.refused == () and len(full.experiments) == 12 and "36 runs" in grid.description
     for experiment in full.experiments:
         experiment.check(experiment.name)
     assert {e.name for e in grid.experiments} < {e.name for e in full.experiments}

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from fer_bench.analysis import pairs
+from fer_bench.analysis.yardsticks import AS_FER2013, Score, Split, Yardsticks, other_labels_score
 from fer_bench.data import FER2013_CLASSES
+from fer_bench.data.ferplus import FERPLUS_CLASSES
 from fer_bench.reports import REPORTS, leaderboard
 from fer_bench.reports.base import public_command
 from fer_bench.reports.comparison import ComparisonReport
@@ -76,6 +78,38 @@ def test_the_grid_report_computes_each_settings_numbers_against_the_base(grid_an
     assert row.ci[0] <= row.mean <= row.ci[1]
     text = GridReport().markdown(info, "fer-bench grid g")
     assert "**Incomplete**: 1 cell(s) not run yet, 0 failed" in text and "(base)" in text
+
+
+def test_the_grid_report_scores_each_setting_on_the_clean_images_and_the_other_labels(grid_and_data):
+    grid, dataset = grid_and_data
+    labels = dataset.labels[dataset.indices(SPLIT)]
+    records = [_record(grid.base.spec(dataset.fingerprint, seed), "cheap", seed, labels, labels) for seed in (0, 1)]
+    copied = np.arange(len(labels)) < 10
+    ferplus = np.where(np.arange(len(labels)) % 2 == 0, labels, (labels + 1) % 7)  # FER+ agrees on half
+    # (in FER+'s codes: argsort inverts the FER+ -> FER2013 map of its 7 shared classes)
+    measured = Yardsticks(dataset.fingerprint, dataset.images_fingerprint,
+                          {SPLIT: Split(labels, np.argsort(AS_FER2013[:7])[ferplus], copied)}, "t")  # fmt: skip
+
+    row = GridReport().compute(grid, dataset, records, [measured]).rows_by_axis["model"][0][1]
+    bare = GridReport().compute(grid, dataset, records).rows_by_axis["model"][0][1]
+
+    assert row.clean == 1.0 and row.other_labels == pytest.approx(0.5, abs=0.02)
+    assert bare.clean is None and bare.other_labels is None
+    text = GridReport().markdown(GridReport().compute(grid, dataset, records, [measured]), "fer-bench grid g")
+    header = next(line for line in text.splitlines() if line.startswith("| setting"))
+    assert "clean acc. %" in header and "acc. on the other labels %" in header
+
+
+def test_a_ferplus_run_is_scored_against_fer2013_labels_with_contempt_wrong():
+    ferplus_classes = [FERPLUS_CLASSES.index(c) for c in ("Happiness", "Contempt", "Neutral")]
+    record = replace(
+        _record(None, "f", 0, np.zeros(3, dtype=int), np.zeros(3, dtype=int)),
+        predictions={SPLIT: encode_predictions(np.array(ferplus_classes))},
+        data=RunData("s", "usage folders", "f1", 3, FERPLUS_CLASSES, "ferplus-majority"),
+    )
+    fer2013 = np.array([FER2013_CLASSES.index(c) for c in ("Happy", "Angry", "Sad")])
+    split = Split(fer2013, np.array(ferplus_classes), np.zeros(3, dtype=bool))
+    assert other_labels_score(record, split, SPLIT) == Score(1 / 3, 3)
 
 
 def test_the_leaderboard_computes_its_boards_and_shows_the_parameters_that_tell_runs_apart():

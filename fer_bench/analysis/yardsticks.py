@@ -43,9 +43,10 @@ def majority_labels(outcomes):
     return np.where(outcomes <= ferplus.CONTEMPT, outcomes, UNCOVERED)
 
 
-def as_fer2013(majority):
-    """FER+ majority classes in FER2013's codes, UNCOVERED where there is none or it is contempt."""
-    return np.where(majority == UNCOVERED, UNCOVERED, AS_FER2013[np.maximum(majority, 0)])
+def as_fer2013(classes):
+    """FER+ classes (a majority or a run's predictions) in FER2013's codes, UNCOVERED where there is
+    none or it is contempt."""
+    return np.where(classes == UNCOVERED, UNCOVERED, AS_FER2013[np.maximum(classes, 0)])
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,20 @@ def ferplus_ranking(records, split: Split, split_name):
     scores = {r.run_id: ferplus_score(r, split, split_name) for r in records}
     order = sorted(scores, key=lambda run_id: -scores[run_id].accuracy)
     return {run_id: (scores[run_id], rank) for rank, run_id in enumerate(order, start=1)}
+
+
+def fer2013_score(record: Record, split: Split, split_name) -> Score:
+    """A FER+ run against FER2013's labels, on every image: its FER+ classes named as FER2013's, a
+    contempt prediction counting as wrong."""
+    predicted = as_fer2013(decode_predictions(record.predictions[split_name]))
+    return _score(predicted, split.fer2013, np.ones(len(split.fer2013), dtype=bool))
+
+
+def other_labels_score(record: Record, split: Split, split_name) -> Score:
+    """A run against the labels it was not trained for: FER2013's run against the FER+ majority, a
+    FER+ run against FER2013's labels."""
+    score = ferplus_score if record.data.label_source == "fer2013" else fer2013_score
+    return score(record, split, split_name)
 
 
 def _own_truth(record: Record, split: Split):

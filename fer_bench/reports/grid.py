@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tabulate import tabulate
 
+from fer_bench.analysis import yardsticks
 from fer_bench.data.dataset import UNLABELLED
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
@@ -33,6 +34,7 @@ class Setting:
     evaluated: np.ndarray  # (runs, images) bool
     split: str
     scored_against: str = ""  # settings compare only with settings of the same (Dataset.scored_against)
+    measured: yardsticks.Split | None = None  # the data set's yardsticks on `split` (from `fer-bench labels`)
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Summary:
     n_evaluated: int  # images every seed evaluates
     fit_s: float
     held_out: float | None  # accuracy on the Training images the fits held out, where every seed's record has it
+    clean: float | None  # accuracy on the test images without a copy in Training (None: no yardsticks)
+    other_labels: float | None  # accuracy against the labels it was not trained for (yardsticks.other_labels_score)
     p_values: list = field(default_factory=list)  # McNemar against the base, per shared seed
     delta: float | None = None  # points against the base (None: the base itself, or no base)
     delta_all: float | None = None
@@ -80,10 +84,10 @@ class GridInfo:
         return [(axis, s.axis_label, row.mean, *row.ci) for axis, rows in self.rows_by_axis.items() for s, row in rows]
 
 
-def _setting(label, records, labels, split, scored_against=""):
+def _setting(label, records, labels, split, scored_against="", measured=None):
     predictions = np.stack([decode_predictions(r.predictions[split]) for r in records])
     evaluated = (predictions != UNCOVERED) & (labels != UNLABELLED)
-    return Setting(label, records, predictions == labels, evaluated, split, scored_against)
+    return Setting(label, records, predictions == labels, evaluated, split, scored_against, measured)
 
 
 def references(grid: Grid, settings: dict, base_scored_against) -> dict:
@@ -103,6 +107,13 @@ def _mean(records, split, metric):
     return float(np.mean([getattr(r.metrics[split], metric) for r in records]))
 
 
+def _yardstick_mean(setting: Setting, score):
+    """The mean over the seeds of a yardsticks score, None without the data set's yardsticks."""
+    if setting.measured is None:
+        return None
+    return float(np.mean([score(r, setting.measured, setting.split).accuracy for r in setting.records]))
+
+
 def summarize(setting: Setting, base: Setting | None) -> Summary:
     """The numbers of one table row."""
     mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
@@ -120,6 +131,8 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
         held_out=float(np.mean([r.held_out.accuracy for r in setting.records]))
         if all(r.held_out for r in setting.records)
         else None,
+        clean=_yardstick_mean(setting, yardsticks.clean_score),
+        other_labels=_yardstick_mean(setting, yardsticks.other_labels_score),
     )
     if base is not None and base is not setting:
         row.against = base.axis_label
@@ -158,7 +171,9 @@ class GridReport(Report[GridInfo]):
     folder = layout.GRIDS
     title = "Grid reports (ablations over seeds, with intervals and tests)"
 
-    def compute(self, grid: Grid, dataset, records) -> GridInfo:
+    def compute(self, grid: Grid, dataset, records, measured=()) -> GridInfo:
+        """`measured`: the yardsticks of the data sets (yardsticks.load_all), for the clean and
+        other-labels columns."""
         latest, earlier = {}, {}
         for record in records:
             latest[record.run_id] = record
@@ -186,8 +201,10 @@ class GridReport(Report[GridInfo]):
                     other_code += record.run_id != spec.run_id
             if runs:
                 labels = data.labels[data.indices(split)]
+                found = yardsticks.for_record(measured, runs[0])
+                on_split = found and found.splits.get(split)
                 settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split,
-                                                     data.scored_against)  # fmt: skip
+                                                     data.scored_against, on_split)  # fmt: skip
         shown = under(grid.base.labels)  # the base's data set, in the head
         against = references(grid, settings, shown.scored_against)
         rows_by_axis = {}
@@ -230,6 +247,13 @@ class GridReport(Report[GridInfo]):
             "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
             "",
         ]
+        if any(s.measured is not None for s in settings.values()):
+            lines[-1:-1] = [
+                "*clean acc.*: on the test images without a copy in Training, against the setting's own labels;",
+                "*acc. on the other labels*: a FER2013 setting against the FER+ majority (the images whose majority",
+                "is one of FER2013's 7 classes), a FER+ setting against FER2013's labels (contempt counts as wrong);",
+                "both from the data set's yardsticks (`fer-bench labels`), over the seeds.",
+            ]
         if len({e.labels for e in grid.experiments}) > 1:
             lines[-1:-1] = [
                 "A setting on other test labels than the base's is compared, as its row says, with the setting on",
@@ -344,10 +368,16 @@ def _axis_table(rows, base_name):
     ]
     headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %", "macro-F1 %",
                "McNemar p vs base", "fit s"]  # fmt: skip
-    if any(row.held_out is not None for _, row in rows):
-        headers.append("held-out Training acc. %")
-        for line, (_, row) in zip(table, rows):
-            line.append("n/a" if row.held_out is None else _pct(row.held_out))
+    optional = [
+        ("held-out Training acc. %", lambda row: row.held_out),
+        ("clean acc. %", lambda row: row.clean),
+        ("acc. on the other labels %", lambda row: row.other_labels),
+    ]
+    for header, value in optional:
+        if any(value(row) is not None for _, row in rows):
+            headers.append(header)
+            for line, (_, row) in zip(table, rows):
+                line.append("n/a" if value(row) is None else _pct(value(row)))
     return tabulate(table, headers, tablefmt="github", disable_numparse=True)
 
 
