@@ -3,10 +3,14 @@ from dataclasses import replace
 from itertools import takewhile
 
 import numpy as np
+import pytest
 
+from fer_bench.analysis import ferplus_modes
 from fer_bench.analysis.reference import kaggle_place
 from fer_bench.analysis.yardsticks import Split, Yardsticks
 from fer_bench.data import FER2013_CLASSES
+from fer_bench.data.dataset import UNLABELLED
+from fer_bench.data.ferplus import FERPLUS_CLASSES
 from fer_bench.reports import leaderboard
 from fer_bench.runs.records import RunData
 from fer_bench.scoring.metrics import UNCOVERED, encode_predictions, split_metrics
@@ -176,3 +180,31 @@ def test_readme_without_markers_is_an_error(tmp_path):
     readme.write_text("no markers here\n")
     with pytest.raises(FerBenchError, match="no <!-- leaderboard:start -->"):
         leaderboard.update_readme(leaderboard.LeaderboardReport().compute([]), readme, tmp_path)
+
+
+def test_the_ferplus_board_compares_the_modes_a_grid_measured_with_seeds():
+    truth = np.arange(1000) % 8  # FER+ majority classes; the first 100 images have none
+    truth[:100] = UNCOVERED
+    labels = np.where(truth == UNCOVERED, UNLABELLED, truth)
+
+    def run(experiment, mode, seed, right):
+        pred = np.where(np.arange(1000) < right * 1000, labels.clip(0), (labels.clip(0) + 1) % 8)
+        metrics = {"PrivateTest": split_metrics(labels, pred, FERPLUS_CLASSES)}
+        r = example_record(f"{experiment[:5]}{mode[:3]}{seed}".ljust(12, "0"), experiment, f"f-{mode}",
+                           metrics=metrics, predictions={"PrivateTest": encode_predictions(pred)},
+                           timings={"fit": 20.0, "total": 30.0})  # fmt: skip
+        data = RunData("s", "usage folders", f"f-{mode}", 1000, FERPLUS_CLASSES, f"ferplus-{mode}", "img")
+        return replace(r, spec=replace(r.spec, seed=seed), seed=seed, data=data)
+
+    cells = [run("g/labels=ferplus-majority", "majority", s, 0.6) for s in (0, 1)]
+    cells += [run("g/labels=ferplus-probability", "probability", s, 0.7) for s in (0, 1)]
+    measured = Yardsticks("f1", "img", {"PrivateTest": Split(Y, truth, np.zeros(1000, dtype=bool))}, "t")
+
+    majority, probability = ferplus_modes.mode_rows(cells, measured.splits["PrivateTest"], "PrivateTest")
+
+    assert (majority.grid, majority.mode, majority.delta) == ("g", "majority", None)
+    assert probability.mode == "probability" and probability.delta == pytest.approx(100 / 900)  # 100 more right
+    assert 0 < probability.delta_ci[0] < 100 / 900 < probability.delta_ci[1]
+    text = _render([run("cnn-fast-ferplus", "majority", 0, 0.65), *cells], [measured])
+    assert "| [`g`](grids/g.md) | probability | 2 " in re.sub(" +", " ", text) and "+11.11 (" in text
+    assert "g/labels" not in text  # the cells stay off the board's own tables

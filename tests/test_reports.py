@@ -75,7 +75,7 @@ def test_the_grid_report_computes_each_settings_numbers_against_the_base(grid_an
     assert other is info.settings[logreg.name] and row.seeds == [0] and row.fit_s == 4.0
     assert row.mean == pytest.approx(0.5, abs=0.02) and row.delta == pytest.approx(row.mean - 1.0)
     assert len(row.p_values) == 1 and row.p_values[0] < 0.05 and row.n_evaluated == row.base_evaluated == len(labels)
-    assert row.ci[0] <= row.mean <= row.ci[1]
+    assert row.ci[0] <= row.mean <= row.ci[1] and row.delta_ci[0] <= row.delta <= row.delta_ci[1] < 0
     text = GridReport().markdown(info, "fer-bench grid g")
     assert "**Incomplete**: 1 cell(s) not run yet, 0 failed" in text and "(base)" in text
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std
+from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std, paired_bootstrap_ci
 
 
 def test_mcnemar_exact_on_a_hand_made_table():
@@ -46,6 +46,18 @@ def test_bootstrap_of_several_runs_is_the_interval_of_their_mean():
     low, high = bootstrap_ci(runs)
     assert low < runs.mean() < high
     assert high - low < bootstrap_ci(runs[0])[1] - bootstrap_ci(runs[0])[0] + 0.01
+
+
+def test_a_paired_interval_is_narrower_than_the_difference_of_two_unpaired_ones():
+    rng = np.random.default_rng(3)
+    hard = rng.random(3000) < 0.4  # images both miss more often: the runs' errors are correlated
+    a = rng.random((3, 3000)) < np.where(hard, 0.35, 0.9)
+    b = a & (rng.random((3, 3000)) > 0.03)  # B: A but wrong on 3% more images
+    low, high = paired_bootstrap_ci(a, b)
+    assert 0 < low < a.mean() - b.mean() < high
+    a_low, a_high = bootstrap_ci(a)
+    assert high - low < (a_high - a_low) / 2
+    assert all(np.isnan(paired_bootstrap_ci(a[:, :0], b[:, :0])))  # no images, no interval
 
 
 def test_mean_std():

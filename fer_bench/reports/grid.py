@@ -18,7 +18,7 @@ from fer_bench.reports.base import Report
 from fer_bench.runs import layout
 from fer_bench.runs.records import report_split
 from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
-from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std
+from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std, paired_bootstrap_ci
 from fer_bench.specs.grid import Grid
 
 SIGNIFICANCE = 0.05
@@ -54,6 +54,7 @@ class Summary:
     other_labels: float | None  # accuracy against the labels it was not trained for (yardsticks.other_labels_score)
     p_values: list = field(default_factory=list)  # McNemar against the base, per shared seed
     delta: float | None = None  # points against the base (None: the base itself, or no base)
+    delta_ci: tuple | None = None  # bootstrap 95% interval of the difference, on the images both always evaluate
     delta_all: float | None = None
     base_evaluated: int | None = None
     against: str | None = None  # the label of the setting compared with (None: the base itself, or none)
@@ -144,6 +145,8 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
             both = setting.evaluated[i] & base.evaluated[j]
             row.p_values.append(mcnemar_exact(setting.correct[i, both], base.correct[j, both])[2])
         row.delta = mean - _mean(base.records, base.split, "accuracy")
+        both = setting.evaluated.all(axis=0) & base.evaluated.all(axis=0)
+        row.delta_ci = paired_bootstrap_ci(setting.correct[:, both], base.correct[:, both])
         row.delta_all = row.accuracy_all - _mean(base.records, base.split, "accuracy_all")
         row.base_evaluated = int(base.evaluated.all(axis=0).sum())
     return row
@@ -155,6 +158,14 @@ def _p_text(row: Summary):
         return "base" if row.reference else "n/a"
     significant = sum(v < SIGNIFICANCE for v in p)
     return f"{np.median(p):.2g} ({significant}/{len(p)} < {SIGNIFICANCE})"
+
+
+def _delta_text(row: Summary):
+    """Points against the base, with the interval of the difference."""
+    if row.delta is None:
+        return "base" if row.reference else "n/a"
+    low, high = row.delta_ci
+    return f"{100 * row.delta:+.2f} ({100 * low:+.2f} to {100 * high:+.2f})"
 
 
 def _pct(value):
@@ -243,6 +254,8 @@ class GridReport(Report[GridInfo]):
             "",
             "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
             "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
+            "*points vs base* is the difference of the means, with the same bootstrap's interval of it (each",
+            "resample the same images for both, on the images every seed of both evaluates);",
             f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
             "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
             "",
@@ -286,13 +299,19 @@ class GridReport(Report[GridInfo]):
                         [
                             axis,
                             f"`{s.axis_label}`" + _versus(row, grid.base.name),
-                            f"{100 * row.delta:+.2f}",
+                            _delta_text(row),
                             f"{100 * row.delta_all:+.2f}",
                             _p_text(row),
                         ]
                         for axis, s, row in effects
                     ],
-                    ["axis", "setting", f"points vs `{grid.base.name}`", "points over all images", "McNemar p"],
+                    [
+                        "axis",
+                        "setting",
+                        f"points vs `{grid.base.name}` (95% CI)",
+                        "points over all images",
+                        "McNemar p",
+                    ],
                     tablefmt="github",
                     disable_numparse=True,
                 ),
@@ -361,13 +380,14 @@ def _axis_table(rows, base_name):
             row.n_evaluated,
             _pct(row.accuracy_all),
             _pct(row.macro_f1),
+            _delta_text(row),
             _p_text(row),
             f"{row.fit_s:.0f}",
         ]
         for s, row in rows
     ]
     headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %", "macro-F1 %",
-               "McNemar p vs base", "fit s"]  # fmt: skip
+               "points vs base (95% CI)", "McNemar p vs base", "fit s"]  # fmt: skip
     optional = [
         ("held-out Training acc. %", lambda row: row.held_out),
         ("clean acc. %", lambda row: row.clean),

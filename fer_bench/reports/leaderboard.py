@@ -15,7 +15,9 @@ file, which the main table links.
 
 Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/analysis/yardsticks.py), every
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
-accuracy against the FER+ majority, with the rank it would give (in the details).
+accuracy against the FER+ majority, with the rank it would give (in the details). The FER+ board then
+also gives the training modes that grids measure with seeds, against their majority cell, beside
+Barsoum et al.'s (analysis/ferplus_modes.py); grid cells otherwise stay in their grid's report.
 
 Runs of a model trained elsewhere (base.Pretrained: a saved network of another project) get boards
 of their own, "trained elsewhere", with the same columns, and a table that asks whether the network
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis import yardsticks
+from fer_bench.analysis import ferplus_modes, yardsticks
 from fer_bench.analysis.configurations import (
     Configuration,
     builds_on,
@@ -45,7 +47,15 @@ from fer_bench.analysis.configurations import (
     fold,
     training_seconds,
 )
-from fer_bench.analysis.reference import FERPLUS_PUBLISHED, KAGGLE_TEAMS, KAGGLE_TOP10, STUDY, kaggle_place
+from fer_bench.analysis.reference import (
+    BARSOUM_BY_MODE,
+    FERPLUS_PUBLISHED,
+    KAGGLE_TEAMS,
+    KAGGLE_TOP10,
+    MODE_NAMES,
+    STUDY,
+    kaggle_place,
+)
 from fer_bench.parts import registry
 from fer_bench.parts.base import Pretrained
 from fer_bench.reports.base import Report
@@ -144,6 +154,7 @@ class BoardView:
     clean: dict | None = None  # run id -> yardsticks.Score on the test images without a copy in Training
     ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
     copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
+    modes: list = field(default_factory=list)  # ferplus_modes.ModeRow: a FER+ board's modes that grids compare
 
     @property
     def current(self) -> list:
@@ -179,7 +190,8 @@ def shown_params(found, listed) -> dict:
             for name, params in values.items()}  # fmt: skip
 
 
-def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
+def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> BoardView:
+    """The board with what its yardsticks add; `records`, every record, for the FER+ modes of grids."""
     measured = yard.splits.get(board.split) if yard else None
     ranked = sorted(fold(board.runs), key=lambda c: -c.mean_std(board.split)[0])
     view = BoardView(board, yard is not None, ranked)
@@ -189,6 +201,11 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None) -> BoardView:
             view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
         if not board.ferplus:
             view.ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
+        else:
+            against = board.runs[0].scored_against
+            cells = [r for r in records if r.ok and "/" in r.experiment and r.scored_against == against
+                     and board.split in r.metrics and not r.outdated_parts()]  # fmt: skip
+            view.modes = ferplus_modes.mode_rows(cells, measured, board.split)
     return view
 
 
@@ -435,6 +452,7 @@ def _board_section(view: BoardView):
             "on FER2013's labels.",
             "",
             *_ranked(view),
+            *_modes_table(view),
             f"Published on FER+ ({board.split} = FER+'s test set, majority label, accuracy %):",
             "",
             tabulate(published, ["model", "accuracy %", "trained on"], tablefmt="github", disable_numparse=True),
@@ -454,6 +472,34 @@ def _board_section(view: BoardView):
                   "columns._", ""]  # fmt: skip
     lines += _ranked(view)
     return lines + ([seen_table(view), ""] if board.elsewhere else [])
+
+
+def _modes_table(view: BoardView):
+    """Barsoum et al.'s training modes as grids measure them with seeds, beside their published figures."""
+    if not view.modes:
+        return []
+    split = view.board.split
+    rows = [
+        [f"[`{row.grid}`](grids/{row.grid}.md)", MODE_NAMES.get(row.mode, row.mode), len(row.configuration.runs),
+         _mean_std(row.configuration, split),
+         "reference" if row.delta is None else f"{100 * row.delta:+.2f} ({100 * row.delta_ci[0]:+.2f} to "
+                                               f"{100 * row.delta_ci[1]:+.2f})",
+         f"{BARSOUM_BY_MODE[row.mode]:.2f}" if row.mode in BARSOUM_BY_MODE else ""]
+        for row in view.modes
+    ]  # fmt: skip
+    return [
+        "The FER+ training modes measured here with seeds: grid cells that change only the mode, against the",
+        "grid's `majority` cell (the difference of the means, with a paired bootstrap 95% interval over the test",
+        "images), beside Barsoum et al.'s VGG13 in the same mode:",
+        "",
+        tabulate(
+            rows,
+            ["grid", "mode", "seeds", f"{split} acc. %", "points vs majority (95% CI)", "Barsoum et al. %"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),  # fmt: skip
+        "",
+    ]
 
 
 def _details_section(view: BoardView, shown):
@@ -493,7 +539,7 @@ class LeaderboardReport(Report[LeaderboardInfo]):
         """`measured`: the yardsticks of the data sets (yardsticks.load_all); `links`: linked_reports;
         `listed`: listed_params; `frontier`: whether the frontier report lies beside the board."""
         found = boards(records)
-        views = [_view(board, yardsticks.for_record(measured, board.runs[0])) for board in found]
+        views = [_view(board, yardsticks.for_record(measured, board.runs[0]), records) for board in found]
         return LeaderboardInfo(views, shown_params(found, listed or {}), links or {}, frontier)
 
     def file_name(self, info) -> str:

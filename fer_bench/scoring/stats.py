@@ -16,11 +16,23 @@ def bootstrap_ci(correct, n_boot=2000, level=0.95, seed=0):
     the interval is then that of their mean accuracy, each resample drawing the same images for every run.
     """
     correct = np.atleast_2d(np.asarray(correct, dtype=bool))
-    n = correct.shape[1]
+    return _interval(correct.mean(axis=0), n_boot, level, seed)  # mean over runs, per image
+
+
+def paired_bootstrap_ci(a_correct, b_correct, n_boot=2000, level=0.95, seed=0):
+    """Percentile bootstrap interval of A's mean accuracy minus B's, each a (runs x images) matrix of
+    runs on the same images (seeds need not pair), every resample drawing the same images for both."""
+    a = np.atleast_2d(np.asarray(a_correct, dtype=bool)).mean(axis=0)
+    b = np.atleast_2d(np.asarray(b_correct, dtype=bool)).mean(axis=0)
+    return _interval(a - b, n_boot, level, seed)
+
+
+def _interval(per_image, n_boot, level, seed):
+    """The percentile interval of the mean of `per_image` over bootstrap resamples of the images."""
+    n = len(per_image)
     if n == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    per_image = correct.mean(axis=0)  # mean over runs, per image
     draws = rng.integers(0, n, size=(n_boot, n))
     means = per_image[draws].mean(axis=1)
     tail = (1 - level) / 2
