@@ -364,6 +364,20 @@ def complete(run, *, data=None, results=None, cache=None, command=None) -> Compl
     return Completed(*completion.complete(record, dataset, store, cache, command))
 
 
+def prune(runs, *, results=None, command=None) -> list[Record]:
+    """Remove the saved weights of recorded runs (experiment names or run ids; each name's latest
+    run), keeping their records and probabilities: the records are appended again without them
+    (fer_bench/runs/pruning.py). A run that another recorded run builds on is refused, and then
+    nothing is removed. Returns the appended records."""
+    from fer_bench.runs import pruning
+    from fer_bench.runs.records import latest_ok
+
+    store = RecordStore(results).with_records().check_writable()
+    records = store.all()
+    chosen = list({r.run_id: r for r in (latest_ok(records, run) for run in runs)}.values())
+    return pruning.prune(chosen, store, command or _call("prune", list(runs)))
+
+
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
     """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
     run ids; default: every run on the leaderboard that stored probabilities); returns its path."""
@@ -396,18 +410,21 @@ def import_records(source, *, results=None) -> Imported:
     origin = RecordStore(source)
     if not origin.path.is_file():
         raise FerBenchError(f"{origin.path}: no run records to import")
-    line = lambda r: (r.run_id, r.created, r.completed and r.completed["created"])  # noqa: E731  (a completion's too)
+    line = lambda r: (r.run_id, r.created, *(after and after["created"] for after in (r.completed, r.pruned)))  # noqa: E731
     known = {line(r) for r in store.all()}
     offered = origin.all()
     new = [r for r in offered if line(r) not in known]
     for record in new:  # check everything before writing anything
         for artefact in filter(None, (record.artefact, record.probabilities)):
-            if not (origin.root / artefact).is_file():
+            if not (origin.root / artefact).exists():
                 raise FerBenchError(f"{origin.root / artefact}: a file of run {record.run_id} is missing")
     for record in new:
         for artefact in filter(None, (record.artefact, record.probabilities)):
             (store.root / artefact).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(origin.root / artefact, store.root / artefact)
+            if (origin.root / artefact).is_dir():  # a weights folder (cross-fitted copies)
+                shutil.copytree(origin.root / artefact, store.root / artefact, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(origin.root / artefact, store.root / artefact)
         store.append(record)
     write_leaderboard(store.root)
     return Imported(len(new), len(offered) - len(new))

@@ -1,7 +1,7 @@
 """`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
 
 Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache,
-probabilities, complete, calibration.
+probabilities, complete, prune, calibration.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2.
@@ -147,6 +147,11 @@ def build_parser():
                           "them: fit it again, kept only if it predicts as recorded")  # fmt: skip
     done.add_argument("run", metavar="RUN", help="experiment name or run id")
     done.set_defaults(handler=cmd_complete)
+
+    prune = sub.add_parser("prune", parents=[common], help="remove the saved weights of runs that nothing is "
+                           "to use, keeping their records and probabilities")  # fmt: skip
+    prune.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids")
+    prune.set_defaults(handler=cmd_prune)
 
     calibrated = sub.add_parser("calibration", parents=[common], help="calibration before and after temperature "
                                 "scaling, from stored probabilities: <results>/calibration/calibration.md")  # fmt: skip
@@ -305,6 +310,11 @@ def cmd_complete(args):
         f"{record.experiment} (run {record.run_id}): weights {record.artefact}"
         + (" saved; fitted again, it predicts every test image as recorded" if saved else " (saved already)")
     )
+
+
+def cmd_prune(args):
+    for record in api.prune(args.runs, results=args.results, command=args.command_line):
+        print(f"{record.experiment} (run {record.run_id}): weights removed; record and probabilities kept")
 
 
 def cmd_calibration(args):

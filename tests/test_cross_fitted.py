@@ -135,6 +135,21 @@ def test_a_cross_fitted_run_predicts_as_the_vote_of_its_copies(dataset, write_ex
     assert "".join(map(str, proba.argmax(axis=1))) == record.predictions["PrivateTest"]
 
 
+def test_a_cross_fitted_run_saves_a_file_per_copy_and_is_imported_with_them(dataset, write_experiments, tmp_path):
+    """Each file is one network's size (clones carry results/, a file over 5 MiB is refused), and
+    `import` brings the folder along."""
+    write_experiments({"kfold.toml": CROSS_FITTED.format(shrink=0.0)})
+    elsewhere = tmp_path / "elsewhere"
+    record = api.run("kfold", data=dataset, results=elsewhere)
+    assert record.artefact == f"models/{record.run_id}.weights.folds"
+    assert sorted(p.name for p in (elsewhere / record.artefact).iterdir()) == ["copy0.npz", "copy1.npz", "copy2.npz"]
+    results = tmp_path / "results"
+    api.import_records(elsewhere, results=results)
+    imported = Predictor.load(record, results)
+    proba, _ = imported.classify(dataset.images[dataset.indices("PrivateTest")])
+    assert "".join(map(str, proba.argmax(axis=1))) == record.predictions["PrivateTest"]
+
+
 def test_an_ensemble_of_cross_fitted_runs_stores_the_vote_of_their_out_of_fold_probabilities(
     dataset, write_experiments, tmp_path
 ):
@@ -224,6 +239,7 @@ def test_the_inner_spec_is_resolved_into_the_run_id():
 
 def test_the_shipped_student_ensemble_and_grid_name_the_shipped_cross_fitted_runs():
     from fer_bench.specs.experiment import load_experiment
+    from fer_bench.specs.files import find_file
     from fer_bench.specs.grid import load_grid
 
     def run_id(name, seed=None):
@@ -233,4 +249,5 @@ def test_the_shipped_student_ensemble_and_grid_name_the_shipped_cross_fitted_run
     assert load_experiment("ensemble-kfold").model.params["members"] == kfold
     assert load_experiment("cnn-fast-student").model.params["teacher"] == kfold[0]
     teachers = {cell.experiment.model.params["teacher"] for cell in load_grid("distillation").cells}
-    assert teachers == {kfold[0], run_id("ensemble-kfold")}
+    assert teachers == {kfold[0]}  # its teacher axis, with ensemble-kfold, waits for that run
+    assert f'"{run_id("ensemble-kfold")}"' in find_file("distillation", "grid").read_text()

@@ -59,6 +59,22 @@ def small(mini_dataset, mini_embeddings):
     return subset, mini_embeddings[1]["embeddings"][:40]
 
 
+def test_worker_results_in_flight_are_bounded():
+    """Tasks are drawn as results are taken: never more than 2 x jobs ahead, so finished chunks that
+    wait for this process (aligned faces, a megabyte each) stay few however many images there are."""
+    jobs, drawn, ahead = 2, [], []
+
+    def tasks():
+        for i in range(20):
+            drawn.append(i)
+            yield i
+
+    for taken, result in enumerate(chunks._map(str, tasks(), 20, jobs), start=1):
+        ahead.append(len(drawn) - taken)
+        assert result == str(taken - 1)  # in order
+    assert taken == 20 and max(ahead) <= 2 * jobs, ahead
+
+
 def test_extraction_resumes_from_stored_chunks(small, tmp_path, monkeypatch):
     dataset, expected = small
     cache = ArrayCache(tmp_path)

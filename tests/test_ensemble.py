@@ -223,3 +223,14 @@ def test_the_probabilities_command_says_what_it_computed(write_experiments, tmp_
     out = capsys.readouterr().out.strip()
     assert out == f"a (run {record.run_id}): {record.probabilities}  computed Training"
     assert main(["probabilities", "nothing", "--results", str(results)]) == 2
+
+
+def test_the_members_of_a_recorded_ensemble_keep_their_weights(recorded, write_experiments, capsys):
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, members.values())
+    vote = api.run("vote", data=dataset, results=results)
+    assert main(["prune", "b", "a", "--results", str(results)]) == 2
+    assert errors_in(capsys.readouterr().err) == [
+        f"fer-bench: error: run {members['b'].run_id} (b): vote (run {vote.run_id}) build(s) on it; its weights stay"
+    ]
+    assert all((results / m.artefact).is_file() for m in members.values())  # nothing removed

@@ -161,3 +161,25 @@ def test_a_run_whose_parts_changed_or_that_saves_nothing_is_not_completed(result
     monkeypatch.setattr(registry.get("model", "svm").factory, "version", "99")
     assert main(["complete", original.run_id, "--results", str(results)]) == 2
     assert "its parts changed since it ran (model/svm v1, now v99)" in capsys.readouterr().err
+
+
+def test_prune_removes_the_weights_and_keeps_the_record_and_probabilities(results, capsys):
+    original = _record(results, "tiny-svm")
+    assert main(["prune", "tiny-svm", "--results", str(results)]) == 0
+    assert "weights removed; record and probabilities kept" in capsys.readouterr().out
+    records = RecordStore(results).all()
+    assert len(records) == 3 and records[1] == original  # appended; the earlier line kept
+    done = records[-1]
+    assert done.artefact is None and not (results / original.artefact).exists()
+    assert done.pruned["command"] == f"fer-bench prune tiny-svm --results {results}"
+    assert (results / done.probabilities).is_file() and done.predictions == original.predictions
+    assert main(["predict", str(FACE), "--model", "tiny-svm", "--results", str(results)]) == 2
+    assert main(["prune", "tiny-svm", "--results", str(results)]) == 2
+    assert "has no weights to remove" in capsys.readouterr().err
+
+    moved = results.parent / "elsewhere"  # a pruned run travels without its weights
+    assert main(["import", str(results), "--results", str(moved)]) == 0
+    assert RecordStore(moved).ok_record(original.run_id).artefact is None
+    assert main(["complete", "tiny-svm", "--results", str(results)]) == 0  # fitted again, it has them back
+    again = RecordStore(results).all()[-1]
+    assert (results / again.artefact).is_file() and again.pruned is None and again.completed

@@ -30,6 +30,20 @@ def test_a_trial_asked_gets_a_heartbeat_at_once_and_goes_stale_when_its_worker_s
     assert studies.counted(study) == []  # neither uses up the budget
 
 
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_goes_stale_too(tmp_path, monkeypatch):
+    """Killed between `ask` creating the trial and recording its first heartbeat (the kill loop found
+    it): Optuna alone would count that trial as running for ever."""
+    monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
+    study = studies.search_study("s", f"sqlite:///{tmp_path / 'study.db'}", sampler_seed=0)
+    study.ask()  # created running; the worker dies before its first beat
+    studies.fail_stale(study)
+    assert [t.state.name for t in studies.trials(study)] == ["RUNNING"]  # within the grace period: left alone
+    time.sleep(3.5)
+    studies.fail_stale(study)
+    assert [t.state.name for t in studies.trials(study)] == ["FAIL", "WAITING"]  # failed, and queued again
+    assert studies.counted(study) == []
+
+
 def test_an_enqueued_trial_is_told_apart_from_a_fresh_one(tmp_path):
     study = studies.create_or_load("g", f"sqlite:///{tmp_path / 'grid.db'}")
     study.enqueue_trial({"cell": 3})

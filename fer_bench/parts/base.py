@@ -252,7 +252,8 @@ class SavesWeights(ABC):
 
     @abstractmethod
     def save(self, path: Path):
-        """Write the fitted model's weights to `path` (one file; its folder exists)."""
+        """Write the fitted model's weights to `path` (a file, or a folder of files each under the
+        size of one network's, made here; the folder `path` is in exists)."""
 
     @abstractmethod
     def load(self, path: Path, classes):

@@ -23,7 +23,7 @@ log = logging.getLogger("fer_bench")
 
 
 def has_weights(record: Record, root) -> bool:
-    return record.artefact is not None and (root / record.artefact).is_file()
+    return record.artefact is not None and (root / record.artefact).exists()
 
 
 def check_completable(record: Record):

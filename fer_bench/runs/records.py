@@ -8,10 +8,10 @@ line: readers report and skip it, and the next appender seals it with a newline 
 a record is there whole or not at all.
 
 A record is built by `new_record` alone (`completed` copies one, adding the weights saved after it
-ran) and read by `Record.from_dict` alone. Each line carries the `schema` it was written in; the
-reader upgrades an older line (as benchopt's `read_results` does), so the rest of the code reads
-one shape. Only a spec keeps the shape it was recorded in, since its
-hash is the run id: one recorded before run ids named part versions and the backend reads back
+ran; `pruned`, without the weights removed after it ran) and read by `Record.from_dict` alone. Each
+line carries the `schema` it was written in; the reader upgrades an older line (as benchopt's
+`read_results` does), so the rest of the code reads one shape. Only a spec keeps the shape it was
+recorded in, since its hash is the run id: one recorded before run ids named part versions and the backend reads back
 unversioned (RunSpec.versioned), running on the backend its record's hardware names.
 """
 
@@ -111,6 +111,7 @@ class Record:
     search: dict | None = None  # the search that chose this run's parameters
     evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
     completed: dict | None = None  # weights saved after the run (fer_bench/runs/completion.py): when, how, where
+    pruned: dict | None = None  # weights removed after the run (fer_bench/runs/pruning.py): when, how
     error: str | None = None
     traceback: str | None = None
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
@@ -224,10 +225,20 @@ def completed(record: Record, artefact, probabilities, command=None) -> Record:
     whose predictions equal the recorded ones: appended after it, the line that readers now find
     last. Everything the run recorded is kept; `completed` says when, by which command and
     code, on which machine."""
-    how = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
-           "git_commit": provenance.git_commit(), "versions": provenance.versions(),
-           "hardware": provenance.hardware()}  # fmt: skip
-    return replace(record, artefact=artefact, probabilities=probabilities, completed=how)
+    return replace(record, artefact=artefact, probabilities=probabilities, completed=_how(command), pruned=None)
+
+
+def pruned(record: Record, command=None) -> Record:
+    """`record` again without its weights, removed after it ran (fer_bench/runs/pruning.py);
+    `pruned` says when, by which command and code."""
+    return replace(record, artefact=None, pruned=_how(command))
+
+
+def _how(command):
+    """When, by which command and code, on which machine: what `completed` and `pruned` say."""
+    return {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
+            "git_commit": provenance.git_commit(), "versions": provenance.versions(),
+            "hardware": provenance.hardware()}  # fmt: skip
 
 
 def _version(version):
@@ -254,7 +265,7 @@ def saved_model(record: Record, results_root: Path):
     if not record.artefact:
         raise FerBenchError(f"run {record.run_id} ({record.experiment}) saved no weights")
     path = Path(results_root) / record.artefact
-    if not path.is_file():
+    if not path.exists():
         raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
     return record.model().load(path, record.classes)
 

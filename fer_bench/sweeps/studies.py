@@ -2,7 +2,8 @@
 
 This is the only module that uses Optuna's private API: a study driven trial by trial (ask/tell,
 as several processes or machines share it) needs the heartbeat thread that `Study.optimize` uses
-internally, a trial's storage id, and the system attribute that marks an enqueued trial.
+internally, a trial's storage id, its heartbeat row, and the system attribute that marks an
+enqueued trial.
 `tests/test_studies.py` exercises each of these against the installed Optuna, and pyproject.toml
 admits only the major version they were checked with (TESTED_MAJOR).
 """
@@ -11,10 +12,12 @@ import os
 import time
 import warnings
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.storages._heartbeat import get_heartbeat_thread
+from optuna.storages._rdb.models import TrialHeartbeatModel
 from optuna.trial import TrialState
 from sqlalchemy import event
 
@@ -114,8 +117,28 @@ def counted(study):
 
 
 def fail_stale(study):
-    """Fail (and queue again) the running trials whose worker stopped sending heartbeats."""
+    """Fail (and queue again) the running trials whose worker stopped sending heartbeats, or died
+    after `ask` created its trial and before its first heartbeat: Optuna never finds a trial with no
+    heartbeat stale, so that one would hold a place in the budget for ever."""
     fail_stale_trials(study)
+    storage = study._storage
+    rdb = storage._backend  # the RDBStorage behind Optuna's cache: its grace period and heartbeat rows
+    started_before = datetime.now() - timedelta(seconds=rdb.grace_period)  # trial starts are local times
+    for trial in trials(study, TrialState.RUNNING):
+        if trial.datetime_start < started_before and not _has_heartbeat(rdb, trial._trial_id):
+            try:
+                storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another worker failed it first, and queued it again
+            storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))
+
+
+def _has_heartbeat(rdb, trial_id):
+    session = rdb.scoped_session()
+    try:
+        return session.query(TrialHeartbeatModel).filter_by(trial_id=trial_id).count() > 0
+    finally:
+        session.close()
 
 
 def ask(study, sampler_seed=None):

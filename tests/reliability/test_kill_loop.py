@@ -183,7 +183,10 @@ def test_tune_survives_kills(experiments, tmp_path, simulated_csv):
     records, torn = check_records(results, stderr)
     search = load_search("loop")
     study = open_study(search, f"sqlite:///{results / 'searches' / 'loop.db'}")
-    assert sum(t.state.name == "COMPLETE" for t in study.trials) == TRIALS
+    # The budget is of complete and pruned trials: a trial queued again after a kill shifts the later
+    # trials' numbers, so their sampled parameters, so whether the median pruner stops one.
+    states = [(t.number, t.state.name, t.user_attrs) for t in study.trials]
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == TRIALS, (states, stderr[-3000:])
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
     best_run = best_experiment(search, study)[1].spec(load_dataset(simulated_csv).fingerprint).run_id
     assert [r.run_id for r in records if r.ok].count(best_run) == 1

@@ -108,16 +108,21 @@ def replicated(dataset, copies):
 def extraction_overheads(folder):
     """{copies: peak traced memory of extracting `copies` times the fixture, less twice what it
     returns (the chunks and their concatenation)} for 1 and 4 copies; run in a fresh process, so
-    nothing an earlier test did in this one counts."""
+    nothing an earlier test did in this one counts.
+
+    In this process (jobs=1): there the peak is the same from run to run. With worker processes it
+    also depends on how many finished chunks wait when it is taken, up to 2 x jobs of them
+    (test_worker_results_in_flight_are_bounded), more often reached in a longer extraction."""
     from fer_bench.data import load_dataset
 
     chunks.CHUNK = chunks.MIN_CHUNK  # one chunk size for both sizes
-    embedding.describe(np.zeros((1, 1, 150, 150, 3), np.uint8))  # the descriptor network, built before
+    # Whatever a first extraction allocates for good (the descriptor network, lazy imports) comes before.
+    embedding.Embedding().embed(load_dataset(MINI), ArrayCache(f"{folder}/warm-up"), jobs=1)
     overheads = {}
     for copies in (1, 4):
         dataset = replicated(load_dataset(MINI), copies)
         tracemalloc.start()
-        stored = embedding.Embedding().embed(dataset, ArrayCache(f"{folder}/{copies}"), jobs=2)
+        stored = embedding.Embedding().embed(dataset, ArrayCache(f"{folder}/{copies}"), jobs=1)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         overheads[copies] = peak - 2 * sum(array.nbytes for array in stored.values())

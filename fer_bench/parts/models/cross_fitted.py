@@ -14,8 +14,8 @@ on validation (`cnn`'s best epoch) so picks it on the images it is then scored o
 its out-of-fold probabilities a little; `cnn-fast` keeps its last epoch.
 
 On other images the copies vote (the mean of their probabilities): for PublicTest, PrivateTest,
-`predict` and `evaluate` a cross-fitted run is a `folds`-member ensemble, whose weights file holds
-every copy's as its inner model saves them. An interrupted fit resumes after the last copy it
+`predict` and `evaluate` a cross-fitted run is a `folds`-member ensemble, whose weights are a
+folder of the copies' files, each as its inner model saves it. An interrupted fit resumes after the last copy it
 finished, and inside the next one as its inner model resumes (the run's checkpoint folder).
 """
 
@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,6 +66,8 @@ def assign_folds(X, y, seed, folds) -> np.ndarray:
 class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, OutOfFold):
     """`folds` copies of an inner model, each fitted without one fold of Training: out-of-fold Training
     probabilities (a teacher's for distillation), the copies' mean elsewhere."""
+
+    weights_suffix = "folds"  # a folder, a file per copy
 
     smoke_params = {"folds": 2, "inner_params": {"width": 4, "epochs": 2, "batch_size": 16}}
     family = "ensemble"  # its copies vote on every image they did not fit on
@@ -161,29 +162,27 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
         return proba
 
     def save(self, path: Path):
-        """Every copy's weights, each as its inner model saves them, in one npz (`copy<i>`: the bytes
-        of its file); written whole or not at all."""
-        packed = {}
-        with tempfile.TemporaryDirectory() as folder:
-            for i, copy in enumerate(self._copies):
-                file = Path(folder) / f"copy{i}.{copy.weights_suffix}"
-                copy.save(file)
-                packed[f"copy{i}"] = np.frombuffer(file.read_bytes(), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **packed)
-        tmp.replace(path)
+        """Every copy's weights, each as its inner model saves them, in a folder at `path`
+        (`copy<i>.<suffix>`): one file per copy keeps each file the size of one network's; the
+        folder is written whole or not at all."""
+        partial = path.with_name(f".{path.name}.tmp")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for i, copy in enumerate(self._copies):
+            copy.save(partial / _copy_file(i, copy))
+        shutil.rmtree(path, ignore_errors=True)
+        partial.rename(path)
 
     def load(self, path: Path, classes):
-        with np.load(path) as stored, tempfile.TemporaryDirectory() as folder:
-            self._copies = []
-            for i in range(self.folds):
-                copy = self._new_copy()
-                file = Path(folder) / f"copy{i}.{copy.weights_suffix}"
-                file.write_bytes(stored[f"copy{i}"].tobytes())
-                self._copies.append(copy.load(file, classes))
+        self._copies = []
+        for i in range(self.folds):
+            copy = self._new_copy()
+            self._copies.append(copy.load(path / _copy_file(i, copy), classes))
         return self
+
+
+def _copy_file(i, copy):
+    return f"copy{i}.{copy.weights_suffix}"
 
 
 def _epochs(history):
