@@ -414,12 +414,14 @@ def import_records(source, *, results=None) -> Imported:
     known = {line(r) for r in store.all()}
     offered = origin.all()
     new = [r for r in offered if line(r) not in known]
+    last = {r.run_id: r for r in offered}  # an earlier line of a run names the files it had then (before a prune)
+    files = lambda r: filter(None, (r.artefact, r.probabilities)) if last[r.run_id] is r else ()  # noqa: E731
     for record in new:  # check everything before writing anything
-        for artefact in filter(None, (record.artefact, record.probabilities)):
+        for artefact in files(record):
             if not (origin.root / artefact).exists():
                 raise FerBenchError(f"{origin.root / artefact}: a file of run {record.run_id} is missing")
     for record in new:
-        for artefact in filter(None, (record.artefact, record.probabilities)):
+        for artefact in files(record):
             (store.root / artefact).parent.mkdir(parents=True, exist_ok=True)
             if (origin.root / artefact).is_dir():  # a weights folder (cross-fitted copies)
                 shutil.copytree(origin.root / artefact, store.root / artefact, dirs_exist_ok=True)
