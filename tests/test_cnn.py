@@ -136,8 +136,12 @@ def test_fusion_fits_on_pixels_and_embedding(mini_dataset, mini_embeddings):
     train = train[feature_set.covered[train]]
     fusion = registry.get("model", "fusion").create({**SMALL, "epochs": 2})
     fitting.fit(fusion, NoResampling(), feature_set.X[train], mini_dataset.labels[train], 0, FER2013_CLASSES)
-    proba = fusion.predict_proba(feature_set.X[:5])
+    covered = np.flatnonzero(feature_set.covered)[:5]  # an uncovered image's embedding is NaN: refused
+    proba = fusion.predict_proba(feature_set.X[covered])
     assert proba.shape == (5, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-3)
+    uncovered = np.flatnonzero(~feature_set.covered)[:1]
+    with pytest.raises(FerBenchError, match=r"model/fusion: 1 of the 6 feature rows given hold NaN"):
+        fusion.predict_proba(feature_set.X[np.concatenate([covered, uncovered])])
 
 
 def test_augmentation_changes_training_batches_only():

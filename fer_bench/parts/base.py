@@ -9,6 +9,7 @@ Optional capabilities are declared by deriving from the capability classes at th
 file, and the harness checks the declaration, never the presence of a method.
 """
 
+import functools
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from fer_bench.errors import FerBenchError
 from fer_bench.scoring.calibration import Temperature
 from fer_bench.scoring.metrics import predicted
 
@@ -155,10 +157,18 @@ class FitData:
 
 
 class Model(Part):
+    """A model refuses feature rows holding NaN (images the features could not cover) in `predict_proba`,
+    whichever model it is: a probability computed from NaN would be NaN, scored silently as a guess."""
+
     kind = "model"
     takes: ClassVar[frozenset] = frozenset(ROWS)  # the features rows it can fit
     takes_class_weights: ClassVar[bool] = True
     family: ClassVar[str] = ""  # what reports group it with ("CNN", "ensemble"); its name where unset
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "predict_proba" in cls.__dict__:
+            cls.predict_proba = _refusing_uncovered_rows(cls.__dict__["predict_proba"])
 
     @classmethod
     def family_of(cls, params: dict) -> str:
@@ -175,6 +185,31 @@ class Model(Part):
     @abstractmethod
     def predict_proba(self, X) -> np.ndarray:
         """(n, number of classes fitted) class probabilities."""
+
+
+def uncovered_rows(X) -> int:
+    """How many rows of the feature matrix `X` hold NaN (the features cover no image there)."""
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        return 0
+    return int(np.isnan(X.reshape(len(X), -1)).any(axis=1).sum())
+
+
+def refuse_uncovered_rows(model_key, X, what="given"):
+    """Raise the one-line FerBenchError of a model given rows with NaN features."""
+    missing = uncovered_rows(X)
+    if missing:
+        raise FerBenchError(f"{model_key}: {missing} of the {len(X)} feature rows {what} hold NaN (images the features "
+                            "could not cover); score covered rows only")  # fmt: skip
+
+
+def _refusing_uncovered_rows(predict_proba):
+    @functools.wraps(predict_proba)
+    def checked(self, X):
+        refuse_uncovered_rows(self.key, X)
+        return predict_proba(self, X)
+
+    return checked
 
 
 @dataclass(frozen=True)

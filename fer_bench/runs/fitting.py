@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.data.dataset import TRAIN_SPLIT
-from fer_bench.parts.base import FitData, Model, ReportsEpochs, Resampler, Resumable, SavesWeights, ValidationPlan
+from fer_bench.parts.base import (
+    FitData,
+    Model,
+    ReportsEpochs,
+    Resampler,
+    Resumable,
+    SavesWeights,
+    ValidationPlan,
+    refuse_uncovered_rows,
+)
 from fer_bench.runs import layout
 
 
@@ -24,6 +33,7 @@ def fit(model: Model, resampler: Resampler, X, y, seed, classes, checkpoint_dir=
 
     `checkpoint_dir` reaches only Resumable models and `on_epoch` only ReportsEpochs models.
     """
+    refuse_uncovered_rows(model.key, X, "to fit on")
     plan = model.validation_plan()
     if plan is None:
         X_fit, y_fit = resampler.resample(X, y, seed)
