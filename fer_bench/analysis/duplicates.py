@@ -3,7 +3,8 @@ that carry different labels, blank images. Found on the decoded 48x48 pixels, so
 and the csv (raw integers) give the same answer within the tolerance.
 
 Two images are copies at tolerance t when their mean absolute pixel difference is at most t grey
-levels (0: identical pixels). Candidates come from the nearest Training images on 12x12 block means;
+levels (0: identical pixels); COPY_TOLERANCE, the one notion of a copy every split of Training also
+honours (fer_bench/data/copies.py), is what counts for the `clean` accuracy. Candidates come from the nearest Training images on 12x12 block means;
 each is then compared at full resolution.
 """
 
@@ -11,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fer_bench.data.copies import COPY_TOLERANCE
 from fer_bench.data.dataset import TRAIN_SPLIT, Dataset
 
 TOLERANCES = (0.0, 1.0, 2.0, 4.0)  # grey levels of mean absolute difference
-COPY_TOLERANCE = 2.0  # what counts as a copy for the `clean` accuracy: JPEG re-encoding stays under it
 BLANK_STD = 1.0  # an image whose pixels vary less than this is blank (a constant frame)
 CANDIDATES = 5
 

@@ -154,6 +154,9 @@ class FitData:
     class_weight: dict | None = None
     checkpoint_dir: Path | None = None  # for Resumable models: where an interrupted fit resumes from
     on_epoch: Callable | None = None  # for ReportsEpochs models: called with (epoch, logs) after each epoch
+    # Each row's group of copies (fer_bench/data/copies.py), for a model that splits its rows (folds):
+    # a group stays on one side. None where its spec predates grouped splits, or resampling made rows.
+    groups: np.ndarray | None = None
 
 
 class Model(Part):
@@ -177,6 +180,12 @@ class Model(Part):
 
     def validation_plan(self) -> ValidationPlan | None:
         return None
+
+    def splits_training(self) -> bool:
+        """Whether its fit splits the Training rows it is given (a hold-out of real images, folds):
+        such a run's spec names the grouping its splits honour (fer_bench/data/copies.py)."""
+        plan = self.validation_plan()
+        return plan is not None and not plan.resample_first
 
     @abstractmethod
     def fit(self, data: FitData) -> dict | None:
@@ -315,11 +324,11 @@ class OutOfFold(ABC):
     run's Training probabilities, marked out of fold (SplitProbabilities.out_of_fold)."""
 
     @abstractmethod
-    def out_of_fold_proba(self, rows, X, y, seed) -> np.ndarray | None:
+    def out_of_fold_proba(self, rows, X, y, seed, groups=None) -> np.ndarray | None:
         """(len(rows), classes) probabilities of the Training images at data set `rows`, whose
-        features rows `X` and labels `y` a fit with `seed` was given, in that order; None where it
-        has none (an ensemble whose members' are not all out of fold). A loaded model gives the
-        same as the fitted one."""
+        features rows `X`, labels `y` and groups of copies `groups` (FitData.groups) a fit with `seed`
+        was given, in that order; None where it has none (an ensemble whose members' are not all out
+        of fold). A loaded model gives the same as the fitted one."""
 
 
 class DescribesCrops(ABC):

@@ -66,10 +66,11 @@ def complete(record: Record, dataset, store: RecordStore, cache, command=None) -
         train, y = fitting.training_rows(dataset, feature_set.covered)
         log.info(f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
                  f"Training images, seed {record.seed}")  # fmt: skip
-        fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes)
+        groups = fitting.training_groups(dataset, train, record.spec.split_groups)
+        fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes, groups=groups)
 
         split_rows = {split: dataset.indices(split) for split in record.predictions}
-        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed)
+        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed, record.spec.split_groups)
         if held_out is not None:
             split_rows[probabilities.HOLDOUT] = held_out
         by_split = probabilities.of_splits(model, dataset, feature_set, split_rows)

@@ -69,13 +69,14 @@ def holds_out(model):
     return plan is not None and not plan.resample_first
 
 
-def holdout_rows(model, dataset, covered, seed):
-    """The data set rows a fit of `model` with `seed` held out for validation, or None where it
-    holds none out (`holds_out`)."""
+def holdout_rows(model, dataset, covered, seed, grouping):
+    """The data set rows a fit of `model` with `seed` held out for validation (its splits grouped as
+    `grouping`, RunSpec.split_groups, says), or None where it holds none out (`holds_out`)."""
     if not holds_out(model):
         return None
     train, y = fitting.training_rows(dataset, covered)
-    return np.sort(train[fitting.holdout(y, seed, model.validation_plan())[1]])
+    groups = fitting.training_groups(dataset, train, grouping)
+    return np.sort(train[fitting.holdout(y, seed, model.validation_plan(), groups)[1]])
 
 
 def of_splits(model, dataset, features, split_rows: dict) -> dict:
@@ -87,22 +88,24 @@ def of_splits(model, dataset, features, split_rows: dict) -> dict:
     }  # fmt: skip
 
 
-def out_of_fold(model, dataset, features, seed) -> SplitProbabilities | None:
+def out_of_fold(model, dataset, features, seed, grouping) -> SplitProbabilities | None:
     """`model`'s out-of-fold probabilities of the Training images its fit with `seed` was given (it
-    may be fitted, or loaded from that run's weights); None where it has none (base.OutOfFold)."""
+    may be fitted, or loaded from that run's weights; its splits grouped as `grouping` says); None
+    where it has none (base.OutOfFold)."""
     if not isinstance(model, OutOfFold):
         return None
     train, y = fitting.training_rows(dataset, features.covered)
-    proba = model.out_of_fold_proba(train, features.X[train], y, seed)
+    groups = fitting.training_groups(dataset, train, grouping)
+    proba = model.out_of_fold_proba(train, features.X[train], y, seed, groups)
     if proba is None:
         return None
     return SplitProbabilities(train, dataset.labels[train], np.asarray(proba, dtype=np.float32), out_of_fold=True)
 
 
-def of_training(model, dataset, features, seed) -> SplitProbabilities:
+def of_training(model, dataset, features, seed, grouping) -> SplitProbabilities:
     """`model`'s probabilities on the Training images it was fitted on: out of fold where it has them,
     else in-sample."""
-    found = out_of_fold(model, dataset, features, seed)
+    found = out_of_fold(model, dataset, features, seed, grouping)
     if found is None:
         rows = fitting.training_rows(dataset, features.covered)[0]
         found = of_splits(model, dataset, features, {TRAIN_SPLIT: rows})[TRAIN_SPLIT]
@@ -234,7 +237,7 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     feature_set = features.extract(dataset, cache=cache)
     rows_of = {split: dataset.indices(split) for split in record.metrics}
     if HOLDOUT in wanted:
-        rows_of[HOLDOUT] = holdout_rows(model_part, dataset, feature_set.covered, record.seed)
+        rows_of[HOLDOUT] = holdout_rows(model_part, dataset, feature_set.covered, record.seed, record.spec.split_groups)
     if training:
         rows_of[TRAIN_SPLIT] = fitting.training_rows(dataset, feature_set.covered)[0]
     missing = {split: rows_of[split] for split in wanted if f"{split}/proba" not in kept}
@@ -243,7 +246,7 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     model = recorded_model(record, store, cache, features, feature_set, dataset)
     splits = of_splits(model, dataset, feature_set, {s: rows for s, rows in missing.items() if s != TRAIN_SPLIT})
     if TRAIN_SPLIT in missing:
-        splits[TRAIN_SPLIT] = of_training(model, dataset, feature_set, record.seed)
+        splits[TRAIN_SPLIT] = of_training(model, dataset, feature_set, record.seed, record.spec.split_groups)
     agreement = {
         split: float((p.predictions == decode_predictions(record.predictions[split])).mean())
         if split in record.predictions
@@ -266,7 +269,8 @@ def recorded_model(record: Record, store, cache, features, feature_set, dataset)
         return saved_model(record, store.root)
     model.use_runs(StoredRuns(store, cache, dataset), features, dataset)
     train, y = fitting.training_rows(dataset, feature_set.covered)
-    fitting.fit(model, record.part("resampler"), feature_set.X[train], y, record.seed, dataset.classes)
+    fitting.fit(model, record.part("resampler"), feature_set.X[train], y, record.seed, dataset.classes,
+                groups=fitting.training_groups(dataset, train, record.spec.split_groups))  # fmt: skip
     return model
 
 

@@ -73,12 +73,13 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
         t0 = time.perf_counter()
         history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
-                              checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id)  # fmt: skip
+                              checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id,
+                              groups=fitting.training_groups(dataset, train, spec.split_groups))  # fmt: skip
         t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     split_rows = {split: dataset.indices(split) for split in evaluation_splits(spec, dataset)}
-    held_out = probabilities.holdout_rows(setup.model, dataset, feature_set.covered, spec.seed)
+    held_out = probabilities.holdout_rows(setup.model, dataset, feature_set.covered, spec.seed, spec.split_groups)
     if held_out is not None:  # the images calibration may be fitted on
         split_rows[probabilities.HOLDOUT] = held_out
     by_split = probabilities.of_splits(setup.model, dataset, feature_set, split_rows)
@@ -90,7 +91,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         else:
             metrics[split] = scored
             predictions[split] = encode_predictions(kept.predictions)
-    out_of_fold = probabilities.out_of_fold(setup.model, dataset, feature_set, spec.seed)
+    out_of_fold = probabilities.out_of_fold(setup.model, dataset, feature_set, spec.seed, spec.split_groups)
     if out_of_fold is not None:  # what a student of this run learns
         by_split[TRAIN_SPLIT] = out_of_fold
     t_predict = time.perf_counter() - t0

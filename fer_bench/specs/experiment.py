@@ -2,10 +2,12 @@
 becomes on a data set and a Keras backend, whose hash is the run id.
 
 The run id names what was computed: the data set's fingerprint, every parameter (defaults
-included), each part's version and the Keras backend. A code change that bumps a part's version,
-or another backend, is a new run id, never a silent overwrite. The `config_id` leaves the versions
-and the backend out: it is the run id that records made before run ids named them carry, so
-reports can still find those records and mark them as made by other code.
+included), each part's version, the Keras backend and, for a model that splits the Training rows
+(a hold-out, folds), the grouping its splits honour (`split_groups`: fer_bench/data/copies.py). A
+code change that bumps a part's version, another backend or grouping is a new run id, never a
+silent overwrite. The `config_id` leaves the versions, the backend and the grouping out: it is the
+run id that records made before run ids named them carry, so reports can still find those
+records and mark them as made by other code (or with ungrouped splits).
 
 An experiment file (`experiments/NAME.toml`) reads as:
 
@@ -27,6 +29,7 @@ import json
 from dataclasses import dataclass
 
 from fer_bench import backend
+from fer_bench.data.copies import GROUPING
 from fer_bench.data.dataset import SPLITS
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
@@ -91,10 +94,13 @@ class RunSpec:
     backend: str  # the Keras backend
     labels: str = "fer2013"  # where the labels come from (fer_bench/data/labels.py)
     versioned: bool = True  # False: recorded before run ids named the backend and part versions (config_id)
+    # The grouping every split of the Training rows honours (data.copies.GROUPING), for a model that
+    # splits them; "" for one that does not, and for runs recorded before splits were grouped.
+    split_groups: str = ""
 
     def to_dict(self):
         """The spec as recorded, and hashed: an unversioned one without its backend."""
-        spec = ({"labels": self.labels} if self.labels != "fer2013" else {}) | {
+        spec = {
             "experiment": self.experiment,
             "data": self.data,
             "features": self.features.to_dict(),
@@ -104,6 +110,10 @@ class RunSpec:
             "test_splits": list(self.test_splits),
             "backend": self.backend,
         }
+        if self.split_groups:
+            spec = {"split_groups": self.split_groups} | spec
+        if self.labels != "fer2013":
+            spec = {"labels": self.labels} | spec
         return spec if self.versioned else {key: value for key, value in spec.items() if key != "backend"}
 
     @classmethod
@@ -112,7 +122,8 @@ class RunSpec:
         parts = {kind: PartSpec.from_dict(values[kind]) for kind in registry.KINDS}
         return cls(values["experiment"], values["data"], **parts, seed=values["seed"],
                    test_splits=tuple(values["test_splits"]), backend=values.get("backend", backend),
-                   labels=values.get("labels", "fer2013"), versioned="backend" in values)  # fmt: skip
+                   labels=values.get("labels", "fer2013"), versioned="backend" in values,
+                   split_groups=values.get("split_groups", ""))  # fmt: skip
 
     def part(self, kind) -> PartSpec:
         return getattr(self, kind)
@@ -128,7 +139,7 @@ class RunSpec:
 
 def config_id(spec: dict):
     """The hash of a recorded spec without its part versions and backend (see the module's doc)."""
-    bare = {key: value for key, value in spec.items() if key != "backend"}
+    bare = {key: value for key, value in spec.items() if key not in ("backend", "split_groups")}
     for kind in registry.KINDS:
         bare[kind] = {key: value for key, value in spec[kind].items() if key != "version"}
     return _hash(bare)
@@ -162,6 +173,7 @@ class Experiment:
             self.test_splits,
             keras_backend or backend.name(),
             self.labels.name,
+            split_groups=GROUPING if self.model.create("model").splits_training() else "",
         )
 
     def part(self, kind) -> PartSpec:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_bench.data.copies import copy_groups, grouped_folds, grouped_holdout
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
@@ -32,12 +33,14 @@ class TrainingRows:
 
     Every features variant the search can ask for is extracted up front (from the cache) and cut
     to the Training rows here; no reference to the data set is kept, so nothing an objective does
-    can reach PublicTest or PrivateTest.
+    can reach PublicTest or PrivateTest. `groups` are the rows' groups of copies, which every split
+    of a trial keeps together (fer_bench/data/copies.py).
     """
 
     def __init__(self, dataset, cache, variants):
         train = dataset.labelled(dataset.indices(TRAIN_SPLIT))
         self.labels = dataset.labels[train]
+        self.groups = copy_groups(dataset)[train]
         self.targets = None if dataset.targets is None else dataset.targets[train]  # soft labels, to train on
         self.classes = dataset.classes
         self._features = {}
@@ -72,26 +75,25 @@ def suggest(trial, search: Search) -> Experiment:
 
 
 def validation_score(experiment: Experiment, rows: TrainingRows, search: Search, seed, report=None):
-    """Mean validation metric of `experiment` over the hold-out or the k folds of Training."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
+    """Mean validation metric of `experiment` over the hold-out or the k folds of Training, each
+    group of copies on one side."""
     problem = experiment.setup().problem()
     if problem:
         raise FerBenchError(problem)
     X, covered = rows.features(experiment.features)
     y = rows.labels
-    everything = np.arange(len(y))
     if search.validation == "holdout":
-        fit, held = train_test_split(everything, test_size=search.holdout, stratify=y, random_state=seed)
-        splits = [(fit, held)]
+        splits = [grouped_holdout(y, rows.groups, search.holdout, seed)]
     else:
-        splits = list(StratifiedKFold(search.folds, shuffle=True, random_state=seed).split(everything, y))
+        fold = grouped_folds(y, rows.groups, search.folds, seed)
+        splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(search.folds)]
     scores = []
     for fit, held in splits:
         setup = experiment.setup()
         fit = fit[covered[fit]]
         targets = y if rows.targets is None else rows.targets
-        fitting.fit(setup.model, setup.resampler, X[fit], targets[fit], seed, rows.classes, on_epoch=report)
+        fitting.fit(setup.model, setup.resampler, X[fit], targets[fit], seed, rows.classes, on_epoch=report,
+                    groups=rows.groups[fit])  # fmt: skip
         evaluated = held[covered[held]]
         hits = (setup.model.predict_proba(X[evaluated]).argmax(axis=1) == y[evaluated]).sum() if len(evaluated) else 0
         denominator = len(held) if search.metric == "accuracy_all" else max(len(evaluated), 1)

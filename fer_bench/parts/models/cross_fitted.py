@@ -4,10 +4,12 @@ A student distilled from those learns what the teacher knows of unseen faces, no
 memorised: an ensemble fitted on all of Training is right on 86% of Training, 73% of PrivateTest.
 
 Folds are stratified by label and shuffled by the run's seed over the Training images in the order
-the harness fits them (data set order), identical inputs in one fold: FER2013 repeats images, and
-a copy that fitted on an image under another row would be scored on what it saw. `assign_folds`
-gives every image's fold again from the same rows and seed, so the out-of-fold probabilities can be
-checked, and computed again from the saved copies (`out_of_fold_proba`).
+the harness fits them (data set order), each group of copies in one fold (fer_bench/data/copies.py):
+FER2013 repeats images, and a copy that fitted on an image under another row would be scored on
+what it saw. Runs recorded before splits were grouped kept only identical inputs in one fold; their
+specs say so, and their folds are made as they were. `assign_folds` gives every image's fold again
+from the same rows and seed, so the out-of-fold probabilities can be checked, and computed again
+from the saved copies (`out_of_fold_proba`).
 
 Copy i is validated on fold i, the images it does not fit on. An inner model that picks its epoch
 on validation (`cnn`'s best epoch) so picks it on the images it is then scored on, which flatters
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_bench.data.copies import grouped_folds
 from fer_bench.parts import registry
 from fer_bench.parts.base import (
     BuildsOnRuns,
@@ -46,20 +49,15 @@ from fer_bench.parts.registry import register
 log = logging.getLogger("fer_bench")
 
 
-def assign_folds(X, y, seed, folds) -> np.ndarray:
+def assign_folds(X, y, seed, folds, groups=None) -> np.ndarray:
     """(n,) the fold of each fitting row (features `X`, labels or soft targets `y`): folds stratified
-    by label and shuffled by `seed`, rows with identical features in one fold."""
-    from sklearn.model_selection import StratifiedKFold
-
-    rows = np.ascontiguousarray(X).reshape(len(X), -1)
-    digests = np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows])
-    _, first, group = np.unique(digests, return_index=True, return_inverse=True)
-    strata = (y.argmax(axis=1) if y.ndim == 2 else y)[first]  # a group's label: its first row's
-    fold_of_group = np.empty(len(first), dtype=np.int64)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for fold, (_, held) in enumerate(splitter.split(np.zeros((len(first), 1)), strata)):
-        fold_of_group[held] = fold
-    return fold_of_group[group]
+    by label and shuffled by `seed`, each group of copies (`groups`) in one fold; without groups (a
+    run recorded before splits were grouped), rows with identical features in one fold."""
+    if groups is None:
+        rows = np.ascontiguousarray(X).reshape(len(X), -1)
+        digests = np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows])
+        groups = np.unique(digests, return_inverse=True)[1].ravel()
+    return grouped_folds(y.argmax(axis=1) if y.ndim == 2 else y, groups, folds, seed)
 
 
 @register("model", "cross-fitted")
@@ -88,6 +86,9 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
         inner = registry.get("model", params["inner"])
         return params | {"inner_params": inner.specified(params["inner_params"]), "inner_version": inner.version}
 
+    def splits_training(self):
+        return True  # into its folds
+
     def validate(self):
         copy = self._new_copy()
         if isinstance(copy, Pretrained) or not (isinstance(copy, SavesWeights) and isinstance(copy, ReportsEpochs)):
@@ -108,7 +109,7 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
         return registry.get("model", self.inner).create(self.inner_params)
 
     def fit(self, data):
-        fold = assign_folds(data.X, data.y, data.seed, self.folds)
+        fold = assign_folds(data.X, data.y, data.seed, self.folds, data.groups)
         self._copies, histories, trained_before = [], [], 0
         for i in range(self.folds):
             copy, history, earlier = self._fit_copy(i, data, fold == i, sum(map(_epochs, histories)))
@@ -153,8 +154,8 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
     def predict_proba(self, X):
         return np.mean([copy.predict_proba(X) for copy in self._copies], axis=0)
 
-    def out_of_fold_proba(self, rows, X, y, seed):
-        fold = assign_folds(X, y, seed, self.folds)
+    def out_of_fold_proba(self, rows, X, y, seed, groups=None):
+        fold = assign_folds(X, y, seed, self.folds, groups)
         held = [(fold == i, copy.predict_proba(X[fold == i])) for i, copy in enumerate(self._copies)]
         proba = np.empty((len(X), held[0][1].shape[1]), dtype=np.float32)
         for where, given in held:

@@ -150,7 +150,7 @@ class Ensemble(Model, BuildsOnRuns, OutOfFold):
         return soft_vote([self._models[i].predict_proba(self._feeds[i](X)) for i in used],
                          [self._chosen[i] for i in used], [self._temperatures[i] for i in used])  # fmt: skip
 
-    def out_of_fold_proba(self, rows, X, y, seed):
+    def out_of_fold_proba(self, rows, X, y, seed, groups=None):
         """The vote of the voting members' stored out-of-fold probabilities of `rows` (NaN rows where
         a member has none); None unless every voting member stored such."""
         voting = [i for i, weight in enumerate(self._chosen) if weight > 0]
