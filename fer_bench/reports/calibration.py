@@ -18,6 +18,7 @@ from fer_bench.runs import layout, probabilities
 from fer_bench.scoring import calibration
 
 REPORT_FILE = "calibration.md"
+UNGROUPED = "(ungrouped)"
 FIGURE_FILE = "reliability.png"
 
 
@@ -94,7 +95,7 @@ class CalibrationReport(Report[CalibrationInfo]):
         rows = [
             [r.experiment, r.seed, f"`{r.run_id}`", m["split"], m["n"], f"{100 * m['accuracy']:.2f}",
              f"{100 * m['confidence']:.2f}", *_figures(m["before"]),
-             f"{m['temperature']:.3f}" if m["temperature"] else "—",
+             _temperature(r, m),
              *(_figures(m["after"]) if m["after"] else ["—"] * 3)]
             for r, m in info.found
         ]  # fmt: skip
@@ -115,6 +116,8 @@ class CalibrationReport(Report[CalibrationInfo]):
             "Training probabilities), never on a test split; T > 1 means the",
             "model was over-confident. Temperature scaling leaves every prediction, so the accuracy, as it is.",
             "A run that held out no real images (its validation set was resampled, or it had none) has no T.",
+            f"{UNGROUPED}: a T fitted on a split made before splits kept copies together (fer_bench/data/copies.py):",
+            "some of the images it was fitted on have a copy among the images the run was fitted on.",
             "",
             tabulate(rows, headers, tablefmt="github", disable_numparse=True)
             if rows
@@ -133,6 +136,12 @@ class CalibrationReport(Report[CalibrationInfo]):
         if info.found:
             lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
         return "\n".join(lines)
+
+
+def _temperature(record, m):
+    if not m["temperature"]:
+        return "—"
+    return f"{m['temperature']:.3f}" + (f" {UNGROUPED}" if record.ungrouped_splits else "")
 
 
 def _figures(c: calibration.Calibration):

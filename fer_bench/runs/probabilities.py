@@ -13,7 +13,8 @@ stores them as it runs, an ensemble of such too): then `Training/out_of_fold` ma
 A run's temperature (scoring.calibration.Temperature), the one its probabilities are used with by
 `predict`, `evaluate` and ensembles, is fitted on its HOLDOUT probabilities alone, else on its
 out-of-fold Training ones, when first asked for (`temperature`, kept for the process while the file
-is unchanged): never on a test image. A run that stored neither (recorded before they were kept, or
+is unchanged): never on a test image. A run whose splits did not keep copies together (recorded
+before they did: Record.ungrouped_splits) says so in the log when its temperature is used. A run that stored neither (recorded before they were kept, or
 its fit held out no real images) has 1.0.
 
 A run records the path of its file; a run recorded before files were kept gets one from its saved
@@ -195,6 +196,9 @@ def temperature(root: Path, record: Record) -> Temperature:
     if key not in _temperatures:
         held = fitted_on(load(root, record, [s for s in (HOLDOUT, TRAIN_SPLIT) if s in stored_splits(root, record)]))
         _temperatures[key] = Temperature(why_none=_why_no_holdout(record)) if held is None else temperature_of(held)
+        if held is not None and record.ungrouped_splits:
+            log.info(f"run {record.run_id}: its temperature is fitted on Training images split before splits kept "
+                     "copies together: some have a copy among the images the run fitted on")  # fmt: skip
     return _temperatures[key]
 
 

@@ -15,6 +15,7 @@ recorded in, since its hash is the run id: one recorded before run ids named par
 unversioned (RunSpec.versioned), running on the backend its record's hardware names.
 """
 
+import functools
 import fcntl
 import json
 import logging
@@ -171,6 +172,16 @@ class Record:
 
     def model(self):
         return self.part("model")
+
+    @functools.cached_property
+    def ungrouped_splits(self) -> bool:
+        """Whether its fit split Training (a hold-out, folds) without keeping copies together: it was
+        recorded before splits were grouped (fer_bench/data/copies.py), so its held-out figures, and
+        a temperature fitted on its held-out or out-of-fold probabilities, are flattered by copies of
+        images it fitted on."""
+        if self.spec.split_groups or registry.find("model", self.spec.model.name) is None:
+            return False
+        return self.model().splits_training()
 
     def outdated_parts(self):
         """The parts whose code changed since this run ("kind/name vX, now vY"), [] if none did.
