@@ -70,7 +70,7 @@ def test_a_photo_collection_is_evaluated_recorded_and_ranked(results, photos, ca
 
     assert main(["evaluate", "tiny-cnn", "--data", str(photos), "--results", str(results), "--faces", "crop"]) == 0
     board = (results / "LEADERBOARD.md").read_text()
-    section = board[board.index("## Evaluated on labelled folders") : board.index("## Kaggle")]
+    section = board[board.index("## Evaluated on labelled folders") : board.index("## The study")]
     assert section.count("tiny-cnn (`") == 2 and "| auto (hog) " in section and "| crop " in section
     details = board[board.index("### Evaluated on labelled folders") :]
     assert details.count("tiny-cnn (`") == 2 and "recall per class" in details

@@ -3,13 +3,15 @@
 A configuration's seeds give its mean and standard deviation; its cost is what its runs took to
 train on the CPU, in CPU-minutes (wall seconds of `fit` x the cores the process had), counting the
 members an ensemble combines and the teacher a student learnt from, since a result built on other
-runs cost their training too.
+runs cost their training too. A configuration carries the recorded runs its seeds build on
+(analysis/provenance.py), so that what is true of them shows on it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fer_bench.analysis.provenance import builds_on, lineage
 from fer_bench.parts import registry
 from fer_bench.runs.records import Record
 
@@ -22,6 +24,7 @@ def configuration_id(record: Record) -> str:
 @dataclass
 class Configuration:
     runs: list  # its records, one per seed (the latest of each)
+    lineage: list = field(default_factory=list)  # the recorded runs its seeds build on, directly or through them
 
     @property
     def first(self) -> Record:
@@ -35,6 +38,16 @@ class Configuration:
     def seeds(self):
         return sorted(r.seed for r in self.runs)
 
+    @property
+    def older_code(self) -> bool:
+        """Whether the code of its parts, or of a recorded run it builds on, changed since they were recorded."""
+        return any(r.outdated_parts() for r in (*self.runs, *self.lineage))
+
+    @property
+    def accelerators(self) -> list[str]:
+        """The accelerators its runs, or the recorded runs they build on, trained on, each once."""
+        return list(dict.fromkeys(a for r in (*self.runs, *self.lineage) if (a := r.hardware.get("accelerator"))))
+
     def accuracies(self, split):
         """Each seed's accuracy over all images of `split`, as fractions."""
         return np.array([r.metrics[split].accuracy_all for r in self.runs if split in r.metrics])
@@ -45,13 +58,20 @@ class Configuration:
         return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)
 
 
-def fold(records) -> list[Configuration]:
+def fold(records, by_run_id=None) -> list[Configuration]:
     """`records` grouped by configuration, in the order of their first run; one record per seed
-    (the last one given). Evaluations of a saved model are grouped by how they cut the faces too."""
+    (the last one given). Evaluations of a saved model are grouped by how they cut the faces too.
+    `by_run_id`: the records the runs may build on, by run id (each configuration's lineage)."""
     groups = {}
     for record in records:
         groups.setdefault((configuration_id(record), faces_cut(record)), {})[record.seed] = record
-    return [Configuration(list(by_seed.values())) for by_seed in groups.values()]
+    folded = [list(by_seed.values()) for by_seed in groups.values()]
+    return [Configuration(runs, _lineage(runs, by_run_id or {})) for runs in folded]
+
+
+def _lineage(runs, by_run_id) -> list[Record]:
+    """The recorded runs that any of `runs` builds on, directly or through them, each once."""
+    return list({r.run_id: r for run in runs for r in lineage(run, by_run_id)}.values())
 
 
 def faces_cut(record: Record) -> tuple | None:
@@ -106,11 +126,6 @@ def training_seconds(record: Record) -> float:
     return record.timings.get("fit", 0.0) + record.timings.get("fit_earlier_attempts", 0.0)
 
 
-def builds_on(record: Record) -> list[str]:
-    """The run ids of the runs it builds on: an ensemble's members, a student's teacher."""
-    return [m["run_id"] for m in (record.selection or {}).get("members", [])]
-
-
 def training_cpu_minutes(record: Record, by_run_id: dict) -> float | None:
     """What `record` cost to train in CPU-minutes, its members' or teacher's included (looked up in
     `by_run_id`); None where it ran on an accelerator, or a member is not recorded."""
@@ -119,13 +134,6 @@ def training_cpu_minutes(record: Record, by_run_id: dict) -> float | None:
     own = training_seconds(record) * record.hardware.get("cores", 1) / 60
     costs = [training_cpu_minutes(by_run_id[m], by_run_id) if m in by_run_id else None for m in builds_on(record)]
     return None if None in costs else own + sum(costs)
-
-
-def trained_on_accelerator(record: Record, by_run_id: dict) -> bool:
-    """Whether it, or a recorded run it builds on, trained on an accelerator."""
-    return bool(record.hardware.get("accelerator")) or any(
-        trained_on_accelerator(by_run_id[m], by_run_id) for m in builds_on(record) if m in by_run_id
-    )
 
 
 def pareto_front(points) -> set:

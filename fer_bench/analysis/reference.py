@@ -1,5 +1,7 @@
 """Published figures the leaderboard is read against (percent)."""
 
+from dataclasses import dataclass
+
 KAGGLE_TEAMS = 56
 # Private-board scores of the top 10 of 56 teams; only the winner is named in our sources.
 KAGGLE_TOP10 = (
@@ -14,6 +16,44 @@ KAGGLE_TOP10 = (
     ("9th", 63.1),
     ("10th", 62.1),
 )
+
+# Published FER2013 figures on PrivateTest (all its images), with how each chose its model.
+FER2013_PUBLISHED = (
+    ("Pramerdorfer & Kampel 2016", 75.2, "ensemble of CNNs"),
+    ("Khaireddin & Chen 2021", 73.28, "single VGG-style net, chosen on PrivateTest"),
+)
+KAGGLE_SOURCE = f"Kaggle 2013 private board, of {KAGGLE_TEAMS} teams"
+PUBLISHED_SOURCE = "published"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published PrivateTest figure (all 3,589 images, FER2013's labels) ranked among a board's configurations."""
+
+    mark: str  # in the rank column: "K1" to "K10" for a Kaggle place, "ref" for a paper
+    name: str
+    accuracy: float  # percent
+    source: str  # KAGGLE_SOURCE or PUBLISHED_SOURCE
+    how: str = ""  # how it chose its model, where published
+
+
+REFERENCES = tuple(sorted(
+    [Reference(f"K{place}", team, score, KAGGLE_SOURCE) for place, (team, score) in enumerate(KAGGLE_TOP10, 1)]
+    + [Reference("ref", name, score, PUBLISHED_SOURCE, how) for name, score, how in FER2013_PUBLISHED],
+    key=lambda reference: -reference.accuracy,
+))  # fmt: skip
+
+
+def among(ranked, percent_of, references=REFERENCES) -> list:
+    """`ranked` (best first) with `references` placed by accuracy (`percent_of` an item: its accuracy in
+    percent); an item ranks above a reference only when more accurate, as `kaggle_place` has it."""
+    merged, pending = [], list(references)
+    for item in ranked:
+        while pending and pending[0].accuracy >= percent_of(item):
+            merged.append(pending.pop(0))
+        merged.append(item)
+    return merged + pending
+
 
 # The study's own model (reference/face_emotions_model_...h5) on the study's own embeddings;
 # tests/test_reference.py re-measures these from ../shared/fer2013/reference.

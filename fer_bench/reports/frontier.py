@@ -23,9 +23,9 @@ from fer_bench.analysis.configurations import (
     family,
     fold,
     pareto_front,
-    trained_on_accelerator,
     training_cpu_minutes,
 )
+from fer_bench.analysis.provenance import trained_on_accelerator
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
 from fer_bench.reports.leaderboard import OUTDATED, boards, configuration_names, outdated
@@ -75,7 +75,7 @@ def _panel(group, by_run_id) -> Panel:
     first = group[0]
     split = first.split
     title = f"{first.data.name}, {'FER+ majority' if first.ferplus else 'FER2013'} labels"
-    folded = [(c, board) for board in group for c in fold(board.runs)]
+    folded = [(c, board) for board in group for c in fold(board.runs, by_run_id)]
     points = []
     for (c, board), name in zip(folded, configuration_names([c for c, _ in folded])):
         costs = [training_cpu_minutes(r, by_run_id) for r in c.runs]
@@ -126,7 +126,8 @@ class FrontierReport(Report[FrontierInfo]):
             "trained in as many CPU-minutes or fewer is more accurate. A configuration without a CPU cost (trained",
             "on an accelerator or built on runs that were, trained elsewhere, or built on runs not recorded here)",
             "stands beside the axis, on no front. Accuracy over all images of the split, in %. "
-            f"{OUTDATED} (hollow in the figure): recorded by earlier code of its parts (see the leaderboard).",
+            f"{OUTDATED} (hollow in the figure): recorded by earlier code of its parts, or built on runs that were",
+            "(see the leaderboard).",
             "",
             f"![accuracy against training CPU-minutes]({layout.FRONTIER_FIGURE})",
             "",

@@ -7,11 +7,15 @@ fingerprint, never by where the data set lies on a machine.
 
 A board's main table has a row per configuration (analysis/configurations.py: a spec but for its
 seed), its seeds folded into mean +/- standard deviation, ranked by that mean accuracy over all images
-of the report split (records.report_split). Configurations whose parts' code has changed since they
-were recorded are ranked apart, below it: `fer-bench run NAME` computes them again under a new run
-id. Every run, each seed apart and with every column (parts and parameters, accuracy on the covered
-images, macro-F1, PublicTest, the Kaggle place, ...), is in the board's details at the end of the
-file, which the main table links.
+of the report split (records.report_split). Provenance propagates (analysis/provenance.py): a
+configuration built on recorded runs (an ensemble's members, a student's teacher, and theirs) is
+shown with their code and hardware. Configurations whose parts' code, or that of a run they build on,
+has changed since they were recorded are ranked apart, below it: `fer-bench run NAME` computes them
+again under a new run id. On FER2013's labels and PrivateTest, the Kaggle 2013 top 10 and published
+figures (analysis/reference.py) are ranked among the current code's configurations. Every run, each
+seed apart and with every column (parts and parameters, accuracy on the covered images, macro-F1,
+PublicTest, the Kaggle place, ...), is in the board's details at the end of the file, which the main
+table links. Each heading and column names the images and classes its accuracy is computed on.
 
 Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/analysis/yardsticks.py), every
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
@@ -39,7 +43,6 @@ from tabulate import tabulate
 from fer_bench.analysis import ferplus_modes, yardsticks
 from fer_bench.analysis.configurations import (
     Configuration,
-    builds_on,
     configuration_id,
     distinct_names,
     faces_cut,
@@ -47,13 +50,17 @@ from fer_bench.analysis.configurations import (
     fold,
     training_seconds,
 )
+from fer_bench.analysis.provenance import older_code
 from fer_bench.analysis.reference import (
     BARSOUM_BY_MODE,
     FERPLUS_PUBLISHED,
     KAGGLE_TEAMS,
     KAGGLE_TOP10,
     MODE_NAMES,
+    REFERENCES,
     STUDY,
+    Reference,
+    among,
     kaggle_place,
 )
 from fer_bench.parts import registry
@@ -65,6 +72,7 @@ from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
 from fer_bench.specs import files
 
 OUTDATED = "†"
+KAGGLE_MARKS = f"K1 to K{len(KAGGLE_TOP10)}"  # the rank column of the Kaggle places among a board's rows
 SELECTED = "(selection)"
 
 
@@ -74,6 +82,7 @@ class Board:
     split: str
     runs: list
     elsewhere: bool = False  # runs of models trained elsewhere (trained_elsewhere)
+    by_run_id: dict = field(default_factory=dict)  # every ok record, for the runs these build on
 
     @property
     def ferplus(self):
@@ -90,11 +99,18 @@ class Board:
         """Its data set's layout, name and fingerprint (a FER+ board's: its images')."""
         d = self.data
         if self.ferplus:
-            return f"FER+ labels: {d.layout} `{d.name}` (images `{d.images}`)"
+            return f"FER+ labels: {d.layout} `{d.name}` ({self.split}: {self.scored_on}; images `{d.images}`)"
         about = f"{d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)"
         if self.evaluated:
             return f"Evaluated on {about}"
         return f"Trained elsewhere: {about}" if self.elsewhere else about
+
+    @property
+    def scored_on(self):
+        """The images and classes of its split that its accuracy is computed on: all those labelled."""
+        m = self.runs[0].metrics[self.split]
+        labelled = " with a FER+ majority" if self.ferplus else ""
+        return f"all {m.n_total - m.n_unlabelled} images{labelled}, {len(self.data.classes)} classes"
 
     @property
     def anchor(self):
@@ -123,6 +139,8 @@ def latest_per_run(records):
 
 
 def boards(records):
+    records = list(records)
+    by_run_id = {r.run_id: r for r in records if r.ok}
     groups = {}
     for record in latest_per_run(records):
         elsewhere = record.evaluation is None and trained_elsewhere(record)
@@ -133,14 +151,13 @@ def boards(records):
     for (_, elsewhere), runs in sorted(groups.items(), key=order):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
-        result.append(Board(runs[0].data, split, ranked, elsewhere))
+        result.append(Board(runs[0].data, split, ranked, elsewhere, by_run_id))
     return result
 
 
 def outdated(configuration: Configuration) -> bool:
-    """Whether its parts' code has changed since it was recorded (the same for all its seeds: part
-    versions are in the spec)."""
-    return bool(configuration.first.outdated_parts())
+    """Whether its parts' code, or that of a recorded run it builds on, has changed since recorded."""
+    return configuration.older_code
 
 
 @dataclass
@@ -164,8 +181,17 @@ class BoardView:
 
     @property
     def older(self) -> list:
-        """The configurations ranked apart: recorded by code of their parts that has changed since."""
+        """The configurations ranked apart: recorded by code of their parts, or built on runs recorded by
+        code of theirs, that has changed since."""
         return [c for c in self.configurations if not self.board.evaluated and outdated(c)]
+
+    @property
+    def references(self) -> tuple:
+        """The published figures ranked among its current configurations: on FER2013's labels and
+        PrivateTest, for runs trained here."""
+        board = self.board
+        kaggle = board.split == REPORT_SPLIT and not (board.ferplus or board.evaluated or board.elsewhere)
+        return REFERENCES if kaggle else ()
 
 
 @dataclass
@@ -193,7 +219,7 @@ def shown_params(found, listed) -> dict:
 def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> BoardView:
     """The board with what its yardsticks add; `records`, every record, for the FER+ modes of grids."""
     measured = yard.splits.get(board.split) if yard else None
-    ranked = sorted(fold(board.runs), key=lambda c: -c.mean_std(board.split)[0])
+    ranked = sorted(fold(board.runs, board.by_run_id), key=lambda c: -c.mean_std(board.split)[0])
     view = BoardView(board, yard is not None, ranked)
     if measured is not None:
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
@@ -209,9 +235,10 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> Board
     return view
 
 
-def _experiment(record: Record):
-    """Its experiment (an evaluation's: the evaluated model's), marked where its code changed."""
-    return record.experiment.split("@")[0] + (f" {OUTDATED}" if record.outdated_parts() else "")
+def _experiment(record: Record, board: Board):
+    """Its experiment (an evaluation's: the evaluated model's), marked where its code, or that of a run it
+    builds on, changed."""
+    return record.experiment.split("@")[0] + (f" {OUTDATED}" if older_code(record, board.by_run_id) else "")
 
 
 def configuration_names(configurations):
@@ -248,17 +275,28 @@ def _run_seconds(record: Record):
     return record.timings["total"] + record.timings.get("fit_earlier_attempts", 0.0)
 
 
+def _places(runs) -> list:
+    """Where `runs` computed, each place once, accelerators first."""
+    return list(dict.fromkeys(_hardware(r) for r in sorted(runs, key=lambda r: not r.hardware.get("accelerator"))))
+
+
 def _time_on(runs, seconds, added="") -> str:
     """The mean over `runs` of `seconds` (of a run), whether a fit was resumed, `added`, and where they ran."""
     text = _duration(float(np.mean([seconds(r) for r in runs])))
     text += ", resumed" if any("fit_earlier_attempts" in r.timings for r in runs) else ""
-    return f"{text}{added}, {' / '.join(dict.fromkeys(_hardware(r) for r in runs))}"
+    return f"{text}{added}, {' / '.join(_places(runs))}"
 
 
-def _training_on(runs) -> str:
-    """Their fits' mean time and where they ran, naming the recorded runs they build on, whose training is theirs."""
-    others = len(builds_on(runs[0]))
-    return _time_on(runs, training_seconds, f" + {others} run{'s' if others > 1 else ''}" if others else "")
+def _training_on(configuration: Configuration) -> str:
+    """Its fits' mean time and where they ran, and the recorded runs it builds on (directly or through
+    them), whose training is theirs, with where they ran where that is not where it did."""
+    runs, built_on = configuration.runs, configuration.lineage
+    if not built_on:
+        return _time_on(runs, training_seconds)
+    count = f" + {len(built_on)} run{'s' if len(built_on) > 1 else ''}"
+    if set(_places(built_on)) <= set(_places(runs)):
+        return _time_on(runs, training_seconds, count)
+    return f"{_time_on(runs, training_seconds)}{count} on {' / '.join(_places(built_on))}"
 
 
 def _selected_on(record: Record, split):
@@ -285,21 +323,47 @@ def _rank_change(before, after):
     return "=" if before == after else (f"↑{before - after}" if after < before else f"↓{after - before}")
 
 
-def summary_table(view: BoardView, configurations) -> str:
-    """A main table: a row per configuration, its seeds folded (the yardsticks' columns: their mean)."""
+def _published(reference: Reference) -> str:
+    """A reference's accuracy as published (in %), with no fewer than two decimals."""
+    score = reference.accuracy
+    return f"{score:.2f}" if round(score, 2) == score else f"{score:g}"
+
+
+def _reference_source(reference: Reference) -> str:
+    return reference.source + (f": {reference.how}" if reference.how else "")
+
+
+def _in_board_order(configurations, references, split):
+    """(rank, configuration, its name) per configuration, ranked as given, with (its mark, reference, None)
+    per reference among them (analysis/reference.among)."""
+    names = dict(zip(map(id, configurations), configuration_names(configurations)))
+    ranks = {id(c): rank for rank, c in enumerate(configurations, start=1)}
+    return [(item.mark, item, None) if isinstance(item, Reference) else (ranks[id(item)], item, names[id(item)])
+            for item in among(configurations, lambda c: 100 * c.mean_std(split)[0], references)]  # fmt: skip
+
+
+def summary_table(view: BoardView, configurations, references=()) -> str:
+    """A main table: a row per configuration, its seeds folded (the yardsticks' columns: their mean), and a
+    row per reference among them."""
     board, split = view.board, view.board.split
-    headers = ["#", "experiment", f"{split} acc. (all images)", "seeds"]
-    headers += ["clean acc."] if view.clean is not None else []
-    headers += ["FER+ acc."] if view.ferplus is not None else []
+    headers = ["#", "experiment", f"{split} acc. ({board.scored_on})", "seeds"]
+    if view.clean is not None:
+        headers.append(f"clean acc. ({next(iter(view.clean.values())).n} images)")
+    if view.ferplus is not None:
+        n_ferplus = next(iter(view.ferplus.values()))[0].n
+        headers.append(f"FER+ acc. ({n_ferplus} images, {len(board.data.classes)} classes)")
     headers += ["coverage", "run time (on)" if board.elsewhere else "training (on)", "run id"]
     rows = []
-    for rank, (c, name) in enumerate(zip(configurations, configuration_names(configurations)), start=1):
+    for rank, c, name in _in_board_order(configurations, references, split):
+        if name is None:
+            rows.append([rank, f"_{c.name}_", _published(c)] + [""] * (len(headers) - 5) + [_reference_source(c), ""])
+            continue
         row = [rank, name, _mean_std(c, split), len(c.runs)]
         if view.clean is not None:
             row.append(_percent(np.mean([view.clean[r.run_id].accuracy for r in c.runs])))
         if view.ferplus is not None:
             row.append(_percent(np.mean([view.ferplus[r.run_id][0].accuracy for r in c.runs])))
-        time = _time_on(c.runs, _run_seconds) if board.elsewhere else _training_on(c.runs)
+        time = _time_on(c.runs, _run_seconds) if board.elsewhere else _training_on(c)
         rows.append(row + [_coverage(c, split), time, f"`{configuration_id(c.first)}`"])
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -329,7 +393,7 @@ def board_table(view: BoardView, shown):
     kaggle = board.split == REPORT_SPLIT and not board.ferplus
     headers = ["#", "experiment", "seed", "features", "resampler", "model"]
     headers += ["trained on"] if board.ferplus else []
-    headers += [f"{board.split} acc. (all images)"]
+    headers += [f"{board.split} acc. ({board.scored_on})"]
     if clean is not None:
         headers += [f"clean acc. ({next(iter(clean.values())).n} images without a copy in Training)"]
     headers += ["evaluated (coverage)", "acc. on evaluated", "macro-F1"]
@@ -341,7 +405,7 @@ def board_table(view: BoardView, shown):
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [rank, _experiment(r), r.seed, _describe(spec.features, shown), spec.resampler.name,
+        row = [rank, _experiment(r, board), r.seed, _describe(spec.features, shown), spec.resampler.name,
                _describe(spec.model, shown)]  # fmt: skip
         row += [r.data.labels.removeprefix("ferplus-")] if board.ferplus else []
         row += [_percent(m.accuracy_all)]
@@ -369,7 +433,7 @@ def evaluation_table(board: Board, shown):
     for rank, r in enumerate(board.runs, start=1):
         m, how = r.metrics[board.split], r.evaluation
         recall = m.recall_text(name_width=3, digits=0)
-        rows.append([rank, f"{_experiment(r)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
+        rows.append([rank, f"{_experiment(r, board)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
                      _describe(r.spec.model, shown), _faces(r), _percent(m.accuracy_all),
                      f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
                      _percent(m.macro_f1), recall, how["n_refused"], _time_on([r], _run_seconds),
@@ -391,7 +455,7 @@ def seen_table(view: BoardView):
     headers += ["run id"]
     rows = []
     for r in board.runs:
-        row = [_experiment(r), r.spec.model.params.get("trained_on", "")]
+        row = [_experiment(r, board), r.spec.model.params.get("trained_on", "")]
         if view.copied is not None:
             copied, rest = view.copied[r.run_id].accuracy, view.clean[r.run_id].accuracy
             row += [_percent(copied), _percent(rest), f"{100 * (copied - rest):+.2f}"]
@@ -405,19 +469,47 @@ def seen_table(view: BoardView):
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
+def _trained_where(configurations) -> str:
+    """Whether any of them trained on an accelerator, or built on a run that did, and which."""
+    accelerated = [c for c in configurations if c.accelerators]
+    if not accelerated:
+        return "All of them, and the runs they build on, trained on CPU cores."
+    names = ", ".join(dict.fromkeys(a for c in accelerated for a in c.accelerators))
+    return (f"{len(accelerated)} of them trained on a GPU ({names}), or built on runs that did: their training column "
+            "names it.")  # fmt: skip
+
+
+def _main_caption(view: BoardView) -> str:
+    """The sentence over a board's main table: what it ranks, on which images, and where they trained."""
+    board = view.board
+    among_them = (f", among the Kaggle 2013 top {len(KAGGLE_TOP10)} ({KAGGLE_MARKS}) and published figures (ref)"
+                  if view.references else "")  # fmt: skip
+    ranked = f"by mean {board.split} accuracy ({board.scored_on}){among_them}."
+    if board.elsewhere:
+        return f"Networks trained elsewhere, run by the current code, {ranked}"
+    return f"Configurations of the current code (the runs they build on too), {ranked} {_trained_where(view.current)}"
+
+
 def _ranked(view: BoardView):
     """The board's main table, the link to its details, and its configurations of older code apart."""
-    table = evaluation_summary if view.board.evaluated else summary_table
-    lines = [table(view, view.current) if view.current else "_No run of the current code yet._", "",
-             f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]  # fmt: skip
-    if view.older:
+    if view.board.evaluated:
+        lines = [evaluation_summary(view, view.current)]
+    elif view.current:
+        lines = [_main_caption(view), "", summary_table(view, view.current, view.references)]
+    else:
+        lines = ["_No run of the current code yet._"]
+    lines += ["", f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]
+    if view.older:  # never on an evaluation board
         lines += [
             f"### Older code {OUTDATED}",
             "",
-            "These configurations' parts have changed since they were recorded (or they were recorded before run ids",
-            "named part versions and the Keras backend): `fer-bench run NAME` computes them with the current code.",
+            "These configurations' parts, or those of the recorded runs they build on (an ensemble's members, a",
+            "student's teacher), have changed since they were recorded (or they were recorded before run ids named",
+            "part versions and the Keras backend): `fer-bench run NAME` computes them with the current code, once",
+            "the runs they build on are computed again."
+            + ("" if view.board.elsewhere else f" {_trained_where(view.older)}"),
             "",
-            table(view, view.older),
+            summary_table(view, view.older),
             "",
         ]
     return lines
@@ -563,16 +655,18 @@ class LeaderboardReport(Report[LeaderboardInfo]):
             "protocol) counts as wrong, and `coverage` is the share of images it scored. `clean acc.`: on the test",
             "images without a copy in Training; `FER+ acc.`: against the FER+ majority label. `training`: its fit's",
             "wall time (mean over seeds) and where it ran; `+ N runs`: it builds on N recorded runs (an ensemble's",
-            "members, a student's teacher), whose training is theirs. `run id`: the configuration's (its seed 0's).",
-            f"Configurations of code changed since they were recorded ({OUTDATED}) rank apart, below each board;",
-            "each board's details, at the end, hold every run and every column.",
+            "members, a student's teacher, and the runs they build on), whose training is theirs, and where they ran",
+            "if elsewhere. `run id`: the configuration's (its seed 0's). Configurations of code changed since they",
+            f"were recorded, or built on runs that were ({OUTDATED}), rank apart, below each board. On FER2013's",
+            f"PrivateTest, the Kaggle 2013 private board's top {len(KAGGLE_TOP10)} ({KAGGLE_MARKS}, of {KAGGLE_TEAMS} "
+            "teams) and published figures (ref) rank among the current code's configurations, on all 3,589 images.",
+            "Each board's details, at the end, hold every run and every column, with the Kaggle place of each.",
             "",
         ]
         if not info.views:
             lines += ["_No runs recorded yet._", ""]
         for view in info.views:
             lines += _board_section(view)
-        kaggle = [[i, team, f"{score:g}"] for i, (team, score) in enumerate(KAGGLE_TOP10, 1)]
         study = [
             [
                 split,
@@ -583,10 +677,6 @@ class LeaderboardReport(Report[LeaderboardInfo]):
             for split in ("PublicTest", "PrivateTest")
         ]
         lines += [
-            f"## Kaggle 2013 private leaderboard, top 10 of {KAGGLE_TEAMS} teams (all 3,589 PrivateTest images)",
-            "",
-            tabulate(kaggle, ["place", "team", "accuracy %"], tablefmt="github", disable_numparse=True),
-            "",
             "## The study",
             "",
             f"Reported: {STUDY['reported_accuracy']:.0f}% accuracy. Measured with the study's own model and",
@@ -625,20 +715,30 @@ class LeaderboardReport(Report[LeaderboardInfo]):
 
 
 def headline(info: LeaderboardInfo, results: str, top=10):
-    """The README's block: the first board's best configurations of the current code, and links to the
-    whole board and the frontier; `results`: the results folder, relative to the README."""
+    """The README's block: the top of the first board's main table, down to its `top`-th configuration of
+    the current code, the references among them included, and links to the whole board and the frontier;
+    `results`: the results folder, relative to the README."""
     if not info.views:
         return "_No runs recorded yet._"
     view = info.views[0]
     board, best = view.board, view.current[:top]
-    rows = [[rank, name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c.runs)]
-            for rank, (c, name) in enumerate(zip(best, configuration_names(view.current)), start=1)]  # fmt: skip
-    headers = ["#", "experiment", "family", f"{board.split} acc. (all images)", "seeds", "training (on)"]
+    ordered = _in_board_order(view.current, view.references, board.split)
+    configuration_rows = [i for i, (_, _, name) in enumerate(ordered) if name is not None]
+    shown = ordered[: configuration_rows[len(best) - 1] + 1] if best else []
+    rows = [[rank, f"_{c.name}_", "reference", _published(c), "", _reference_source(c)] if name is None
+            else [rank, name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c)]
+            for rank, c, name in shown]  # fmt: skip
+    headers = ["#", "experiment", "family", f"{board.split} acc. ({board.scored_on})", "seeds", "training (on)"]
+    references = ", with the published figures ranked among them" if view.references else ""
+    marks = (f" {KAGGLE_MARKS}: the Kaggle 2013 private board's top {len(KAGGLE_TOP10)}; ref: a paper."
+             if view.references else "")  # fmt: skip
     lines = [
         tabulate(rows, headers, tablefmt="github", disable_numparse=True),
         "",
-        f"The {len(best)} best configurations of the current code on {board.title}.",
-        "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran.",
+        f"The {len(best)} best configurations of the current code (the runs they build on too) on {board.title}"
+        f"{references}. {_trained_where(best)}",
+        "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran,",
+        f"with the recorded runs it builds on.{marks}",
         f"Every board, older code and every column: [{results}/{layout.LEADERBOARD}]({results}/{layout.LEADERBOARD}).",
     ]
     if info.frontier:
