@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis import ferplus_modes, yardsticks
+from fer_bench.analysis import ferplus_modes, ranks, yardsticks
 from fer_bench.analysis.configurations import (
     Configuration,
     builds_on,
@@ -65,6 +65,7 @@ from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
 from fer_bench.specs import files
 
 OUTDATED = "†"
+ONE_SEED = "¹"
 SELECTED = "(selection)"
 
 
@@ -155,6 +156,7 @@ class BoardView:
     ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
     copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
     modes: list = field(default_factory=list)  # ferplus_modes.ModeRow: a FER+ board's modes that grids compare
+    ranks: dict = field(default_factory=dict)  # "current", "older" -> ranks.Ranks of that table; none without labels
 
     @property
     def current(self) -> list:
@@ -197,6 +199,10 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> Board
     view = BoardView(board, yard is not None, ranked)
     if measured is not None:
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+        truth = yardsticks.own_truth(board.runs[0], measured)
+        tables = {"current": view.current, "older": view.older}
+        view.ranks = {name: ranks.rank_configurations(table, truth, board.split)
+                      for name, table in tables.items() if len(table) > 1}  # fmt: skip
         if board.elsewhere:
             view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
         if not board.ferplus:
@@ -285,6 +291,33 @@ def _rank_change(before, after):
     return "=" if before == after else (f"↑{before - after}" if after < before else f"↓{after - before}")
 
 
+def _rank(view: BoardView, configuration: Configuration, rank) -> str:
+    """The rank, with the interval of its ranks where it has one (ranks.py), marked where one seed
+    borrows the table's seeds' spread."""
+    key = configuration.first.run_id
+    interval = next((table.intervals[key] for table in view.ranks.values() if key in table.intervals), None)
+    if interval is None:
+        return str(rank)
+    return f"{rank} ({interval.low}–{interval.high})" + (ONE_SEED if interval.borrowed else "")
+
+
+def _ranks_note(table: ranks.Ranks | None) -> list:
+    """What the intervals beside a table's ranks are, as lines below it; none without intervals."""
+    if table is None:
+        return []
+    note = (f"`#`: the rank and, in brackets, its {100 * ranks.LEVEL:.0f}% interval: the ranks it takes in "
+            f"{ranks.N_REPLICATES} replicates that resample the test images (the same ones for every row) and draw "
+            "each row's seeds' spread, the lowest and highest 2.5% left out (docs/ranks.md)")  # fmt: skip
+    if table.pooled_std is not None:
+        note += (f"; {ONE_SEED} one seed: its spread is the pooled seed standard deviation of the rows with several "
+                 f"({_percent(table.pooled_std)} points)")  # fmt: skip
+    else:
+        note += "; no row has several seeds: the intervals count the test images alone"
+    if table.missing:
+        note += f"; {table.missing} without per-image predictions: no interval"
+    return [note + ".", ""]
+
+
 def summary_table(view: BoardView, configurations) -> str:
     """A main table: a row per configuration, its seeds folded (the yardsticks' columns: their mean)."""
     board, split = view.board, view.board.split
@@ -294,7 +327,7 @@ def summary_table(view: BoardView, configurations) -> str:
     headers += ["coverage", "run time (on)" if board.elsewhere else "training (on)", "run id"]
     rows = []
     for rank, (c, name) in enumerate(zip(configurations, configuration_names(configurations)), start=1):
-        row = [rank, name, _mean_std(c, split), len(c.runs)]
+        row = [_rank(view, c, rank), name, _mean_std(c, split), len(c.runs)]
         if view.clean is not None:
             row.append(_percent(np.mean([view.clean[r.run_id].accuracy for r in c.runs])))
         if view.ferplus is not None:
@@ -409,6 +442,7 @@ def _ranked(view: BoardView):
     """The board's main table, the link to its details, and its configurations of older code apart."""
     table = evaluation_summary if view.board.evaluated else summary_table
     lines = [table(view, view.current) if view.current else "_No run of the current code yet._", "",
+             *_ranks_note(view.ranks.get("current")),
              f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]  # fmt: skip
     if view.older:
         lines += [
@@ -419,6 +453,7 @@ def _ranked(view: BoardView):
             "",
             table(view, view.older),
             "",
+            *_ranks_note(view.ranks.get("older")),
         ]
     return lines
 
@@ -631,7 +666,7 @@ def headline(info: LeaderboardInfo, results: str, top=10):
         return "_No runs recorded yet._"
     view = info.views[0]
     board, best = view.board, view.current[:top]
-    rows = [[rank, name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c.runs)]
+    rows = [[_rank(view, c, rank), name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c.runs)]
             for rank, (c, name) in enumerate(zip(best, configuration_names(view.current)), start=1)]  # fmt: skip
     headers = ["#", "experiment", "family", f"{board.split} acc. (all images)", "seeds", "training (on)"]
     lines = [
@@ -639,6 +674,7 @@ def headline(info: LeaderboardInfo, results: str, top=10):
         "",
         f"The {len(best)} best configurations of the current code on {board.title}.",
         "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran.",
+        *_ranks_note(view.ranks.get("current"))[:1],
         f"Every board, older code and every column: [{results}/{layout.LEADERBOARD}]({results}/{layout.LEADERBOARD}).",
     ]
     if info.frontier:
