@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std, paired_bootstrap_ci
+from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std, paired_bootstrap_ci, rank_intervals
 
 
 def test_mcnemar_exact_on_a_hand_made_table():
@@ -64,3 +64,34 @@ def test_mean_std():
     assert mean_std([0.5]) == (0.5, 0.0)
     mean, std = mean_std([0.5, 0.6, 0.7])
     assert mean == pytest.approx(0.6) and std == pytest.approx(0.1)
+
+
+def _simulated(accuracies, n_images, seed=4):
+    """(configurations x images) 0/1 rows, each right on an image with its probability in `accuracies`."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((len(accuracies), n_images)) < np.array(accuracies)[:, None]).astype(float)
+
+
+def test_rank_intervals_hold_the_ranks_and_a_clear_winner_gets_a_degenerate_one():
+    per_image = _simulated([0.9, 0.62, 0.61, 0.60, 0.40], 3000)
+    low, high = rank_intervals(per_image, np.zeros(5))
+    assert (low[0], high[0]) == (1, 1) and (low[-1], high[-1]) == (5, 5)
+    assert all(low[i] <= i + 1 <= high[i] for i in range(5)) and high[1] > low[1]  # the close ones overlap
+
+
+def test_rank_intervals_widen_with_fewer_images_and_with_the_seeds_spread():
+    accuracies = [0.64, 0.63, 0.62, 0.61, 0.60, 0.59]
+    widths = {}
+    for n_images in (500, 8000):
+        low, high = rank_intervals(_simulated(accuracies, n_images), np.zeros(6))
+        widths[n_images] = high - low
+    assert (widths[500] >= widths[8000]).all() and widths[500].sum() > widths[8000].sum()
+    per_image = _simulated(accuracies, 8000)
+    low, high = rank_intervals(per_image, [0.0, 0.0, 0.02, 0.0, 0.0, 0.0])
+    assert high[2] - low[2] > widths[8000][2]
+
+
+def test_rank_intervals_are_deterministic():
+    per_image = _simulated([0.62, 0.61, 0.60], 1000)
+    first, again = rank_intervals(per_image, [0.01] * 3), rank_intervals(per_image, [0.01] * 3)
+    assert all((a == b).all() for a, b in zip(first, again))

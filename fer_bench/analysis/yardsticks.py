@@ -163,18 +163,18 @@ def other_labels_score(record: Record, split: Split, split_name) -> Score:
     return score(record, split, split_name)
 
 
-def _own_truth(record: Record, split: Split):
+def own_truth(record: Record, split: Split):
     """The labels `record` was trained for: FER+ majority for a FER+ run, else FER2013's."""
     return split.fer2013 if record.data.label_source == "fer2013" else split.ferplus
 
 
 def clean_score(record: Record, split: Split, split_name) -> Score:
     """A run on the test images with no copy in Training, against its own labels."""
-    truth = _own_truth(record, split)
+    truth = own_truth(record, split)
     return _score(decode_predictions(record.predictions[split_name]), truth, ~split.copied & (truth != UNCOVERED))
 
 
 def copied_score(record: Record, split: Split, split_name) -> Score:
     """A run on the test images with a copy in Training, against its own labels."""
-    truth = _own_truth(record, split)
+    truth = own_truth(record, split)
     return _score(decode_predictions(record.predictions[split_name]), truth, split.copied & (truth != UNCOVERED))

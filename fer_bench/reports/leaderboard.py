@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis import ferplus_modes, yardsticks
+from fer_bench.analysis import ferplus_modes, ranks, yardsticks
 from fer_bench.analysis.configurations import (
     Configuration,
     configuration_id,
@@ -73,6 +73,7 @@ from fer_bench.specs import files
 
 OUTDATED = "†"
 KAGGLE_MARKS = f"K1 to K{len(KAGGLE_TOP10)}"  # the rank column of the Kaggle places among a board's rows
+ONE_SEED = "¹"
 SELECTED = "(selection)"
 
 
@@ -172,6 +173,7 @@ class BoardView:
     ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
     copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
     modes: list = field(default_factory=list)  # ferplus_modes.ModeRow: a FER+ board's modes that grids compare
+    ranks: dict = field(default_factory=dict)  # "current", "older" -> ranks.Ranks of that table; none without labels
 
     @property
     def current(self) -> list:
@@ -223,6 +225,10 @@ def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> Board
     view = BoardView(board, yard is not None, ranked)
     if measured is not None:
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
+        truth = yardsticks.own_truth(board.runs[0], measured)
+        tables = {"current": view.current, "older": view.older}
+        view.ranks = {name: ranks.rank_configurations(table, truth, board.split)
+                      for name, table in tables.items() if len(table) > 1}  # fmt: skip
         if board.elsewhere:
             view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
         if not board.ferplus:
@@ -342,6 +348,33 @@ def _in_board_order(configurations, references, split):
             for item in among(configurations, lambda c: 100 * c.mean_std(split)[0], references)]  # fmt: skip
 
 
+def _rank(view: BoardView, configuration: Configuration, rank) -> str:
+    """The rank, with the interval of its ranks where it has one (ranks.py), marked where one seed
+    borrows the table's seeds' spread."""
+    key = configuration.first.run_id
+    interval = next((table.intervals[key] for table in view.ranks.values() if key in table.intervals), None)
+    if interval is None:
+        return str(rank)
+    return f"{rank} ({interval.low}–{interval.high})" + (ONE_SEED if interval.borrowed else "")
+
+
+def _ranks_note(table: ranks.Ranks | None) -> list:
+    """What the intervals beside a table's ranks are, as lines below it; none without intervals."""
+    if table is None:
+        return []
+    note = (f"`#`: the rank and, in brackets, its {100 * ranks.LEVEL:.0f}% interval: the ranks it takes in "
+            f"{ranks.N_REPLICATES} replicates that resample the test images (the same ones for every row) and draw "
+            "each row's seeds' spread, the lowest and highest 2.5% left out (docs/ranks.md)")  # fmt: skip
+    if table.pooled_std is not None:
+        note += (f"; {ONE_SEED} one seed: its spread is the pooled seed standard deviation of the rows with several "
+                 f"({_percent(table.pooled_std)} points)")  # fmt: skip
+    else:
+        note += "; no row has several seeds: the intervals count the test images alone"
+    if table.missing:
+        note += f"; {table.missing} without per-image predictions: no interval"
+    return [note + ".", ""]
+
+
 def summary_table(view: BoardView, configurations, references=()) -> str:
     """A main table: a row per configuration, its seeds folded (the yardsticks' columns: their mean), and a
     row per reference among them."""
@@ -358,7 +391,7 @@ def summary_table(view: BoardView, configurations, references=()) -> str:
         if name is None:
             rows.append([rank, f"_{c.name}_", _published(c)] + [""] * (len(headers) - 5) + [_reference_source(c), ""])
             continue
-        row = [rank, name, _mean_std(c, split), len(c.runs)]
+        row = [_rank(view, c, rank), name, _mean_std(c, split), len(c.runs)]
         if view.clean is not None:
             row.append(_percent(np.mean([view.clean[r.run_id].accuracy for r in c.runs])))
         if view.ferplus is not None:
@@ -495,7 +528,8 @@ def _ranked(view: BoardView):
     if view.board.evaluated:
         lines = [evaluation_summary(view, view.current)]
     elif view.current:
-        lines = [_main_caption(view), "", summary_table(view, view.current, view.references)]
+        lines = [_main_caption(view), "", summary_table(view, view.current, view.references),
+                 *["", *_ranks_note(view.ranks.get("current"))][:2]]
     else:
         lines = ["_No run of the current code yet._"]
     lines += ["", f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]
@@ -511,6 +545,7 @@ def _ranked(view: BoardView):
             "",
             summary_table(view, view.older),
             "",
+            *_ranks_note(view.ranks.get("older")),
         ]
     return lines
 
@@ -726,7 +761,7 @@ def headline(info: LeaderboardInfo, results: str, top=10):
     configuration_rows = [i for i, (_, _, name) in enumerate(ordered) if name is not None]
     shown = ordered[: configuration_rows[len(best) - 1] + 1] if best else []
     rows = [[rank, f"_{c.name}_", "reference", _published(c), "", _reference_source(c)] if name is None
-            else [rank, name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c)]
+            else [_rank(view, c, rank), name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c)]
             for rank, c, name in shown]  # fmt: skip
     headers = ["#", "experiment", "family", f"{board.split} acc. ({board.scored_on})", "seeds", "training (on)"]
     references = ", with the published figures ranked among them" if view.references else ""
@@ -739,6 +774,7 @@ def headline(info: LeaderboardInfo, results: str, top=10):
         f"{references}. {_trained_where(best)}",
         "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran,",
         f"with the recorded runs it builds on.{marks}",
+        *_ranks_note(view.ranks.get("current"))[:1],
         f"Every board, older code and every column: [{results}/{layout.LEADERBOARD}]({results}/{layout.LEADERBOARD}).",
     ]
     if info.frontier:

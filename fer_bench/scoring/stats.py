@@ -1,4 +1,4 @@
-"""Statistics every report uses: mean +/- std over seeds, bootstrap intervals, McNemar's exact test."""
+"""Statistics every report uses: mean +/- std over seeds, bootstrap intervals, rank intervals, McNemar's exact test."""
 
 import numpy as np
 
@@ -38,6 +38,28 @@ def _interval(per_image, n_boot, level, seed):
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)
+
+
+def rank_intervals(per_image, seed_se, n_boot=1000, level=0.95, seed=0):
+    """Percentile bootstrap intervals of each configuration's rank (1: the most accurate).
+
+    `per_image` is a (configurations x images) matrix of each configuration's accuracy on each image (the
+    share of its seeds right there); `seed_se`, per configuration, the standard error its seeds leave on its
+    accuracy. Every replicate resamples the images with one set of indices for all configurations, adds to
+    each accuracy a normal draw of standard deviation `seed_se`, and ranks them (ties share the best rank).
+    Returns the (low, high) integer arrays of the ranks' `level` interval.
+    """
+    per_image = np.asarray(per_image, dtype=float)
+    n_configurations, n = per_image.shape
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    counts = np.bincount((draws + n * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n)
+    accuracy = counts.reshape(n_boot, n) @ per_image.T / n  # (replicates x configurations)
+    accuracy += rng.standard_normal((n_boot, n_configurations)) * np.asarray(seed_se, dtype=float)
+    ranks = 1 + (accuracy[:, None, :] > accuracy[:, :, None]).sum(axis=2)
+    tail = (1 - level) / 2
+    low, high = np.quantile(ranks, [tail, 1 - tail], axis=0, method="inverted_cdf")
+    return low.astype(int), high.astype(int)
 
 
 def mcnemar_exact(a_correct, b_correct):
