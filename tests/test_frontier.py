@@ -14,6 +14,7 @@ from fer_bench.analysis.configurations import (
     training_cpu_minutes,
 )
 from fer_bench.data import FER2013_CLASSES
+from fer_bench.data.copies import GROUPING
 from fer_bench.parts import registry
 from fer_bench.reports import leaderboard
 from fer_bench.reports.frontier import ACCELERATOR, TRAINED_ELSEWHERE, FrontierReport, write_with_leaderboard
@@ -33,7 +34,8 @@ def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, 
     spec = replace(r.spec, experiment=experiment, seed=seed)
     if model:
         spec = replace(spec, model=PartSpec(*model, registry.get("model", model[0]).version))
-    return replace(r, spec=spec, seed=seed, hardware=hardware)
+    r = replace(r, spec=spec, seed=seed, hardware=hardware)
+    return replace(r, spec=replace(spec, split_groups=GROUPING)) if r.ungrouped_splits else r  # as runs are now
 
 
 def test_seeds_of_one_configuration_fold_into_one_with_mean_and_std():

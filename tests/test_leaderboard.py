@@ -11,9 +11,11 @@ from fer_bench.analysis.yardsticks import Split, Yardsticks
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.data.dataset import UNLABELLED
 from fer_bench.data.ferplus import FERPLUS_CLASSES
+from fer_bench.parts import registry
 from fer_bench.reports import leaderboard
 from fer_bench.runs.records import RunData
 from fer_bench.scoring.metrics import UNCOVERED, encode_predictions, split_metrics
+from fer_bench.specs.experiment import PartSpec
 from fer_bench.testing import example_record
 
 Y = np.arange(1000) % 7
@@ -288,3 +290,30 @@ def test_the_kaggle_top_10_and_published_figures_rank_among_the_configurations()
     assert {row[2] for row in shown if not row[0].isdigit()} == {"reference"}
     test_board = [record("t" * 12, "t", 0.7, fingerprint="f2", splits=("Test",))]  # not Kaggle's PrivateTest
     assert [_cells(line)[0] for line in _main_table(_render(test_board))[2:]] == ["1"]
+
+
+def test_runs_with_ungrouped_splits_sit_apart_and_are_marked_and_so_is_what_builds_on_them():
+    """A run recorded before splits kept copies together is its own row beside the same configuration
+    run with grouped splits, marked ‡, and so is an ensemble of it; a model that splits nothing is not."""
+    from fer_bench.data.copies import GROUPING
+
+    y = np.arange(1000) % 7
+
+    def run(run_id, experiment, accuracy, model, grouped=False, **values):
+        pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
+        metrics = {s: split_metrics(y, pred, FER2013_CLASSES) for s in ("PublicTest", "PrivateTest")}
+        r = example_record(run_id, experiment, metrics=metrics, timings={"fit": 60.0, "total": 65.0}, **values)
+        spec = replace(r.spec, model=PartSpec(model, {}, registry.get("model", model).version),
+                       split_groups=GROUPING if grouped else "")  # fmt: skip
+        return replace(r, spec=spec)
+
+    old = run("a" * 12, "fast", 0.60, "cnn-fast")
+    new = run("b" * 12, "fast", 0.62, "cnn-fast", grouped=True)
+    vote = run("c" * 12, "vote", 0.64, "ensemble", selection={"members": [{"run_id": "a" * 12}]})
+    plain = run("d" * 12, "plain", 0.50, "logreg")
+    assert old.ungrouped_splits and not new.ungrouped_splits and not vote.ungrouped_splits and not plain.ungrouped_splits
+    board = leaderboard.LeaderboardReport()
+    text = re.sub(" +", " ", board.markdown(board.compute([old, new, vote, plain]), "fer-bench leaderboard"))
+    assert "| fast (splits=copies<=2) | 62.00 " in text and "| fast (splits=ungrouped) ‡ | 60.00 " in text
+    assert "| vote ‡ | 64.00 " in text and "| plain | 50.00 " in text
+    assert "‡: recorded before fer-bench's splits of Training kept copies of an image together" in text

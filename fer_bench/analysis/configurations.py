@@ -44,6 +44,12 @@ class Configuration:
         return any(r.outdated_parts() for r in (*self.runs, *self.lineage))
 
     @property
+    def ungrouped_splits(self) -> bool:
+        """Whether its runs, or the recorded runs they build on, split Training without keeping copies
+        together (Record.ungrouped_splits): their held-out figures and temperatures are flattered."""
+        return any(r.ungrouped_splits for r in (*self.runs, *self.lineage))
+
+    @property
     def accelerators(self) -> list[str]:
         """The accelerators its runs, or the recorded runs they build on, trained on, each once."""
         return list(dict.fromkeys(a for r in (*self.runs, *self.lineage) if (a := r.hardware.get("accelerator"))))
@@ -111,9 +117,10 @@ def distinct_names(configurations) -> list[str]:
 
 
 def _settings(record: Record) -> dict:
-    """The backend, each part's name and its parameters (`kind.param`), as one flat dict."""
+    """The backend, how its splits of Training were grouped, each part's name and its parameters
+    (`kind.param`), as one flat dict."""
     spec = record.spec
-    flat = {"backend": spec.backend}
+    flat = {"backend": spec.backend, "splits": spec.split_groups or "ungrouped"}
     for kind in registry.KINDS:
         part = spec.part(kind)
         flat[kind] = part.name

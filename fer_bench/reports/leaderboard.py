@@ -72,6 +72,7 @@ from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
 from fer_bench.specs import files
 
 OUTDATED = "†"
+UNGROUPED = "‡"
 KAGGLE_MARKS = f"K1 to K{len(KAGGLE_TOP10)}"  # the rank column of the Kaggle places among a board's rows
 ONE_SEED = "¹"
 SELECTED = "(selection)"
@@ -129,11 +130,13 @@ def latest_per_run(records):
     """The latest ok record of each configuration on each Keras backend, grid cells (`GRID/LABEL`)
     left to their grid's report, and of each evaluation of a model on a collection: a run made
     again, with the same code or after its parts changed, replaces its earlier record on the board (a
-    record of the current code is never replaced by an older one)."""
+    record of the current code is never replaced by an older one); one with grouped splits of Training
+    sits beside one recorded before they were grouped (Record.ungrouped_splits), each its own row."""
     latest = {}
     for record in records:
         if record.ok and "/" not in record.experiment:
-            key = (record.config_id, record.backend, record.scored_against, faces_cut(record))
+            key = (record.config_id, record.spec.split_groups, record.backend, record.scored_against,
+                   faces_cut(record))  # fmt: skip
             if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
                 latest[key] = record
     return list(latest.values())
@@ -248,9 +251,20 @@ def _experiment(record: Record, board: Board):
 
 
 def configuration_names(configurations):
-    """Their names in a table: each experiment, told apart from others of its name, marked where its code changed."""
-    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "")
+    """Their names in a table: each experiment, told apart from others of its name, marked where its code
+    changed and where its splits of Training (or those of a run it builds on) were not grouped."""
+    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "") + (f" {UNGROUPED}" if c.ungrouped_splits else "")
             for c, name in zip(configurations, distinct_names(configurations))]  # fmt: skip
+
+
+def ungrouped_note(configurations) -> list[str]:
+    """The line under a table that explains UNGROUPED, where one of its rows has the mark."""
+    if not any(c.ungrouped_splits for c in configurations):
+        return []
+    return [f"{UNGROUPED}: recorded before fer-bench's splits of Training kept copies of an image together (it, or a "
+            "run it builds on): some images its fit held out for validation, or its folds, have a copy among the "
+            "images it fitted on, which flatters its held-out figures and any temperature fitted on them; its test "
+            "images were sealed as ever. `fer-bench run NAME` records it with grouped splits."]  # fmt: skip
 
 
 def _describe(part, shown):
@@ -529,7 +543,7 @@ def _ranked(view: BoardView):
         lines = [evaluation_summary(view, view.current)]
     elif view.current:
         lines = [_main_caption(view), "", summary_table(view, view.current, view.references),
-                 *["", *_ranks_note(view.ranks.get("current"))][:2]]
+                 *["", *_ranks_note(view.ranks.get("current"))][:2], *ungrouped_note(view.current)]
     else:
         lines = ["_No run of the current code yet._"]
     lines += ["", f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]
@@ -546,6 +560,7 @@ def _ranked(view: BoardView):
             summary_table(view, view.older),
             "",
             *_ranks_note(view.ranks.get("older")),
+            *[line for line in ungrouped_note(view.older) for line in (line, "")],
         ]
     return lines
 
@@ -775,6 +790,7 @@ def headline(info: LeaderboardInfo, results: str, top=10):
         "Accuracy in %, the mean ± standard deviation over seeds; training: the fit's wall time and where it ran,",
         f"with the recorded runs it builds on.{marks}",
         *_ranks_note(view.ranks.get("current"))[:1],
+        *ungrouped_note(best),
         f"Every board, older code and every column: [{results}/{layout.LEADERBOARD}]({results}/{layout.LEADERBOARD}).",
     ]
     if info.frontier:

@@ -179,9 +179,14 @@ class Record:
         recorded before splits were grouped (fer_bench/data/copies.py), so its held-out figures, and
         a temperature fitted on its held-out or out-of-fold probabilities, are flattered by copies of
         images it fitted on."""
-        if self.spec.split_groups or registry.find("model", self.spec.model.name) is None:
+        part = registry.find("model", self.spec.model.name)
+        if self.spec.split_groups or part is None:
             return False
-        return self.model().splits_training()
+        # Its parameters as recorded, unchecked: the part's current code may refuse what older code took.
+        model = object.__new__(part.factory)
+        model.__dict__.update({name: p.default for name, p in part.factory.parameters.items()})
+        model.__dict__.update(self.spec.model.params)
+        return model.splits_training()
 
     def outdated_parts(self):
         """The parts whose code changed since this run ("kind/name vX, now vY"), [] if none did.
