@@ -19,6 +19,7 @@ from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import fitting, layout
+from fer_bench.specs.choice import HOLDOUT
 from fer_bench.specs.experiment import Experiment, PartSpec
 from fer_bench.specs.search import Search, applies
 from fer_bench.sweeps import studies
@@ -81,7 +82,7 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
     X, covered = rows.features(experiment.features)
     y = rows.labels
     everything = np.arange(len(y))
-    if search.validation == "holdout":
+    if search.rule.split == HOLDOUT:
         fit, held = train_test_split(everything, test_size=search.holdout, stratify=y, random_state=seed)
         splits = [(fit, held)]
     else:
@@ -200,7 +201,7 @@ def best_experiment(search, study):
     best = studies.best_complete(study)
     if best is None:
         raise FerBenchError(f"search {search.name}: no trial completed, so there is nothing to evaluate")
-    return best, suggest(studies.fixed_trial(best.params, best.number), search)
+    return best, replace(suggest(studies.fixed_trial(best.params, best.number), search), rule=search.rule)
 
 
 def summary(search: Search, study, best, storage_url) -> dict:
