@@ -130,6 +130,8 @@ teacher = "{teacher}"
 teacher_weight = 0.6
 {temperature}
 """
+GRID_RULE = 'choose = {split = "PublicTest", metric = "accuracy_all"}\n'  # a grid file's declared rule
+SEARCH_RULE = 'choose = {split = "holdout", metric = "accuracy_all"}\n'  # a search file's
 CHEAP_EXPERIMENT = '[features]\nname = "test-profile"\n[model]\nname = "test-centroid"\n'  # no framework import
 
 

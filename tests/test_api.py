@@ -19,7 +19,7 @@ from fer_bench.runs.records import Record
 from fer_bench.specs.experiment import load_experiment
 from fer_bench.testing import CheapCentroid, simulated_dataset
 
-from conftest import CHEAP_EXPERIMENT
+from conftest import CHEAP_EXPERIMENT, GRID_RULE, SEARCH_RULE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def cheap(write_experiments, simulated_csv, monkeypatch):
     monkeypatch.setenv("FER_BENCH_DATA", str(simulated_csv))
-    grid = 'base = "cheap"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n'
-    search = 'base = "cheap"\ntrials = 3\n[space.model]\nshrink = true\n'
+    grid = 'base = "cheap"\n' + GRID_RULE + "seeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n"
+    search = 'base = "cheap"\n' + SEARCH_RULE + "trials = 3\n[space.model]\nshrink = true\n"
     return write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "grids/g.toml": grid, "searches/s.toml": search})
 
 

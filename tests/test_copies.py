@@ -19,6 +19,7 @@ from fer_bench.data.copies import (
 )
 from fer_bench.data.dataset import Dataset
 from fer_bench.runs import fitting, probabilities
+from fer_bench.specs.choice import HOLDOUT, OUT_OF_FOLD, Rule
 from fer_bench.specs.search import Search
 from fer_bench.sweeps import tuning
 from fer_bench.testing import CheapCentroid, simulated_dataset
@@ -119,8 +120,9 @@ def test_a_searchs_trials_never_score_an_image_whose_copy_they_fitted(planted, v
     from fer_bench.specs.experiment import parse_experiment
 
     base = parse_experiment("cheap", {"features": {"name": "pixels"}, "model": {"name": "test-centroid"}}, "test")
-    search = Search(name="s", description="", base=base, space={}, metric="accuracy", validation=validation,
-                    holdout=0.25, folds=3, sampler_seed=0, trials=1)  # fmt: skip
+    rule = Rule(HOLDOUT if validation == "holdout" else OUT_OF_FOLD, "accuracy")
+    search = Search(name="s", description="", base=base, space={}, rule=rule, holdout=0.25, folds=3, sampler_seed=0,
+                    trials=1)  # fmt: skip
     rows = tuning.TrainingRows(dataset, ArrayCache(tmp_path / "cache"), [base.features])
     X = rows.features(base.features)[0]
     group_of = {x.tobytes(): g for x, g in zip(X, rows.groups)}

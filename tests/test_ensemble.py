@@ -16,6 +16,7 @@ from fer_bench.testing import CHECK_CLASSES, CheapCentroidHoldout, simulated_dat
 MEMBER = '[features]\nname = "pixels"\n[model]\nname = "test-centroid"\nshrink = {shrink}\n'
 HELD_OUT = '[features]\nname = "pixels"\n[model]\nname = "test-centroid-holdout"\n'
 ENSEMBLE = '[features]\nname = "pixels"\n[model]\nname = "ensemble"\nmembers = {members}\n{more}\n'
+GREEDY = 'select = "greedy"\nrounds = 5\n[choose]\nsplit = "PublicTest"\nmetric = "accuracy"'  # its declared rule
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_greedy_selection_sees_publictest_only_and_the_board_says_so(recorded, w
 
     monkeypatch.setattr(probabilities, "load", spy_load)
     monkeypatch.setattr(ensemble, "choose_weights", spy_choose)
-    ensemble_of(write_experiments, members.values(), 'select = "greedy"\nrounds = 5')
+    ensemble_of(write_experiments, members.values(), GREEDY)
     vote = api.run("vote", data=dataset, results=results)
 
     assert set(seen_splits) == {"PublicTest"}
@@ -102,6 +103,29 @@ def test_greedy_selection_sees_publictest_only_and_the_board_says_so(recorded, w
     details = (results / "LEADERBOARD.md").read_text().split("## Details")[1]
     row = next(line for line in details.splitlines() if f"`{vote.run_id}`" in line)
     assert "(selection)" in row
+    assert vote.rule == {"declared_in": "experiment vote", "split": "PublicTest", "metric": "accuracy"}
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("", "vote.toml: choose: declare the split and metric this file chooses on"),
+        ('[choose]\nsplit = "PrivateTest"\nmetric = "accuracy"',
+         "vote.toml: choose.split: PrivateTest is the test split the boards report"),
+        ('[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"',
+         'vote.toml: choose: model/ensemble chooses on PublicTest accuracy, so declare split = "PublicTest"'),
+    ],
+)  # fmt: skip
+def test_a_selecting_ensemble_without_its_rule_or_choosing_on_privatetest_is_refused_before_it_runs(
+    recorded, write_experiments, simulated_csv, capsys, rule, message
+):
+    _, results, members = recorded
+    ensemble_of(write_experiments, members.values(), 'select = "greedy"\n' + rule)
+    before = RecordStore(results).all()
+    assert main(["run", "vote", "--results", str(results), "--data", str(simulated_csv)]) == 2
+    (line,) = errors_in(capsys.readouterr().err)
+    assert message in line
+    assert RecordStore(results).all() == before  # nothing ran
 
 
 def test_greedy_selection_adds_the_candidate_that_helps_most():

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from fer_bench.analysis.configurations import (
+    chosen_among,
     configuration_id,
     distinct_names,
     family,
@@ -19,8 +20,11 @@ from fer_bench.parts import registry
 from fer_bench.reports import leaderboard
 from fer_bench.reports.frontier import ACCELERATOR, TRAINED_ELSEWHERE, FrontierReport, write_with_leaderboard
 from fer_bench.scoring.metrics import split_metrics
-from fer_bench.specs.experiment import PartSpec
+from fer_bench.specs.experiment import PartSpec, load_experiment
+from fer_bench.specs.grid import load_grid
 from fer_bench.testing import example_record
+
+from conftest import CHEAP_EXPERIMENT, GRID_RULE
 
 
 def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, model=None, **values):
@@ -117,3 +121,28 @@ def test_configurations_of_one_name_are_told_apart_by_what_differs():
     on_jax = replace(runs[2], run_id="d" * 12, spec=replace(runs[2].spec, backend="jax"))
     assert distinct_names(fold([*runs, on_jax])) == ["cnn (epochs=16)", "cnn (epochs=20)", "svm (tensorflow)",
                                                      "svm (jax)"]  # fmt: skip
+
+
+def test_a_setting_a_grid_chose_is_charged_every_run_of_the_grid(write_experiments):
+    """As ensemble-cpu is charged all its candidates, cnn-fast-distilled is charged grid distillation's students."""
+    grid = 'base = "cheap"\n' + GRID_RULE + "[[product]]\nmodel.shrink = [0.0, 0.5]\n"
+    picked = 'chosen_by = "grid pick"\n' + CHEAP_EXPERIMENT + "shrink = 0.5\n"
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "grids/pick.toml": grid, "picked.toml": picked})
+    cells = []
+    for i, cell in enumerate(load_grid("pick").cells):
+        run = record(f"{i}" * 12, cell.experiment.name, 0.6, 120)  # 2 cores x 2 min each
+        cells.append(replace(run, spec=cell.experiment.spec(run.data.fingerprint, cell.seed, run.backend)))
+    chosen = [record("p" * 12, "picked", 0.7, 60, seed=0), record("q" * 12, "picked", 0.7, 60, seed=1)]
+    assert load_experiment("picked").chosen_by == "pick" and len(cells) == 2
+    assert chosen_among(chosen[0], cells + chosen) == cells
+    (panel,) = FrontierReport().compute(cells + chosen).panels
+    shown = {p.label: p.cpu_minutes for p in panel.points}
+    assert shown["picked"] == 2.0 + 4.0 * len(cells)  # its own fit and every student of the grid, once a seed
+    assert shown["cheap"] == 4.0  # the grid's base cell is charged for itself alone
+
+
+def test_a_run_consumed_twice_is_charged_once():
+    teacher = record("t" * 12, "teacher", 0.6, 300)  # 10 CPU-minutes
+    students = [record(f"{i}" * 12, "student", 0.6, 60, selection={"members": [{"run_id": "t" * 12}]}) for i in (1, 2)]
+    by_id = {r.run_id: r for r in (teacher, *students)}
+    assert training_cpu_minutes(students[0], by_id, chose_among=students[1:]) == 10.0 + 2.0 + 2.0

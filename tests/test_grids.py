@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from test_ferplus import votes_for
@@ -20,13 +21,15 @@ from fer_bench.specs.experiment import load_experiment
 from fer_bench.specs.grid import load_grid, parse_grid
 from fer_bench.sweeps import grid as grid_sweep
 
-from conftest import CHEAP_EXPERIMENT, MINI, tiny_paper_mlp
+from conftest import CHEAP_EXPERIMENT, GRID_RULE, MINI, tiny_paper_mlp
 
 FER2013 = "ae9679c8208ffa62"  # the real data set's fingerprint (tests/test_run_ids.py)
+TINY, CHEAP = 'base = "tiny"\n' + GRID_RULE, 'base = "cheap"\n' + GRID_RULE
 
 ABLATION = """
 base = "tiny"
 seeds = [0, 1]
+choose = {split = "PublicTest", metric = "accuracy_all"}
 [[product]]
 axis = "resampler"
 resampler.name = ["smote", "none", "class-weights"]
@@ -80,7 +83,7 @@ def test_products_expand_into_named_cells_and_the_base_keeps_its_name(experiment
 
 
 def test_a_product_of_two_lists_is_cartesian(experiments):
-    write_grid(experiments, "svm", 'base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.C = [1, 10]\n'
+    write_grid(experiments, "svm", TINY + '[[product]]\nmodel.name = "svm"\nmodel.C = [1, 10]\n'
                'features.protocol = ["detector", "full"]\n')  # fmt: skip
     names = [e.name for e in load_grid("svm").experiments]
     assert names == [
@@ -94,21 +97,21 @@ def test_a_product_of_two_lists_is_cartesian(experiments):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('base = "tiny"\ncolour = 1\n[[product]]\nmodel.epochs = 1\n', "unknown key 'colour'"),
-        ("[[product]]\nmodel.epochs = 1\n", "`base` must name an experiment"),
-        ('base = "nope"\n[[product]]\nmodel.epochs = 1\n', "unknown experiment 'nope'"),
-        ('base = "tiny"\nseeds = []\n[[product]]\nmodel.epochs = 1\n', "`seeds` must be a non-empty list"),
-        ('base = "tiny"\n', "needs at least one [[product]]"),
-        ('base = "tiny"\n[[product]]\nmodel.epochs = []\n', "product 1: model.epochs has no values"),
-        ('base = "tiny"\n[[product]]\nmodel.epoch = [1]\n', "product 1: model/paper-mlp: unknown parameter 'epoch'"),
-        ('base = "tiny"\n[[product]]\nmodel.epochs = 0\n', "model/paper-mlp: parameter 'epochs' must be >= 1"),
-        ('base = "tiny"\n[[product]]\nmodel.name = "svm"\nmodel.batch_norm = false\n', "parameter 'batch_norm'"),
-        ('base = "tiny"\n[[product]]\nmodel.epochs = "many"\n', "parameter 'epochs' must be int"),
-        ('base = "tiny"\n[[product]\n', "not valid TOML"),
-        ('base = "tiny"\n[[product]]\nlabels = "affectnet"\n', "labels must be one of"),
-        ('base = "tiny"\n[[product]]\nlabels_mode = "probability"\n', "labels_mode must be one of"),
-        ('base = "tiny"\n[[product]]\nlabels = ["ferplus", 3]\n', "labels must be a string or a non-empty list"),
-        ('base = "tiny"\n[[product]]\nlabels_mode = []\n', "labels_mode must be a string or a non-empty list"),
+        (TINY + "colour = 1\n[[product]]\nmodel.epochs = 1\n", "unknown key 'colour'"),
+        (GRID_RULE + "[[product]]\nmodel.epochs = 1\n", "`base` must name an experiment"),
+        ('base = "nope"\n' + GRID_RULE + "[[product]]\nmodel.epochs = 1\n", "unknown experiment 'nope'"),
+        (TINY + "seeds = []\n[[product]]\nmodel.epochs = 1\n", "`seeds` must be a non-empty list"),
+        (TINY, "needs at least one [[product]]"),
+        (TINY + "[[product]]\nmodel.epochs = []\n", "product 1: model.epochs has no values"),
+        (TINY + "[[product]]\nmodel.epoch = [1]\n", "product 1: model/paper-mlp: unknown parameter 'epoch'"),
+        (TINY + "[[product]]\nmodel.epochs = 0\n", "model/paper-mlp: parameter 'epochs' must be >= 1"),
+        (TINY + '[[product]]\nmodel.name = "svm"\nmodel.batch_norm = false\n', "parameter 'batch_norm'"),
+        (TINY + '[[product]]\nmodel.epochs = "many"\n', "parameter 'epochs' must be int"),
+        (TINY + "[[product]\n", "not valid TOML"),
+        (TINY + '[[product]]\nlabels = "affectnet"\n', "labels must be one of"),
+        (TINY + '[[product]]\nlabels_mode = "probability"\n', "labels_mode must be one of"),
+        (TINY + '[[product]]\nlabels = ["ferplus", 3]\n', "labels must be a string or a non-empty list"),
+        (TINY + "[[product]]\nlabels_mode = []\n", "labels_mode must be a string or a non-empty list"),
     ],
 )
 def test_bad_grid_files_name_the_file_and_the_problem(experiments, text, message):
@@ -149,7 +152,7 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
 def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_images_out(write_experiments, tmp_path,
                                                                                         simulated_csv):  # fmt: skip
     """What a choice between settings may read (a distilled student's teacher weight): no test image."""
-    grid = 'base = "held"\n[[product]]\nmodel.name = ["test-centroid-holdout", "test-centroid"]\n'
+    grid = 'base = "held"\n' + GRID_RULE + '[[product]]\nmodel.name = ["test-centroid-holdout", "test-centroid"]\n'
     write_experiments({"held.toml": CHEAP_EXPERIMENT.replace("test-centroid", "test-centroid-holdout"),
                        "grids/held.toml": grid})  # fmt: skip
     results = tmp_path / "results"
@@ -159,7 +162,8 @@ def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_image
     assert records["test-centroid"].held_out is None and held.n_total == 35  # a quarter of 140 Training images
     report = (results / "grids" / "held.md").read_text()
     assert "held-out Training acc. %" in report
-    rows = {line.split("|")[1].strip(): line.rstrip(" |") for line in report.splitlines() if line.startswith("| `")}
+    rows = {line.split("|")[1].strip().removesuffix(" **chosen**"): line.rstrip(" |")
+            for line in report.splitlines() if line.startswith("| `")}  # fmt: skip
     assert rows["`held` (base)"].endswith(f"{100 * held.accuracy:.2f}")
     assert rows["`model=test-centroid`"].endswith("n/a")
 
@@ -173,7 +177,7 @@ def test_a_report_renders_before_any_cell_is_recorded(experiments, tmp_path, cap
 
 
 def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulated_csv):
-    write_grid(experiments, "fast", 'base = "cheap"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
+    write_grid(experiments, "fast", CHEAP + "seeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n")
     results = tmp_path / "results"
     assert main(["grid", "fast", "--jobs", "2", "--results", str(results), "--data", str(simulated_csv)]) == 0
     records = RecordStore(results).all()
@@ -189,7 +193,7 @@ def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_
     """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones, a serial grid's too: no
     cell lost, no hang."""
     monkeypatch.setattr(grid_sweep, "CELLS_PER_WORKER", 1)
-    write_grid(experiments, "replaced", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
+    write_grid(experiments, "replaced", CHEAP + "seeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n")
     results = tmp_path / "results"
     assert main(["grid", "replaced", "--jobs", jobs, "--results", str(results), "--data", str(simulated_csv)]) == 0
     records = RecordStore(results).all()
@@ -198,9 +202,7 @@ def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_
 
 
 def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, tmp_path, simulated_csv):
-    write_grid(
-        experiments, "killed", 'base = "cheap"\nseeds = [0, 1, 2, 3, 4]\n[[product]]\nmodel.seconds_per_epoch = 0.3\n'
-    )
+    write_grid(experiments, "killed", CHEAP + "seeds = [0, 1, 2, 3, 4]\n[[product]]\nmodel.seconds_per_epoch = 0.3\n")
     results = tmp_path / "results"
     runs = results / "runs.jsonl"
     command = [
@@ -233,7 +235,7 @@ def test_a_grid_killed_mid_way_resumes_with_only_the_missing_cells(experiments, 
 
 
 def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_path, simulated_csv):
-    write_grid(experiments, "shared", 'base = "cheap"\nseeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n')
+    write_grid(experiments, "shared", CHEAP + "seeds = [0, 1, 2]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n")
     storage = f"sqlite:///{tmp_path / 'grid.db'}"
     command = [sys.executable, "-m", "fer_bench", "grid", "shared", "--storage", storage, "--data", str(simulated_csv)]
     workers = [
@@ -250,6 +252,7 @@ def test_two_machines_split_a_grid_through_a_shared_storage(experiments, tmp_pat
 LABELS_GRID = """
 base = "cheap"
 seeds = [0, 1]
+choose = {split = "PublicTest", metric = "accuracy_all"}
 [[product]]
 axis = "targets"
 labels = "fer2013"
@@ -276,8 +279,9 @@ def test_a_product_may_vary_the_labels_and_a_new_source_starts_from_its_majority
         ("targets/labels=ferplus-probability,resampler=random-over",
          "resampler/random-over needs one label an image; soft targets train with resampler none"),
     )  # fmt: skip
+    back = 'base = "soft"\n' + GRID_RULE + '[[product]]\nlabels = ["fer2013", "ferplus"]\n'
     write_experiments({"soft.toml": 'labels = "ferplus"\nlabels_mode = "probability"\n' + CHEAP_EXPERIMENT,
-                       "grids/back.toml": 'base = "soft"\n[[product]]\nlabels = ["fer2013", "ferplus"]\n'})  # fmt: skip
+                       "grids/back.toml": back})  # fmt: skip
     back = load_grid("back")  # back to FER2013: its only mode; the base's own source keeps its mode
     assert [(e.name, e.labels) for e in back.experiments] == [
         ("back/labels=fer2013", Labels()),
@@ -326,12 +330,12 @@ def test_cells_on_other_labels_run_on_them_and_are_compared_within_their_labels(
 
 def test_a_cell_on_labels_without_a_reference_is_reported_without_a_pair(write_experiments, votes, tmp_path):
     write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
-                       "grids/soft.toml": 'base = "cheap"\n[[product]]\naxis = "targets"\n'
+                       "grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\n'
                                           'labels = ["fer2013", "ferplus"]\nlabels_mode = "probability"\n'
                                           'model.name = "test-centroid"\n'})  # fmt: skip
     with pytest.raises(FerBenchError, match="labels_mode must be one of"):  # fer2013 has no probability mode
         load_grid("soft")
-    write_experiments({"grids/soft.toml": 'base = "cheap"\n[[product]]\naxis = "targets"\nlabels = "ferplus"\n'
+    write_experiments({"grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\nlabels = "ferplus"\n'
                                           'labels_mode = "probability"\nmodel.shrink = 0.5\n'})  # fmt: skip
     results = tmp_path / "results"
     assert main(["grid", "soft", "--data", str(MINI), "--results", str(results)]) == 0
@@ -349,6 +353,7 @@ def _full_cnn_grid():
         "description": "every value",
         "base": "cnn-fast",
         "seeds": [0, 1, 2],
+        "choose": {"split": "PublicTest", "metric": "accuracy_all"},
         "product": [
             one("augmentation", model={"mirror": False, "random_crop": False}),
             one("augmentation", model={"random_crop": [False, True]}),
@@ -390,3 +395,75 @@ def test_the_shipped_cnn_grid_ablates_the_fast_cnn_one_axis_at_a_time_in_about_t
     for experiment in full.experiments:
         experiment.check(experiment.name)
     assert {e.name for e in grid.experiments} < {e.name for e in full.experiments}
+
+
+SHRINK = "[[product]]\nmodel.shrink = [0.0, 0.5]\n"
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("", "bad.toml: choose: declare the split and metric this file chooses on"),
+        ('choose = {split = "PrivateTest", metric = "accuracy_all"}\n',
+         "bad.toml: choose.split: PrivateTest is the test split the boards report"),
+        ('choose = {split = "out-of-fold", metric = "accuracy_all"}\n',
+         "bad.toml: choose.split must be one of ['PublicTest', 'holdout']"),
+        ('choose = {split = "PublicTest", metric = "f1"}\n', "bad.toml: choose.metric must be one of"),
+        ('choose = {split = "PublicTest", metric = "accuracy", on = "x"}\n', "bad.toml: choose: unknown key 'on'"),
+    ],
+)  # fmt: skip
+def test_a_grid_without_its_rule_or_choosing_on_privatetest_is_refused_before_anything_runs(
+    experiments, tmp_path, capsys, simulated_csv, rule, message
+):
+    write_grid(experiments, "bad", 'base = "cheap"\n' + rule + SHRINK)
+    results = tmp_path / "results"
+    assert main(["grid", "bad", "--results", str(results), "--data", str(simulated_csv)]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fer-bench: error: ")]
+    assert message in line
+    assert not (results / "runs.jsonl").exists()
+
+
+def test_cells_record_the_rule_beside_their_spec_and_a_rule_changed_after_them_shows(experiments, tmp_path, capsys,
+                                                                                      simulated_csv):  # fmt: skip
+    write_grid(experiments, "ruled", CHEAP + SHRINK)
+    results = tmp_path / "results"
+    command = ["grid", "ruled", "--results", str(results), "--data", str(simulated_csv)]
+    assert main(command) == 0
+    records = RecordStore(results).all()
+    rule = {"declared_in": "grid ruled", "split": "PublicTest", "metric": "accuracy_all"}
+    assert len(records) == 2 and all(r.rule == rule for r in records)
+    report = (results / "grids" / "ruled.md").read_text()
+    assert "PublicTest acc. all images % (chosen on)" in report and report.count("**chosen**") == 1
+    assert "The rule chooses `" in report and "Rule changed" not in report
+
+    write_grid(experiments, "ruled", 'base = "cheap"\nchoose = {split = "PublicTest", metric = "accuracy"}\n' + SHRINK)
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "2 already recorded, 0 to run" in capsys.readouterr().err  # a rule is no part of a run id
+    report = (results / "grids" / "ruled.md").read_text()
+    assert ("**Rule changed after 2 runs**: recorded under {split: PublicTest, metric: accuracy_all}, now "
+            "{split: PublicTest, metric: accuracy}.") in report  # fmt: skip
+    assert "PublicTest accuracy % (chosen on)" in report
+
+
+def test_runs_recorded_before_rules_were_count_under_the_previous_rule_the_file_declares(experiments, tmp_path,
+                                                                                         simulated_csv):  # fmt: skip
+    write_grid(experiments, "old", CHEAP + SHRINK)
+    results = tmp_path / "results"
+    assert main(["grid", "old", "--results", str(results), "--data", str(simulated_csv)]) == 0
+    unruled = [replace(r, rule=None) for r in RecordStore(results).all()]  # as records made before rules were
+    dataset = load_dataset(simulated_csv)
+
+    report = GridReport()
+    text = report.markdown(report.compute(load_grid("old"), dataset, unruled), "fer-bench grid old")
+    assert "The rule was declared after 2 of the runs shown: their records carry none." in text
+
+    previous = '[choose.previous]\nsplit = "holdout"\nmetric = "accuracy"\ncommit = "0db0281"\n'
+    write_grid(experiments, "old", 'base = "cheap"\n[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"\n'
+               + previous + SHRINK)  # fmt: skip
+    text = report.markdown(report.compute(load_grid("old"), dataset, unruled), "fer-bench grid old")
+    assert (
+        "**Rule changed after 2 runs**: recorded under {split: holdout, metric: accuracy} (the grid file at "
+        "`0db0281` said so; their records carry no rule), now {split: PublicTest, metric: accuracy_all}."
+    ) in text
+    assert "The previous rule chose no setting here: `cheap` has no held-out Training accuracy" in text

@@ -23,7 +23,7 @@ from fer_bench.specs.grid import load_grid
 from fer_bench.specs.search import load_search
 from fer_bench.testing import simulated_dataset
 
-from conftest import CHEAP_EXPERIMENT
+from conftest import CHEAP_EXPERIMENT, GRID_RULE, SEARCH_RULE
 
 SPLIT = "PrivateTest"
 
@@ -53,7 +53,7 @@ def _record(spec, experiment, seed, predicted, labels, fit=2.0, params=None):
 @pytest.fixture
 def grid_and_data(write_experiments):
     write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
-                       "grids/g.toml": 'base = "cheap"\nseeds = [0, 1]\n[[product]]\naxis = "model"\n'
+                       "grids/g.toml": 'base = "cheap"\n' + GRID_RULE + 'seeds = [0, 1]\n[[product]]\naxis = "model"\n'
                                        'model.name = ["test-centroid", "logreg"]\n'})  # fmt: skip
     return load_grid("g"), simulated_dataset()
 
@@ -191,9 +191,11 @@ def test_the_search_report_renders_as_before(write_experiments):
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     from optuna.trial import TrialState, create_trial
 
-    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "searches/s.toml": 'description = "what it tunes"\n'
-                       'base = "cheap"\nsampler_seed = 3\ncompare_with = ["paper", "svm", "svm-full"]\n'
-                       "[space.model]\nshrink = true\nmetric = true\n"})  # fmt: skip
+    search = (
+        f'description = "what it tunes"\nbase = "cheap"\n{SEARCH_RULE}sampler_seed = 3\n'
+        'compare_with = ["paper", "svm", "svm-full"]\n[space.model]\nshrink = true\nmetric = true\n'
+    )
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT, "searches/s.toml": search})
     dataset = simulated_dataset()
     labels = dataset.labels[dataset.indices(SPLIT)]
 

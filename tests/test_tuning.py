@@ -18,14 +18,14 @@ from fer_bench.sweeps import tuning
 from fer_bench.sweeps.tuning import TrainingRows, open_study, work
 from fer_bench.testing import CheapCentroid
 
-from conftest import CHEAP_EXPERIMENT
+from conftest import CHEAP_EXPERIMENT, SEARCH_RULE
 
 BASE = '[features]\nname = "embedding"\n[model]\nname = "logreg"\n'
 SEARCH = """
 description = "logreg C on the fixture"
 base = "base-logreg"
-metric = "accuracy"
 sampler_seed = 3
+choose = {split = "holdout", metric = "accuracy"}
 trials = 4
 [space.model]
 C = {low = 0.01, high = 10.0}
@@ -37,6 +37,7 @@ description = "the cheap test model's shrinkage and metric on simulated data"
 base = "cheap"
 sampler_seed = 3
 trials = 4
+choose = {split = "holdout", metric = "accuracy_all"}
 [space.model]
 shrink = true
 metric = true
@@ -66,7 +67,7 @@ def experiments(write_experiments):
     ],
 )
 def test_bad_search_files_name_the_file_and_the_problem(experiments, space, message):
-    (experiments / "searches" / "bad.toml").write_text(f'base = "base-logreg"\n{space}')
+    (experiments / "searches" / "bad.toml").write_text(f'base = "base-logreg"\n{SEARCH_RULE}{space}')
     with pytest.raises(FerBenchError, match="bad.toml") as error:
         load_search("bad")
     assert message in str(error.value)
@@ -174,7 +175,7 @@ def test_a_keras_trial_reports_each_epoch_and_can_be_pruned(experiments, mini_da
     (experiments / "base-mlp.toml").write_text(
         '[features]\nname = "embedding"\nprotocol = "full"\n[model]\nname = "mlp"\nepochs = 30\n'
     )
-    (experiments / "searches" / "mlp.toml").write_text('base = "base-mlp"\n[space.model]\nwidth = true\n')
+    (experiments / "searches" / "mlp.toml").write_text(f'base = "base-mlp"\n{SEARCH_RULE}[space.model]\nwidth = true\n')
     search = load_search("mlp")
     cache, _ = mini_embeddings
     rows = TrainingRows(mini_dataset, ArrayCache(cache.root), feature_variants(search))
@@ -195,7 +196,8 @@ def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path
     import time
 
     (experiments / "slow.toml").write_text(CHEAP_EXPERIMENT + "epochs = 400\nseconds_per_epoch = 0.1\n")
-    (experiments / "searches" / "slow.toml").write_text('base = "slow"\ntrials = 2\n[space.model]\nshrink = true\n')
+    search = f'base = "slow"\n{SEARCH_RULE}trials = 2\n[space.model]\nshrink = true\n'
+    (experiments / "searches" / "slow.toml").write_text(search)
     monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
     results = tmp_path / "results"
     storage = f"sqlite:///{results / 'searches' / 'slow.db'}"
@@ -251,7 +253,8 @@ def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
 
     (experiments / "base-svm.toml").write_text('[features]\nname = "embedding"\n[model]\nname = "svm"\n')
     (experiments / "searches" / "kernels.toml").write_text(
-        'base = "base-svm"\n[space.model]\nkernel = true\ngamma = true\nC = {low = 1.0, high = 10.0, log = true}\n'
+        f'base = "base-svm"\n{SEARCH_RULE}[space.model]\nkernel = true\ngamma = true\n'
+        "C = {low = 1.0, high = 10.0, log = true}\n"
     )
     search = load_search("kernels")
     assert search.space[("model", "gamma")]["when"] == {"kernel": ["rbf", "poly"]}

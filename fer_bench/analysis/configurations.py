@@ -3,8 +3,9 @@
 A configuration's seeds give its mean and standard deviation; its cost is what its runs took to
 train on the CPU, in CPU-minutes (wall seconds of `fit` x the cores the process had), counting the
 members an ensemble combines and the teacher a student learnt from, since a result built on other
-runs cost their training too. A configuration carries the recorded runs its seeds build on
-(analysis/provenance.py), so that what is true of them shows on it.
+runs cost their training too, and the runs of the grid whose rule chose its setting (its experiment
+file's `chosen_by`), since the choice cost them: each run once. A configuration carries the recorded
+runs its seeds build on (analysis/provenance.py), so that what is true of them shows on it.
 """
 
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,9 @@ import numpy as np
 from fer_bench.analysis.provenance import builds_on, lineage
 from fer_bench.parts import registry
 from fer_bench.runs.records import Record
+from fer_bench.specs.experiment import load_experiment
+from fer_bench.specs.files import names
+from fer_bench.specs.grid import load_grid
 
 
 def configuration_id(record: Record) -> str:
@@ -133,14 +137,47 @@ def training_seconds(record: Record) -> float:
     return record.timings.get("fit", 0.0) + record.timings.get("fit_earlier_attempts", 0.0)
 
 
-def training_cpu_minutes(record: Record, by_run_id: dict) -> float | None:
-    """What `record` cost to train in CPU-minutes, its members' or teacher's included (looked up in
-    `by_run_id`); None where it ran on an accelerator, or a member is not recorded."""
-    if record.hardware.get("accelerator"):
+def chosen_among(record: Record, records) -> list[Record]:
+    """The runs of the grid whose rule chose `record`'s setting (its experiment file's `chosen_by`):
+    the latest ok record of each of the grid's cells on the same data set; [] where it declares none."""
+    if record.experiment not in names("experiment"):
+        return []
+    grid_name = load_experiment(record.experiment).chosen_by
+    if grid_name is None:
+        return []
+    grid = load_grid(grid_name)
+    cells = {e.name: e for e in grid.experiments}
+    found = {}
+    for r in records:
+        cell = cells.get(r.experiment)
+        if (r.ok and not r.evaluation and cell is not None and r.seed in grid.seeds and r.data.name == record.data.name
+                and cell.spec(r.data.fingerprint, r.seed, r.backend).config_id == r.config_id):  # fmt: skip
+            found[(r.experiment, r.seed)] = r
+    return list(found.values())
+
+
+def _consumed(record: Record, by_run_id: dict, chose_among=()) -> dict | None:
+    """run id -> record of every run `record` consumed: itself, the runs it builds on, the runs its
+    setting was chosen among, and theirs, each once; None where one it builds on is not recorded."""
+    runs, pending = {}, [record, *chose_among]
+    while pending:
+        run = pending.pop()
+        if run.run_id in runs:
+            continue
+        runs[run.run_id] = run
+        if any(m not in by_run_id for m in builds_on(run)):
+            return None
+        pending += [by_run_id[m] for m in builds_on(run)]
+    return runs
+
+
+def training_cpu_minutes(record: Record, by_run_id: dict, chose_among=()) -> float | None:
+    """What `record` cost to train in CPU-minutes: every run it consumed (`_consumed`, looked up in
+    `by_run_id`) once; None where one ran on an accelerator or is not recorded."""
+    runs = _consumed(record, by_run_id, chose_among)
+    if runs is None or any(r.hardware.get("accelerator") for r in runs.values()):
         return None
-    own = training_seconds(record) * record.hardware.get("cores", 1) / 60
-    costs = [training_cpu_minutes(by_run_id[m], by_run_id) if m in by_run_id else None for m in builds_on(record)]
-    return None if None in costs else own + sum(costs)
+    return sum(training_seconds(r) * r.hardware.get("cores", 1) / 60 for r in runs.values())
 
 
 def pareto_front(points) -> set:

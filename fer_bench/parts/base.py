@@ -411,6 +411,11 @@ class BuildsOnRuns(ABC):
         """After fitting: which runs, with which weights, chosen how and on which split (`on`:
         None, or the test split that selection read); None where it used no run."""
 
+    def chooses_on(self) -> tuple | None:
+        """(split, metric) its fit chooses among its runs on, which its file declares in `[choose]`
+        (fer_bench/specs/choice.py); None where it chooses nothing."""
+        return None
+
 
 class Pretrained(ABC):
     """Trained elsewhere (a network another project trained and saved): the runner never fits it,

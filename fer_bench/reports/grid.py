@@ -4,6 +4,10 @@ Each setting is compared (McNemar, points) with the base where both are scored a
 labels. A setting on other labels (a `labels` axis: FER+ against the base's FER2013) is compared
 instead with its labels' reference: the setting on those labels that changes nothing else from the
 base (its majority mode first); where the grid has none, it is reported without a comparison.
+
+The grid file's rule (`[choose]`, fer_bench/specs/choice.py) picks each axis's setting: the report
+applies the file's current rule, shows the column it chooses on beside the test figures, names the
+pick, and says which runs were recorded under another rule, or before the file declared one.
 """
 
 from dataclasses import dataclass, field
@@ -19,9 +23,11 @@ from fer_bench.runs import layout
 from fer_bench.runs.records import report_split
 from fer_bench.scoring.metrics import UNCOVERED, decode_predictions
 from fer_bench.scoring.stats import bootstrap_ci, mcnemar_exact, mean_std, paired_bootstrap_ci
+from fer_bench.specs.choice import HOLDOUT, Rule
 from fer_bench.specs.grid import Grid
 
 SIGNIFICANCE = 0.05
+UNGROUPED = "(ungrouped)"  # beside a held-out figure of fits whose splits did not keep copies together
 
 
 @dataclass
@@ -50,8 +56,10 @@ class Summary:
     n_evaluated: int  # images every seed evaluates
     fit_s: float
     held_out: float | None  # accuracy on the Training images the fits held out, where every seed's record has it
+    ungrouped: bool  # a seed's splits of Training did not keep copies together (Record.ungrouped_splits)
     clean: float | None  # accuracy on the test images without a copy in Training (None: no yardsticks)
     other_labels: float | None  # accuracy against the labels it was not trained for (yardsticks.other_labels_score)
+    chosen_on: float | None  # the grid rule's metric on its split, over the seeds (None: a seed's record lacks it)
     p_values: list = field(default_factory=list)  # McNemar against the base, per shared seed
     delta: float | None = None  # points against the base (None: the base itself, or no base)
     delta_ci: tuple | None = None  # bootstrap 95% interval of the difference, on the images both always evaluate
@@ -74,6 +82,7 @@ class GridInfo:
     missing: list  # (experiment, seed, None) of the cells not run yet
     failed: list  # (experiment, seed, error)
     other_code: int  # runs shown that other code or another backend made
+    rules: dict  # (Rule or None, whether recorded) -> runs: the rules the runs shown were made under (rules_recorded)
 
     @property
     def base(self) -> Setting | None:
@@ -115,8 +124,24 @@ def _yardstick_mean(setting: Setting, score):
     return float(np.mean([score(r, setting.measured, setting.split).accuracy for r in setting.records]))
 
 
-def summarize(setting: Setting, base: Setting | None) -> Summary:
-    """The numbers of one table row."""
+def rule_mean(setting: Setting, rule: Rule):
+    """The rule's metric on the rule's split, over the setting's seeds; None where a record lacks it."""
+    measured = [r.held_out if rule.split == HOLDOUT else r.metrics.get(rule.split) for r in setting.records]
+    return None if None in measured else float(np.mean([getattr(m, rule.metric) for m in measured]))
+
+
+def rules_recorded(rule: Rule, records) -> dict:
+    """(rule, whether its records carry it) -> runs: a record without one was made under the file's
+    previous rule where it declares one, else before any (None)."""
+    counts = {}
+    for record in records:
+        key = (Rule.from_recorded(record.rule), True) if record.rule else (rule.previous, False)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def summarize(setting: Setting, base: Setting | None, rule: Rule) -> Summary:
+    """The numbers of one table row; `rule` the grid's, for the column it chooses on."""
     mean, std = mean_std([r.metrics[setting.split].accuracy for r in setting.records])
     shared = setting.evaluated.all(axis=0)
     row = Summary(
@@ -132,8 +157,10 @@ def summarize(setting: Setting, base: Setting | None) -> Summary:
         held_out=float(np.mean([r.held_out.accuracy for r in setting.records]))
         if all(r.held_out for r in setting.records)
         else None,
+        ungrouped=any(r.ungrouped_splits for r in setting.records),
         clean=_yardstick_mean(setting, yardsticks.clean_score),
         other_labels=_yardstick_mean(setting, yardsticks.other_labels_score),
+        chosen_on=rule_mean(setting, rule),
     )
     if base is not None and base is not setting:
         row.against = base.axis_label
@@ -221,9 +248,10 @@ class GridReport(Report[GridInfo]):
         rows_by_axis = {}
         for axis, experiments in grid.axes.items():
             recorded = [settings[e.name] for e in experiments if e.name in settings]
-            rows_by_axis[axis] = [(s, summarize(s, against.get(s.scored_against))) for s in recorded]
+            rows_by_axis[axis] = [(s, summarize(s, against.get(s.scored_against), grid.rule)) for s in recorded]
+        shown_runs = [r for s in settings.values() for r in s.records]
         return GridInfo(grid, shown.layout, shown.name, len(shown), shown.fingerprint, split, settings, rows_by_axis,
-                        missing, failed, other_code)  # fmt: skip
+                        missing, failed, other_code, rules_recorded(grid.rule, shown_runs))  # fmt: skip
 
     def file_name(self, info: GridInfo) -> str:
         return f"{info.grid.name}.md"
@@ -248,14 +276,17 @@ class GridReport(Report[GridInfo]):
             f"Grid file: `experiments/grids/{grid.name}.toml`. {grid.description}",
             "",
             f"Data: {info.layout} `{info.name}` ({info.n_images} images, fingerprint `{info.fingerprint}`). "
-            f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**.",
+            f"Seeds: {', '.join(map(str, grid.seeds))}. Every figure is on **{split}**"
+            + ("." if grid.rule.split == split else f", but the column the rule chooses on ({grid.rule.split})."),
             "",
             _backends(settings),
             "",
+            *_rule_lines(grid.rule, info.rules),
+            "",
             "How to read a row: *mean +/- std* is the accuracy on the evaluated images (the study's figure) over",
-            "the seeds; *95% CI* is a bootstrap interval of that mean, resampling test images (2,000 draws);",
-            "*points vs base* is the difference of the means, with the same bootstrap's interval of it (each",
-            "resample the same images for both, on the images every seed of both evaluates);",
+            "the seeds (no std for one seed); *95% CI* is a bootstrap interval of that mean, resampling test",
+            "images (2,000 draws); *points vs base* is the difference of the means, with the same bootstrap's",
+            "interval of it (each resample the same images for both, on the images every seed of both evaluates);",
             f"*McNemar p* is the exact test against `{grid.base.name}` with the same seed on the images both",
             "evaluate: the median over seed pairs, and how many pairs fall under 0.05.",
             "",
@@ -274,9 +305,16 @@ class GridReport(Report[GridInfo]):
             ]
         if info.other_code:
             lines += [
-                f"**{info.other_code} of the runs shown were made by other code or another Keras backend** than this",
-                "report's (their part versions or backend differ; see the record of each run id):",
-                f"`fer-bench grid {grid.name}` runs those cells again with the current code.",
+                f"**{info.other_code} of the runs shown were made by other code, another Keras backend or splits of",
+                "Training that did not keep copies together** (their part versions, backend or `split_groups` differ",
+                f"from this report's; see the record of each run id): `fer-bench grid {grid.name}` runs those cells",
+                "again with the current code.",
+                "",
+            ]
+        if any(row.ungrouped and row.held_out is not None for rows in rows_by_axis.values() for _, row in rows):
+            lines += [
+                f"Held-out Training accuracy marked {UNGROUPED}: its fits split Training before splits kept copies of an",
+                "image together, so some held-out images have a copy among the images fitted on (fer_bench/data/copies.py).",
                 "",
             ]
         if failed or missing:
@@ -334,7 +372,8 @@ class GridReport(Report[GridInfo]):
             if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
                 lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
                 continue
-            lines += [f"## {axis}", "", _axis_table(rows, grid.base.name), "", *_sentences(rows, base, grid), ""]
+            lines += [f"## {axis}", "", _axis_table(rows, grid.base.name, grid.rule), "",
+                      _pick_sentence(rows, grid.rule, split), *_sentences(rows, base, grid), ""]  # fmt: skip
             lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
         return "\n".join(lines)
 
@@ -368,17 +407,70 @@ def _role(setting, row: Summary, base_name):
     return " (base of its labels)" if row.reference else _versus(row, base_name)
 
 
-def _axis_table(rows, base_name):
-    """One row per setting; a held-out column where any setting has held-out accuracy (a setting may be
-    chosen on it, as no test image goes into it)."""
+def _rule_lines(rule: Rule, recorded):
+    """The grid's rule, and the runs recorded under another, or before the file declared one."""
+    lines = [
+        f"Choice rule (`[choose]` in the grid file): each axis's setting is the one with the highest "
+        f"{_metric_text(rule)} (mean over seeds), **{rule.text}**; its column stands beside the test figures."
+    ]
+    for (earlier, carried), runs in recorded.items():
+        if earlier is None:
+            lines.append(f"The rule was declared after {runs} of the runs shown: their records carry none.")
+        elif not carried:
+            lines.append(f"**Rule changed after {runs} runs**: recorded under {earlier.text} (the grid file at "
+                         f"`{rule.commit}` said so; their records carry no rule), now {rule.text}.")  # fmt: skip
+        elif earlier.declared_in == rule.declared_in and earlier.text != rule.text:
+            lines.append(f"**Rule changed after {runs} runs**: recorded under {earlier.text}, now {rule.text}.")
+        elif earlier.declared_in != rule.declared_in:
+            lines.append(f"{runs} of the runs shown were recorded under another file's rule: {earlier.text} "
+                         f"({earlier.declared_in}).")  # fmt: skip
+    return lines
+
+
+def _metric_text(rule: Rule):
+    """The rule's metric on its split, as the report's headers name it."""
+    where = "held-out Training" if rule.split == HOLDOUT else rule.split
+    return f"{where} {'acc. all images' if rule.metric == 'accuracy_all' else 'accuracy'}"
+
+
+def _pick(rows, rule: Rule):
+    """The setting `rule` chooses among `rows` (the first of the highest), or why none: their
+    settings are scored against different test labels, or one lacks the rule's figure."""
+    if len({s.scored_against for s, _ in rows}) > 1:
+        return "its settings are scored against different test labels"
+    values = [rule_mean(s, rule) for s, _ in rows]
+    if None in values:
+        return f"`{rows[values.index(None)][0].axis_label}` has no {_metric_text(rule)} in its records"
+    return rows[values.index(max(values))][0]
+
+
+def _pick_sentence(rows, rule: Rule, split):
+    """What the rule chooses and how the pick scores on the test split; what a previous rule chose."""
+    sentences = []
+    for which, applied in (("The rule chooses", rule), ("The previous rule chose", rule.previous)):
+        pick = applied and _pick(rows, applied)
+        if isinstance(pick, str):
+            sentences.append(f"{which} no setting here: {pick}.")
+        elif pick is not None:
+            row = next(row for s, row in rows if s is pick)
+            sentences.append(f"{which} `{pick.axis_label}` ({_metric_text(applied)} "
+                             f"{_pct(rule_mean(pick, applied))}%), {_pct(row.mean)}% on {split}.")  # fmt: skip
+    return " ".join(sentences)
+
+
+def _axis_table(rows, base_name, rule: Rule):
+    """One row per setting, the rule's pick marked, with the column the rule chooses on; a held-out
+    column where any setting has held-out accuracy (no test image goes into it)."""
+    pick = _pick(rows, rule)
     table = [
         [
-            f"`{s.axis_label}`" + _role(s, row, base_name),
+            f"`{s.axis_label}`" + _role(s, row, base_name) + (" **chosen**" if s is pick else ""),
             len(row.seeds),
-            f"{_pct(row.mean)} +/- {_pct(row.std)}",
+            _pct(row.mean) + (f" +/- {_pct(row.std)}" if len(row.seeds) > 1 else ""),
             f"{_pct(row.ci[0])} - {_pct(row.ci[1])}",
             row.n_evaluated,
             _pct(row.accuracy_all),
+            "n/a" if row.chosen_on is None else _pct(row.chosen_on),
             _pct(row.macro_f1),
             _delta_text(row),
             _p_text(row),
@@ -386,8 +478,9 @@ def _axis_table(rows, base_name):
         ]
         for s, row in rows
     ]
-    headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %", "macro-F1 %",
-               "points vs base (95% CI)", "McNemar p vs base", "fit s"]  # fmt: skip
+    headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %",
+               f"{_metric_text(rule)} % (chosen on)", "macro-F1 %", "points vs base (95% CI)", "McNemar p vs base",
+               "fit s"]  # fmt: skip
     optional = [
         ("held-out Training acc. %", lambda row: row.held_out),
         ("clean acc. %", lambda row: row.clean),
@@ -397,7 +490,8 @@ def _axis_table(rows, base_name):
         if any(value(row) is not None for _, row in rows):
             headers.append(header)
             for line, (_, row) in zip(table, rows):
-                line.append("n/a" if value(row) is None else _pct(value(row)))
+                marked = header.startswith("held-out") and row.ungrouped
+                line.append("n/a" if value(row) is None else _pct(value(row)) + (f" {UNGROUPED}" if marked else ""))
     return tabulate(table, headers, tablefmt="github", disable_numparse=True)
 
 
@@ -409,9 +503,11 @@ def _sentences(rows, base, grid):
         f"`{best.axis_label}` scores highest ({_pct(best_row.mean)}%) and `{worst.axis_label}` lowest "
         f"({_pct(worst_row.mean)}%), a spread of {100 * (best_row.mean - worst_row.mean):.2f} points"
     )
-    if base is not None:
+    if base is not None and len(base.records) > 1:
         base_std = mean_std([r.metrics[base.split].accuracy for r in base.records])[1]
         first += f" against a seed-to-seed std of {_pct(base_std)} points for `{grid.base.name}`"
+    elif base is not None:
+        first += f"; `{grid.base.name}` has one seed: no seed-to-seed spread"
     if len({s.scored_against for s, _ in rows}) > 1:
         first = "Its settings are scored against different test labels: their accuracies compare only on the same ones"
     compared = [(s, row) for s, row in rows if row.p_values]

@@ -110,6 +110,7 @@ class Record:
     probabilities: str | None = None  # each image's class probabilities (fer_bench/runs/probabilities.py), relative
     selection: dict | None = None  # what a model made of recorded runs chose, and on which split
     search: dict | None = None  # the search that chose this run's parameters
+    rule: dict | None = None  # the choice rule it was recorded under (specs/choice.py Rule.recorded), beside the spec
     evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
     completed: dict | None = None  # weights saved after the run (fer_bench/runs/completion.py): when, how, where
     pruned: dict | None = None  # weights removed after the run (fer_bench/runs/pruning.py): when, how

@@ -122,6 +122,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         artefact=artefact,
         probabilities=probabilities.save(store.root, spec.run_id, by_split),
         selection=setup.model.choice() if isinstance(setup.model, BuildsOnRuns) else None,
+        rule=experiment.rule.recorded() if experiment.rule else None,
         **(extra or {}),
     )
     store.append(record)

@@ -15,6 +15,7 @@ An experiment file (`experiments/NAME.toml`) reads as:
     seed = 0
     test_splits = ["PublicTest", "PrivateTest"]
     labels = "fer2013"    # or "ferplus", with labels_mode = "majority", "crossentropy", "probability" or "multi_target"
+    chosen_by = "grid distillation"   # optional: the grid whose rule chose this setting (its runs count in its cost)
     [features]            # a table per part kind: `name` picks the part, other keys set parameters
     name = "embedding"
     protocol = "detector"
@@ -22,11 +23,16 @@ An experiment file (`experiments/NAME.toml`) reads as:
     name = "smote"
     [model]
     name = "paper-mlp"
+    [choose]              # a model that chooses among runs (an ensemble's `select = "greedy"`) declares
+    split = "PublicTest"  # the split and metric it chooses on (fer_bench/specs/choice.py)
+    metric = "accuracy"
+
+Neither the rule nor `chosen_by` enters the spec: they are kept beside it, so run ids stay.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fer_bench import backend
 from fer_bench.data.copies import GROUPING
@@ -34,7 +40,8 @@ from fer_bench.data.dataset import SPLITS
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.base import Setup
+from fer_bench.parts.base import BuildsOnRuns, Setup
+from fer_bench.specs.choice import Rule, parse_rule
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
 MAX_SEED = 2**32 - 1
@@ -160,6 +167,8 @@ class Experiment:
     seed: int
     test_splits: tuple
     labels: Labels = Labels()
+    rule: Rule | None = None  # the choice rule its runs are recorded under: its own file's, or its grid's
+    chosen_by: str | None = None  # the grid whose rule chose this setting
 
     def spec(self, data_fingerprint, seed=None, keras_backend=None) -> RunSpec:
         """The run on the data set of `data_fingerprint`, labelled as this experiment says."""
@@ -192,7 +201,7 @@ class Experiment:
 
 # --- experiment files ---------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = {"description", "seed", "test_splits", "labels", "labels_mode", *registry.KINDS}
+TOP_LEVEL_KEYS = {"description", "seed", "test_splits", "labels", "labels_mode", "choose", "chosen_by", *registry.KINDS}
 
 
 def load_experiment(name_or_path) -> Experiment:
@@ -219,9 +228,40 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
     except FerBenchError as error:
         raise FerBenchError(f"{where}: {error}") from None
     experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits),
-                            labels=labels)  # fmt: skip
+                            labels=labels, chosen_by=_chosen_by(document, where))  # fmt: skip
     experiment.check(where)
-    return experiment
+    return replace(experiment, rule=_rule(document, experiment, where))
+
+
+def _rule(document, experiment, where) -> Rule | None:
+    """The rule its model chooses among runs on, which the file must declare as the model applies it;
+    None where the model chooses nothing."""
+    model = experiment.model.create("model")
+    applied = model.chooses_on() if isinstance(model, BuildsOnRuns) else None
+    if applied is None:
+        if "choose" in document:
+            raise FerBenchError(f"{where}: choose: model/{experiment.model.name} chooses nothing among runs")
+        return None
+    rule = parse_rule(document, where, (applied[0],), f"experiment {experiment.name}")
+    if (rule.split, rule.metric) != applied:
+        raise FerBenchError(f"{where}: choose: model/{experiment.model.name} chooses on {applied[0]} {applied[1]}, "
+                            f'so declare split = "{applied[0]}", metric = "{applied[1]}"')  # fmt: skip
+    return rule
+
+
+def _chosen_by(document, where) -> str | None:
+    """The grid named by `chosen_by = "grid NAME"`, which must exist."""
+    value = document.get("chosen_by")
+    if value is None:
+        return None
+    kind, _, name = value.partition(" ") if isinstance(value, str) else ("", "", "")
+    if kind != "grid" or not name:
+        raise FerBenchError(f'{where}: chosen_by must name the grid that chose it, e.g. "grid distillation"')
+    try:
+        find_file(name, "grid")
+    except FerBenchError as error:
+        raise FerBenchError(f"{where}: chosen_by: {error}") from None
+    return name
 
 
 def load_base(document, where) -> Experiment:

@@ -3,6 +3,9 @@
 description = "..."
 base = "paper"                 # the experiment every cell starts from
 seeds = [0, 1, 2]              # every cell runs once per seed
+[choose]                       # the rule each axis's setting is chosen by (fer_bench/specs/choice.py):
+split = "PublicTest"           # PublicTest or "holdout" (the Training images each fit holds out)
+metric = "accuracy_all"
 
 [[product]]                    # a cartesian product; the file's cells are the union of its products
 axis = "batch norm"            # the report groups cells by axis
@@ -23,7 +26,8 @@ A cell identical to the base keeps the base's name (`paper`), so it shares its r
 A cell on other labels than the base's is scored against them (its test labels differ), so the
 report compares it with the cell of the same labels that changes nothing else, where there is one.
 A cell whose parts refuse to run together (knn with class weights, say) is listed with the reason
-and never run.
+and never run. Every cell records the grid's rule beside its spec (`rule`); the report applies the
+file's current rule and shows where runs were recorded under another.
 """
 
 import itertools
@@ -32,10 +36,12 @@ from dataclasses import dataclass, replace
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.specs.choice import HOLDOUT, PUBLIC_TEST, Rule, parse_rule
 from fer_bench.specs.experiment import MAX_SEED, Experiment, is_seed, load_base
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
-GRID_KEYS = {"description", "base", "seeds", "product"}
+GRID_KEYS = {"description", "base", "seeds", "choose", "product"}
+RULE_SPLITS = (PUBLIC_TEST, HOLDOUT)  # a grid report reads the records' metrics of these
 LABEL_KEYS = ("labels", "labels_mode")  # an experiment's top-level keys a product may vary
 PRODUCT_KEYS = {"axis", *LABEL_KEYS, *registry.KINDS}
 
@@ -53,6 +59,7 @@ class Grid:
     base: Experiment
     seeds: tuple
     axes: dict  # axis -> experiments in file order (the base included where a product yields it)
+    rule: Rule  # how each axis's setting is chosen
     refused: tuple = ()  # (cell name, why its parts cannot run together)
 
     @property
@@ -62,7 +69,8 @@ class Grid:
 
     @property
     def cells(self):
-        return [Cell(e, seed) for e in self.experiments for seed in self.seeds]
+        """Each experiment on each seed, recorded under the grid's rule."""
+        return [Cell(replace(e, rule=self.rule), seed) for e in self.experiments for seed in self.seeds]
 
     def label_of(self, experiment: Experiment):
         """The cell's setting as the report shows it: the base's name, or what the cell changes."""
@@ -76,6 +84,7 @@ def load_grid(name_or_path) -> Grid:
 
 def parse_grid(name, document, where) -> Grid:
     check_keys(document, GRID_KEYS, where)
+    rule = parse_rule(document, where, RULE_SPLITS, f"grid {name}")
     base = load_base(document, where)
     seeds = document.get("seeds", [base.seed])
     if not isinstance(seeds, list) or not seeds or not all(is_seed(s) for s in seeds):
@@ -97,7 +106,8 @@ def parse_grid(name, document, where) -> Grid:
     if not axes:
         name, reason = next(iter(refused.items()))
         raise FerBenchError(f"{where}: no cell can run ({name}: {reason})")
-    return Grid(name, description(document, where), base, tuple(dict.fromkeys(seeds)), axes, tuple(refused.items()))
+    return Grid(name, description(document, where), base, tuple(dict.fromkeys(seeds)), axes, rule,
+                tuple(refused.items()))  # fmt: skip
 
 
 def _expand(grid_name, base, product, where):

@@ -2,12 +2,14 @@
 
 description = "..."
 base = "svm"                  # the experiment whose parts are tuned
-metric = "accuracy_all"       # on validation images: accuracy_all (uncovered count as wrong) or accuracy
-validation = "holdout"        # a stratified share of Training (`holdout`), or `kfold` with `folds`
-holdout = 0.2
+holdout = 0.2                 # the share of Training a `holdout` rule validates on
+folds = 3                     # the folds of an `out-of-fold` rule
 sampler_seed = 0
 trials = 20                   # the study's total (`fer-bench tune --trials` overrides it)
 compare_with = ["svm"]        # experiments whose runs the report pairs with the tuned run
+[choose]                      # the rule the best trial is chosen by (fer_bench/specs/choice.py):
+split = "holdout"             # a stratified share of Training, or "out-of-fold" (k-fold cross-validation)
+metric = "accuracy_all"       # on validation images: accuracy_all (uncovered count as wrong) or accuracy
 [space.model]                 # parameters to tune: `true` takes the part's declared range,
 C = {low = 1.0, high = 300.0} # a table narrows it
 gamma = true
@@ -20,12 +22,11 @@ from dataclasses import dataclass
 
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.specs.choice import HOLDOUT, OUT_OF_FOLD, Rule, parse_rule
 from fer_bench.specs.experiment import MAX_SEED, Experiment, PartSpec, is_seed, load_base
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
-SEARCH_KEYS = {"description", "base", "metric", "validation", "holdout", "folds", "sampler_seed", "space", "trials",
-               "compare_with"}  # fmt: skip
-METRICS = ("accuracy_all", "accuracy")
+SEARCH_KEYS = {"description", "base", "choose", "holdout", "folds", "sampler_seed", "space", "trials", "compare_with"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,7 @@ class Search:
     description: str
     base: Experiment
     space: dict  # (kind, param) -> {"low", "high", "log"} | {"choices"}, optionally "when"
-    metric: str
-    validation: str
+    rule: Rule  # the validation images (holdout or out-of-fold) and metric the best trial is chosen on
     holdout: float
     folds: int
     sampler_seed: int
@@ -43,8 +43,12 @@ class Search:
     compare_with: tuple = ()  # experiment names
 
     @property
+    def metric(self):
+        return self.rule.metric
+
+    @property
     def validation_text(self):
-        if self.validation == "holdout":
+        if self.rule.split == HOLDOUT:
             return f"holdout ({self.holdout:g} of Training)"
         return f"{self.folds}-fold cross-validation on Training"
 
@@ -56,14 +60,9 @@ def load_search(name_or_path) -> Search:
 
 def parse_search(name, document, where) -> Search:
     check_keys(document, SEARCH_KEYS, where)
+    rule = parse_rule(document, where, (HOLDOUT, OUT_OF_FOLD), f"search {name}")
     base = load_base(document, where)
-    metric = document.get("metric", "accuracy_all")
-    validation = document.get("validation", "holdout")
     holdout, folds = document.get("holdout", 0.2), document.get("folds", 3)
-    if metric not in METRICS:
-        raise FerBenchError(f"{where}: metric must be one of {list(METRICS)}, got {metric!r}")
-    if validation not in ("holdout", "kfold"):
-        raise FerBenchError(f"{where}: validation must be 'holdout' or 'kfold', got {validation!r}")
     if not isinstance(holdout, float) or not 0 < holdout < 1 or type(folds) is not int or folds < 2:
         raise FerBenchError(f"{where}: need 0 < holdout < 1 and folds >= 2")
     space = _parse_space(base, document.get("space"), where)
@@ -73,7 +72,7 @@ def parse_search(name, document, where) -> Search:
     compare_with = document.get("compare_with", [])
     if not isinstance(compare_with, list) or not all(isinstance(n, str) for n in compare_with):
         raise FerBenchError(f"{where}: compare_with must be a list of experiment names")
-    return Search(name, description(document, where), base, space, metric, validation, holdout, folds, seed, trials,
+    return Search(name, description(document, where), base, space, rule, holdout, folds, seed, trials,
                   tuple(compare_with))  # fmt: skip
 
 

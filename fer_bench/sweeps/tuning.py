@@ -20,6 +20,7 @@ from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import fitting, layout
+from fer_bench.specs.choice import HOLDOUT
 from fer_bench.specs.experiment import Experiment, PartSpec
 from fer_bench.specs.search import Search, applies
 from fer_bench.sweeps import studies
@@ -82,7 +83,7 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
         raise FerBenchError(problem)
     X, covered = rows.features(experiment.features)
     y = rows.labels
-    if search.validation == "holdout":
+    if search.rule.split == HOLDOUT:
         splits = [grouped_holdout(y, rows.groups, search.holdout, seed)]
     else:
         fold = grouped_folds(y, rows.groups, search.folds, seed)
@@ -202,7 +203,7 @@ def best_experiment(search, study):
     best = studies.best_complete(study)
     if best is None:
         raise FerBenchError(f"search {search.name}: no trial completed, so there is nothing to evaluate")
-    return best, suggest(studies.fixed_trial(best.params, best.number), search)
+    return best, replace(suggest(studies.fixed_trial(best.params, best.number), search), rule=search.rule)
 
 
 def summary(search: Search, study, best, storage_url) -> dict:

@@ -21,10 +21,12 @@ from fer_bench.data import SPLITS, load_dataset
 from fer_bench.data.loaders import read_image
 from fer_bench.testing import example_record
 
+from conftest import GRID_RULE, SEARCH_RULE
+
 PIXELS = " ".join(str(i % 256) for i in range(48 * 48))
 SEEDED_RECORD = example_record("abc123def456", "earlier").to_dict()
 VALID_EXPERIMENT = '[features]\nname = "pixels"\n[model]\nname = "logreg"\n'
-VALID_SEARCH = 'base = "valid"\n[space.model]\nC = true\n'
+VALID_SEARCH = 'base = "valid"\n' + SEARCH_RULE + "[space.model]\nC = true\n"
 STORAGE_PASSWORD = "secret"
 
 
@@ -166,6 +168,7 @@ def records_file_is_a_folder(world):
 
 
 BASE = 'base = "valid"\n'
+GRID_BASE, SEARCH_BASE = BASE + GRID_RULE, BASE + SEARCH_RULE
 PRODUCT = "[[product]]\n"
 
 # id: (build the command line in `world`, fragments the one error line must hold)
@@ -174,7 +177,7 @@ CASES = {
     "data-path-missing": (lambda w: run_on(w.root / "nowhere"), ["data path does not exist", "nowhere"]),
     "data-path-not-given": (lambda w: run_on(""), ["no data path", "--data"]),
     "data-path-missing-for-a-grid": (
-        lambda w: grid(w, BASE + PRODUCT + "model.C = [1.0, 2.0]\n", data=w.root / "nowhere"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "model.C = [1.0, 2.0]\n", data=w.root / "nowhere"),
         ["data path does not exist"],
     ),
     "data-path-missing-for-a-search": (
@@ -346,84 +349,95 @@ CASES = {
         ["experiment file not found", "gone.toml"],
     ),
     # grid files
-    "grid-syntax-error": (lambda w: grid(w, "base = 'valid'\n[[product]\n"), ["bad.toml: not valid TOML"]),
-    "grid-unknown-key": (lambda w: grid(w, BASE + "seed = [1]\n" + PRODUCT), ["bad.toml: unknown key 'seed'"]),
-    "grid-unknown-base": (lambda w: grid(w, 'base = "nope"\n' + PRODUCT), ["bad.toml: base: unknown experiment"]),
-    "grid-without-product": (lambda w: grid(w, BASE), ["bad.toml: needs at least one [[product]] table"]),
+    "grid-syntax-error": (lambda w: grid(w, GRID_BASE + "[[product]\n"), ["bad.toml: not valid TOML"]),
+    "grid-unknown-key": (lambda w: grid(w, GRID_BASE + "seed = [1]\n" + PRODUCT), ["bad.toml: unknown key 'seed'"]),
+    "grid-unknown-base": (
+        lambda w: grid(w, 'base = "nope"\n' + GRID_RULE + PRODUCT),
+        ["bad.toml: base: unknown experiment"],
+    ),
+    "grid-without-a-rule": (
+        lambda w: grid(w, BASE + PRODUCT + "model.C = [1.0, 2.0]\n"),
+        ["bad.toml: choose: declare the split and metric this file chooses on"],
+    ),
+    "grid-rule-on-privatetest": (
+        lambda w: grid(w, BASE + 'choose = {split = "PrivateTest", metric = "accuracy_all"}\n' + PRODUCT),
+        ["bad.toml: choose.split: PrivateTest is the test split the boards report"],
+    ),
+    "grid-without-product": (lambda w: grid(w, GRID_BASE), ["bad.toml: needs at least one [[product]] table"]),
     "grid-product-not-a-table": (
-        lambda w: grid(w, BASE + "product = [1, 2]\n"),
+        lambda w: grid(w, GRID_BASE + "product = [1, 2]\n"),
         ["bad.toml: needs at least one [[product]] table"],
     ),
     "grid-unknown-kind": (
-        lambda w: grid(w, BASE + PRODUCT + "loss.name = ['x']\n"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "loss.name = ['x']\n"),
         ["bad.toml, product 1: unknown key 'loss'"],
     ),
     "grid-unknown-part": (
-        lambda w: grid(w, BASE + PRODUCT + "model.name = ['svm', 'nope']\n"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "model.name = ['svm', 'nope']\n"),
         ["bad.toml, product 1: unknown model 'nope'"],
     ),
     "grid-misspelled-parameter": (
-        lambda w: grid(w, BASE + PRODUCT + "model.CC = [1.0]\n"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "model.CC = [1.0]\n"),
         ["bad.toml, product 1: model/logreg: unknown parameter 'CC'"],
     ),
     "grid-mistyped-parameter": (
-        lambda w: grid(w, BASE + PRODUCT + "model.C = ['big']\n"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "model.C = ['big']\n"),
         ["bad.toml, product 1: model/logreg: parameter 'C' must be float"],
     ),
     "grid-value-out-of-range": (
-        lambda w: grid(w, BASE + PRODUCT + "model.C = [1.0, -1.0]\n"),
+        lambda w: grid(w, GRID_BASE + PRODUCT + "model.C = [1.0, -1.0]\n"),
         ["bad.toml, product 1: model/logreg: parameter 'C' must be > 0, got -1.0"],
     ),
-    "grid-no-values": (lambda w: grid(w, BASE + PRODUCT + "model.C = []\n"), ["model.C has no values"]),
+    "grid-no-values": (lambda w: grid(w, GRID_BASE + PRODUCT + "model.C = []\n"), ["model.C has no values"]),
     "grid-negative-seed": (
-        lambda w: grid(w, BASE + "seeds = [0, -1]\n" + PRODUCT),
+        lambda w: grid(w, GRID_BASE + "seeds = [0, -1]\n" + PRODUCT),
         ["bad.toml: `seeds` must be a non-empty list of integers"],
     ),
     # search files
-    "search-syntax-error": (lambda w: search(w, BASE + "[space.model\n"), ["bad.toml: not valid TOML"]),
+    "search-syntax-error": (lambda w: search(w, SEARCH_BASE + "[space.model\n"), ["bad.toml: not valid TOML"]),
     "search-unknown-key": (
-        lambda w: search(w, BASE + "trails = 3\n[space.model]\nC = true\n"),
+        lambda w: search(w, SEARCH_BASE + "trails = 3\n[space.model]\nC = true\n"),
         ["bad.toml: unknown key 'trails'"],
     ),
-    "search-unknown-kind": (lambda w: search(w, BASE + "[space.loss]\nC = true\n"), ["[space.loss]: kind"]),
+    "search-unknown-kind": (lambda w: search(w, SEARCH_BASE + "[space.loss]\nC = true\n"), ["[space.loss]: kind"]),
     "search-parameter-not-tunable": (
-        lambda w: search(w, BASE + "[space.model]\nmax_iter = true\n"),
+        lambda w: search(w, SEARCH_BASE + "[space.model]\nmax_iter = true\n"),
         ["bad.toml: space.model.max_iter: model/logreg does not declare it tunable"],
     ),
     "search-mistyped-bound": (
-        lambda w: search(w, BASE + '[space.model]\nC = {low = "tiny", high = 1.0}\n'),
+        lambda w: search(w, SEARCH_BASE + '[space.model]\nC = {low = "tiny", high = 1.0}\n'),
         ["bad.toml: space.model.C: low and high must be numbers"],
     ),
     "search-range-out-of-bounds": (
-        lambda w: search(w, BASE + "[space.model]\nC = {low = 0.0001, high = 1.0}\n"),
+        lambda w: search(w, SEARCH_BASE + "[space.model]\nC = {low = 0.0001, high = 1.0}\n"),
         ["bad.toml: space.model.C: range must lie within [0.001, 100.0]"],
     ),
     "search-choices-for-a-range": (
-        lambda w: search(w, BASE + "[space.model]\nC = {choices = [1.0, 10.0]}\n"),
+        lambda w: search(w, SEARCH_BASE + "[space.model]\nC = {choices = [1.0, 10.0]}\n"),
         ["bad.toml: space.model.C: a range parameter is tuned with {low = .., high = .., log = ..}"],
     ),
     "search-part-choices-not-a-list": (
-        lambda w: search(w, BASE + '[space.resampler]\nname = {choices = "smote"}\n'),
+        lambda w: search(w, SEARCH_BASE + '[space.resampler]\nname = {choices = "smote"}\n'),
         ["bad.toml: space.resampler.name: a part's name is tuned with"],
     ),
     "search-unknown-part-choice": (
-        lambda w: search(w, BASE + '[space.model]\nname = {choices = ["svm", "nope"]}\n'),
+        lambda w: search(w, SEARCH_BASE + '[space.model]\nname = {choices = ["svm", "nope"]}\n'),
         ["bad.toml: space.model.name: unknown model 'nope'"],
     ),
     "search-unknown-metric": (
-        lambda w: search(w, BASE + 'metric = "f1"\n[space.model]\nC = true\n'),
-        ["bad.toml: metric must be one of"],
+        lambda w: search(w, BASE + 'choose = {split = "holdout", metric = "f1"}\n[space.model]\nC = true\n'),
+        ["bad.toml: choose.metric must be one of"],
     ),
     "search-holdout-out-of-range": (
-        lambda w: search(w, BASE + "holdout = 1.5\n[space.model]\nC = true\n"),
+        lambda w: search(w, SEARCH_BASE + "holdout = 1.5\n[space.model]\nC = true\n"),
         ["bad.toml: need 0 < holdout < 1"],
     ),
     "search-zero-trials": (
-        lambda w: search(w, BASE + "trials = 0\n[space.model]\nC = true\n"),
+        lambda w: search(w, SEARCH_BASE + "trials = 0\n[space.model]\nC = true\n"),
         ["bad.toml: sampler_seed must be an integer in 0..4294967295 and trials an integer >= 1"],
     ),
     "search-negative-sampler-seed": (
-        lambda w: search(w, BASE + "sampler_seed = -1\n[space.model]\nC = true\n"),
+        lambda w: search(w, SEARCH_BASE + "sampler_seed = -1\n[space.model]\nC = true\n"),
         ["bad.toml: sampler_seed must be an integer in 0..4294967295"],
     ),
     # options

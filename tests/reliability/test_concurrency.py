@@ -9,11 +9,11 @@ import pytest
 
 from fer_bench.runs.claims import claim, claim_path
 
-from conftest import CHEAP_EXPERIMENT
+from conftest import CHEAP_EXPERIMENT, GRID_RULE
 
 SEEDS = 6  # grid cells: one cheap test model per seed
 SECONDS = 2.0  # per cell: enough that a cell outlasts the other process's start-up, on a busy machine too
-GRID = f'base = "cell"\nseeds = {list(range(SEEDS))}\n[[product]]\nmodel.shrink = 0.0\n'
+GRID = f'base = "cell"\n{GRID_RULE}seeds = {list(range(SEEDS))}\n[[product]]\nmodel.shrink = 0.0\n'
 
 
 @pytest.fixture

@@ -198,6 +198,8 @@ def grid_documents(draw):
     if draw(RARELY):
         product["axis"] = draw(mostly(KEY_TEXT))
     document = {"base": draw(st.sampled_from(["base", "base", "base", "missing"])), "product": [product]}
+    if draw(USUALLY):
+        document["choose"] = draw(mostly(choice_rules(["PublicTest", "holdout"])))
     if draw(RARELY):
         document["seeds"] = draw(mostly(st.lists(st.integers(0, 9), min_size=1, max_size=3)))
     if draw(RARELY):
@@ -212,9 +214,16 @@ SPACE_SPECS = st.one_of(
     st.dictionaries(st.sampled_from(["low", "high", "log", "choices", "step"]), VALUES, max_size=3),
     SCALARS,
 )
+
+
+def choice_rules(allowed):
+    """`[choose]` tables: mostly `allowed` splits and known metrics, sometimes PrivateTest or a stray key."""
+    splits = st.sampled_from([*allowed, *allowed, "PrivateTest", "Training"])
+    metrics = st.sampled_from(["accuracy", "accuracy_all", "accuracy", "accuracy_all", "f1"])
+    return st.fixed_dictionaries({"split": splits, "metric": metrics}, optional={"previous": SCALARS})
+
+
 SEARCH_SETTINGS = {
-    "metric": st.sampled_from(["accuracy", "accuracy_all"]),
-    "validation": st.sampled_from(["holdout", "kfold"]),
     "holdout": st.floats(0.05, 0.95),
     "folds": st.integers(2, 10),
     "sampler_seed": st.integers(0, 2**33),
@@ -232,6 +241,8 @@ def search_documents(draw):
         names = st.sampled_from(["C", "C", "kernel", "gamma", "name", *PARAM_NAMES])
         space[kind] = draw(st.dictionaries(names, SPACE_SPECS, min_size=1, max_size=2))
     document = {"base": "base", "space": space}
+    if draw(USUALLY):
+        document["choose"] = draw(mostly(choice_rules(["holdout", "out-of-fold"])))
     for key, values in SEARCH_SETTINGS.items():
         if draw(RARELY):
             document[key] = draw(mostly(values))

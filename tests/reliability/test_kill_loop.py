@@ -26,6 +26,8 @@ import pytest
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs.records import RecordStore
 
+from conftest import GRID_RULE, SEARCH_RULE
+
 pytestmark = pytest.mark.kill
 
 KILLS = {"run": 7, "grid": 7, "tune": 6}  # landed kills per command: 20 in all
@@ -44,8 +46,8 @@ name = "test-centroid"
 seconds_per_epoch = 0.1
 """
 CELL = '[features]\nname = "test-profile"\n[model]\nname = "test-centroid"\n'  # a cell's time: its report
-GRID = 'base = "cell"\nseeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n'
-SEARCH = f'base = "cell"\nsampler_seed = 0\ntrials = {TRIALS}\n[space.model]\nshrink = true\n'
+GRID = 'base = "cell"\n' + GRID_RULE + "seeds = [0, 1]\n[[product]]\nmodel.shrink = [0.0, 0.5]\n"
+SEARCH = f'base = "cell"\n{SEARCH_RULE}sampler_seed = 0\ntrials = {TRIALS}\n[space.model]\nshrink = true\n'
 
 
 @pytest.fixture

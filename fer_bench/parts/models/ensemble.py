@@ -14,6 +14,7 @@ Weights are equal, given (`weights`), or chosen by greedy forward selection with
 (Caruana et al. 2004) on PublicTest, as Kaggle's public board allowed: `select = "greedy"` reads the
 members' stored PublicTest probabilities (fer_bench/runs/probabilities.py) and nothing else of a test
 split; the record's `selection` says PublicTest was used, and PrivateTest stays the reported test.
+Its file declares that rule (`[choose] split = "PublicTest", metric = "accuracy"`, fer_bench/specs/choice.py).
 Training images are not used: the members were fitted on them, so their probabilities there say
 nothing about their errors. Selection reads the probabilities that are averaged: calibrated ones
 under `calibrate`.
@@ -159,6 +160,9 @@ class Ensemble(Model, BuildsOnRuns, OutOfFold):
         stored = [self._recorded.probabilities(self._runs[i].run_id, TRAIN_SPLIT) for i in voting]
         return soft_vote([_at_rows(s, rows) for s in stored], [self._chosen[i] for i in voting],
                          [self._temperatures[i] for i in voting]).astype(np.float32)  # fmt: skip
+
+    def chooses_on(self):
+        return (SELECTION_SPLIT, "accuracy") if self.select == "greedy" else None
 
     def choice(self):
         method = {"greedy": f"greedy forward selection on {SELECTION_SPLIT} accuracy, {self.rounds} rounds"}
