@@ -24,6 +24,7 @@ def main(argv):
     from benchmarks import (
         bench_cnn,
         bench_coldstart,
+        bench_determinism,
         bench_extraction,
         bench_grid,
         bench_memory,
@@ -34,7 +35,7 @@ def main(argv):
 
     workloads = {"extraction": bench_extraction, "paper_mlp": bench_mlp, "run_paper": bench_run_paper,
                  "grid": bench_grid, "memory": bench_memory, "cnn": bench_cnn, "predict": bench_predict,
-                 "coldstart": bench_coldstart}  # fmt: skip
+                 "coldstart": bench_coldstart, "determinism": bench_determinism}  # fmt: skip
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
@@ -100,6 +101,7 @@ def table(raw):
     rows += cnn_rows(raw["cnn"]) if "cnn" in raw else []
     rows += predict_rows(raw["predict"]) if "predict" in raw else []
     rows += coldstart_rows(raw["coldstart"]) if "coldstart" in raw else []
+    rows += determinism_rows(raw["determinism"]) if "determinism" in raw else []
     headers = ["workload", "baseline", "fer-bench", "ratio", "target", "results unchanged"]
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -233,6 +235,37 @@ def coldstart_rows(c):
     ]  # fmt: skip
 
 
+def determinism_rows(d):
+    def verdict(m):
+        same = m["same_faces"] and m["same_bits"]
+        return "identical" if same else f"{m['rows_differing']} rows differ, max {m['max_abs_diff']:.1e}"
+
+    return [
+        [f"embedding {d['images']:,} images twice, oneDNN {isa}: {' / '.join(d['ways'])}", verdict(m["base"]),
+         verdict(m["fer_bench"]), f"{d['time_ratio'][isa]:.2f}x time", "identical bits",
+         f"same faces found: {m['base']['same_faces']} / {m['fer_bench']['same_faces']}"]
+        for isa, m in d["isas"].items()
+    ]  # fmt: skip
+
+
+def determinism_section(d):
+    rows = [[isa, name, *(f"{m[name]['seconds'][way]:.1f}" for way in d["ways"]), str(m[name]["same_bits"]),
+             str(m[name]["rows_differing"]), f"{m[name]['max_abs_diff']:.1e}"]
+            for isa, m in d["isas"].items() for name in ("base", "fer_bench")]  # fmt: skip
+    headers = ["oneDNN", "checkout", *(f"{way}: s" for way in d["ways"]), "same bits", "rows differing", "max diff"]
+    return [
+        f"## Same run id, same features (measured {d['measured']})",
+        "",
+        f"{d['images']:,} random images embedded (faces and whole frames) from an empty cache in two ways, this",
+        f"checkout beside base commit {d['base_commit']}, each extraction in a process of its own; `AVX2`: oneDNN",
+        "capped at AVX2 (`ONEDNN_MAX_CPU_ISA`), whose kernels round by batch size. The ratio is fer-bench's",
+        "time over the base's, both ways together.",
+        "",
+        tabulate(rows, headers, tablefmt="github", disable_numparse=True),
+        "",
+    ]
+
+
 def coldstart_section(c):
     rows = [[name, f"{run['wall_s']:.0f}", f"{run['timings']['features']:.0f}", f"{run['timings']['fit']:.0f}",
              f"{run['peak_rss_gib']:.2f}", f"{run['warm_first_line_s']:.1f}", f"{run['warm_fit_starts_s']:.1f}"]
@@ -319,6 +352,7 @@ def render(raw):
         + (cnn_section(raw["cnn"]) if "cnn" in raw else [])
         + (predict_section(raw["predict"]) if "predict" in raw else [])
         + (coldstart_section(raw["coldstart"]) if "coldstart" in raw else [])
+        + (determinism_section(raw["determinism"]) if "determinism" in raw else [])
     )
 
 

@@ -139,6 +139,22 @@ def descriptor_model():
     return build_model(read_layers(face_recognition_models.face_recognition_model_location()))
 
 
+@functools.cache
+def descriptor_stages():
+    """(trunk, head) of the descriptor model: chips -> (N, 256) pooled features, and its last layer,
+    the projection to 128, on its own, with the same weights.
+
+    Apart so that each can be batched as it must be for its output to be the same whatever the batch
+    (`embedding.describe`): oneDNN's matrix product rounds a row differently by the number of rows.
+    """
+    model = descriptor_model()
+    pooled = model.layers[-2].output
+    head_input = keras.Input(pooled.shape[1:])
+    return keras.Model(model.inputs, pooled, name="dlib_resnet_v1_trunk"), keras.Model(
+        head_input, model.layers[-1](head_input), name="dlib_resnet_v1_head"
+    )
+
+
 class Normalize(kl.Layer):
     """dlib's input_rgb_image: subtract the channel means, divide by 256."""
 

@@ -99,15 +99,32 @@ def _faces_in(name, hog, upsample):
 
 
 def describe(chips):
-    """(N, 128) descriptors of (N, jitters, 150, 150, 3) chips."""
-    from fer_bench.parts.features._dlib_resnet import descriptor_model
+    """(N, 128) descriptors of (N, jitters, 150, 150, 3) chips, each the same bits whatever other chips
+    it is described with, so that chunks, their order and the number of workers never change an embedding.
+
+    oneDNN (TensorFlow's CPU kernels) rounds by batch size on some CPUs (AVX2): the first convolution
+    of one image alone, and the final projection of fewer than about 40 rows, differ in the last bits
+    (up to 5e-7) from those of larger batches. So the convolutions never see a chip alone (a blank one
+    keeps it company), and the projection always runs on DESCRIPTOR_BATCH rows (padded with zeros).
+    """
+    from fer_bench.parts.features._dlib_resnet import descriptor_stages
 
     n, jitters = chips.shape[:2]
-    if n == 0:  # a chunk without one face: Keras's predict refuses an empty batch
-        return np.empty((0, DESCRIPTOR_SIZE), np.float32)
     flat = chips.reshape(n * jitters, *chips.shape[2:])
-    descriptors = descriptor_model().predict(flat, batch_size=DESCRIPTOR_BATCH, verbose=0)
-    return descriptors.reshape(n, jitters, -1).mean(axis=1)
+    trunk, head = descriptor_stages()
+    descriptors = np.empty((len(flat), DESCRIPTOR_SIZE), np.float32)
+    for start in range(0, len(flat), DESCRIPTOR_BATCH):
+        batch = flat[start : start + DESCRIPTOR_BATCH]
+        pooled = trunk.predict_on_batch(_padded(batch, max(2, len(batch))))[: len(batch)]
+        descriptors[start : start + len(batch)] = head.predict_on_batch(_padded(pooled, DESCRIPTOR_BATCH))[: len(batch)]
+    return descriptors.reshape(n, jitters, DESCRIPTOR_SIZE).mean(axis=1)
+
+
+def _padded(array, rows):
+    """`array` with zero rows appended up to `rows` (itself when it has as many)."""
+    if len(array) == rows:
+        return array
+    return np.concatenate([array, np.zeros((rows - len(array), *array.shape[1:]), array.dtype)])
 
 
 def encode_images(images, upsample=1, jitters=1, detector="hog"):
