@@ -16,7 +16,7 @@ from fer_bench.data import FER2013_CLASSES, load_dataset
 from fer_bench.parts import registry
 from fer_bench.runs.records import RecordStore
 
-from conftest import CHEAP_EXPERIMENT, MINI
+from conftest import CHEAP_EXPERIMENT, MINI, constant_png
 
 FACE = MINI / "PrivateTest" / "Angry" / "00032433.jpg"
 
@@ -164,3 +164,24 @@ def test_a_photo_too_large_to_scan_is_read_at_a_reduced_size_with_its_boxes_in_i
     left, top, right, bottom = box
     assert not whole and crop.shape == (48, 48)
     assert 5000 < (left + right) / 2 < 6200 and 3000 < (top + bottom) / 2 < 4200  # in the 9000x6000 image's pixels
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_a_200_megapixel_photo_is_classified_and_annotated_beside_the_others(trained, photo, photo_of_200_megapixels,
+                                                                             tmp_path, capsys):  # fmt: skip
+    """Above Pillow's own limit (179 M pixels) and below fer-bench's refusal (512 M): read, classified,
+    drawn on, and no Pillow warning (fer-bench raised the limit on purpose)."""
+    from fer_bench.runs.predict import read_photo
+
+    out = tmp_path / "annotated"
+    argv = ["predict", str(photo_of_200_megapixels), str(photo), "--results", str(trained), "--format", "json",
+            "--faces", "crop", "--annotate", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [Path(i["image"]).name for i in result["images"]] == ["200-megapixels.png", "photo.png"]
+    assert result["images"][0]["faces"][0]["box"] == [1750, 0, 14250, 12500]  # in the photo's own pixels
+    with Image.open(out / "photo.png") as annotated:
+        assert annotated.size == (480, 320)
+    assert (out / "200-megapixels.png").stat().st_size > 0
+    gray, scale = read_photo(constant_png(tmp_path / "100-megapixels.png", 10_000, 10_000))  # warned before
+    assert max(gray.size) == 4096 and scale == pytest.approx(0.4096)

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from fer_bench.data.dataset import IMAGE_SIZE
-from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
+from fer_bench.data.loaders import IMAGE_SUFFIXES, raised_pixel_limit, read_scaled
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import detectors, registry
 from fer_bench.parts.base import DescribesCrops, SavesWeights
@@ -260,9 +260,7 @@ def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="i
 
 def read_photo(path):
     """(grayscale image, the scale it was read at) of any image file; one too small is refused."""
-    gray = read_gray(path, max_side=READ_SIDE)
-    with Image.open(path) as header:  # the size as stored, before any reduction
-        width, height = header.size
+    gray, (width, height) = read_scaled(path, max_side=READ_SIDE)
     if min(width, height) < MIN_SIDE:
         raise FerBenchError(f"{path}: {width}x{height} pixels is too small to show a face (at least {MIN_SIDE} a side)")
     return gray, gray.width / width
@@ -318,7 +316,7 @@ def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_D
 
 def annotate(path, faces, out: Path):
     """The image with each face's box and label drawn on it, as PNG."""
-    with Image.open(path) as source:
+    with raised_pixel_limit(), Image.open(path) as source:  # any photo predict could read
         image = source.convert("RGB")
     draw = ImageDraw.Draw(image)
     thickness = max(1, round(max(image.size) / 200))
