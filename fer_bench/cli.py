@@ -222,8 +222,6 @@ def cmd_leaderboard(args):
 
 
 def cmd_predict(args):
-    from fer_bench.runs.predict import annotate
-
     predictions = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
                               detector=args.detector)  # fmt: skip
     record, outcomes = predictions.record, predictions.images
@@ -231,7 +229,7 @@ def cmd_predict(args):
     if args.annotate:
         for image, faces in found:
             out = Path(args.annotate)
-            annotate(image, faces, out / (Path(image).stem + ".png") if len(outcomes) > 1 else out)
+            annotate_to(args.annotate, image, faces, out / (Path(image).stem + ".png") if len(outcomes) > 1 else out)
     if args.format == "json":
         images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
         refused = [{"image": image, "error": str(e)} for image, e in outcomes if isinstance(e, FerBenchError)]
@@ -259,6 +257,18 @@ def cmd_predict(args):
     for error in errors:
         print(f"fer-bench: error: {error}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def annotate_to(option, image, faces, out: Path):
+    """predict's annotate, a destination it cannot write refused in one line naming --annotate."""
+    from fer_bench.runs.predict import annotate
+
+    try:
+        annotate(image, faces, out)
+    except OSError as error:
+        in_the_way = next((folder for folder in out.parents if folder.is_file()), None)
+        why = f"{in_the_way} is a file, not a folder" if in_the_way else error.strerror or str(error)
+        raise FerBenchError(f"--annotate {option}: {why}") from None
 
 
 def cmd_evaluate(args):

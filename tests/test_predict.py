@@ -185,3 +185,16 @@ def test_a_200_megapixel_photo_is_classified_and_annotated_beside_the_others(tra
     assert (out / "200-megapixels.png").stat().st_size > 0
     gray, scale = read_photo(constant_png(tmp_path / "100-megapixels.png", 10_000, 10_000))  # warned before
     assert max(gray.size) == 4096 and scale == pytest.approx(0.4096)
+
+
+@pytest.mark.parametrize("several", [False, True], ids=["one-image", "a-folder-of-them"])
+def test_annotate_to_a_path_under_a_file_is_refused_in_one_line(trained, photo, tmp_path, capsys, several):
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    images = [photo, FACE] if several else [photo]
+    argv = ["predict", *map(str, images), "--results", str(trained), "--annotate", str(in_the_way / "out.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("fer-bench: error: ")]
+    assert errors == [f"fer-bench: error: --annotate {in_the_way / 'out.png'}: {in_the_way} is a file, not a folder"]
+    assert "Traceback" not in err and in_the_way.read_text() == "not a folder"
