@@ -198,3 +198,25 @@ def test_annotate_to_a_path_under_a_file_is_refused_in_one_line(trained, photo, 
     errors = [line for line in err.splitlines() if line.startswith("fer-bench: error: ")]
     assert errors == [f"fer-bench: error: --annotate {in_the_way / 'out.png'}: {in_the_way} is a file, not a folder"]
     assert "Traceback" not in err and in_the_way.read_text() == "not a folder"
+
+
+def test_after_its_latest_run_is_pruned_an_experiment_predicts_with_a_run_that_has_weights(write_experiments,
+                                                                                          tmp_path, photo, capsys):  # fmt: skip
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT})
+    results = str(tmp_path / "results")
+    assert main(["run", "cheap", "--results", results]) == 0
+    assert main(["run", "cheap", "--seed", "1", "--results", results]) == 0
+    first, latest = RecordStore(results).all()
+    assert main(["prune", "cheap", "--results", results]) == 0
+    capsys.readouterr()
+    for model in (["--model", "cheap"], []):  # named, and the default: the best run with weights
+        assert main(["predict", str(photo), "--results", results, "--format", "json", *model]) == 0
+        assert json.loads(capsys.readouterr().out)["model"]["run_id"] == first.run_id
+
+    assert main(["prune", first.run_id, "--results", results]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--results", results, "--model", "cheap"]) == 2
+    assert capsys.readouterr().err == ("fer-bench: error: no recorded run of 'cheap' has saved weights to predict "
+                                       "with: `fer-bench complete cheap` fits it again and saves them\n")  # fmt: skip
+    assert main(["predict", str(photo), "--results", results]) == 2
+    assert "no recorded run has saved weights" in capsys.readouterr().err

@@ -35,7 +35,7 @@ from fer_bench.parts.base import DescribesCrops, SavesWeights
 from fer_bench.parts.detectors import CROP_SIDE
 from fer_bench.parts.models.ensemble import UNCALIBRATED, Ensemble, soft_vote
 from fer_bench.runs import probabilities
-from fer_bench.runs.records import Record, RecordStore, saved_model, select
+from fer_bench.runs.records import Record, RecordStore, last_lines, saved_model, select
 from fer_bench.scoring.calibration import Temperature
 
 FACES = ("auto", "crop", "detect")
@@ -106,9 +106,10 @@ def refusal(record: Record, records) -> str | None:
 def choose_record(records, name=None) -> Record:
     """The named record (experiment or run id: a run with saved weights, or an ensemble of such
     runs), else the recorded model with saved weights that ranks first on FER2013's labels (a FER+
-    score is on another yardstick, not comparable; ensembles are chosen by name only)."""
+    score is on another yardstick, not comparable; ensembles are chosen by name only). Each run is
+    taken as its last line says, so a run pruned since is not chosen for the weights it had."""
     if name:
-        named = [r for r in select(records, name) if r.ok]
+        named = [r for r in last_lines(select(records, name)) if r.ok]
         usable = [r for r in named if refusal(r, records) is None]
         if usable:
             return usable[-1]
@@ -118,7 +119,7 @@ def choose_record(records, name=None) -> Record:
         hint = f": `fer-bench complete {name}` fits it again and saves them" if any(
             could_predict(r) for r in select(records, name)) else ""  # fmt: skip
         raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with{hint}")
-    usable = [r for r in records if can_predict(r)]
+    usable = [r for r in last_lines(records) if can_predict(r)]
     if not usable:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
     fer2013 = [r for r in usable if r.data.label_source == "fer2013"] or usable

@@ -269,6 +269,13 @@ def select(records, name_or_id):
     ]
 
 
+def last_lines(records) -> list[Record]:
+    """Each run's last line, in the order of those lines: what it is now. An earlier line of a run
+    completed or pruned since names weights it gained or lost after."""
+    last = {record.run_id: number for number, record in enumerate(records)}
+    return [record for number, record in enumerate(records) if last[record.run_id] == number]
+
+
 def latest_ok(records, name_or_id) -> Record:
     """The latest ok record of an experiment name or run-id prefix."""
     found = [r for r in select(records, name_or_id) if r.ok]
