@@ -151,3 +151,21 @@ def test_a_200_megapixel_photo_in_a_collection_is_evaluated(results, photo_of_20
     assert main(["evaluate", "tiny-cnn", "--data", str(collection), "--results", str(results), "--faces", "crop"]) == 0
     (record,) = [r for r in RecordStore(results).all() if r.evaluation]
     assert record.metrics["collection"].n_total == 2 and record.evaluation["n_refused"] == 0
+
+
+def test_a_label_folder_names_exactly_one_emotion_or_is_refused_in_one_line(results, tmp_path, capsys):
+    """`not_happy` holds the word happy and is no happiness folder: a name with a word that is neither
+    an emotion's, a number nor a neutral one (faces, images) names no emotion, and is refused."""
+    assert [emotion(n) for n in ("not_happy", "unhappy", "happy_not", "no-fear", "angry_people")] == [None] * 5
+    assert [emotion(n) for n in ("angry_faces", "3-Happy", "sad images")] == ["anger", "happiness", "sadness"]
+    with pytest.raises(FerBenchError, match=r"^coll/not_happy: 'not_happy' names happiness beside other words \(not\)"):
+        match_labels(["sad", "not_happy"], FER2013_CLASSES, "coll")
+
+    collection = tmp_path / "negated"
+    for folder in ("happy", "not_happy"):
+        (collection / folder).mkdir(parents=True)
+        Image.new("L", (48, 48), 100).save(collection / folder / "a.png")
+    assert main(["evaluate", "tiny-cnn", "--data", str(collection), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{collection}/not_happy: 'not_happy' names happiness beside other words" in err
+    assert not [r for r in RecordStore(results).all() if r.evaluation]
