@@ -27,7 +27,6 @@ from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
 
-
 INTERRUPTED = "fer-bench: interrupted; records already written are kept"
 STOP_WITHIN_S = 2.0  # after Ctrl-C, the seconds a command has to stop by itself before it is ended
 

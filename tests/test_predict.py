@@ -200,8 +200,9 @@ def test_annotate_to_a_path_under_a_file_is_refused_in_one_line(trained, photo, 
     assert "Traceback" not in err and in_the_way.read_text() == "not a folder"
 
 
-def test_after_its_latest_run_is_pruned_an_experiment_predicts_with_a_run_that_has_weights(write_experiments,
-                                                                                          tmp_path, photo, capsys):  # fmt: skip
+def test_after_its_latest_run_is_pruned_an_experiment_predicts_with_a_run_that_has_weights(
+    write_experiments, tmp_path, photo, capsys
+):
     write_experiments({"cheap.toml": CHEAP_EXPERIMENT})
     results = str(tmp_path / "results")
     assert main(["run", "cheap", "--results", results]) == 0

@@ -179,7 +179,8 @@ def _zip_without_a_network(path):
     ("notes.keras", lambda p: p.write_text("no network in here"), "not a zip archive, as a .keras file is"),
     ("archive.keras", _zip_without_a_network, "a zip archive without the config.json of a .keras file"),
     ("notes.h5", lambda p: p.write_text("no network in here"), "no HDF5 signature, as an .h5 file has"),
-    ("network.onnx", lambda p: p.write_bytes(b"\x08\x07"), "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx"),
+    ("network.onnx", lambda p: p.write_bytes(b"\x08\x07"),
+     "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx"),
 ])  # fmt: skip
 def test_a_file_that_is_no_keras_network_is_refused_before_the_data_loads(name, write, why, tmp_path,
                                                                           write_experiments, capsys):  # fmt: skip
@@ -188,7 +189,9 @@ def test_a_file_that_is_no_keras_network_is_refused_before_the_data_loads(name, 
     write(file)
     folder = write_experiments({"bad.toml": experiment(file)})
     assert main(["run", "bad", "--data", str(tmp_path / "no-data"), "--results", str(tmp_path / "results")]) == 2
-    assert capsys.readouterr().err == f"fer-bench: error: {folder}/bad.toml: {file}: not a saved Keras network ({why})\n"
+    assert (
+        capsys.readouterr().err == f"fer-bench: error: {folder}/bad.toml: {file}: not a saved Keras network ({why})\n"
+    )
 
 
 def test_runs_trained_elsewhere_get_their_own_board_with_copies_against_the_rest():

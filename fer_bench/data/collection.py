@@ -72,8 +72,10 @@ def _no_emotion(name: str) -> str:
     named = sorted({_EMOTION_OF[w] for w in _words(name) if w in _EMOTION_OF})
     others = sorted(w for w in _words(name) if w not in _EMOTION_OF)
     if named and others:
-        return (f"{name!r} names {' and '.join(named)} beside other words ({', '.join(others)}); a label folder names "
-                f"exactly one emotion ({known}), with numbers or {', '.join(sorted(NEUTRAL_WORDS))} beside it at most")
+        return (
+            f"{name!r} names {' and '.join(named)} beside other words ({', '.join(others)}); a label folder names "
+            f"exactly one emotion ({known}), with numbers or {', '.join(sorted(NEUTRAL_WORDS))} beside it at most"
+        )
     if named:
         return f"{name!r} names more than one emotion ({', '.join(named)})"
     return f"{name!r} names no emotion fer-bench knows ({known})"
