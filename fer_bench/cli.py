@@ -4,14 +4,19 @@ Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evalu
 probabilities, complete, prune, calibration.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
-is one `fer-bench: error:` line and exit status 2.
+is one `fer-bench: error:` line and exit status 2. Ctrl-C ends a command within STOP_WITHIN_S.
 """
 
 import argparse
 import csv
 import json
+import os
 import shlex
+import signal
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from fer_bench import api, console
@@ -22,21 +27,61 @@ from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
 
+INTERRUPTED = "fer-bench: interrupted; records already written are kept"
+STOP_WITHIN_S = 2.0  # after Ctrl-C, the seconds a command has to stop by itself before it is ended
+
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    reported = threading.Event()
     try:
-        args = build_parser().parse_args(argv)  # --detector's choices load the parts, plugins included
-        args.command_line = "fer-bench " + shlex.join(argv)
-        console.show_messages(verbose=args.verbose)
-        return args.handler(args) or 0
+        with ended_on_interrupt(reported):
+            args = build_parser().parse_args(argv)  # --detector's choices load the parts, plugins included
+            args.command_line = "fer-bench " + shlex.join(argv)
+            console.show_messages(verbose=args.verbose)
+            return args.handler(args) or 0
     except FerBenchError as error:
         one_line = " ".join(str(error).splitlines())
         print(f"fer-bench: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("fer-bench: interrupted; records already written are kept", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        reported.set()
         return 130
+
+
+@contextmanager
+def ended_on_interrupt(reported: threading.Event):
+    """The process ends STOP_WITHIN_S after a Ctrl-C in the block, if it has not stopped by then.
+
+    Python raises KeyboardInterrupt only between bytecodes, so a main thread inside native code (a
+    compiled training epoch, a long prediction call) would go on for minutes. The signal's byte
+    reaches a watchdog thread through a pipe (signal.set_wakeup_fd) at once; it ends the process
+    as a SIGKILL would, which records, claims and the cache are made to survive: a record is
+    appended whole or sealed as torn, weights are recorded only after they are saved, and the
+    kernel lets go of the claim. `reported`: the interrupt was reported already."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set the fd
+        yield
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    threading.Thread(target=_end_after_interrupt, args=(read, reported), daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the watchdog reads to the end, and ends unless an interrupt came
+
+
+def _end_after_interrupt(read, reported: threading.Event):
+    with open(read, "rb", buffering=0) as pipe:
+        while signals := pipe.read(64):
+            if signal.SIGINT in signals:
+                time.sleep(STOP_WITHIN_S)
+                if not reported.is_set():
+                    print(f"{INTERRUPTED} (ended at once: it was inside native code)", file=sys.stderr, flush=True)
+                os._exit(130)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -222,8 +267,6 @@ def cmd_leaderboard(args):
 
 
 def cmd_predict(args):
-    from fer_bench.runs.predict import annotate
-
     predictions = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
                               detector=args.detector)  # fmt: skip
     record, outcomes = predictions.record, predictions.images
@@ -231,7 +274,7 @@ def cmd_predict(args):
     if args.annotate:
         for image, faces in found:
             out = Path(args.annotate)
-            annotate(image, faces, out / (Path(image).stem + ".png") if len(outcomes) > 1 else out)
+            annotate_to(args.annotate, image, faces, out / (Path(image).stem + ".png") if len(outcomes) > 1 else out)
     if args.format == "json":
         images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
         refused = [{"image": image, "error": str(e)} for image, e in outcomes if isinstance(e, FerBenchError)]
@@ -259,6 +302,18 @@ def cmd_predict(args):
     for error in errors:
         print(f"fer-bench: error: {error}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def annotate_to(option, image, faces, out: Path):
+    """predict's annotate, a destination it cannot write refused in one line naming --annotate."""
+    from fer_bench.runs.predict import annotate
+
+    try:
+        annotate(image, faces, out)
+    except OSError as error:
+        in_the_way = next((folder for folder in out.parents if folder.is_file()), None)
+        why = f"{in_the_way} is a file, not a folder" if in_the_way else error.strerror or str(error)
+        raise FerBenchError(f"--annotate {option}: {why}") from None
 
 
 def cmd_evaluate(args):

@@ -1,6 +1,8 @@
 import fcntl
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,23 @@ def tiny_cnn_results(tmp_path_factory, shared_cache):
     )
     run(experiment, load_dataset(MINI), RecordStore(results), ArrayCache(shared_cache))
     return results
+
+
+def constant_png(path, width, height, value=128):
+    """A grayscale PNG of `width` x `height` pixels of one value, written row by row: a 200-megapixel
+    one is a 200 KB file, made in a second without the image in memory."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row, compressor = b"\x00" + bytes([value]) * width, zlib.compressobj(1)  # each row: filter 0, then pixels
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="session")
+def photo_of_200_megapixels(tmp_path_factory):
+    """A 16000x12500 PNG: above Pillow's own limit (179 M pixels), below fer-bench's refusal (512 M)."""
+    return constant_png(tmp_path_factory.mktemp("huge") / "200-megapixels.png", 16_000, 12_500)

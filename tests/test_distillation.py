@@ -78,3 +78,16 @@ def test_a_teacher_trained_on_other_data_is_refused_in_one_line(teacher, write_e
     status = main(["run", "student", "--data", str(csv), "--results", str(results)])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fer-bench: error: ")]
     assert status == 2 and len(errors) == 1 and f"teacher {other.run_id} (teacher) was trained on other" in errors[0]
+
+
+def test_a_students_teacher_keeps_its_weights(teacher, write_experiments, capsys):
+    """A student names its teacher in a string, not a list as an ensemble names its members: prune
+    reads both, and refuses the teacher, removing nothing."""
+    dataset, results, record = teacher
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=record.run_id, temperature=FIXED)})
+    student = api.run("student", data=dataset, results=results)
+    assert main(["prune", "teacher", "--results", str(results)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fer-bench: error: ")]
+    builds_on_it = f"student (run {student.run_id}) build(s) on it; its weights stay"
+    assert errors == [f"fer-bench: error: run {record.run_id} (teacher): {builds_on_it}"]
+    assert (results / record.artefact).is_file()

@@ -138,3 +138,34 @@ def test_detecting_faces_in_fer2013_crops_leaves_the_ones_without_a_face_uncover
     m = evaluated.metrics["PrivateTest"]
     assert m.n_total == len(index) and m.n_evaluated == int((stored["n_faces"][index] >= 1).sum()) < m.n_total
     assert m.accuracy_all < m.accuracy or m.accuracy == 0
+
+
+def test_a_200_megapixel_photo_in_a_collection_is_evaluated(results, photo_of_200_megapixels, tmp_path, capsys):
+    """Above Pillow's own limit (179 M pixels), below fer-bench's refusal (512 M): scored like any other."""
+    collection = tmp_path / "large"
+    (collection / "happy").mkdir(parents=True)
+    (collection / "sad").mkdir()
+    shutil.copy(photo_of_200_megapixels, collection / "happy" / "huge.png")
+    shutil.copy(MINI / "PrivateTest" / "Sad" / sorted(p.name for p in (MINI / "PrivateTest" / "Sad").iterdir())[0],
+                collection / "sad" / "face.jpg")  # fmt: skip
+    assert main(["evaluate", "tiny-cnn", "--data", str(collection), "--results", str(results), "--faces", "crop"]) == 0
+    (record,) = [r for r in RecordStore(results).all() if r.evaluation]
+    assert record.metrics["collection"].n_total == 2 and record.evaluation["n_refused"] == 0
+
+
+def test_a_label_folder_names_exactly_one_emotion_or_is_refused_in_one_line(results, tmp_path, capsys):
+    """`not_happy` holds the word happy and is no happiness folder: a name with a word that is neither
+    an emotion's, a number nor a neutral one (faces, images) names no emotion, and is refused."""
+    assert [emotion(n) for n in ("not_happy", "unhappy", "happy_not", "no-fear", "angry_people")] == [None] * 5
+    assert [emotion(n) for n in ("angry_faces", "3-Happy", "sad images")] == ["anger", "happiness", "sadness"]
+    with pytest.raises(FerBenchError, match=r"^coll/not_happy: 'not_happy' names happiness beside other words \(not\)"):
+        match_labels(["sad", "not_happy"], FER2013_CLASSES, "coll")
+
+    collection = tmp_path / "negated"
+    for folder in ("happy", "not_happy"):
+        (collection / folder).mkdir(parents=True)
+        Image.new("L", (48, 48), 100).save(collection / folder / "a.png")
+    assert main(["evaluate", "tiny-cnn", "--data", str(collection), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{collection}/not_happy: 'not_happy' names happiness beside other words" in err
+    assert not [r for r in RecordStore(results).all() if r.evaluation]

@@ -16,7 +16,7 @@ from fer_bench.data import FER2013_CLASSES, load_dataset
 from fer_bench.parts import registry
 from fer_bench.runs.records import RecordStore
 
-from conftest import CHEAP_EXPERIMENT, MINI
+from conftest import CHEAP_EXPERIMENT, MINI, constant_png
 
 FACE = MINI / "PrivateTest" / "Angry" / "00032433.jpg"
 
@@ -164,3 +164,60 @@ def test_a_photo_too_large_to_scan_is_read_at_a_reduced_size_with_its_boxes_in_i
     left, top, right, bottom = box
     assert not whole and crop.shape == (48, 48)
     assert 5000 < (left + right) / 2 < 6200 and 3000 < (top + bottom) / 2 < 4200  # in the 9000x6000 image's pixels
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_a_200_megapixel_photo_is_classified_and_annotated_beside_the_others(trained, photo, photo_of_200_megapixels,
+                                                                             tmp_path, capsys):  # fmt: skip
+    """Above Pillow's own limit (179 M pixels) and below fer-bench's refusal (512 M): read, classified,
+    drawn on, and no Pillow warning (fer-bench raised the limit on purpose)."""
+    from fer_bench.runs.predict import read_photo
+
+    out = tmp_path / "annotated"
+    argv = ["predict", str(photo_of_200_megapixels), str(photo), "--results", str(trained), "--format", "json",
+            "--faces", "crop", "--annotate", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [Path(i["image"]).name for i in result["images"]] == ["200-megapixels.png", "photo.png"]
+    assert result["images"][0]["faces"][0]["box"] == [1750, 0, 14250, 12500]  # in the photo's own pixels
+    with Image.open(out / "photo.png") as annotated:
+        assert annotated.size == (480, 320)
+    assert (out / "200-megapixels.png").stat().st_size > 0
+    gray, scale = read_photo(constant_png(tmp_path / "100-megapixels.png", 10_000, 10_000))  # warned before
+    assert max(gray.size) == 4096 and scale == pytest.approx(0.4096)
+
+
+@pytest.mark.parametrize("several", [False, True], ids=["one-image", "a-folder-of-them"])
+def test_annotate_to_a_path_under_a_file_is_refused_in_one_line(trained, photo, tmp_path, capsys, several):
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    images = [photo, FACE] if several else [photo]
+    argv = ["predict", *map(str, images), "--results", str(trained), "--annotate", str(in_the_way / "out.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("fer-bench: error: ")]
+    assert errors == [f"fer-bench: error: --annotate {in_the_way / 'out.png'}: {in_the_way} is a file, not a folder"]
+    assert "Traceback" not in err and in_the_way.read_text() == "not a folder"
+
+
+def test_after_its_latest_run_is_pruned_an_experiment_predicts_with_a_run_that_has_weights(
+    write_experiments, tmp_path, photo, capsys
+):
+    write_experiments({"cheap.toml": CHEAP_EXPERIMENT})
+    results = str(tmp_path / "results")
+    assert main(["run", "cheap", "--results", results]) == 0
+    assert main(["run", "cheap", "--seed", "1", "--results", results]) == 0
+    first, latest = RecordStore(results).all()
+    assert main(["prune", "cheap", "--results", results]) == 0
+    capsys.readouterr()
+    for model in (["--model", "cheap"], []):  # named, and the default: the best run with weights
+        assert main(["predict", str(photo), "--results", results, "--format", "json", *model]) == 0
+        assert json.loads(capsys.readouterr().out)["model"]["run_id"] == first.run_id
+
+    assert main(["prune", first.run_id, "--results", results]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--results", results, "--model", "cheap"]) == 2
+    assert capsys.readouterr().err == ("fer-bench: error: no recorded run of 'cheap' has saved weights to predict "
+                                       "with: `fer-bench complete cheap` fits it again and saves them\n")  # fmt: skip
+    assert main(["predict", str(photo), "--results", results]) == 2
+    assert "no recorded run has saved weights" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import zipfile
 from dataclasses import replace
 
 import numpy as np
@@ -167,6 +168,30 @@ def test_a_file_that_cannot_serve_is_one_line_and_nothing_is_recorded(case, tmp_
     assert [line for line in err if line.startswith("fer-bench: error: ")] == err[-1:]
     assert re.search(message, err[-1]), err[-1]
     assert not (tmp_path / "results" / "runs.jsonl").exists() or not RecordStore(tmp_path / "results").all()
+
+
+def _zip_without_a_network(path):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "no network in here")
+
+
+@pytest.mark.parametrize(("name", "write", "why"), [
+    ("notes.keras", lambda p: p.write_text("no network in here"), "not a zip archive, as a .keras file is"),
+    ("archive.keras", _zip_without_a_network, "a zip archive without the config.json of a .keras file"),
+    ("notes.h5", lambda p: p.write_text("no network in here"), "no HDF5 signature, as an .h5 file has"),
+    ("network.onnx", lambda p: p.write_bytes(b"\x08\x07"),
+     "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx"),
+])  # fmt: skip
+def test_a_file_that_is_no_keras_network_is_refused_before_the_data_loads(name, write, why, tmp_path,
+                                                                          write_experiments, capsys):  # fmt: skip
+    """Before any data loads (here there is none to load), and not with Keras's "File not found"."""
+    file = tmp_path / name
+    write(file)
+    folder = write_experiments({"bad.toml": experiment(file)})
+    assert main(["run", "bad", "--data", str(tmp_path / "no-data"), "--results", str(tmp_path / "results")]) == 2
+    assert (
+        capsys.readouterr().err == f"fer-bench: error: {folder}/bad.toml: {file}: not a saved Keras network ({why})\n"
+    )
 
 
 def test_runs_trained_elsewhere_get_their_own_board_with_copies_against_the_rest():

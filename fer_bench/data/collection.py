@@ -3,7 +3,9 @@ on (`fer-bench evaluate`).
 
 Images may be of any format, size and colour, in subfolders of a label folder too. Label folders
 are matched to a model's label space through EMOTION_NAMES, whatever their case: `anger`, `Angry`
-and `angry_faces` are all anger. A folder named after an emotion outside the model's label space
+and `angry_faces` are all anger. A name must name exactly one emotion: beside its emotion's words
+it may hold numbers and NEUTRAL_WORDS only, so `not_happy` is refused, never read as happiness.
+A folder named after an emotion outside the model's label space
 (contempt, for a FER2013 model) is excluded and reported, never mapped to a neighbour; a folder
 whose name is no emotion is an error, as is a collection with no image under a known label.
 """
@@ -28,12 +30,19 @@ EMOTION_NAMES = {
     "surprise": ("surprise", "surprised"),
 }
 _EMOTION_OF = {name: emotion for emotion, names in EMOTION_NAMES.items() for name in names}
+# Words a name may hold beside its emotion's, which say nothing of the emotion (`angry_faces`).
+NEUTRAL_WORDS = frozenset({"face", "faces", "image", "images", "photo", "photos", "picture", "pictures"})
+
+
+def _words(name: str) -> set:
+    """The words of a name that may say which emotion it is: not its numbers, not NEUTRAL_WORDS."""
+    return {w for w in re.split(r"[^a-z]+", name.lower()) if w} - NEUTRAL_WORDS
 
 
 def emotion(name: str) -> str | None:
-    """The emotion a class or folder name stands for (`Angry`, `anger_faces`, `7-happy`), or None."""
-    words = [w for w in re.split(r"[^a-z]+", name.lower()) if w]
-    found = {_EMOTION_OF[w] for w in words if w in _EMOTION_OF}
+    """The emotion a class or folder name stands for (`Angry`, `anger_faces`, `7-happy`), or None
+    where its words name none, two, or one beside any other word (`not_happy`): never guessed."""
+    found = {_EMOTION_OF.get(w) for w in _words(name)}
     return found.pop() if len(found) == 1 else None
 
 
@@ -49,13 +58,27 @@ def match_labels(names, classes, where) -> tuple[dict, dict]:
     for name in names:
         found = emotion(name)
         if found is None:
-            known = ", ".join(sorted(_EMOTION_OF))
-            raise FerBenchError(f"{where}/{name}: {name!r} names no emotion fer-bench knows ({known})")
+            raise FerBenchError(f"{where}/{name}: {_no_emotion(name)}")
         if found in codes:
             matched[name] = codes[found]
         else:
             excluded[name] = f"{found} is not in the model's label space ({', '.join(classes)})"
     return matched, excluded
+
+
+def _no_emotion(name: str) -> str:
+    """Why a name stands for no emotion, in one line."""
+    known = ", ".join(sorted(_EMOTION_OF))
+    named = sorted({_EMOTION_OF[w] for w in _words(name) if w in _EMOTION_OF})
+    others = sorted(w for w in _words(name) if w not in _EMOTION_OF)
+    if named and others:
+        return (
+            f"{name!r} names {' and '.join(named)} beside other words ({', '.join(others)}); a label folder names "
+            f"exactly one emotion ({known}), with numbers or {', '.join(sorted(NEUTRAL_WORDS))} beside it at most"
+        )
+    if named:
+        return f"{name!r} names more than one emotion ({', '.join(named)})"
+    return f"{name!r} names no emotion fer-bench knows ({known})"
 
 
 @dataclass(frozen=True)

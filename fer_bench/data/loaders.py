@@ -78,7 +78,13 @@ def _loader(root: Path):
 
 
 def read_gray(path, max_side=None) -> Image.Image:
-    """One image file of any size as 8-bit grayscale; colour and 16-bit images are converted.
+    """One image file of any size as 8-bit grayscale (read_scaled)."""
+    return read_scaled(path, max_side)[0]
+
+
+def read_scaled(path, max_side=None) -> tuple[Image.Image, tuple]:
+    """(the image as 8-bit grayscale, its size as stored) of one image file of any size; colour and
+    16-bit images are converted.
 
     16-bit values are scaled from 0..65535 to 0..255, so a picture keeps its brightness whatever
     its bit depth; Pillow reads some 16-bit formats (PGM) as 32-bit mode `I` on the 16-bit scale.
@@ -86,11 +92,13 @@ def read_gray(path, max_side=None) -> Image.Image:
     truncated file, also in a process where face_recognition (which turns Pillow's
     LOAD_TRUNCATED_IMAGES on when imported) was imported first. With `max_side`, a larger image
     comes back scaled to it (a JPEG is decoded at the reduced size directly). A phone's 200-megapixel
-    photo is read; Pillow refuses one beyond twice MAX_PIXELS as a decompression bomb.
+    photo is read; Pillow refuses one beyond twice MAX_PIXELS as a decompression bomb. The stored
+    size is read in the same opening, under the same limit, so a caller need not open it again.
     """
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with _pixel_limit(MAX_PIXELS), Image.open(path) as image:
+        with raised_pixel_limit(), Image.open(path) as image:
+            stored_size = image.size
             if max_side and max(image.size) > max_side:
                 image.draft("L", _fitted(image.size, max_side))
             image.load()
@@ -104,14 +112,15 @@ def read_gray(path, max_side=None) -> Image.Image:
         raise FerBenchError(f"{path}: not a readable image ({error})") from None
     if max_side and max(gray.size) > max_side:
         gray = gray.resize(_fitted(gray.size, max_side), Image.BILINEAR)
-    return gray
+    return gray, stored_size
 
 
 @contextmanager
-def _pixel_limit(pixels):
-    """Pillow's decompression-bomb limit set to `pixels` for one read, its warning below it off."""
+def raised_pixel_limit():
+    """Pillow's decompression-bomb limit raised to MAX_PIXELS for the block, and its warning below
+    that limit off: fer-bench reads photos of up to MAX_PIXELS on purpose."""
     saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = pixels
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -28,14 +28,14 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from fer_bench.data.dataset import IMAGE_SIZE
-from fer_bench.data.loaders import IMAGE_SUFFIXES, read_gray
+from fer_bench.data.loaders import IMAGE_SUFFIXES, raised_pixel_limit, read_scaled
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import detectors, registry
 from fer_bench.parts.base import DescribesCrops, SavesWeights
 from fer_bench.parts.detectors import CROP_SIDE
 from fer_bench.parts.models.ensemble import UNCALIBRATED, Ensemble, soft_vote
 from fer_bench.runs import probabilities
-from fer_bench.runs.records import Record, RecordStore, saved_model, select
+from fer_bench.runs.records import Record, RecordStore, last_lines, saved_model, select
 from fer_bench.scoring.calibration import Temperature
 
 FACES = ("auto", "crop", "detect")
@@ -106,9 +106,10 @@ def refusal(record: Record, records) -> str | None:
 def choose_record(records, name=None) -> Record:
     """The named record (experiment or run id: a run with saved weights, or an ensemble of such
     runs), else the recorded model with saved weights that ranks first on FER2013's labels (a FER+
-    score is on another yardstick, not comparable; ensembles are chosen by name only)."""
+    score is on another yardstick, not comparable; ensembles are chosen by name only). Each run is
+    taken as its last line says, so a run pruned since is not chosen for the weights it had."""
     if name:
-        named = [r for r in select(records, name) if r.ok]
+        named = [r for r in last_lines(select(records, name)) if r.ok]
         usable = [r for r in named if refusal(r, records) is None]
         if usable:
             return usable[-1]
@@ -118,7 +119,7 @@ def choose_record(records, name=None) -> Record:
         hint = f": `fer-bench complete {name}` fits it again and saves them" if any(
             could_predict(r) for r in select(records, name)) else ""  # fmt: skip
         raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with{hint}")
-    usable = [r for r in records if can_predict(r)]
+    usable = [r for r in last_lines(records) if can_predict(r)]
     if not usable:
         raise FerBenchError("no recorded run has saved weights: run `fer-bench run cnn` first")
     fer2013 = [r for r in usable if r.data.label_source == "fer2013"] or usable
@@ -260,9 +261,7 @@ def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="i
 
 def read_photo(path):
     """(grayscale image, the scale it was read at) of any image file; one too small is refused."""
-    gray = read_gray(path, max_side=READ_SIDE)
-    with Image.open(path) as header:  # the size as stored, before any reduction
-        width, height = header.size
+    gray, (width, height) = read_scaled(path, max_side=READ_SIDE)
     if min(width, height) < MIN_SIDE:
         raise FerBenchError(f"{path}: {width}x{height} pixels is too small to show a face (at least {MIN_SIDE} a side)")
     return gray, gray.width / width
@@ -318,7 +317,7 @@ def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_D
 
 def annotate(path, faces, out: Path):
     """The image with each face's box and label drawn on it, as PNG."""
-    with Image.open(path) as source:
+    with raised_pixel_limit(), Image.open(path) as source:  # any photo predict could read
         image = source.convert("RGB")
     draw = ImageDraw.Draw(image)
     thickness = max(1, round(max(image.size) / 200))

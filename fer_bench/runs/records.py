@@ -4,8 +4,10 @@ A `Record` is one run, ok or failed, read and written in one shape (`fer-bench s
 json` prints it: the contract other tools read). An append is one write of the whole line and an
 fsync, made under an exclusive flock on the file; readers take a shared one, so no reader sees a
 write in progress and no two appenders interleave. A writer killed mid-write leaves a torn last
-line: readers report and skip it, and the next appender seals it with a newline before writing, so
-a record is there whole or not at all.
+line: readers report and skip it, and the next appender seals it with SEAL and a newline before
+writing, so a record is there whole or not at all. Any other line that is no record (an edit, a
+damaged disk) is refused in one line naming the file and line, by every command that reads the
+records: a benchmark does not drop a record silently.
 
 A record is built by `new_record` alone (`completed` copies one, adding the weights saved after it
 ran; `pruned`, without the weights removed after it ran) and read by `Record.from_dict` alone. Each
@@ -36,6 +38,9 @@ REPORT_SPLIT = "PrivateTest"
 OK, FAILED = "ok", "failed"
 log = logging.getLogger("fer_bench")
 _reported_torn = set()  # (path, line number): each torn line is reported once per process
+# Ends a torn line when the next appender seals it: ASCII's "cancel", which JSON escapes inside
+# strings, so no whole record holds it; it tells a crash's torn line from a damaged one.
+SEAL = b"\x18"
 
 
 def report_split(splits) -> str:
@@ -269,6 +274,13 @@ def select(records, name_or_id):
     ]
 
 
+def last_lines(records) -> list[Record]:
+    """Each run's last line, in the order of those lines: what it is now. An earlier line of a run
+    completed or pruned since names weights it gained or lost after."""
+    last = {record.run_id: number for number, record in enumerate(records)}
+    return [record for number, record in enumerate(records) if last[record.run_id] == number]
+
+
 def latest_ok(records, name_or_id) -> Record:
     """The latest ok record of an experiment name or run-id prefix."""
     found = [r for r in select(records, name_or_id) if r.ok]
@@ -326,7 +338,7 @@ class RecordStore:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes, or when this process dies
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = b"\n" + line  # seal a torn last line left by a killed writer
+                line = SEAL + b"\n" + line  # seal a torn last line left by a killed writer
             while line:
                 line = line[os.write(fd, line) :]
             os.fsync(fd)
@@ -334,20 +346,25 @@ class RecordStore:
             os.close(fd)
 
     def all(self) -> list[Record]:
-        """Every intact record, oldest first; a torn or unreadable line is reported (once) and skipped."""
+        """Every intact record, oldest first; a torn line (the last, or one sealed) is reported (once)
+        and skipped; any other line that is no record is refused."""
         try:
             with open(self.path, "rb") as handle:
                 fcntl.flock(handle, fcntl.LOCK_SH)
                 content = handle.read()
         except FileNotFoundError:
             return []
-        records = []
-        for number, line in enumerate(content.split(b"\n"), start=1):
+        records, lines = [], content.split(b"\n")
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(Record.from_dict(json.loads(line)))
+                records.append(Record.from_dict(json.loads(line.removesuffix(SEAL))))
             except (ValueError, TypeError, KeyError, AttributeError):
+                if not line.endswith(SEAL) and number < len(lines):  # sealed, or the unfinished last
+                    raise FerBenchError(f"{self.path}, line {number}: not a whole record, and not torn by a crash "
+                                        f"(a torn line is the last, or sealed): the file was edited or damaged; "
+                                        f"restore it from a copy, or delete the line to drop it") from None  # fmt: skip
                 if (self.path, number) not in _reported_torn:
                     _reported_torn.add((self.path, number))
                     log.warning(f"{self.path}, line {number}: torn record skipped")

@@ -1,12 +1,16 @@
 """Processes sharing one results folder split the work through per-run claims: each run once, no record torn."""
 
+import contextlib
+import fcntl
 import json
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from fer_bench.runs import claims
 from fer_bench.runs.claims import claim, claim_path
 
 from conftest import CHEAP_EXPERIMENT, GRID_RULE
@@ -79,3 +83,22 @@ def test_a_claim_is_exclusive_and_let_go_when_its_holder_is_killed(tmp_path):
     holder.wait()
     with claim(tmp_path, "abc", wait=False) as held:
         assert held  # SIGKILL released it; the file it left is reused
+
+
+def test_a_claim_whose_file_is_removed_between_open_and_lock_is_not_held_twice(tmp_path, monkeypatch):
+    """The race a holder's letting go opens: a claimant opens the file, the holder removes it, a third
+    claimant makes and locks a new one at the path, and only then does the first lock the file it
+    opened, which no one holds now. It must see that file is no longer the claim's and yield."""
+    path, others = claim_path(tmp_path, "abc"), contextlib.ExitStack()
+    held_by_another = []
+
+    def flock(fd, operation):
+        if not held_by_another:  # the first claimant, between its open and its lock
+            held_by_another.append(None)
+            path.unlink()
+            held_by_another[0] = others.enter_context(claim(tmp_path, "abc", wait=False))
+        fcntl.flock(fd, operation)
+
+    monkeypatch.setattr(claims, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    with others, claim(tmp_path, "abc", wait=False) as held:
+        assert held_by_another == [True] and not held

@@ -6,6 +6,10 @@ import multiprocessing
 import os
 import signal
 
+import pytest
+
+from fer_bench.cli import main
+from fer_bench.errors import FerBenchError
 from fer_bench.runs.records import RecordStore
 from fer_bench.testing import example_record
 
@@ -41,7 +45,25 @@ def test_a_torn_last_line_is_reported_once_skipped_and_sealed(tmp_path, caplog):
     store.append(record("c" * 12))
     assert [r.run_id for r in store.all()] == ["a" * 12, "c" * 12]
     lines = store.path.read_text().splitlines()
-    assert lines[1] == '{"run_id": "bbbb' and json.loads(lines[2])["run_id"] == "c" * 12
+    assert lines[1] == '{"run_id": "bbbb\x18' and json.loads(lines[2])["run_id"] == "c" * 12  # sealed
+
+
+@pytest.mark.parametrize("line", ["{oops", '{"run_id": "not a record"}'], ids=["not-json", "not-a-record"])
+def test_a_corrupt_line_before_the_last_is_refused_naming_the_file_and_line(tmp_path, capsys, line):
+    """Not a crash's doing (a writer's torn line is its last, and then sealed): an edit or damage. A
+    benchmark does not drop a record silently: every command that reads the records refuses."""
+    store = RecordStore(tmp_path)
+    store.append(record("a" * 12))
+    with open(store.path, "a") as handle:
+        handle.write(line + "\n")
+    store.append(record("c" * 12))
+    before = store.path.read_bytes()
+    with pytest.raises(FerBenchError, match=rf"^{store.path}, line 2: not a whole record, and not torn by a crash"):
+        store.all()
+    assert main(["leaderboard", "--results", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and f"{store.path}, line 2:" in err and "delete the line" in err
+    assert store.path.read_bytes() == before and not (tmp_path / "LEADERBOARD.md").exists()
 
 
 def _append_many(root, writer):
@@ -104,6 +126,6 @@ def test_an_appender_waiting_on_a_killed_writer_seals_its_torn_line(tmp_path, ca
     assert waiting.exitcode == 0
 
     lines = store.path.read_text().splitlines()
-    assert lines[1] == '{"run_id": "torn", "status": "o'  # sealed, not glued to the next record
+    assert lines[1] == '{"run_id": "torn", "status": "o\x18'  # sealed, not glued to the next record
     assert [r.run_id for r in store.all()] == ["before"] + [f"0-{i}" for i in range(APPENDS_EACH)]
     assert "line 2: torn record skipped" in caplog.text

