@@ -40,9 +40,9 @@ def export(commit, folder: Path) -> Path:
     return folder
 
 
-def command(experiment, cache, results):
+def command(experiment, cache, results, jobs=None):
     return [sys.executable, "-m", "fer_bench", "run", experiment, "--force", "--data", str(data_path()), "--cache",
-            str(cache), "--results", str(results)]  # fmt: skip
+            str(cache), "--results", str(results), *(["--jobs", str(jobs)] if jobs else [])]  # fmt: skip
 
 
 def environment(checkout: Path):
@@ -50,11 +50,11 @@ def environment(checkout: Path):
     return {**os.environ, "PYTHONPATH": str(checkout), "TQDM_DISABLE": "1"}
 
 
-def cold(checkout: Path, experiment, folder: Path):
-    """`run --force` from an empty cache and results folder under `folder`: its wall time, peak memory
-    and record."""
+def cold(checkout: Path, experiment, folder: Path, jobs=None):
+    """`run --force` from an empty cache and results folder under `folder` (extraction in `jobs` worker
+    processes; None: as many as cores): its wall time, peak memory and record."""
     cache, results = folder / "cache", folder / "results"
-    wall, peak = timed_command(command(experiment, cache, results), env=environment(checkout), cwd=checkout)
+    wall, peak = timed_command(command(experiment, cache, results, jobs), env=environment(checkout), cwd=checkout)
     shown = [sys.executable, "-m", "fer_bench", "show", Path(experiment).stem, "--format", "json", "--results",
              str(results)]  # fmt: skip
     record = json.loads(subprocess.run(shown, check=True, capture_output=True, text=True, env=environment(checkout),

@@ -29,13 +29,14 @@ def main(argv):
         bench_grid,
         bench_memory,
         bench_mlp,
+        bench_pinned,
         bench_predict,
         bench_run_paper,
     )
 
     workloads = {"extraction": bench_extraction, "paper_mlp": bench_mlp, "run_paper": bench_run_paper,
                  "grid": bench_grid, "memory": bench_memory, "cnn": bench_cnn, "predict": bench_predict,
-                 "coldstart": bench_coldstart, "determinism": bench_determinism}  # fmt: skip
+                 "coldstart": bench_coldstart, "determinism": bench_determinism, "pinned": bench_pinned}  # fmt: skip
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
@@ -102,6 +103,7 @@ def table(raw):
     rows += predict_rows(raw["predict"]) if "predict" in raw else []
     rows += coldstart_rows(raw["coldstart"]) if "coldstart" in raw else []
     rows += determinism_rows(raw["determinism"]) if "determinism" in raw else []
+    rows += pinned_rows(raw["pinned"]) if "pinned" in raw else []
     headers = ["workload", "baseline", "fer-bench", "ratio", "target", "results unchanged"]
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -232,6 +234,16 @@ def coldstart_rows(c):
         ["a warm command's first progress line (s)", f"{base['warm_first_line_s']:.1f}",
          f"{ours['warm_first_line_s']:.1f}", f"{c['warm_first_line_ratio']:.1f}x", "<= 3 s",
          f"fit starts at {base['warm_fit_starts_s']:.1f} s / {ours['warm_fit_starts_s']:.1f} s"],
+    ]  # fmt: skip
+
+
+def pinned_rows(p):
+    first, second = (p["runs"][str(jobs)] for jobs in p["jobs"])
+    return [
+        [f"`fer-bench run {p['experiment']} --force` twice, empty caches, --jobs {p['jobs'][0]} / --jobs {p['jobs'][1]} "
+         "(min)", f"{first['wall_s'] / 60:.1f}", f"{second['wall_s'] / 60:.1f}", "", "identical predictions",
+         f"same run id: {p['same_run_id']}; same predictions: {p['same_predictions']}; same probabilities: "
+         f"{p['same_probabilities']}"],
     ]  # fmt: skip
 
 
