@@ -240,8 +240,9 @@ def coldstart_rows(c):
 def pinned_rows(p):
     first, second = (p["runs"][str(jobs)] for jobs in p["jobs"])
     return [
-        [f"`fer-bench run {p['experiment']} --force` twice, empty caches, --jobs {p['jobs'][0]} / --jobs {p['jobs'][1]} "
-         "(min)", "", f"{first['wall_s'] / 60:.1f} / {second['wall_s'] / 60:.1f}", "", "identical predictions",
+        [f"`fer-bench run {p['experiment']} --force` twice, empty caches, --jobs {p['jobs'][0]} / "
+         f"--jobs {p['jobs'][1]} (min)", "", f"{first['wall_s'] / 60:.1f} / {second['wall_s'] / 60:.1f}", "",
+         "identical predictions",
          f"same run id: {p['same_run_id']}; same predictions: {p['same_predictions']}; same probabilities: "
          f"{p['same_probabilities']}"],
     ]  # fmt: skip

@@ -4,7 +4,8 @@ and the csv (raw integers) give the same answer within the tolerance.
 
 Two images are copies at tolerance t when their mean absolute pixel difference is at most t grey
 levels (0: identical pixels); COPY_TOLERANCE, the one notion of a copy every split of Training also
-honours (fer_bench/data/copies.py), is what counts for the `clean` accuracy. Candidates come from the nearest Training images on 12x12 block means;
+honours (fer_bench/data/copies.py), is what counts for the `clean` accuracy. Candidates come from
+the nearest Training images on 12x12 block means;
 each is then compared at full resolution.
 """
 

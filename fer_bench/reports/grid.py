@@ -313,8 +313,9 @@ class GridReport(Report[GridInfo]):
             ]
         if any(row.ungrouped and row.held_out is not None for rows in rows_by_axis.values() for _, row in rows):
             lines += [
-                f"Held-out Training accuracy marked {UNGROUPED}: its fits split Training before splits kept copies of an",
-                "image together, so some held-out images have a copy among the images fitted on (fer_bench/data/copies.py).",
+                f"Held-out Training accuracy marked {UNGROUPED}: its fits split Training before splits kept copies",
+                "of an image together, so some held-out images have a copy among the images fitted on",
+                "(fer_bench/data/copies.py).",
                 "",
             ]
         if failed or missing:

@@ -253,7 +253,8 @@ def _experiment(record: Record, board: Board):
 def configuration_names(configurations):
     """Their names in a table: each experiment, told apart from others of its name, marked where its code
     changed and where its splits of Training (or those of a run it builds on) were not grouped."""
-    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "") + (f" {UNGROUPED}" if c.ungrouped_splits else "")
+    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "")
+            + (f" {UNGROUPED}" if c.ungrouped_splits else "")
             for c, name in zip(configurations, distinct_names(configurations))]  # fmt: skip
 
 

@@ -70,7 +70,8 @@ def complete(record: Record, dataset, store: RecordStore, cache, command=None) -
         fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes, groups=groups)
 
         split_rows = {split: dataset.indices(split) for split in record.predictions}
-        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed, record.spec.split_groups)
+        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed,
+                                              record.spec.split_groups)  # fmt: skip
         if held_out is not None:
             split_rows[probabilities.HOLDOUT] = held_out
         by_split = probabilities.of_splits(model, dataset, feature_set, split_rows)

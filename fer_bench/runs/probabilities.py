@@ -14,8 +14,8 @@ A run's temperature (scoring.calibration.Temperature), the one its probabilities
 `predict`, `evaluate` and ensembles, is fitted on its HOLDOUT probabilities alone, else on its
 out-of-fold Training ones, when first asked for (`temperature`, kept for the process while the file
 is unchanged): never on a test image. A run whose splits did not keep copies together (recorded
-before they did: Record.ungrouped_splits) says so in the log when its temperature is used. A run that stored neither (recorded before they were kept, or
-its fit held out no real images) has 1.0.
+before they did: Record.ungrouped_splits) says so in the log when its temperature is used. A run
+that stored neither (recorded before they were kept, or its fit held out no real images) has 1.0.
 
 A run records the path of its file; a run recorded before files were kept gets one from its saved
 weights (`regenerate`), at the same path, which `load` finds by its run id; `regenerate` adds

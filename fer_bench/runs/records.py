@@ -17,8 +17,8 @@ recorded in, since its hash is the run id: one recorded before run ids named par
 unversioned (RunSpec.versioned), running on the backend its record's hardware names.
 """
 
-import functools
 import fcntl
+import functools
 import json
 import logging
 import os
