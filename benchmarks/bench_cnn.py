@@ -44,7 +44,7 @@ def fast_images_per_s(experiment, images=RATIO_IMAGES):
     network = model.network(7)
     steps = -(-images // model.batch_size)
     network.compile(optimizer=model.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"],
-                    steps_per_execution=model.steps_per_execution)  # fmt: skip
+                    steps_per_execution=model.batches_per_call())  # fmt: skip
     rng = np.random.default_rng(0)
     X = rng.random((images, 48, 48, 1), dtype=np.float32)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, images)]

@@ -26,6 +26,7 @@ def main(argv):
         bench_coldstart,
         bench_determinism,
         bench_extraction,
+        bench_fast,
         bench_grid,
         bench_memory,
         bench_mlp,
@@ -36,7 +37,8 @@ def main(argv):
 
     workloads = {"extraction": bench_extraction, "paper_mlp": bench_mlp, "run_paper": bench_run_paper,
                  "grid": bench_grid, "memory": bench_memory, "cnn": bench_cnn, "predict": bench_predict,
-                 "coldstart": bench_coldstart, "determinism": bench_determinism, "pinned": bench_pinned}  # fmt: skip
+                 "coldstart": bench_coldstart, "determinism": bench_determinism, "pinned": bench_pinned,
+                 "fast": bench_fast}  # fmt: skip
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
@@ -100,6 +102,7 @@ def table(raw):
     rows += grid_rows(raw["grid"]) if "grid" in raw else []
     rows += memory_rows(raw["memory"]) if "memory" in raw else []
     rows += cnn_rows(raw["cnn"]) if "cnn" in raw else []
+    rows += fast_rows(raw["fast"]) if "fast" in raw else []
     rows += predict_rows(raw["predict"]) if "predict" in raw else []
     rows += coldstart_rows(raw["coldstart"]) if "coldstart" in raw else []
     rows += determinism_rows(raw["determinism"]) if "determinism" in raw else []
@@ -208,6 +211,26 @@ def cnn_rows(c):
             ">= 300", f"{p['crops']:,} PrivateTest crops in {p['wall_s']:.1f} s, start-up {p['start_up_s']:.1f} s"]]
           if (p := c.get("fast_predict")) else []),
     ]  # fmt: skip
+
+
+def fast_rows(f):
+    """Per experiment and ISA level: TensorFlow's training images/s against the fastest backend's (medians)."""
+    rows = []
+    for (experiment, isa), group in _fast_groups(f).items():
+        tensorflow = next(r for r in group if r["backend"] == "tensorflow")
+        best = max(group, key=lambda r: r["median"])
+        rows.append([f"`{experiment}` training images/s by backend, {isa}", f"{tensorflow['median']:.0f}",
+                     f"{best['median']:.0f}", f"{best['median'] / tensorflow['median']:.2f}x", "",
+                     f"fastest of {', '.join(r['backend'] for r in group)}: {best['backend']} (medians of "
+                     f"{f['repeats']}); measured only"])  # fmt: skip
+    return rows
+
+
+def _fast_groups(f):
+    groups = {}
+    for row in f["rows"]:
+        groups.setdefault((row["experiment"], row["isa"]), []).append(row)
+    return groups
 
 
 def predict_rows(f):
@@ -363,6 +386,7 @@ def render(raw):
         + (grid_section(raw["grid"]) if "grid" in raw else [])
         + (memory_section(raw["memory"]) if "memory" in raw else [])
         + (cnn_section(raw["cnn"]) if "cnn" in raw else [])
+        + (fast_section(raw["fast"]) if "fast" in raw else [])
         + (predict_section(raw["predict"]) if "predict" in raw else [])
         + (coldstart_section(raw["coldstart"]) if "coldstart" in raw else [])
         + (determinism_section(raw["determinism"]) if "determinism" in raw else [])
@@ -425,6 +449,26 @@ def cnn_section(c):
                      for f in c["fast"]], ["fast CNN as in", "parameters", "precision", "images/s"],
                     tablefmt="github", disable_numparse=True), ""] if c.get("fast") else []),
     ]  # fmt: skip
+
+
+def fast_section(f):
+    rows = [[r["experiment"], r["isa"], r["backend"], r["precision"], " / ".join(f"{v:.0f}" for v in r["images_per_s"]),
+             f"{r['median']:.0f}"] for r in f["rows"]]  # fmt: skip
+    return [
+        f"## The fast CNN by backend and ISA level (measured {f['measured']})",
+        "",
+        f"Training images/s of the fast CNN as each experiment builds it, {f['images']:,} random images timed after",
+        "a warm-up, each setting in its own process, the settings repeated in turn (`benchmarks/bench_fast.py`).",
+        f"This CPU's level: {f['isa']}; a level below it is the same CPU limited to it.",
+        "",
+        tabulate(
+            rows,
+            ["experiment", "ISA", "backend", "precision", "images/s, each repeat", "median"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+    ]
 
 
 def predict_section(f):

@@ -1,5 +1,10 @@
 """The fast CNN: its precision follows the CPU and the spec, and a seed fixes its predictions."""
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -67,6 +72,20 @@ def test_same_seed_same_predictions_another_seed_others():
     first = _fit_and_predict(seed=3)
     np.testing.assert_array_equal(first, _fit_and_predict(seed=3))
     assert not np.array_equal(first, _fit_and_predict(seed=4))
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_same_seed_same_predictions_under_each_installed_backend(name):
+    """The backend is part of the run id; under each one a seed fixes the predictions as under TensorFlow."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[{name}]')")
+    code = ("import json; from tests import test_cnn_fast as t; "
+            "print(json.dumps([t._fit_and_predict(seed=3).tolist() for _ in range(2)]))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "KERAS_BACKEND": name}).stdout  # fmt: skip
+    first, second = json.loads(out.strip().splitlines()[-1])
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(first, second)
 
 
 def test_mirror_and_random_crop_are_left_out_of_the_spec_at_their_defaults():

@@ -168,7 +168,7 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
             optimizer=self.optimizer(steps),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=p["label_smoothing"]),
             metrics=["accuracy"],
-            steps_per_execution=self.steps_per_execution,
+            steps_per_execution=self.batches_per_call(),
         )
         best = self.best_epoch_callback()
         checkpoint = data.checkpoint_dir
@@ -185,6 +185,10 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
 
     # Batches per compiled call in `fit`: the same updates, fewer calls into the framework.
     steps_per_execution = 1
+
+    def batches_per_call(self):
+        """`steps_per_execution` where the backend can group batches; PyTorch's trainer takes one per call."""
+        return 1 if load_keras().backend.backend() == "torch" else self.steps_per_execution
 
     def network(self, n_classes):
         return build_cnn(self.get_params(), n_classes, self.with_embedding)
