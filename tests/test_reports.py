@@ -10,6 +10,7 @@ import pytest
 from fer_bench.analysis import pairs
 from fer_bench.analysis.yardsticks import AS_FER2013, Score, Split, Yardsticks, other_labels_score
 from fer_bench.data import FER2013_CLASSES
+from fer_bench.data.copies import GROUPING
 from fer_bench.data.ferplus import FERPLUS_CLASSES
 from fer_bench.reports import REPORTS, leaderboard
 from fer_bench.reports.base import public_command
@@ -210,9 +211,10 @@ def test_the_search_report_renders_as_before(write_experiments):
         "model.shrink": FloatDistribution(0.0, 1.0),
         "model.metric": CategoricalDistribution(["euclidean", "cosine"]),
     }
-    for value, shrink, metric in ((0.5, 0.25, "cosine"), (0.75, 0.5, "euclidean")):
+    # trial 0 ran before splits grouped copies (no "splits" attribute), trial 1 after
+    for value, shrink, metric, grouped in ((0.5, 0.25, "cosine", {}), (0.75, 0.5, "euclidean", {"splits": GROUPING})):
         study.add_trial(create_trial(value=value, params={"model.shrink": shrink, "model.metric": metric},
-                                     distributions=space, user_attrs={"worker": "host:1"}))  # fmt: skip
+                                     distributions=space, user_attrs={"worker": "host:1", **grouped}))  # fmt: skip
     study.add_trial(create_trial(state=TrialState.PRUNED, params={"model.shrink": 0.1, "model.metric": "cosine"},
                                  distributions=space))  # fmt: skip
     best = run("b" * 12, "s", 0.8)
@@ -230,4 +232,5 @@ def test_the_search_report_renders_as_before(write_experiments):
 
     assert [ref.name for ref in info.references] == ["paper", "svm"] and info.importances is None
     assert [t.number for t in info.completed] == [1, 0] and info.states["PRUNED"] == 1
+    assert [t.grouped for t in info.completed] == [True, False]
     assert report.markdown(info, "fer-bench tune s") == SEARCH_REPORT.read_text()

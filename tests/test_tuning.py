@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer_bench.cli import main
+from fer_bench.data.copies import GROUPING
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.cache import ArrayCache
@@ -118,6 +119,7 @@ def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(expe
     counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(counted) == 4 and len({t.number for t in counted}) == 4
     assert len({t.user_attrs["worker"] for t in counted}) == 2  # both workers ran trials
+    assert {t.user_attrs["splits"] for t in counted} == {GROUPING}  # the search report tells them from older trials
     assert capfd.readouterr().err.count("on validation (model.shrink=") == 4  # worker processes report their trials
 
     record = RecordStore(results).find("cheap")[-1]

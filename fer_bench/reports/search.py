@@ -7,6 +7,7 @@ from tabulate import tabulate
 from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
+from fer_bench.reports.leaderboard import UNGROUPED
 from fer_bench.runs import layout
 from fer_bench.runs.records import Record
 from fer_bench.specs.search import Search
@@ -21,6 +22,7 @@ class Trial:
     seconds: float | None  # None: no start or end time
     worker: str
     params: dict
+    grouped: bool  # its validation splits kept copies of an image together (trials before that did not)
 
 
 @dataclass
@@ -68,6 +70,15 @@ def references(search: Search, record: Record, records, dataset, split) -> list:
     return found_references
 
 
+def _ungrouped_trials_note(completed) -> list[str]:
+    ungrouped = sum(not t.grouped for t in completed)
+    if not ungrouped:
+        return []
+    return [f"{UNGROUPED}: {ungrouped} of the {len(completed)} complete trials ran before fer-bench's splits of "
+            "Training kept copies of an image together: a copy of some validation images was among the images they "
+            "fitted on, which flatters their validation figure against later trials'.", ""]  # fmt: skip
+
+
 class SearchReport(Report[SearchInfo]):
     folder = layout.SEARCHES
     title = "Search reports (Optuna)"
@@ -79,7 +90,7 @@ class SearchReport(Report[SearchInfo]):
         trials = studies.trials(study)
         states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
         completed = [
-            Trial(t.number, t.value, _seconds(t), t.user_attrs.get("worker", ""), t.params)
+            Trial(t.number, t.value, _seconds(t), t.user_attrs.get("worker", ""), t.params, "splits" in t.user_attrs)
             for t in sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: -t.value)
         ]
         importances = studies.importances(study) if len(completed) >= 3 and len(search.space) >= 2 else None
@@ -102,7 +113,8 @@ class SearchReport(Report[SearchInfo]):
     def markdown(self, info: SearchInfo, command: str) -> str:
         search, summary, record, split, states = info.search, info.summary, info.record, info.split, info.states
         rows = [
-            [t.number, f"{100 * t.value:.2f}", "" if t.seconds is None else f"{t.seconds:.0f} s", t.worker,
+            [t.number, f"{100 * t.value:.2f}" + ("" if t.grouped else f" {UNGROUPED}"),
+             "" if t.seconds is None else f"{t.seconds:.0f} s", t.worker,
              ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())]
             for t in info.completed[:TOP]
         ]  # fmt: skip
@@ -172,6 +184,7 @@ class SearchReport(Report[SearchInfo]):
                 disable_numparse=True,
             ),  # fmt: skip
             "",
+            *_ungrouped_trials_note(info.completed),
             f"![optimisation history]({search.name}/history.png)",
         ]
         if info.importances is not None:

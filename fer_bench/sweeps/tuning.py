@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_bench.data.copies import copy_groups, grouped_folds, grouped_holdout
+from fer_bench.data.copies import GROUPING, copy_groups, grouped_folds, grouped_holdout
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
@@ -155,6 +155,7 @@ def work(search: Search, storage_url: str, n_trials: int, rows: TrainingRows, ma
         try:
             with studies.heartbeat(study, trial):
                 trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                trial.set_user_attr("splits", GROUPING)  # a study resumed from before grouping mixes both
                 value = objective(trial)
         except studies.Pruned:
             studies.prune(study, trial)
