@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(FER_BENCH_DATA),$(FER_BENCH_DATA),../shared/fer2013)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast leaderboard bench docs docs-build clean
+.PHONY: install run test test-fast leaderboard bench mutate docs docs-build clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,20 @@ leaderboard: install
 bench: install
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m benchmarks.run_all
 
+# Mutation testing of the modules whose silent failure would corrupt results ([tool.mutmut] in
+# pyproject.toml), then each module's score: slow, so not in CI. It works in mutants/, where `mutmut show
+# NAME` finds a mutant. MUTATE_ARGS: mutmut's options and mutant names, e.g. "--max-children 1
+# 'fer_bench.scoring.stats*'" (one process, one module); a later run retries only what changed.
+MUTATE_ARGS ?=
+
+mutate: $(VENV)/.mutation-installed
+	$(BIN)/mutmut run $(MUTATE_ARGS)
+	$(BIN)/python -m benchmarks.mutation_scores
+
+$(VENV)/.mutation-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	touch $@
+
 # The documentation site (mkdocs.yml): `make docs` serves it at http://127.0.0.1:8000 and rebuilds on
 # change; `make docs-build` builds it into site/, failing on any warning (a broken link or anchor, a
 # bad API reference). NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.
@@ -56,4 +70,4 @@ $(VENV)/.docs-installed: $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache site
+	rm -rf $(VENV) .pytest_cache site mutants

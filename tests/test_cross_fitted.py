@@ -143,8 +143,8 @@ def test_a_cross_fitted_run_predicts_as_the_vote_of_its_copies(dataset, write_ex
 
 
 def test_a_cross_fitted_run_saves_a_file_per_copy_and_is_imported_with_them(dataset, write_experiments, tmp_path):
-    """Each file is one network's size (clones carry results/, a file over 5 MiB is refused), and
-    `import` brings the folder along."""
+    """Each file is one network's size (clones carry results/, a file over 5 MiB is refused), `import`
+    brings the folder along and `prune` removes it."""
     write_experiments({"kfold.toml": CROSS_FITTED.format(shrink=0.0)})
     elsewhere = tmp_path / "elsewhere"
     record = api.run("kfold", data=dataset, results=elsewhere)
@@ -155,6 +155,8 @@ def test_a_cross_fitted_run_saves_a_file_per_copy_and_is_imported_with_them(data
     imported = Predictor.load(record, results)
     proba, _ = imported.classify(dataset.images[dataset.indices("PrivateTest")])
     assert "".join(map(str, proba.argmax(axis=1))) == record.predictions["PrivateTest"]
+    api.prune(["kfold"], results=elsewhere)  # the folder goes, as one file would
+    assert not (elsewhere / record.artefact).exists()
 
 
 def test_an_ensemble_of_cross_fitted_runs_stores_the_vote_of_their_out_of_fold_probabilities(

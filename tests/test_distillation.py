@@ -1,15 +1,19 @@
 """Distillation: a student CNN learns its teacher's Training probabilities mixed with the labels; the
 teacher's are computed once, from Training only, and a teacher on other data is refused."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from fer_bench import api
 from fer_bench.cli import main
+from fer_bench.parts import registry
 from fer_bench.parts.models import _distillation as distillation
-from fer_bench.runs import probabilities
+from fer_bench.runs import probabilities, pruning
 from fer_bench.scoring import calibration
-from fer_bench.testing import CHECK_CLASSES, simulated_dataset, write_csv
+from fer_bench.specs.experiment import PartSpec
+from fer_bench.testing import CHECK_CLASSES, example_record, simulated_dataset, write_csv
 
 from conftest import ENSEMBLE_OF, STUDENT_OF
 
@@ -91,3 +95,15 @@ def test_a_students_teacher_keeps_its_weights(teacher, write_experiments, capsys
     builds_on_it = f"student (run {student.run_id}) build(s) on it; its weights stay"
     assert errors == [f"fer-bench: error: run {record.run_id} (teacher): {builds_on_it}"]
     assert (results / record.artefact).is_file()
+
+
+def test_a_students_teacher_is_one_run_and_a_cnn_without_one_builds_on_none():
+    """The teacher is a string: read as one run id, never as its characters; an empty one names no run."""
+    record = example_record()
+
+    def cnn(**params):
+        model = PartSpec("cnn", params, registry.get("model", "cnn").version)
+        return replace(record, spec=replace(record.spec, model=model))
+
+    assert pruning.named_runs(cnn(teacher="0123456789ab")) == ("0123456789ab",)
+    assert pruning.named_runs(cnn()) == () and pruning.named_runs(record) == ()

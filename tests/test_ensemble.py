@@ -6,6 +6,7 @@ import pytest
 
 from fer_bench import api
 from fer_bench.cli import main
+from fer_bench.errors import FerBenchError
 from fer_bench.parts.models import ensemble
 from fer_bench.reports import calibration as calibration_reports
 from fer_bench.runs import layout, probabilities
@@ -258,3 +259,33 @@ def test_the_members_of_a_recorded_ensemble_keep_their_weights(recorded, write_e
         f"fer-bench: error: run {members['b'].run_id} (b): vote (run {vote.run_id}) build(s) on it; its weights stay"
     ]
     assert all((results / m.artefact).is_file() for m in members.values())  # nothing removed
+
+
+def test_a_member_names_every_run_that_builds_on_it_and_a_run_none_builds_on_is_pruned(recorded, write_experiments):
+    """The refusal names each ensemble of the member; a run that nothing builds on is pruned: its record
+    appended again without weights, saying by which command, its file gone, the members' kept."""
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, members.values())
+    vote = api.run("vote", data=dataset, results=results)
+    ensemble_of(write_experiments, members.values(), "weights = [1, 3]")
+    weighted = api.run("vote", data=dataset, results=results)
+    with pytest.raises(FerBenchError) as refused:
+        api.prune([members["a"].run_id], results=results)
+    users = sorted(f"vote (run {r.run_id})" for r in (vote, weighted))
+    assert str(refused.value) == f"run {members['a'].run_id} (a): {', '.join(users)} build(s) on it; its weights stay"
+
+    write_experiments({"c.toml": MEMBER.format(shrink=0.3)})
+    alone = api.run("c", data=dataset, results=results)
+    (done,) = api.prune(["c"], results=results, command="fer-bench prune c")
+    assert RecordStore(results).all()[-1] == done and done.run_id == alone.run_id
+    assert done.artefact is None and done.pruned["command"] == "fer-bench prune c"
+    assert not (results / alone.artefact).exists() and all((results / m.artefact).is_file() for m in members.values())
+    with pytest.raises(FerBenchError, match="has no weights to remove"):
+        api.prune(["c"], results=results)
+
+
+def test_weights_already_gone_are_pruned_all_the_same(recorded):
+    dataset, results, members = recorded
+    (results / members["b"].artefact).unlink()  # by hand
+    (done,) = api.prune(["b"], results=results)
+    assert done.artefact is None and RecordStore(results).ok_record(members["b"].run_id) == done

@@ -1,13 +1,36 @@
 """Records: the one reader upgrades older lines, a record reads back as written, and gives back its parts."""
 
 import json
+import os
+import re
+import stat
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from fer_bench.cli import main
 from fer_bench.data.dataset import FER2013_CLASSES
+from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.runs.records import SCHEMA, Record, RecordStore
-from fer_bench.testing import example_record
+from fer_bench.runs.records import (
+    FAILED,
+    OK,
+    SCHEMA,
+    Record,
+    RecordStore,
+    RunData,
+    completed,
+    last_lines,
+    latest_ok,
+    new_record,
+    pruned,
+    report_split,
+    saved_model,
+    select,
+)
+from fer_bench.specs.experiment import PartSpec
+from fer_bench.testing import example_record, simulated_dataset
 
 # a line of results/runs.jsonl as the first fer-bench wrote it (metrics left out): no schema, no part
 # versions, no backend in its spec, no classes, labels or images in its data
@@ -108,3 +131,111 @@ def test_an_evaluation_of_an_old_run_keeps_its_unversioned_spec():
     written = json.loads(json.dumps(evaluation.to_dict()))
     assert written["schema"] == SCHEMA and written["spec"] == OLD_LINE["spec"]
     assert Record.from_dict(written) == evaluation and Record.from_dict(written).config_id == old.config_id
+
+
+def test_a_run_is_reported_on_privatetest_if_it_has_it_else_on_its_first_split():
+    assert report_split(["PublicTest", "PrivateTest"]) == "PrivateTest"
+    assert report_split(iter(["photos", "PublicTest"])) == "photos"
+
+
+def test_a_runs_data_names_the_data_set_as_loaded():
+    dataset = simulated_dataset({"Training": 2, "PublicTest": 1, "PrivateTest": 1})
+    data = RunData.of(dataset, n_train_fit=14)
+    assert (data.source, data.layout, data.fingerprint, data.n_images) == (
+        dataset.source, dataset.layout, dataset.fingerprint, 28)  # fmt: skip
+    assert (data.classes, data.labels, data.images, data.n_train_fit) == (
+        FER2013_CLASSES, dataset.labels_name, dataset.images_fingerprint, 14)  # fmt: skip
+    assert data.to_dict()["classes"] == list(FER2013_CLASSES) and "n_train_fit" not in RunData.of(dataset).to_dict()
+
+
+def test_outdated_parts_name_each_changed_version_and_each_part_gone():
+    record = example_record()
+    current = registry.get("model", "logreg").version
+    assert record.outdated_parts() == []
+
+    def with_model(name, version):
+        return replace(record, spec=replace(record.spec, model=PartSpec(name, {}, version)))
+
+    assert with_model("logreg", "0").outdated_parts() == [f"model/logreg v0, now v{current}"]
+    assert with_model("no-such-model", "3").outdated_parts() == ["model/no-such-model v3, now gone"]
+    assert "features/pixels unversioned, now v" in example_record(versioned=False).outdated_parts()[0]
+
+
+def test_runs_are_found_by_experiment_or_a_run_id_prefix_of_six_characters_or_more():
+    a, b = example_record("abcdef123456", "first"), example_record("abcdeg123456", "second")
+    assert select([a, b], "second") == [b] and select([a, b], "abcdef") == [a]
+    assert select([a, b], "abcde") == [] and select([a, b], "abcdef1234567") == []
+
+
+def test_each_run_is_what_its_last_line_says():
+    a, b = example_record("a" * 12, "a"), example_record("b" * 12, "b")
+    a_pruned = replace(a, artefact=None)
+    assert last_lines([a, b, a_pruned]) == [b, a_pruned]
+
+
+def test_the_latest_ok_record_of_an_experiment_skips_failed_runs():
+    runs = [example_record(f"{n}" * 12, "exp") for n in range(3)] + [example_record("f" * 12, "exp", status=FAILED)]
+    assert latest_ok(runs, "exp") == runs[2]
+    with pytest.raises(FerBenchError, match="no successful recorded run matches 'other'"):
+        latest_ok(runs, "other")
+    store = RecordStore(Path(os.environ["FER_BENCH_RESULTS"]))  # the test's results folder
+    for record in runs:
+        store.append(record)
+    assert store.ok_record("1" * 12) == runs[1] and store.ok_record("f" * 12) is None
+    assert store.find("exp") == runs and store.find("1" * 6) == [runs[1]]
+
+
+def test_a_run_without_weights_or_whose_weights_are_gone_has_no_saved_model(tmp_path):
+    with pytest.raises(FerBenchError, match=r"run abc123def456 \(example\) saved no weights"):
+        saved_model(example_record(), tmp_path)
+    with pytest.raises(FerBenchError, match="the weights of run abc123def456 are missing"):
+        saved_model(example_record(artefact="models/gone.skops"), tmp_path)
+
+
+def test_the_results_folder_is_fer_bench_results_or_results(tmp_path, monkeypatch):
+    assert RecordStore().path == Path(os.environ["FER_BENCH_RESULTS"]) / "runs.jsonl"
+    monkeypatch.delenv("FER_BENCH_RESULTS")
+    assert RecordStore().root == Path("results") and RecordStore(tmp_path).root == tmp_path
+    with pytest.raises(FerBenchError, match="no run records here"):
+        RecordStore(tmp_path).with_records()
+
+
+def test_a_results_folder_is_made_with_its_records_file_or_refused_in_one_line(tmp_path, monkeypatch):
+    store = RecordStore(tmp_path / "new" / "results")
+    assert store.check_writable().with_records() is store and store.check_writable() is store  # made, then found
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o644 & ~_umask()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FerBenchError, match="is not writable"):
+        RecordStore(tmp_path / "file" / "results").check_writable()
+    monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK)  # as for a user, not root
+    with pytest.raises(FerBenchError, match=r"is not writable \(read-only folder\)"):
+        store.check_writable()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_record_completed_or_pruned_says_when_and_by_which_command():
+    record = example_record(pruned={"command": "fer-bench prune example"})
+    done = completed(record, "models/w.npz", "probabilities/p.npz", "fer-bench complete example")
+    assert (done.artefact, done.probabilities, done.pruned) == ("models/w.npz", "probabilities/p.npz", None)
+    again = pruned(done, "fer-bench prune again")
+    assert again.artefact is None and again.probabilities == "probabilities/p.npz"
+    for how, command in ((done.completed, "fer-bench complete example"), (again.pruned, "fer-bench prune again")):
+        assert set(how) == {"created", "command", "git_commit", "versions", "hardware"} and how["command"] == command
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", how["created"])  # UTC, to the second
+
+
+def test_a_new_record_is_its_spec_run_now():
+    spec, data = example_record().spec, example_record().data
+    record = new_record(spec, "exp", "what it is", OK, data, command="fer-bench run exp", timings={"total": 1.0})
+    assert (record.run_id, record.experiment, record.status, record.spec, record.seed) == (
+        spec.run_id, "exp", OK, spec, spec.seed)  # fmt: skip
+    assert (record.command, record.description, record.data, record.timings) == (
+        "fer-bench run exp", "what it is", data, {"total": 1.0})  # fmt: skip
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record.created)
+    assert record.versions and record.hardware and record.git_commit
+    assert new_record(spec, "exp@photos", "", OK, data, run_id="e" * 12).run_id == "e" * 12  # an evaluation's own

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -102,3 +103,29 @@ def test_a_claim_whose_file_is_removed_between_open_and_lock_is_not_held_twice(t
     monkeypatch.setattr(claims, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
     with others, claim(tmp_path, "abc", wait=False) as held:
         assert held_by_another == [True] and not held
+
+
+def test_a_waiting_claim_is_held_once_its_holder_lets_go(tmp_path):
+    holder = contextlib.ExitStack()
+    assert holder.enter_context(claim(tmp_path, "abc"))
+    threading.Timer(0.3, holder.close).start()
+    with claim(tmp_path, "abc") as held:  # waits (another descriptor: as another process sees it)
+        assert held and claim_path(tmp_path, "abc").exists()
+
+
+def test_a_claim_whose_file_is_removed_before_its_lock_holds_the_file_made_again(tmp_path, monkeypatch):
+    """The holder removed the file as it let go and no one made a new one: the claimant makes it and
+    holds that, so a later claimant finds it held."""
+    path, removed = claim_path(tmp_path, "abc"), []
+
+    def flock(fd, operation):
+        if not removed:  # the holder lets go between this claimant's open and its lock
+            path.unlink()
+            removed.append(path)
+        fcntl.flock(fd, operation)
+
+    monkeypatch.setattr(claims, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    with claim(tmp_path, "abc", wait=False) as held:
+        assert held and path.exists()
+        with claim(tmp_path, "abc", wait=False) as again:
+            assert not again
