@@ -102,10 +102,10 @@ def describe(chips):
     """(N, 128) descriptors of (N, jitters, 150, 150, 3) chips, each the same bits whatever other chips
     it is described with, so that chunks, their order and the number of workers never change an embedding.
 
-    oneDNN (TensorFlow's CPU kernels) rounds by batch size on some CPUs (AVX2): the first convolution
-    of one image alone, and the final projection of fewer than about 40 rows, differ in the last bits
-    (up to 5e-7) from those of larger batches. So the convolutions never see a chip alone (a blank one
-    keeps it company), and the projection always runs on DESCRIPTOR_BATCH rows (padded with zeros).
+    oneDNN (TensorFlow's CPU kernels) rounds by batch size on AVX2 CPUs: on a native AVX2 CPU (AMD
+    EPYC) the trunk's convolutions give a chip other last bits (up to 1.2e-7) in a batch of 20 than in
+    one of 128, and the final projection of fewer than about 40 rows differs too (up to 5e-7). So both
+    stages always run on DESCRIPTOR_BATCH rows, padded with zeros: a short batch costs a full one.
     """
     from fer_bench.parts.features._dlib_resnet import descriptor_stages
 
@@ -115,7 +115,7 @@ def describe(chips):
     descriptors = np.empty((len(flat), DESCRIPTOR_SIZE), np.float32)
     for start in range(0, len(flat), DESCRIPTOR_BATCH):
         batch = flat[start : start + DESCRIPTOR_BATCH]
-        pooled = trunk.predict_on_batch(_padded(batch, max(2, len(batch))))[: len(batch)]
+        pooled = trunk.predict_on_batch(_padded(batch, DESCRIPTOR_BATCH))[: len(batch)]
         descriptors[start : start + len(batch)] = head.predict_on_batch(_padded(pooled, DESCRIPTOR_BATCH))[: len(batch)]
     return descriptors.reshape(n, jitters, DESCRIPTOR_SIZE).mean(axis=1)
 
