@@ -10,6 +10,7 @@ convolutions, ATen's dispatch for PyTorch's other kernels, XLA's code generator 
 not installed (`pip install -e '.[jax,torch]'`) is left out.
 """
 
+import importlib.util
 import json
 import os
 import statistics
@@ -33,12 +34,6 @@ def isa_settings():
     return [(native, {})] + ([("avx2", AVX2_LIMIT)] if native not in ("avx2", "baseline") else [])
 
 
-def installed(name):
-    """Whether a backend's library imports (JAX and PyTorch are optional)."""
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name]
-    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
-
-
 def one_process(experiment, backend, env):
     code = (f"import json; from benchmarks import bench_cnn; "
             f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r}, {IMAGES})))")  # fmt: skip
@@ -50,7 +45,7 @@ def one_process(experiment, backend, env):
 def main():
     from fer_bench import backend as keras_backend
 
-    backends = [b for b in BACKENDS if installed(b)]
+    backends = [b for b in BACKENDS if importlib.util.find_spec(b)]  # JAX and PyTorch are optional
     settings = [(e, b, level, env) for e in EXPERIMENTS for level, env in isa_settings() for b in backends]
     speeds = {i: [] for i in range(len(settings))}
     info = {}
