@@ -7,14 +7,12 @@ shows them); progress bars to stderr.
 
 import inspect
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from fer_bench.analysis import pairs, yardsticks
-from fer_bench.data import Dataset, load_dataset
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
@@ -23,6 +21,7 @@ from fer_bench.reports import frontier
 from fer_bench.reports import leaderboard as boards
 from fer_bench.runs import runner
 from fer_bench.runs.records import Record, RecordStore
+from fer_bench.runs.workspace import Workspace
 from fer_bench.specs.experiment import Experiment, load_experiment
 
 if TYPE_CHECKING:
@@ -37,16 +36,12 @@ def run(experiment, *, data=None, results=None, cache=None, seed=None, force=Fal
 
     A spec already recorded is not run again unless `force`; `seed` overrides the experiment's;
     `jobs` is the number of extraction processes (default: every core). The leaderboard in
-    `results` is rewritten afterwards.
+    `results` is rewritten if a record was appended.
     """
     experiment = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    store = RecordStore(results).check_writable()
-    cache = ArrayCache(cache)
-    dataset = _dataset(data, cache)
     command = command or _call("run", experiment.name, seed=seed, force=force or None)
-    record = runner.run(experiment, dataset, store, cache, jobs, seed, force, command)
-    log.info(f"leaderboard updated: {write_leaderboard(store.root)}")
-    return record
+    with _open(results, cache, data, command, writable=True) as workspace:
+        return runner.run(experiment, workspace, jobs, seed, force)
 
 
 @dataclass(frozen=True)
@@ -69,21 +64,20 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
     from fer_bench.sweeps.grid import run_grid, run_grid_shared
 
     grid = load_grid(name)
-    store = RecordStore(results).check_writable()
-    cache = ArrayCache(cache)
-    dataset = _dataset(data, cache)  # with its source's labels: each cell runs with its own (sweeps/grid.py)
     command = command or _call("grid", grid.name, jobs=jobs if jobs != 1 else None, storage=storage)
-    ran = failed = skipped = 0
-    if storage and not report_only:
-        ran, failed = run_grid_shared(grid, dataset, store, cache, storage, command)
-        log.info(f"grid {grid.name}: {ran} cells ran here, {failed} failed; the queue in the storage is empty")
-    elif not report_only:
-        ran, failed, skipped = run_grid(grid, dataset, store, cache, jobs, command)
-        log.info(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
-    writer = GridReport()
-    info = writer.compute(grid, dataset, store.all(), yardsticks.load_all(store.root))
-    report = writer.write(info, store.root, command)
-    write_leaderboard(store.root)
+    with _open(results, cache, data, command, writable=True) as workspace:
+        workspace.dataset  # noqa: B018 - loaded before any cell: a bad data path fails at once
+        ran = failed = skipped = 0
+        if storage and not report_only:
+            ran, failed = run_grid_shared(grid, workspace, storage)
+            log.info(f"grid {grid.name}: {ran} cells ran here, {failed} failed; the queue in the storage is empty")
+        elif not report_only:
+            ran, failed, skipped = run_grid(grid, workspace, jobs)
+            log.info(f"grid {grid.name}: {ran} cells ran, {failed} failed, {skipped} were already recorded")
+        writer = GridReport()
+        info = writer.compute(grid, workspace.dataset, workspace.records(), yardsticks.load_all(workspace.store.root))
+        report = writer.write(info, workspace.store.root, command)
+        workspace.boards_changed()  # they link the report
     return GridResult(ran, failed, skipped, report)
 
 
@@ -100,27 +94,28 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     from fer_bench.sweeps import studies, tuning
 
     search = load_search(search)
-    store = RecordStore(results).check_writable()
-    if storage:
-        tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
-    cache = ArrayCache(cache)
-    dataset = search.base.labels.apply(_dataset(data, cache))
-    storage = storage or tuning.default_storage(store.root, search)  # made once the input is known good
     command = command or _call("tune", search.name, trials=trials, workers=workers if workers != 1 else None)
-    study = tuning.open_study(search, storage)
-    n_trials = trials or search.trials
-    log.info(f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}")
-    rows = tuning.TrainingRows(dataset, cache, feature_variants(search))
-    ran = tuning.run_workers(search, storage, n_trials, rows, workers)
-    best, experiment = tuning.best_experiment(search, study)
-    log.info(f"search {search.name}: {ran} trials ran here; best #{best.number} "
-             f"({100 * best.value:.2f}% on validation)")  # fmt: skip
-    info = tuning.summary(search, study, best, storage)
-    record = runner.run(experiment, dataset, store, cache, command=command, extra={"search": info})
-    writer = SearchReport()
-    report = writer.write(writer.compute(search, study, info, record, store.all(), dataset), store.root, command)
-    write_leaderboard(store.root)
-    log.info(f"report: {report}")
+    with _open(results, cache, data, command, writable=True) as workspace:
+        if storage:
+            tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
+        dataset = workspace.labelled(search.base.labels)
+        storage = storage or tuning.default_storage(workspace.store.root, search)  # made once the input is known good
+        study = tuning.open_study(search, storage)
+        n_trials = trials or search.trials
+        log.info(f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in "
+                 f"{studies.redacted(storage)}")  # fmt: skip
+        rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(search))
+        ran = tuning.run_workers(search, storage, n_trials, rows, workers)
+        best, experiment = tuning.best_experiment(search, study)
+        log.info(f"search {search.name}: {ran} trials ran here; best #{best.number} "
+                 f"({100 * best.value:.2f}% on validation)")  # fmt: skip
+        info = tuning.summary(search, study, best, storage)
+        record = runner.run(experiment, workspace, extra={"search": info})
+        writer = SearchReport()
+        info = writer.compute(search, study, info, record, workspace.records(), dataset)
+        report = writer.write(info, workspace.store.root, command)
+        workspace.boards_changed()  # they link the report
+        log.info(f"report: {report}")
     return record
 
 
@@ -221,14 +216,15 @@ def compare(runs, *, data=None, results=None, cache=None, split=None) -> pairs.C
 
     if len(runs) < 2:
         raise FerBenchError("compare needs at least two runs: the reference, then the runs to pair with it")
-    chosen = [latest_ok(RecordStore(results).with_records().all(), name) for name in runs]  # before a data load
+    workspace = Workspace(results, cache, data, needs_records=True)
+    chosen = [latest_ok(workspace.records(), name) for name in runs]  # before a data load
     base = chosen[0]
     split = split or base.report_split
     if base.evaluation:
         if split not in base.evaluation["labels"]:
             raise FerBenchError(f"run {base.run_id} ({base.experiment}) has no {split} predictions")
         return pairs.compare(chosen, decode_predictions(base.evaluation["labels"][split]), base.scored_against, split)
-    dataset = Labels.named(base.data.labels).apply(_dataset(data, ArrayCache(cache)))
+    dataset = workspace.labelled(Labels.named(base.data.labels))
     return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
@@ -242,21 +238,21 @@ def labels(*, data=None, results=None, cache=None, command=None) -> list[Path]:
     from fer_bench.data.labels import votes_of
     from fer_bench.reports.labels import DuplicatesReport, FerplusReport
 
-    store = RecordStore(results).check_writable()
-    dataset = _dataset(data, ArrayCache(cache))
     command = command or f"fer_bench.labels(data={data!r})"
-    outcomes = ferplus.majority_outcomes(*votes_of(dataset))  # refuses data FER+ cannot label, before the copies
-    log.info("finding test images copied from Training")
-    copies = duplicates.find_copies(dataset)
-    measured = yardsticks.compute(dataset, outcomes, copies, command)
-    records = store.all()
-    agreement, copied = FerplusReport(), DuplicatesReport()
-    written = [
-        measured.save(store.root),
-        agreement.write(agreement.compute(dataset, outcomes, records, measured), store.root, command),
-        copied.write(copied.compute(dataset, records, measured, copies), store.root, command),
-    ]
-    return written + [write_leaderboard(store.root)]
+    with _open(results, cache, data, command, writable=True) as workspace:
+        dataset, root, records = workspace.dataset, workspace.store.root, workspace.records()
+        outcomes = ferplus.majority_outcomes(*votes_of(dataset))  # refuses data FER+ cannot label, before the copies
+        log.info("finding test images copied from Training")
+        copies = duplicates.find_copies(dataset)
+        measured = yardsticks.compute(dataset, outcomes, copies, command)
+        agreement, copied = FerplusReport(), DuplicatesReport()
+        written = [
+            measured.save(root),
+            agreement.write(agreement.compute(dataset, outcomes, records, measured), root, command),
+            copied.write(copied.compute(dataset, records, measured, copies), root, command),
+        ]
+        workspace.boards_changed()  # they gain the FER+ and clean columns
+        return written + [workspace.close()]
 
 
 class Predictions(NamedTuple):
@@ -294,23 +290,23 @@ def evaluate(model, *, data, results=None, cache=None, faces="auto", detector=No
     from fer_bench.runs import evaluation
     from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
 
-    store = RecordStore(results).with_records().check_writable()
     detector = detector or DEFAULT_DETECTOR
-    source = choose_record(store.all(), model)
-    found = evaluation.target(data, source.classes, ArrayCache(cache))
-    for label, why in found.excluded.items():
-        log.info(f"excluded {label}: {why}")
-    run_id = evaluation.run_id(source, found.fingerprint, faces, detector)
-    previous = None if force else store.ok_record(run_id)
-    if previous:
-        log.info(f"{previous.experiment} (run {run_id}) is already recorded; pass --force to evaluate again")
-        return previous
-    predictor = Predictor.load(source, store.root)
     command = command or _call("evaluate", model, data=str(data), faces=faces, detector=detector)
-    record = evaluation.evaluate(predictor, found, faces, detector, command, progress)
-    store.append(record)
-    log.info(f"leaderboard updated: {write_leaderboard(store.root)}")
-    return record
+    with _open(results, cache, None, command, writable=True, needs_records=True) as workspace:
+        store = workspace.store
+        source = choose_record(store.all(), model)
+        found = evaluation.target(data, source.classes, workspace.cache)
+        for label, why in found.excluded.items():
+            log.info(f"excluded {label}: {why}")
+        run_id = evaluation.run_id(source, found.fingerprint, faces, detector)
+        previous = None if force else store.ok_record(run_id)
+        if previous:
+            log.info(f"{previous.experiment} (run {run_id}) is already recorded; pass --force to evaluate again")
+            return previous
+        predictor = Predictor.load(source, store.root)
+        record = evaluation.evaluate(predictor, found, faces, detector, command, progress)
+        store.append(record)
+        return record
 
 
 class StoredProbabilities(NamedTuple):
@@ -327,15 +323,9 @@ def compute_probabilities(runs, *, data=None, results=None, cache=None, training
     from fer_bench.runs import probabilities as kept
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).with_records().check_writable()
-    chosen = [latest_ok(store.all(), name) for name in runs]  # a typo should not cost a data load
-    cache = ArrayCache(cache)
-    dataset = _dataset(data, cache)
-    done = []
-    for record in chosen:
-        labelled = Labels.named(record.data.labels).apply(dataset)
-        done.append(StoredProbabilities(record, *kept.regenerate(record, labelled, store, cache, training, force)))
-    return done
+    workspace = Workspace(results, cache, data, writable=True, needs_records=True)
+    chosen = [latest_ok(workspace.records(), name) for name in runs]  # a typo should not cost a data load
+    return [StoredProbabilities(record, *kept.regenerate(record, workspace, training, force)) for record in chosen]
 
 
 class Completed(NamedTuple):
@@ -353,15 +343,13 @@ def complete(run, *, data=None, results=None, cache=None, command=None) -> Compl
     from fer_bench.runs import completion
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).with_records().check_writable()
-    record = latest_ok(store.all(), run)
-    if completion.has_weights(record, store.root):
+    command = command or _call("complete", run)
+    workspace = Workspace(results, cache, data, command, writable=True, needs_records=True)
+    record = latest_ok(workspace.records(), run)
+    if completion.has_weights(record, workspace.store.root):
         return Completed(record, False)
     completion.check_completable(record)  # before a data load
-    cache = ArrayCache(cache)
-    dataset = Labels.named(record.data.labels).apply(_dataset(data, cache))
-    command = command or _call("complete", run)
-    return Completed(*completion.complete(record, dataset, store, cache, command))
+    return Completed(*completion.complete(record, workspace))
 
 
 def prune(runs, *, results=None, command=None) -> list[Record]:
@@ -372,10 +360,10 @@ def prune(runs, *, results=None, command=None) -> list[Record]:
     from fer_bench.runs import pruning
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).with_records().check_writable()
-    records = store.all()
+    workspace = Workspace(results, writable=True, needs_records=True)
+    records = workspace.records()
     chosen = list({r.run_id: r for r in (latest_ok(records, run) for run in runs)}.values())
-    return pruning.prune(chosen, store, command or _call("prune", list(runs)))
+    return pruning.prune(chosen, workspace.store, command or _call("prune", list(runs)))
 
 
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
@@ -384,18 +372,18 @@ def write_calibration(runs=None, *, results=None, command=None) -> Path:
     from fer_bench.runs import probabilities as kept
     from fer_bench.runs.records import latest_ok
 
-    store = RecordStore(results).with_records().check_writable()
-    records = store.all()
+    workspace = Workspace(results, writable=True, needs_records=True)
+    records, root = workspace.records(), workspace.store.root
     if runs:
         chosen = [latest_ok(records, name) for name in runs]
     else:
         ranked = [r for board in boards.boards(records) if not board.evaluated for r in board.runs]
-        chosen = [r for r in ranked if kept.stored_path(store.root, r) is not None]
+        chosen = [r for r in ranked if kept.stored_path(root, r) is not None]
     command = command or _call("write_calibration", runs)
     from fer_bench.reports.calibration import CalibrationReport, stored
 
     writer = CalibrationReport()
-    return writer.write(writer.compute(chosen, stored(chosen, store.root)), store.root, command)
+    return writer.write(writer.compute(chosen, stored(chosen, root)), root, command)
 
 
 class Imported(NamedTuple):
@@ -406,8 +394,8 @@ class Imported(NamedTuple):
 def import_records(source, *, results=None) -> Imported:
     """Append the records of another results folder (made on another machine) that are not here,
     with their saved weights and probabilities."""
-    store = RecordStore(results).check_writable()
-    origin = RecordStore(source)
+    workspace = _open(results, None, None, "", writable=True)
+    store, origin = workspace.store, RecordStore(source)
     if not origin.path.is_file():
         raise FerBenchError(f"{origin.path}: no run records to import")
     line = lambda r: (r.run_id, r.created, *(after and after["created"] for after in (r.completed, r.pruned)))  # noqa: E731
@@ -428,7 +416,7 @@ def import_records(source, *, results=None) -> Imported:
             else:
                 shutil.copyfile(origin.root / artefact, store.root / artefact)
         store.append(record)
-    write_leaderboard(store.root)
+    workspace.close()
     return Imported(len(new), len(offered) - len(new))
 
 
@@ -443,13 +431,10 @@ def clear_cache(cache=None) -> int:
     return ArrayCache(cache).clear()
 
 
-def _dataset(data, cache: ArrayCache) -> Dataset:
-    """`data` (a Dataset, a path, or None for $FER_BENCH_DATA) loaded, its decoded images kept in `cache`."""
-    if isinstance(data, Dataset):
-        return data
-    dataset = load_dataset(data if data is not None else os.environ.get("FER_BENCH_DATA"), cache)
-    log.info(dataset.summary())
-    return dataset
+def _open(results, cache, data, command, *, writable=False, needs_records=False) -> Workspace:
+    """The workspace of a verb that records: its boards are rewritten when it closes, if stale."""
+    return Workspace(results, cache, data, command, writable=writable, needs_records=needs_records,
+                     boards=write_leaderboard)  # fmt: skip
 
 
 def _call(verb, name, **options):

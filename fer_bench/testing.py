@@ -353,10 +353,10 @@ def _fit_data(part, folder):
     found = features.extract(dataset, ArrayCache(folder / "cache"), jobs=1)
     train, test = dataset.indices("Training"), dataset.indices("PrivateTest")
     if isinstance(model, BuildsOnRuns):  # built on a recorded run, named in its runs_param
-        store, run_id = _recorded_member(dataset, features, folder)
+        workspace, run_id = _recorded_member(dataset, features, folder)
         named = run_id if isinstance(part.resolve({})[model.runs_param], str) else (run_id,)
         model = part.create({**model.get_params(), model.runs_param: named})
-        model.use_runs(StoredRuns(store, ArrayCache(folder / "cache"), dataset), features, dataset)
+        model.use_runs(StoredRuns(workspace), features, dataset)
     return model, found.X[train], dataset.labels[train], found.X[test]
 
 
@@ -365,18 +365,18 @@ def _no_resampling():
 
 
 def _recorded_member(dataset, features, folder: Path):
-    """(a RecordStore in `folder`, the run id of the one run it holds): test-centroid on `features`,
+    """(a Workspace in `folder`, the run id of the one run it holds): test-centroid on `features`,
     with saved weights, the member a BuildsOnRuns model is checked with."""
     from fer_bench.runs import runner
-    from fer_bench.runs.records import RecordStore
+    from fer_bench.runs.workspace import Workspace
     from fer_bench.specs.experiment import Experiment, PartSpec
 
     experiment = Experiment("check-member", "a member for the conformance check",
                             PartSpec.of("features", features.name, features.get_params()),
                             PartSpec.of("resampler", "none", {}), PartSpec.of("model", "test-centroid", {}), 0,
                             ("PublicTest", "PrivateTest"))  # fmt: skip
-    store = RecordStore(folder / "results")
-    return store, runner.run(experiment, dataset, store, ArrayCache(folder / "cache")).run_id
+    workspace = Workspace(folder / "results", folder / "cache", dataset)
+    return workspace, runner.run(experiment, workspace).run_id
 
 
 def check_fit_predict(part):

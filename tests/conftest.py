@@ -155,9 +155,8 @@ def mini_copy(tmp_path):
 def tiny_cnn_results(tmp_path_factory, shared_cache):
     """A results folder holding one tiny CNN run (`tiny-cnn`) on the fixture, with its weights."""
     from fer_bench.data import load_dataset
-    from fer_bench.parts.cache import ArrayCache
-    from fer_bench.runs.records import RecordStore
     from fer_bench.runs.runner import run
+    from fer_bench.runs.workspace import Workspace
     from fer_bench.specs.experiment import parse_experiment
 
     results = tmp_path_factory.mktemp("tiny-cnn-results")
@@ -165,7 +164,7 @@ def tiny_cnn_results(tmp_path_factory, shared_cache):
     experiment = parse_experiment(
         "tiny-cnn", {"features": {"name": "pixels"}, "model": {"name": "cnn", **tiny}}, "test"
     )
-    run(experiment, load_dataset(MINI), RecordStore(results), ArrayCache(shared_cache))
+    run(experiment, Workspace(results, shared_cache, load_dataset(MINI)))
     return results
 
 

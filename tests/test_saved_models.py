@@ -14,7 +14,6 @@ from fer_bench.cli import main
 from fer_bench.data import load_dataset
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs import probabilities
 from fer_bench.runs.records import RecordStore, saved_model
 from fer_bench.scoring.metrics import encode_predictions, predicted
@@ -30,15 +29,16 @@ def recorded(tmp_path_factory, shared_cache, mini_embeddings):
     """A results folder with a tiny paper-mlp run (`tiny-paper`) and an svm run (`tiny-svm`) on the
     fixture's embeddings, recorded as `fer-bench run` records them, and their experiments folder."""
     from fer_bench.runs.runner import run
+    from fer_bench.runs.workspace import Workspace
     from fer_bench.specs.experiment import load_experiment
 
     folder = tmp_path_factory.mktemp("experiments")
     (folder / "tiny-paper.toml").write_text(tiny_paper_mlp(epochs=2))
     (folder / "tiny-svm.toml").write_text(SVM)
     results = tmp_path_factory.mktemp("saved-models")
-    dataset, store = load_dataset(MINI), RecordStore(results)
+    workspace = Workspace(results, shared_cache, load_dataset(MINI))
     for name in ("tiny-paper", "tiny-svm"):
-        run(load_experiment(str(folder / f"{name}.toml")), dataset, store, ArrayCache(shared_cache))
+        run(load_experiment(str(folder / f"{name}.toml")), workspace)
     return results, folder
 
 

@@ -12,11 +12,13 @@ differs (other code, another CPU or backend) nothing is saved.
 
 import logging
 
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
 from fer_bench.runs import fitting, layout, probabilities
 from fer_bench.runs.claims import claim
-from fer_bench.runs.records import Record, RecordStore, completed
+from fer_bench.runs.records import Record, completed
+from fer_bench.runs.workspace import Workspace
 from fer_bench.scoring.metrics import decode_predictions
 
 log = logging.getLogger("fer_bench")
@@ -43,15 +45,17 @@ def check_completable(record: Record):
                             f"fitted again as it was; `fer-bench run {record.experiment}` records it anew")  # fmt: skip
 
 
-def complete(record: Record, dataset, store: RecordStore, cache, command=None) -> tuple[Record, bool]:
-    """Fit `record`'s model again on `dataset` (labelled as the run was); if its predictions on the
+def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
+    """Fit `record`'s model again on the workspace's data (labelled as the run was); if its predictions on the
     recorded test splits all equal the recorded ones, save its weights (and its probabilities if the
     run kept none) and append the completed record. Returns (the record with its weights, whether
     they were saved now); a record that has its weights is returned as it is."""
+    store, cache = workspace.store, workspace.cache
     if has_weights(record, store.root):
         log.info(f"{record.experiment} (run {record.run_id}) has its weights already: {record.artefact}")
         return record, False
     check_completable(record)
+    dataset = workspace.labelled(Labels.named(record.data.labels))
     if dataset.fingerprint != record.data.fingerprint:
         raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
                             f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
@@ -61,7 +65,7 @@ def complete(record: Record, dataset, store: RecordStore, cache, command=None) -
             return latest, False
         model, features, resampler = record.model(), record.part("features"), record.part("resampler")
         if isinstance(model, BuildsOnRuns):
-            model.use_runs(probabilities.StoredRuns(store, cache, dataset), features, dataset)
+            model.use_runs(probabilities.StoredRuns(workspace), features, dataset)
         feature_set = features.extract(dataset, cache=cache)
         train, y = fitting.training_rows(dataset, feature_set.covered)
         log.info(f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
@@ -91,7 +95,7 @@ def complete(record: Record, dataset, store: RecordStore, cache, command=None) -
             stored = probabilities.save(store.root, record.run_id, by_split)
         else:  # kept as they are (they may hold Training's too)
             stored = latest.probabilities or layout.probabilities(record.run_id)
-        done = completed(latest, artefact, stored, command)
+        done = completed(latest, artefact, stored, workspace.command)
         store.append(done)
         log.info(f"{record.experiment} (run {record.run_id}): its {total} test predictions are the recorded ones; "
                  f"weights saved to {artefact}")  # fmt: skip

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.data.dataset import TRAIN_SPLIT
+from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.base import (
@@ -40,6 +41,7 @@ from fer_bench.parts.base import (
 )
 from fer_bench.runs import fitting, layout
 from fer_bench.runs.records import Record, saved_model
+from fer_bench.runs.workspace import Workspace
 from fer_bench.scoring import calibration
 from fer_bench.scoring.calibration import Temperature
 from fer_bench.scoring.metrics import decode_predictions
@@ -219,15 +221,16 @@ def _why_no_holdout(record: Record) -> str:
     return f"the fit of run {record.run_id} held out no Training images"
 
 
-def regenerate(record: Record, dataset, store, cache, training=False, force=False) -> tuple[str, dict]:
-    """Compute and store the probabilities of a recorded run on `dataset` labelled as the run was (the
-    same data fingerprint): its test splits, its held-out images and, with `training`, its Training
-    images (a teacher's, for distillation: out of fold where its model gives them, `of_training`).
-    Splits already stored are kept unless `force`.
+def regenerate(record: Record, workspace: Workspace, training=False, force=False) -> tuple[str, dict]:
+    """Compute and store the probabilities of a recorded run on the workspace's data labelled as the
+    run was (the same data fingerprint): its test splits, its held-out images and, with `training`,
+    its Training images (a teacher's, for distillation: out of fold where its model gives them,
+    `of_training`). Splits already stored are kept unless `force`.
 
     Returns (relative path, {split computed: for a test split, the share of images whose argmax is
     the recorded prediction, else None}): another backend or machine may flip a few near-ties,
     which the share shows."""
+    dataset, store = workspace.labelled(Labels.named(record.data.labels)), workspace.store
     if dataset.fingerprint != record.data.fingerprint:
         raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
                             f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
@@ -238,7 +241,7 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     if all(f"{split}/proba" in kept for split in wanted):  # before any feature extraction
         return layout.probabilities(record.run_id), {}
     features = record.part("features")
-    feature_set = features.extract(dataset, cache=cache)
+    feature_set = features.extract(dataset, cache=workspace.cache)
     rows_of = {split: dataset.indices(split) for split in record.metrics}
     if HOLDOUT in wanted:
         rows_of[HOLDOUT] = holdout_rows(model_part, dataset, feature_set.covered, record.seed, record.spec.split_groups)
@@ -247,7 +250,7 @@ def regenerate(record: Record, dataset, store, cache, training=False, force=Fals
     missing = {split: rows_of[split] for split in wanted if f"{split}/proba" not in kept}
     log.info(f"probabilities of {record.experiment} (run {record.run_id}) on "
              + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items()))  # fmt: skip
-    model = recorded_model(record, store, cache, features, feature_set, dataset)
+    model = recorded_model(record, workspace, features, feature_set, dataset)
     splits = of_splits(model, dataset, feature_set, {s: rows for s, rows in missing.items() if s != TRAIN_SPLIT})
     if TRAIN_SPLIT in missing:
         splits[TRAIN_SPLIT] = of_training(model, dataset, feature_set, record.seed, record.spec.split_groups)
@@ -265,13 +268,13 @@ def _arrays(path):
         return {name: stored[name] for name in stored.files}
 
 
-def recorded_model(record: Record, store, cache, features, feature_set, dataset):
+def recorded_model(record: Record, workspace: Workspace, features, feature_set, dataset):
     """The model of a recorded run: with its saved weights, or, for a model built on other runs
     without weights of its own (an ensemble), built again as its run built it."""
     model = record.model()
     if isinstance(model, SavesWeights) or not isinstance(model, BuildsOnRuns):
-        return saved_model(record, store.root)
-    model.use_runs(StoredRuns(store, cache, dataset), features, dataset)
+        return saved_model(record, workspace.store.root)
+    model.use_runs(StoredRuns(workspace), features, dataset)
     train, y = fitting.training_rows(dataset, feature_set.covered)
     fitting.fit(model, record.part("resampler"), feature_set.X[train], y, record.seed, dataset.classes,
                 groups=fitting.training_groups(dataset, train, record.spec.split_groups))  # fmt: skip
@@ -279,12 +282,11 @@ def recorded_model(record: Record, store, cache, features, feature_set, dataset)
 
 
 class StoredRuns(RecordedRuns):
-    """The runs of a record store, for the parts that build on them, on `dataset` (labelled as the
-    run being built is)."""
+    """The runs of a workspace's record store, for the parts that build on them."""
 
-    def __init__(self, store, cache, dataset):
-        self.store, self.cache, self.dataset = store, cache, dataset
-        self.where = str(store.root)
+    def __init__(self, workspace: Workspace):
+        self.workspace, self.store = workspace, workspace.store
+        self.where = str(self.store.root)
 
     def run(self, run_id):
         record = self.store.ok_record(run_id)
@@ -302,7 +304,7 @@ class StoredRuns(RecordedRuns):
         record = self._record(run_id)
         if split == TRAIN_SPLIT and TRAIN_SPLIT not in stored_splits(self.store.root, record):
             log.info(f"the probabilities of {record.experiment} (run {run_id}) on Training, computed once")
-            regenerate(record, self.dataset, self.store, self.cache, training=True)
+            regenerate(record, self.workspace, training=True)
         return load(self.store.root, record, [split])[split]
 
     def temperature(self, run_id) -> Temperature:

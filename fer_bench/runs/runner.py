@@ -10,10 +10,10 @@ import traceback
 
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
-from fer_bench.parts.cache import ArrayCache
 from fer_bench.runs import fitting, layout, probabilities
 from fer_bench.runs.claims import claim
-from fer_bench.runs.records import FAILED, OK, Record, RecordStore, RunData, new_record
+from fer_bench.runs.records import FAILED, OK, Record, RunData, new_record
+from fer_bench.runs.workspace import Workspace
 from fer_bench.scoring.metrics import encode_predictions, split_metrics
 from fer_bench.specs.experiment import Experiment, RunSpec
 
@@ -30,34 +30,32 @@ def evaluation_splits(spec: RunSpec, dataset):
     return chosen
 
 
-def run(experiment: Experiment, dataset, store: RecordStore, cache: ArrayCache, jobs=None, seed=None, force=False,
-        command=None, extra=None) -> Record:  # fmt: skip
-    """Run one experiment on `dataset` and append its record (with `extra` fields); returns the record.
+def run(experiment: Experiment, workspace: Workspace, jobs=None, seed=None, force=False, extra=None) -> Record:
+    """Run one experiment on the workspace's data and append its record (with `extra` fields);
+    returns the record.
 
     The run holds its spec's claim, so a second process asking for the same spec waits for the
     first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
     experiment.check(experiment.name)
-    dataset = experiment.labels.apply(dataset)
-    spec = experiment.spec(dataset.fingerprint, seed)
-    with claim(store.root, spec.run_id):
-        previous = None if force else store.ok_record(spec.run_id)
+    spec = experiment.spec(workspace.labelled(experiment.labels).fingerprint, seed)
+    with claim(workspace.store.root, spec.run_id):
+        previous = None if force else workspace.store.ok_record(spec.run_id)
         if previous:
             log.info(f"{experiment.name} (run {spec.run_id}) is already recorded; pass --force to run it again")
             return previous
-        return execute(experiment, spec, dataset, store, cache, jobs, command, extra)
+        return execute(experiment, spec, workspace, jobs, extra)
 
 
-def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: ArrayCache, jobs=None, command=None,
-            extra=None) -> Record:  # fmt: skip
-    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim; `dataset`
-    carries the experiment's labels."""
+def execute(experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=None, extra=None) -> Record:
+    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim."""
+    dataset, store, cache = workspace.labelled(experiment.labels), workspace.store, workspace.cache
     setup = experiment.setup()
     started = time.perf_counter()
     log.info(f"{experiment.name} (run {spec.run_id}): "
              f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
     if isinstance(setup.model, BuildsOnRuns):
-        setup.model.use_runs(probabilities.StoredRuns(store, cache, dataset), setup.features, dataset)
+        setup.model.use_runs(probabilities.StoredRuns(workspace), setup.features, dataset)
     pretrained, t_load = isinstance(setup.model, Pretrained), 0.0
     if pretrained:  # loaded before any work, so a file that cannot serve this data set fails at once
         log.info(f"{spec.model.name} was trained elsewhere ({setup.model.trained_on}): loaded, not fitted")
@@ -106,7 +104,7 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
         experiment.description,
         OK,
         RunData.of(dataset, n_train_fit=None if train is None else int(len(train))),
-        command,
+        workspace.command,
         timings={
             "features": round(t_features, 2),
             "fit": round(t_fit, 2),
@@ -129,20 +127,20 @@ def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: Array
     return record
 
 
-def failed(experiment, spec: RunSpec, dataset, store: RecordStore, error: Exception, seconds, command=None) -> Record:
+def failed(experiment: Experiment, spec: RunSpec, workspace: Workspace, error: Exception, seconds: float) -> Record:
     """Append the record of a run that raised `error` (a grid records it and goes on)."""
     record = new_record(
         spec,
         experiment.name,
         experiment.description,
         FAILED,
-        RunData.of(dataset),
-        command,
+        RunData.of(workspace.labelled(experiment.labels)),
+        workspace.command,
         error=f"{type(error).__name__}: {error}",
         traceback="".join(traceback.format_exception(error, limit=8)),
         timings={"total": round(seconds, 2)},
     )
-    store.append(record)
+    workspace.store.append(record)
     return record
 
 

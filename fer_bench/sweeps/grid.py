@@ -1,7 +1,7 @@
 """Grids, run: every cell not yet recorded, through the same runner as `fer-bench run`, resumable,
 in parallel processes, or shared by machines through an Optuna storage. Grid files are parsed in
-fer_bench/specs/grid.py. The data set comes with its source's own labels; each cell runs on it with
-its experiment's (a grid may vary them).
+fer_bench/specs/grid.py. Each cell runs on the workspace's data under its experiment's labels (a
+grid may vary them).
 """
 
 import logging
@@ -13,16 +13,16 @@ from concurrent.futures import wait as wait_for
 
 from tqdm import tqdm
 
-from fer_bench.data.labels import Labels
 from fer_bench.runs import runner
 from fer_bench.runs.claims import claim
+from fer_bench.runs.workspace import Workspace
 from fer_bench.specs.grid import Grid
 from fer_bench.sweeps.workers import console_level, quiet_worker
 
 log = logging.getLogger("fer_bench")
 
 
-def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
+def run_grid(grid: Grid, workspace: Workspace, jobs=1):
     """Run every cell not yet recorded; a failing cell is recorded as failed and the grid goes on.
 
     Returns (ran, failed, skipped) counts. Safe to interrupt at any point: each finished cell is
@@ -32,13 +32,13 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
     no `ok` record (its process may have died).
     """
     cells = grid.cells
-    recorded = {r.run_id for r in store.all() if r.ok}
-    todo = [c for c in cells if cell_spec(c, dataset).run_id not in recorded]
+    recorded = {r.run_id for r in workspace.records() if r.ok}
+    todo = [c for c in cells if cell_spec(c, workspace).run_id not in recorded]
     skipped = len(cells) - len(todo)
     log.info(f"grid {grid.name}: {len(cells)} cells, {skipped} already recorded, {len(todo)} to run (jobs={jobs})")
     for name, reason in grid.refused:
         log.info(f"grid {grid.name}: {name} is not run: {reason}")
-    extract_once(todo, dataset, cache)
+    extract_once(todo, workspace)
     bar = tqdm(total=len(cells), initial=skipped, unit="cell", desc=f"grid {grid.name}", dynamic_ncols=True)
     counts = {"ok": 0, "failed": 0, "recorded": 0}
 
@@ -49,45 +49,33 @@ def run_grid(grid: Grid, dataset, store, cache, jobs=1, command=None):
 
     try:
         deferred = []
-        for cell, outcome in _execute(todo, dataset, store, cache, jobs, command, wait=False):
+        for cell, outcome in _execute(todo, workspace, jobs, wait=False):
             if outcome["status"] == "claimed":
                 deferred.append(cell)
             else:
                 finished(cell, outcome)
         if deferred:
             log.info(f"grid {grid.name}: waiting for {len(deferred)} cells that another process is running")
-        for cell, outcome in _execute(deferred, dataset, store, cache, jobs, command, wait=True):
+        for cell, outcome in _execute(deferred, workspace, jobs, wait=True):
             finished(cell, outcome)
     finally:
         bar.close()
     return counts["ok"], counts["failed"], skipped + counts["recorded"]
 
 
-_LABELLED = {}  # labels name -> (data set, that data set under those labels), of this process's last data set
+def cell_spec(cell, workspace: Workspace):
+    """The run spec of `cell`: on the workspace's data under the cell's labels."""
+    return cell.experiment.spec(workspace.labelled(cell.experiment.labels).fingerprint, cell.seed)
 
 
-def labelled(dataset, labels: Labels):
-    """`dataset` (with its source's labels) under `labels`: made once per data set and process (FER+
-    labels join the vote file, and the fingerprint hashes every image)."""
-    made = _LABELLED.get(labels.name)
-    if made is None or made[0] is not dataset:
-        made = _LABELLED[labels.name] = (dataset, labels.apply(dataset))
-    return made[1]
-
-
-def cell_spec(cell, dataset):
-    """The run spec of `cell`: on `dataset` under the cell's labels."""
-    return cell.experiment.spec(labelled(dataset, cell.experiment.labels).fingerprint, cell.seed)
-
-
-def extract_once(cells, dataset, cache):
+def extract_once(cells, workspace: Workspace):
     """Fill the cache for every distinct features spec (name and parameters) of `cells`, once per grid."""
     distinct = []
     for cell in cells:
         if cell.experiment.features not in distinct:
             distinct.append(cell.experiment.features)
     for features in distinct:
-        features.create("features").extract(dataset, cache=cache)
+        features.create("features").extract(workspace.dataset, cache=workspace.cache)
 
 
 # Cells run in worker processes replaced after this many cells each: TensorFlow keeps every XLA
@@ -100,17 +88,17 @@ def extract_once(cells, dataset, cache):
 CELLS_PER_WORKER = 3
 
 
-def _execute(cells, dataset, store, cache, jobs, command, wait):
+def _execute(cells, workspace: Workspace, jobs, wait):
     if len(cells) <= 1 or (jobs <= 1 and len(cells) <= CELLS_PER_WORKER):
         for cell in cells:
-            yield cell, run_cell(cell, dataset, store, cache, command, wait)
+            yield cell, run_cell(cell, workspace, wait)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
-    initargs = (dataset, store, cache, threads, console_level(logging.WARNING))
+    initargs = (workspace, threads, console_level(logging.WARNING))
     for start in range(0, len(cells), jobs * CELLS_PER_WORKER):
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
-            pending = {pool.submit(_worker_cell, cell, command, wait): cell
+            pending = {pool.submit(_worker_cell, cell, wait): cell
                        for cell in cells[start : start + jobs * CELLS_PER_WORKER]}  # fmt: skip
             while pending:
                 finished, _ = wait_for(pending, return_when=FIRST_COMPLETED)
@@ -118,24 +106,23 @@ def _execute(cells, dataset, store, cache, jobs, command, wait):
                     yield pending.pop(future), future.result()
 
 
-def run_cell(cell, dataset, store, cache, command, wait=True):
+def run_cell(cell, workspace: Workspace, wait=True):
     """Run one cell under its claim; on an error, append a `failed` record with the error.
 
     Returns the outcome: `status` is ok, failed, recorded (an `ok` record was there once the claim
     was ours: another process ran it) or claimed (held by another process, and `wait` is off).
     """
-    data = labelled(dataset, cell.experiment.labels)
-    spec = cell.experiment.spec(data.fingerprint, cell.seed)
-    with claim(store.root, spec.run_id, wait=wait) as held:
+    spec = cell_spec(cell, workspace)
+    with claim(workspace.store.root, spec.run_id, wait=wait) as held:
         if not held:
             return {"status": "claimed", "summary": "running in another process"}
-        if store.ok_record(spec.run_id):
+        if workspace.store.ok_record(spec.run_id):
             return {"status": "recorded", "summary": "already recorded"}
         started = time.perf_counter()
         try:
-            record = runner.execute(cell.experiment, spec, data, store, cache, command=command)
+            record = runner.execute(cell.experiment, spec, workspace)
         except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
-            failed = runner.failed(cell.experiment, spec, data, store, error, time.perf_counter() - started, command)
+            failed = runner.failed(cell.experiment, spec, workspace, error, time.perf_counter() - started)
             return {"status": "failed", "summary": f"FAILED ({failed.error})"}
     m = record.metrics[record.report_split]
     return {
@@ -148,23 +135,23 @@ def run_cell(cell, dataset, store, cache, command, wait=True):
 _WORKER = {}
 
 
-def _init_worker(dataset, store, cache, threads, show_level):
+def _init_worker(workspace: Workspace, threads, show_level):
     """Runs in each spawned worker before any framework import: share the cores, quiet the inner
     bars and messages (the parent reports each cell), warnings apart."""
     quiet_worker(show_level)
     for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[variable] = str(threads)
-    _WORKER.update(dataset=dataset, store=store, cache=cache)
+    _WORKER["workspace"] = workspace
 
 
-def _worker_cell(cell, command, wait):
-    return run_cell(cell, _WORKER["dataset"], _WORKER["store"], _WORKER["cache"], command, wait)
+def _worker_cell(cell, wait):
+    return run_cell(cell, _WORKER["workspace"], wait)
 
 
 # --- many machines: cells claimed through a shared Optuna storage ------------------------------------
 
 
-def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None):
+def run_grid_shared(grid: Grid, workspace: Workspace, storage_url):
     """Take cells from a queue that every worker on `storage_url` shares, until none is left.
 
     Each cell is one enqueued trial of the study `grid:NAME:DATA`; asking the storage for the next
@@ -174,12 +161,12 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
     """
     from fer_bench.sweeps import studies
 
-    study = studies.create_or_load(f"grid:{grid.name}:{labelled(dataset, grid.base.labels).fingerprint}", storage_url)
+    study = studies.create_or_load(f"grid:{grid.name}:{workspace.labelled(grid.base.labels).fingerprint}", storage_url)
     cells = grid.cells
     if not studies.trials(study):
         for index in range(len(cells)):
             study.enqueue_trial({"cell": index}, skip_if_exists=True)
-    extract_once(cells, dataset, cache)
+    extract_once(cells, workspace)
     ran = failed = 0
     while True:
         studies.fail_stale(study)
@@ -195,7 +182,7 @@ def run_grid_shared(grid: Grid, dataset, store, cache, storage_url, command=None
             continue
         cell = cells[index]
         with studies.heartbeat(study, trial):
-            outcome = run_cell(cell, dataset, store, cache, command)
+            outcome = run_cell(cell, workspace)
         log.info(f"  {grid.label_of(cell.experiment)} seed {cell.seed}: {outcome['summary']}")
         trial.set_user_attr("status", outcome["status"])
         studies.complete(study, trial, 0.0 if outcome["status"] == "failed" else 1.0)
