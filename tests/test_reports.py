@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench.analysis import pairs
+from fer_bench.analysis import boards, pairs
 from fer_bench.analysis.yardsticks import AS_FER2013, Score, Split, Yardsticks, other_labels_score
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.data.copies import GROUPING
@@ -134,7 +134,7 @@ def test_the_leaderboard_computes_its_boards_and_shows_the_parameters_that_tell_
 
 
 def test_the_shipped_report_file_lists_every_part_on_the_leaderboard_with_what_it_shows():
-    listed = leaderboard.listed_params()
+    listed = boards.listed_params()
     assert listed["svm"] == ["C", "gamma"] and listed["embedding"] == ["protocol"] and listed["ensemble"] == []
 
 

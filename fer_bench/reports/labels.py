@@ -14,13 +14,13 @@ import numpy as np
 from tabulate import tabulate
 
 from fer_bench.analysis import duplicates, yardsticks
+from fer_bench.analysis.boards import boards
 from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.data import ferplus
 from fer_bench.data.dataset import FER2013_CLASSES, TRAIN_SPLIT, UNLABELLED, Dataset
 from fer_bench.data.ferplus import CONTEMPT, NO_IMAGE, NO_MAJORITY, NOT_A_FACE
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import boards
 from fer_bench.runs import layout
 from fer_bench.runs.records import REPORT_SPLIT
 from fer_bench.scoring.metrics import UNCOVERED

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from fer_bench.analysis.boards import UNGROUPED
 from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import UNGROUPED
 from fer_bench.runs import layout
 from fer_bench.runs.records import Record
 from fer_bench.specs.search import Search
