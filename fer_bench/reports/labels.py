@@ -91,6 +91,7 @@ class FerplusInfo:
 class FerplusReport(Report[FerplusInfo]):
     folder = layout.LABELS
     title = TITLE
+    link_order = 40
 
     def compute(self, dataset: Dataset, outcomes, records, yard: yardsticks.Yardsticks) -> FerplusInfo:
         """`outcomes`: each image's ferplus.majority_outcomes."""
@@ -299,6 +300,7 @@ def _row_name(dataset, i):
 class DuplicatesReport(Report[DuplicatesInfo]):
     folder = layout.LABELS
     title = TITLE
+    link_order = 40
 
     def compute(self, dataset: Dataset, records, yard, copies: duplicates.Copies) -> DuplicatesInfo:
         tolerances = []

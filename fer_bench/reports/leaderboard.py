@@ -52,7 +52,7 @@ from fer_bench.analysis.reference import (
     among,
     kaggle_place,
 )
-from fer_bench.reports.base import Report
+from fer_bench.reports.base import Report, reports_to_link
 from fer_bench.reports.markdown import replace_block
 from fer_bench.runs import layout
 from fer_bench.runs.records import REPORT_SPLIT, Record
@@ -464,14 +464,11 @@ def _details_section(view: BoardView, shown):
 
 
 def linked_reports(root: Path) -> dict:
-    """{title: the paths, relative to `root`, of the reports in that folder} for every registered report
-    the board links (fer_bench/reports/__init__.py)."""
-    from fer_bench.reports import REPORTS
-
+    """{title: the paths, relative to `root`, of the reports in that folder} for every report the board
+    links (base.reports_to_link)."""
     folders = {}
-    for report in REPORTS:
-        if report.title:
-            folders.setdefault(report.title, report.folder)
+    for report in reports_to_link():
+        folders.setdefault(report.title, report.folder)
     return {
         title: [p.relative_to(root).as_posix() for p in sorted((root / folder).glob("*.md"))]
         for title, folder in folders.items()

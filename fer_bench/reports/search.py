@@ -82,6 +82,7 @@ def _ungrouped_trials_note(completed) -> list[str]:
 class SearchReport(Report[SearchInfo]):
     folder = layout.SEARCHES
     title = "Search reports (Optuna)"
+    link_order = 20
 
     def compute(self, search: Search, study, summary, record: Record, records, dataset) -> SearchInfo:
         """`summary` is the study's summary now (tuning.summary); `record` the best trial's run."""
