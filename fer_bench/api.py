@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from fer_bench.analysis import pairs, yardsticks
+from fer_bench.analysis import boards, pairs, yardsticks
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.cache import ArrayCache
-from fer_bench.reports import frontier
-from fer_bench.reports import leaderboard as boards
+from fer_bench.reports import frontier, leaderboard
 from fer_bench.runs import runner
 from fer_bench.runs.records import Record, RecordStore
 from fer_bench.runs.workspace import Workspace
@@ -193,8 +192,8 @@ def write_leaderboard(results=None, readme=None) -> Path:
     """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
     store = RecordStore(results).with_records()
     records = store.all()
-    writer = boards.LeaderboardReport()
-    links = boards.linked_reports(store.root)
+    writer = leaderboard.LeaderboardReport()
+    links = leaderboard.linked_reports(store.root)
     frontier_report = frontier.write_with_leaderboard(records, store.root)
     if frontier_report:
         links[frontier.TITLE] = [frontier_report.relative_to(store.root).as_posix()]
@@ -202,7 +201,7 @@ def write_leaderboard(results=None, readme=None) -> Path:
                           frontier=frontier_report is not None)  # fmt: skip
     path = writer.write(info, store.root, "fer-bench leaderboard")
     if readme:
-        boards.update_readme(info, Path(readme), store.root)
+        leaderboard.update_readme(info, Path(readme), store.root)
     return path
 
 

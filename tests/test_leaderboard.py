@@ -5,7 +5,7 @@ from itertools import takewhile
 import numpy as np
 import pytest
 
-from fer_bench.analysis import ferplus_modes, provenance
+from fer_bench.analysis import boards, ferplus_modes, provenance
 from fer_bench.analysis.reference import kaggle_place
 from fer_bench.analysis.yardsticks import Split, Yardsticks
 from fer_bench.data import FER2013_CLASSES
@@ -58,7 +58,7 @@ def _cells(line):
 def test_runs_rank_by_accuracy_over_all_images_not_on_the_covered_subset():
     subset_champion = record("a" * 12, "detector", 0.6, coverage=0.7)  # 60% over all, 85.7% on covered
     whole = record("b" * 12, "full", 0.65)
-    board = leaderboard.boards([subset_champion, whole])[0]
+    board = boards.boards([subset_champion, whole])[0]
     assert [r.experiment for r in board.runs] == ["full", "detector"]
     text = _render([subset_champion, whole])
     assert "700/1000 (70.0%)" in text and "85.71" in text
@@ -70,7 +70,7 @@ def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
         record("b" * 12, "q", 0.6),
         record("c" * 12, "t", 0.7, fingerprint="f2", splits=("Test",)),
     ]
-    found = leaderboard.boards(records)
+    found = boards.boards(records)
     assert [(b.data.fingerprint, b.split) for b in found] == [("f1", "PrivateTest"), ("f2", "Test")]
     text = _render(records)
     assert text.count("\n## usage folders") == 2 and "Test acc. (all 1000 images, 7 classes)" in text
@@ -78,17 +78,17 @@ def test_each_data_set_gets_its_own_board_and_train_test_data_ranks_on_test():
 
 def test_a_rerun_replaces_its_earlier_record_on_the_board():
     old, new = record("a" * 12, "p", 0.5), record("a" * 12, "p", 0.55)
-    (board,) = leaderboard.boards([old, new])
+    (board,) = boards.boards([old, new])
     assert len(board.runs) == 1 and board.runs[0] is new
 
 
 def test_a_run_of_the_current_code_replaces_the_earlier_codes_on_the_board():
     legacy, current = record("a" * 12, "p", 0.5, versions=False), record("b" * 12, "p", 0.5)
     assert legacy.config_id == current.config_id
-    assert leaderboard.boards([legacy, current])[0].runs == [current]
-    assert leaderboard.boards([current, legacy])[0].runs == [current]  # never the older code's over it
+    assert boards.boards([legacy, current])[0].runs == [current]
+    assert boards.boards([current, legacy])[0].runs == [current]  # never the older code's over it
     on_jax = replace(legacy, run_id="c" * 12, spec=replace(legacy.spec, backend="jax"))
-    assert len(leaderboard.boards([on_jax, current])[0].runs) == 2  # another backend is another run
+    assert len(boards.boards([on_jax, current])[0].runs) == 2  # another backend is another run
 
 
 def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():

@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench.analysis import pairs
+from fer_bench.analysis import boards, pairs
 from fer_bench.analysis.yardsticks import AS_FER2013, Score, Split, Yardsticks, other_labels_score
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.data.copies import GROUPING
 from fer_bench.data.ferplus import FERPLUS_CLASSES
-from fer_bench.reports import REPORTS, leaderboard
-from fer_bench.reports.base import public_command
+from fer_bench.reports import leaderboard
+from fer_bench.reports.base import public_command, reports_to_link
+from fer_bench.reports.calibration import CalibrationReport
 from fer_bench.reports.comparison import ComparisonReport
 from fer_bench.reports.grid import GridReport
+from fer_bench.reports.labels import FerplusReport
 from fer_bench.reports.search import SearchReport
 from fer_bench.runs.records import Record, RunData
 from fer_bench.scoring.metrics import encode_predictions, split_metrics
@@ -134,7 +136,7 @@ def test_the_leaderboard_computes_its_boards_and_shows_the_parameters_that_tell_
 
 
 def test_the_shipped_report_file_lists_every_part_on_the_leaderboard_with_what_it_shows():
-    listed = leaderboard.listed_params()
+    listed = boards.listed_params()
     assert listed["svm"] == ["C", "gamma"] and listed["embedding"] == ["protocol"] and listed["ensemble"] == []
 
 
@@ -175,12 +177,16 @@ def test_a_report_names_its_command_without_the_machines_paths(tmp_path):
     assert "--data <fer2013>" in written.read_text() and "/work" not in written.read_text()
 
 
-def test_every_registered_report_has_a_folder_and_the_leaderboard_links_them_in_order(tmp_path):
-    assert all(report.folder for report in REPORTS)
+def test_the_leaderboard_finds_the_reports_it_links_and_links_them_in_their_order(tmp_path):
+    linked = reports_to_link()
+    assert all(report.folder for report in linked)
+    assert len({r.title for r in linked}) == len({(r.title, r.folder, r.link_order) for r in linked})  # one line each
     (tmp_path / "grids").mkdir()
     (tmp_path / "grids" / "g.md").write_text("")
     links = leaderboard.linked_reports(tmp_path)
-    assert list(links)[:3] == [r.title for r in REPORTS[:3]] and links[REPORTS[0].title] == ["grids/g.md"]
+    in_order = (GridReport, SearchReport, ComparisonReport, FerplusReport, CalibrationReport)  # as ever
+    assert list(links) == [report.title for report in in_order]
+    assert links[GridReport.title] == ["grids/g.md"] and links[SearchReport.title] == []
 
 
 SEARCH_REPORT = Path(__file__).parent / "fixtures" / "search-report.md"  # as written before reports computed

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_bench.analysis import boards
 from fer_bench.analysis.yardsticks import Split, Yardsticks
 from fer_bench.backend import load_keras
 from fer_bench.cli import main
@@ -205,7 +206,7 @@ def test_runs_trained_elsewhere_get_their_own_board_with_copies_against_the_rest
     params = {"path": "package:fer/x.h5", "trained_on": "who knows", "sha256": "0" * 64}
     peer = replace(example_record("b" * 12, "peer", metrics=metrics, predictions=predictions, timings={"total": 1.0}),
                    spec=replace(ours.spec, model=PartSpec("saved-network", params, "1")))  # fmt: skip
-    found = leaderboard.boards([peer, ours])
+    found = boards.boards([peer, ours])
     assert [(b.elsewhere, [r.experiment for r in b.runs]) for b in found] == [(False, ["ours"]), (True, ["peer"])]
     yard = Yardsticks("f1", "images", {"PrivateTest": Split(y, y, copied)}, "test")
     report = leaderboard.LeaderboardReport()

@@ -1,12 +1,4 @@
 """Reports: each computes a typed info object from the records, then renders it (base.Report).
 
-REPORTS registers every report the leaderboard links, in the order it links them.
+The leaderboard finds the reports it links among this package's modules (base.reports_to_link).
 """
-
-from fer_bench.reports.calibration import CalibrationReport
-from fer_bench.reports.comparison import ComparisonReport
-from fer_bench.reports.grid import GridReport
-from fer_bench.reports.labels import DuplicatesReport, FerplusReport
-from fer_bench.reports.search import SearchReport
-
-REPORTS = (GridReport(), SearchReport(), ComparisonReport(), FerplusReport(), DuplicatesReport(), CalibrationReport())

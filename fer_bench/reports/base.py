@@ -3,10 +3,13 @@
 needs them) and writes nothing, so its numbers can be tested on their own; `markdown` and `figures`
 draw that object; `write` puts both into the report's folder of the results (runs/layout.py).
 
-A new report is one module with a `Report` subclass, plus its line in fer_bench/reports/__init__.py
-(REPORTS), from which the leaderboard links it.
+A new report is one module of this package with a `Report` subclass; the leaderboard links it where
+it declares a `title` and a `link_order` (reports_to_link).
 """
 
+import importlib
+import inspect
+import pkgutil
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -48,6 +51,7 @@ def public_command(command: str) -> str:
 class Report(ABC, Generic[Info]):
     folder: ClassVar[str]  # its folder in the results (runs/layout.py); "" for the results folder itself
     title: ClassVar[str | None] = None  # the leaderboard's line linking the folder's reports; None: not linked
+    link_order: ClassVar[int]  # a linked report's line among the leaderboard's, lowest first (in tens: room between)
 
     @abstractmethod
     def compute(self, *inputs) -> Info:
@@ -79,3 +83,16 @@ class Report(ABC, Generic[Info]):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.text(info, command))
         return path
+
+
+def reports_to_link() -> list[type[Report]]:
+    """The reports of this package that the leaderboard links (they have a `title`), by `link_order`.
+    Found, not listed: every public module of the package is imported, as the registry finds parts
+    (parts/registry.load_parts), so a new report is a new module."""
+    found = []
+    for listed in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        if not listed.name.startswith("_"):
+            module = importlib.import_module(f"{__package__}.{listed.name}")
+            defined = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]
+            found += [c for c in defined if issubclass(c, Report) and c.title]
+    return sorted(found, key=lambda report: report.link_order)

@@ -72,6 +72,7 @@ class CalibrationInfo:
 class CalibrationReport(Report[CalibrationInfo]):
     folder = layout.CALIBRATION
     title = "Calibration (NLL, Brier, ECE; before and after temperature scaling)"
+    link_order = 50
 
     def compute(self, records, kept) -> CalibrationInfo:
         """`kept`: the runs' stored probabilities (`stored`)."""

@@ -11,6 +11,7 @@ from fer_bench.runs import layout
 class ComparisonReport(Report[Comparison]):
     folder = layout.COMPARISONS
     title = "Paired comparisons (McNemar)"
+    link_order = 30
 
     def compute(self, chosen, labels, against, split) -> Comparison:
         """See analysis/pairs.compare."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from fer_bench.analysis.boards import OUTDATED, boards, configuration_names, outdated
 from fer_bench.analysis.configurations import (
     Configuration,
     chosen_among,
@@ -30,7 +31,6 @@ from fer_bench.analysis.configurations import (
 from fer_bench.analysis.provenance import trained_on_accelerator
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import OUTDATED, boards, configuration_names, outdated
 from fer_bench.runs import layout
 
 TRAINED_ELSEWHERE, ACCELERATOR, NOT_RECORDED = "trained elsewhere", "on an accelerator", "not recorded"
@@ -39,7 +39,7 @@ TRAINED_ELSEWHERE, ACCELERATOR, NOT_RECORDED = "trained elsewhere", "on an accel
 @dataclass
 class Point:
     configuration: Configuration
-    label: str  # its name on the boards (leaderboard.configuration_names), marked where its code changed
+    label: str  # its name on the boards (boards.configuration_names), marked where its code changed
     family: str  # of its model part (configurations.family)
     accuracy: float  # mean over seeds, over all images of the panel's split
     std: float | None  # over seeds; None for one seed

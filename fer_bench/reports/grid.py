@@ -208,6 +208,7 @@ def cell_record(spec, latest, earlier):
 class GridReport(Report[GridInfo]):
     folder = layout.GRIDS
     title = "Grid reports (ablations over seeds, with intervals and tests)"
+    link_order = 10
 
     def compute(self, grid: Grid, dataset, records, measured=()) -> GridInfo:
         """`measured`: the yardsticks of the data sets (yardsticks.load_all), for the clean and

@@ -14,13 +14,13 @@ import numpy as np
 from tabulate import tabulate
 
 from fer_bench.analysis import duplicates, yardsticks
+from fer_bench.analysis.boards import boards
 from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.data import ferplus
 from fer_bench.data.dataset import FER2013_CLASSES, TRAIN_SPLIT, UNLABELLED, Dataset
 from fer_bench.data.ferplus import CONTEMPT, NO_IMAGE, NO_MAJORITY, NOT_A_FACE
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import boards
 from fer_bench.runs import layout
 from fer_bench.runs.records import REPORT_SPLIT
 from fer_bench.scoring.metrics import UNCOVERED
@@ -91,6 +91,7 @@ class FerplusInfo:
 class FerplusReport(Report[FerplusInfo]):
     folder = layout.LABELS
     title = TITLE
+    link_order = 40
 
     def compute(self, dataset: Dataset, outcomes, records, yard: yardsticks.Yardsticks) -> FerplusInfo:
         """`outcomes`: each image's ferplus.majority_outcomes."""
@@ -299,6 +300,7 @@ def _row_name(dataset, i):
 class DuplicatesReport(Report[DuplicatesInfo]):
     folder = layout.LABELS
     title = TITLE
+    link_order = 40
 
     def compute(self, dataset: Dataset, records, yard, copies: duplicates.Copies) -> DuplicatesInfo:
         tolerances = []

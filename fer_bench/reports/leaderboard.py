@@ -1,21 +1,14 @@
-"""The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures.
+"""The markdown leaderboard: every recorded run beside the Kaggle top 10 and the study's figures, drawn
+from the boards of analysis/boards.py (which runs, grouped how, ranked how, named how).
 
-Runs are grouped by what they were tested against (data.scored_against: the data set's
-fingerprint; for FER+ labels, the images and the FER+ majority): a number is only ranked against
-numbers measured on the same images and labels. A board is named by its data set's layout, name and
-fingerprint, never by where the data set lies on a machine.
-
-A board's main table has a row per configuration (analysis/configurations.py: a spec but for its
-seed), its seeds folded into mean +/- standard deviation, ranked by that mean accuracy over all images
-of the report split (records.report_split). Provenance propagates (analysis/provenance.py): a
-configuration built on recorded runs (an ensemble's members, a student's teacher, and theirs) is
-shown with their code and hardware. Configurations whose parts' code, or that of a run they build on,
-has changed since they were recorded are ranked apart, below it: `fer-bench run NAME` computes them
-again under a new run id. On FER2013's labels and PrivateTest, the Kaggle 2013 top 10 and published
-figures (analysis/reference.py) are ranked among the current code's configurations. Every run, each
-seed apart and with every column (parts and parameters, accuracy on the covered images, macro-F1,
-PublicTest, the Kaggle place, ...), is in the board's details at the end of the file, which the main
-table links. Each heading and column names the images and classes its accuracy is computed on.
+A board's main table has a row per configuration, its seeds folded into mean +/- standard deviation,
+shown with the code and hardware of the runs it builds on; its configurations of older code are ranked
+apart, below it: `fer-bench run NAME` computes them again under a new run id. On FER2013's labels and
+PrivateTest, the Kaggle 2013 top 10 and published figures (analysis/reference.py) are ranked among the
+current code's configurations. Every run, each seed apart and with every column (parts and parameters,
+accuracy on the covered images, macro-F1, PublicTest, the Kaggle place, ...), is in the board's details
+at the end of the file, which the main table links. Each heading and column names the images and
+classes its accuracy is computed on.
 
 Where `fer-bench labels` has stored the yardsticks of the data set (fer_bench/analysis/yardsticks.py), every
 board gains the clean accuracy (test images with no copy in Training) and the FER2013 board the
@@ -23,14 +16,9 @@ accuracy against the FER+ majority, with the rank it would give (in the details)
 also gives the training modes that grids measure with seeds, against their majority cell, beside
 Barsoum et al.'s (analysis/ferplus_modes.py); grid cells otherwise stay in their grid's report.
 
-Runs of a model trained elsewhere (base.Pretrained: a saved network of another project) get boards
-of their own, "trained elsewhere", with the same columns, and a table that asks whether the network
-saw FER2013's test images: its accuracy on the test images with a copy in Training against the rest,
-and on PublicTest against PrivateTest.
-
-Beside each part's name the details show the parameters that the report file
-`experiments/reports/leaderboard.toml` lists for it; a part it does not list shows the parameters
-whose values differ among its runs on the boards.
+The boards of runs of a model trained elsewhere have the same columns, and a table that asks whether
+the network saw FER2013's test images: its accuracy on the test images with a copy in Training against
+the rest, and on PublicTest against PrivateTest.
 """
 
 import os
@@ -40,163 +28,38 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis import ferplus_modes, ranks, yardsticks
-from fer_bench.analysis.configurations import (
-    Configuration,
-    configuration_id,
-    distinct_names,
-    faces_cut,
-    family,
-    fold,
-    training_seconds,
+from fer_bench.analysis import ranks, yardsticks
+from fer_bench.analysis.boards import (
+    OUTDATED,
+    UNGROUPED,
+    Board,
+    BoardView,
+    board_view,
+    boards,
+    configuration_names,
+    run_name,
+    shown_params,
 )
-from fer_bench.analysis.provenance import older_code
+from fer_bench.analysis.configurations import Configuration, configuration_id, family, training_seconds
 from fer_bench.analysis.reference import (
     BARSOUM_BY_MODE,
     FERPLUS_PUBLISHED,
     KAGGLE_TEAMS,
     KAGGLE_TOP10,
     MODE_NAMES,
-    REFERENCES,
     STUDY,
     Reference,
     among,
     kaggle_place,
 )
-from fer_bench.parts import registry
-from fer_bench.parts.base import Pretrained
-from fer_bench.reports.base import Report
+from fer_bench.reports.base import Report, reports_to_link
 from fer_bench.reports.markdown import replace_block
 from fer_bench.runs import layout
-from fer_bench.runs.records import REPORT_SPLIT, Record, RunData, report_split
-from fer_bench.specs import files
+from fer_bench.runs.records import REPORT_SPLIT, Record
 
-OUTDATED = "†"
-UNGROUPED = "‡"
 KAGGLE_MARKS = f"K1 to K{len(KAGGLE_TOP10)}"  # the rank column of the Kaggle places among a board's rows
 ONE_SEED = "¹"
 SELECTED = "(selection)"
-
-
-@dataclass
-class Board:
-    data: RunData
-    split: str
-    runs: list
-    elsewhere: bool = False  # runs of models trained elsewhere (trained_elsewhere)
-    by_run_id: dict = field(default_factory=dict)  # every ok record, for the runs these build on
-
-    @property
-    def ferplus(self):
-        """Whether the board's runs learnt FER+ labels (and are tested on its majority)."""
-        return self.data.label_source == "ferplus"
-
-    @property
-    def evaluated(self):
-        """Whether the board holds saved models evaluated on a collection (fer_bench/runs/evaluation.py)."""
-        return self.runs[0].evaluation is not None
-
-    @property
-    def title(self):
-        """Its data set's layout, name and fingerprint (a FER+ board's: its images')."""
-        d = self.data
-        if self.ferplus:
-            return f"FER+ labels: {d.layout} `{d.name}` ({self.split}: {self.scored_on}; images `{d.images}`)"
-        about = f"{d.layout} `{d.name}` ({d.n_images} images, fingerprint `{d.fingerprint}`)"
-        if self.evaluated:
-            return f"Evaluated on {about}"
-        return f"Trained elsewhere: {about}" if self.elsewhere else about
-
-    @property
-    def scored_on(self):
-        """The images and classes of its split that its accuracy is computed on: all those labelled."""
-        m = self.runs[0].metrics[self.split]
-        labelled = " with a FER+ majority" if self.ferplus else ""
-        return f"all {m.n_total - m.n_unlabelled} images{labelled}, {len(self.data.classes)} classes"
-
-    @property
-    def anchor(self):
-        """The id of its details section, which its main table links."""
-        return f"details-{self.runs[0].scored_against.replace(':', '-')}" + ("-elsewhere" if self.elsewhere else "")
-
-
-def trained_elsewhere(record: Record) -> bool:
-    """Whether the run's model was trained elsewhere, not fitted by the run (base.Pretrained)."""
-    part = registry.find("model", record.spec.model.name)
-    return part is not None and issubclass(part.factory, Pretrained)
-
-
-def latest_per_run(records):
-    """The latest ok record of each configuration on each Keras backend, grid cells (`GRID/LABEL`)
-    left to their grid's report, and of each evaluation of a model on a collection: a run made
-    again, with the same code or after its parts changed, replaces its earlier record on the board (a
-    record of the current code is never replaced by an older one); one with grouped splits of Training
-    sits beside one recorded before they were grouped (Record.ungrouped_splits), each its own row."""
-    latest = {}
-    for record in records:
-        if record.ok and "/" not in record.experiment:
-            key = (record.config_id, record.spec.split_groups, record.backend, record.scored_against,
-                   faces_cut(record))  # fmt: skip
-            if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
-                latest[key] = record
-    return list(latest.values())
-
-
-def boards(records):
-    records = list(records)
-    by_run_id = {r.run_id: r for r in records if r.ok}
-    groups = {}
-    for record in latest_per_run(records):
-        elsewhere = record.evaluation is None and trained_elsewhere(record)
-        groups.setdefault((record.scored_against, elsewhere), []).append(record)
-    result = []
-    order = lambda item: (item[1][0].evaluation is not None, item[0][1], item[1][0].data.label_source == "ferplus",  # noqa: E731
-                          -len(item[1]))  # fmt: skip
-    for (_, elsewhere), runs in sorted(groups.items(), key=order):
-        split = report_split(s for r in runs for s in r.metrics)
-        ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
-        result.append(Board(runs[0].data, split, ranked, elsewhere, by_run_id))
-    return result
-
-
-def outdated(configuration: Configuration) -> bool:
-    """Whether its parts' code, or that of a recorded run it builds on, has changed since recorded."""
-    return configuration.older_code
-
-
-@dataclass
-class BoardView:
-    """A board, its configurations, and what its tables add from the data set's yardsticks, where
-    `fer-bench labels` stored them."""
-
-    board: Board
-    has_yardsticks: bool
-    configurations: list = field(default_factory=list)  # Configuration, by mean accuracy, best first
-    clean: dict | None = None  # run id -> yardsticks.Score on the test images without a copy in Training
-    ferplus: dict | None = None  # run id -> (Score against the FER+ majority, the rank it gives); FER2013 runs
-    copied: dict | None = None  # run id -> Score on the test images with a copy in Training; trained elsewhere
-    modes: list = field(default_factory=list)  # ferplus_modes.ModeRow: a FER+ board's modes that grids compare
-    ranks: dict = field(default_factory=dict)  # "current", "older" -> ranks.Ranks of that table; none without labels
-
-    @property
-    def current(self) -> list:
-        """The configurations of the main table: of the current code (an evaluated saved model, whatever
-        its code, is what it is)."""
-        return [c for c in self.configurations if self.board.evaluated or not outdated(c)]
-
-    @property
-    def older(self) -> list:
-        """The configurations ranked apart: recorded by code of their parts, or built on runs recorded by
-        code of theirs, that has changed since."""
-        return [c for c in self.configurations if not self.board.evaluated and outdated(c)]
-
-    @property
-    def references(self) -> tuple:
-        """The published figures ranked among its current configurations: on FER2013's labels and
-        PrivateTest, for runs trained here."""
-        board = self.board
-        kaggle = board.split == REPORT_SPLIT and not (board.ferplus or board.evaluated or board.elsewhere)
-        return REFERENCES if kaggle else ()
 
 
 @dataclass
@@ -205,57 +68,6 @@ class LeaderboardInfo:
     shown: dict  # part name -> the parameters shown beside it
     links: dict = field(default_factory=dict)  # title -> report paths relative to the board
     frontier: bool = False  # whether the frontier report and its figure lie beside the board
-
-
-def shown_params(found, listed) -> dict:
-    """Per part on the boards, the parameters shown beside its name: those `listed` names (the report
-    file's), else those whose values differ among its runs."""
-    values = {}
-    for board in found:
-        for r in board.runs:
-            for kind in ("features", "model"):
-                part = r.spec.part(kind)
-                for k, v in part.params.items():
-                    values.setdefault(part.name, {}).setdefault(k, set()).add(repr(v))
-    return {name: set(listed[name]) if name in listed else {k for k, seen in params.items() if len(seen) > 1}
-            for name, params in values.items()}  # fmt: skip
-
-
-def _view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> BoardView:
-    """The board with what its yardsticks add; `records`, every record, for the FER+ modes of grids."""
-    measured = yard.splits.get(board.split) if yard else None
-    ranked = sorted(fold(board.runs, board.by_run_id), key=lambda c: -c.mean_std(board.split)[0])
-    view = BoardView(board, yard is not None, ranked)
-    if measured is not None:
-        view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
-        truth = yardsticks.own_truth(board.runs[0], measured)
-        tables = {"current": view.current, "older": view.older}
-        view.ranks = {name: ranks.rank_configurations(table, truth, board.split)
-                      for name, table in tables.items() if len(table) > 1}  # fmt: skip
-        if board.elsewhere:
-            view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
-        if not board.ferplus:
-            view.ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
-        else:
-            against = board.runs[0].scored_against
-            cells = [r for r in records if r.ok and "/" in r.experiment and r.scored_against == against
-                     and board.split in r.metrics and not r.outdated_parts()]  # fmt: skip
-            view.modes = ferplus_modes.mode_rows(cells, measured, board.split)
-    return view
-
-
-def _experiment(record: Record, board: Board):
-    """Its experiment (an evaluation's: the evaluated model's), marked where its code, or that of a run it
-    builds on, changed."""
-    return record.experiment.split("@")[0] + (f" {OUTDATED}" if older_code(record, board.by_run_id) else "")
-
-
-def configuration_names(configurations):
-    """Their names in a table: each experiment, told apart from others of its name, marked where its code
-    changed and where its splits of Training (or those of a run it builds on) were not grouped."""
-    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "")
-            + (f" {UNGROUPED}" if c.ungrouped_splits else "")
-            for c, name in zip(configurations, distinct_names(configurations))]  # fmt: skip
 
 
 def ungrouped_note(configurations) -> list[str]:
@@ -453,7 +265,7 @@ def board_table(view: BoardView, shown):
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [rank, _experiment(r, board), r.seed, _describe(spec.features, shown), spec.resampler.name,
+        row = [rank, run_name(r, board), r.seed, _describe(spec.features, shown), spec.resampler.name,
                _describe(spec.model, shown)]  # fmt: skip
         row += [r.data.labels.removeprefix("ferplus-")] if board.ferplus else []
         row += [_percent(m.accuracy_all)]
@@ -481,7 +293,7 @@ def evaluation_table(board: Board, shown):
     for rank, r in enumerate(board.runs, start=1):
         m, how = r.metrics[board.split], r.evaluation
         recall = m.recall_text(name_width=3, digits=0)
-        rows.append([rank, f"{_experiment(r, board)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
+        rows.append([rank, f"{run_name(r, board)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
                      _describe(r.spec.model, shown), _faces(r), _percent(m.accuracy_all),
                      f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
                      _percent(m.macro_f1), recall, how["n_refused"], _time_on([r], _run_seconds),
@@ -503,7 +315,7 @@ def seen_table(view: BoardView):
     headers += ["run id"]
     rows = []
     for r in board.runs:
-        row = [_experiment(r, board), r.spec.model.params.get("trained_on", "")]
+        row = [run_name(r, board), r.spec.model.params.get("trained_on", "")]
         if view.copied is not None:
             copied, rest = view.copied[r.run_id].accuracy, view.clean[r.run_id].accuracy
             row += [_percent(copied), _percent(rest), f"{100 * (copied - rest):+.2f}"]
@@ -652,24 +464,15 @@ def _details_section(view: BoardView, shown):
 
 
 def linked_reports(root: Path) -> dict:
-    """{title: the paths, relative to `root`, of the reports in that folder} for every registered report
-    the board links (fer_bench/reports/__init__.py)."""
-    from fer_bench.reports import REPORTS
-
+    """{title: the paths, relative to `root`, of the reports in that folder} for every report the board
+    links (base.reports_to_link)."""
     folders = {}
-    for report in REPORTS:
-        if report.title:
-            folders.setdefault(report.title, report.folder)
+    for report in reports_to_link():
+        folders.setdefault(report.title, report.folder)
     return {
         title: [p.relative_to(root).as_posix() for p in sorted((root / folder).glob("*.md"))]
         for title, folder in folders.items()
     }
-
-
-def listed_params() -> dict:
-    """The report file's {part name: parameters shown beside it} (experiments/reports/leaderboard.toml)."""
-    path = files.find_file("leaderboard", "report")
-    return files.read_toml(path).get("shown_params", {})
 
 
 FRONTIER_PICTURE = "accuracy against training CPU-minutes, every configuration on the boards"
@@ -682,7 +485,7 @@ class LeaderboardReport(Report[LeaderboardInfo]):
         """`measured`: the yardsticks of the data sets (yardsticks.load_all); `links`: linked_reports;
         `listed`: listed_params; `frontier`: whether the frontier report lies beside the board."""
         found = boards(records)
-        views = [_view(board, yardsticks.for_record(measured, board.runs[0]), records) for board in found]
+        views = [board_view(board, yardsticks.for_record(measured, board.runs[0]), records) for board in found]
         return LeaderboardInfo(views, shown_params(found, listed or {}), links or {}, frontier)
 
     def file_name(self, info) -> str:

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from fer_bench.analysis.boards import UNGROUPED
 from fer_bench.analysis.pairs import Paired, paired
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
-from fer_bench.reports.leaderboard import UNGROUPED
 from fer_bench.runs import layout
 from fer_bench.runs.records import Record
 from fer_bench.specs.search import Search
@@ -82,6 +82,7 @@ def _ungrouped_trials_note(completed) -> list[str]:
 class SearchReport(Report[SearchInfo]):
     folder = layout.SEARCHES
     title = "Search reports (Optuna)"
+    link_order = 20
 
     def compute(self, search: Search, study, summary, record: Record, records, dataset) -> SearchInfo:
         """`summary` is the study's summary now (tuning.summary); `record` the best trial's run."""
