@@ -22,7 +22,6 @@ from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, Dataset
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.base import (
-    BASES,
     CAPABILITIES,
     IMAGE,
     IMAGE_AND_EMBEDDING,
@@ -43,7 +42,7 @@ from fer_bench.parts.base import (
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.parts.features._chunks import cached_in_chunks
 from fer_bench.parts.params import Interval, Options, Param
-from fer_bench.parts.registry import register
+from fer_bench.parts.registry import BASES, register
 from fer_bench.runs import fitting
 from fer_bench.runs.probabilities import StoredRuns
 from fer_bench.runs.records import OK, Record, RunData

@@ -447,7 +447,6 @@ CAPABILITIES = (
     BuildsOnRuns,
     Pretrained,
 )
-BASES = {base.kind: base for base in (Features, Resampler, Model, Detector)}
 
 
 def capabilities(cls) -> list[str]:

@@ -18,13 +18,34 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from fer_bench.errors import FerBenchError
-from fer_bench.parts.base import BASES, capabilities
+from fer_bench.parts.base import Detector, Features, Model, Resampler, capabilities
 from fer_bench.parts.params import Param
 
-KINDS = ("features", "resampler", "model")  # the parts a run is made of
-PART_KINDS = (*KINDS, "detector")  # a detector finds faces for the embedding, predict and evaluate
-_PACKAGES = ("fer_bench.parts.features", "fer_bench.parts.resamplers", "fer_bench.parts.models",
-             "fer_bench.parts.detectors")  # fmt: skip
+
+@dataclass(frozen=True)
+class PartKind:
+    """A kind of part, named by its base's `kind`."""
+
+    base: type  # every part of the kind derives from it (fer_bench.parts.base)
+    package: str  # the built-in parts: every public module of it (a new part is a new file)
+    in_a_run: bool  # a run is made of one part of each such kind, in this order (base.Setup's)
+
+    @property
+    def name(self):
+        return self.base.kind
+
+
+# Every kind of part, declared here only: the names, bases and packages below are read from it.
+_KINDS = (
+    PartKind(Features, "fer_bench.parts.features", in_a_run=True),
+    PartKind(Resampler, "fer_bench.parts.resamplers", in_a_run=True),
+    PartKind(Model, "fer_bench.parts.models", in_a_run=True),
+    # finds faces for the embedding, predict and evaluate
+    PartKind(Detector, "fer_bench.parts.detectors", in_a_run=False),
+)
+BASES = {kind.name: kind.base for kind in _KINDS}
+PART_KINDS = tuple(BASES)  # every kind, in the order `fer-bench list` shows them
+KINDS = tuple(kind.name for kind in _KINDS if kind.in_a_run)  # the parts a run is made of
 PLUGINS_VARIABLE = "FER_BENCH_PLUGINS"
 ENTRY_POINT_GROUP = "fer_bench.parts.base"
 _PARTS: dict = {}
@@ -132,10 +153,10 @@ def temporary(kind, name, factory):
 def load_parts():
     """Import the built-in parts (every public module of the part packages: a new part is a new
     file), the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
-    for package in _PACKAGES:
-        for module in pkgutil.iter_modules(getattr(importlib.import_module(package), "__path__", ())):
+    for kind in _KINDS:
+        for module in pkgutil.iter_modules(getattr(importlib.import_module(kind.package), "__path__", ())):
             if not module.name.startswith("_"):
-                importlib.import_module(f"{package}.{module.name}")
+                importlib.import_module(f"{kind.package}.{module.name}")
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
         _import_plugin(module, f"${PLUGINS_VARIABLE}")
     for entry in _installed_plugins():
