@@ -1,9 +1,10 @@
 """A part's parameters, declared once as data (scikit-learn's `_parameter_constraints`).
 
 A part lists them in its `parameters` table, `{name: Param(default, constraint)}`: the default's
-type is the parameter's type, and the constraint (`Interval`, `Options`, `Registered`, `RunIds`)
-says which values of it are allowed. The registry checks values against them, `fer-bench list`
-shows them, and the conformance checks hold every search space inside them.
+type is the parameter's type, and the constraint (`Interval`, `Options`, `RunIds`, or
+`registry.Registered` for a part's name) says which values of it are allowed. The registry checks
+values against them, `fer-bench list` shows them, and the conformance checks hold every search space
+inside them.
 """
 
 import math
@@ -65,19 +66,6 @@ class Options(Constraint):
 
     def __str__(self):
         return f"one of {list(self.choices)}"
-
-
-class Registered(Options):
-    """The name of a registered part of `kind` (a part added later becomes a choice)."""
-
-    def __init__(self, kind):
-        self.kind = kind
-
-    @property
-    def choices(self):
-        from fer_bench.parts import registry
-
-        return tuple(part.name for part in registry.parts(self.kind))
 
 
 @dataclass(frozen=True)

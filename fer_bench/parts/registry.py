@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import Detector, Features, Model, Resampler, capabilities
-from fer_bench.parts.params import Param
+from fer_bench.parts.params import Options, Param
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,18 @@ def register(kind, name):
         return factory
 
     return decorate
+
+
+class Registered(Options):
+    """A parameter's constraint: the name of a registered part of `kind` (a part added later becomes
+    a choice). It lives here, not in params.py, so that params.py imports nothing of the registry."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    @property
+    def choices(self):
+        return tuple(part.name for part in parts(self.kind))
 
 
 @contextlib.contextmanager

@@ -26,8 +26,8 @@ from fer_bench.parts.base import DescribesCrops, Features, FeatureSet
 from fer_bench.parts.cache import ArrayCache, cache_key
 from fer_bench.parts.detectors import rgb_of
 from fer_bench.parts.features._chunks import cached_in_chunks
-from fer_bench.parts.params import Interval, Options, Param, Registered
-from fer_bench.parts.registry import register
+from fer_bench.parts.params import Interval, Options, Param
+from fer_bench.parts.registry import Registered, register
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what face_recognition's compute_face_descriptor uses
 DESCRIPTOR_BATCH = 128
