@@ -74,8 +74,9 @@ class RegisteredPart:
         return self.factory.version
 
     @property
-    def search_space(self):
-        return self.factory.search_space
+    def search_space(self) -> dict:
+        """{parameter: what a search may tune it over}, read from its tunable parameters."""
+        return {p.name: p.search_space for p in self.params if p.search}
 
     @property
     def capabilities(self):
