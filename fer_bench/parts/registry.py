@@ -88,13 +88,9 @@ class RegisteredPart:
 
     def resolve(self, values):
         """Defaults overlaid with `values`, each checked; unknown names are an error."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {', '.join(known) or 'none'})")
-        resolved = {p.name: p.default for p in self.params}
-        resolved.update({name: known[name].check(self.key, v) for name, v in values.items()})
-        return resolved
+        self._refuse_unknown(values)
+        checked = {name: self.factory.parameters[name].check(self.key, v) for name, v in values.items()}
+        return {p.name: p.default for p in self.params} | checked
 
     def specified(self, values):
         """The parameters a spec records: `values` over the defaults, decided for this machine
@@ -106,11 +102,19 @@ class RegisteredPart:
         return {k: v for k, v in resolved.items() if not (k in self.factory.added_later and v == defaults[k])}
 
     def create(self, values):
-        resolved = self.resolve(values)
+        """The part with `values` over its defaults, each checked once, by its constructor (with the
+        rules between them); unknown names are an error."""
+        self._refuse_unknown(values)
         try:
-            return self.factory(**resolved)
+            return self.factory(**values)
         except ValueError as error:
             raise FerBenchError(f"{self.key}: {error}") from None
+
+    def _refuse_unknown(self, values):
+        unknown = sorted(set(values) - self.param_names)
+        if unknown:
+            known = ", ".join(self.factory.parameters) or "none"
+            raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {known})")
 
 
 def register(kind, name):

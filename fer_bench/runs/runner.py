@@ -37,22 +37,23 @@ def run(experiment: Experiment, dataset, store: RecordStore, cache: ArrayCache, 
     The run holds its spec's claim, so a second process asking for the same spec waits for the
     first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
-    experiment.check(experiment.name)
+    setup = experiment.check(experiment.name)
     dataset = experiment.labels.apply(dataset)
-    spec = experiment.spec(dataset.fingerprint, seed)
+    spec = experiment.spec(dataset.fingerprint, seed, model=setup.model)
     with claim(store.root, spec.run_id):
         previous = None if force else store.ok_record(spec.run_id)
         if previous:
             log.info(f"{experiment.name} (run {spec.run_id}) is already recorded; pass --force to run it again")
             return previous
-        return execute(experiment, spec, dataset, store, cache, jobs, command, extra)
+        return execute(experiment, spec, dataset, store, cache, jobs, command, extra, setup)
 
 
 def execute(experiment, spec: RunSpec, dataset, store: RecordStore, cache: ArrayCache, jobs=None, command=None,
-            extra=None) -> Record:  # fmt: skip
+            extra=None, setup=None) -> Record:  # fmt: skip
     """Run `spec` and append its record, unconditionally: the caller holds the spec's claim; `dataset`
-    carries the experiment's labels."""
-    setup = experiment.setup()
+    carries the experiment's labels. `setup` is the experiment's parts where the caller has created
+    them and not used them yet (they are created otherwise)."""
+    setup = experiment.setup() if setup is None else setup
     started = time.perf_counter()
     log.info(f"{experiment.name} (run {spec.run_id}): "
              f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
