@@ -22,7 +22,6 @@ from fer_bench.data.dataset import FER2013_CLASSES, IMAGE_SIZE, Dataset
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.base import (
-    BASES,
     CAPABILITIES,
     IMAGE,
     IMAGE_AND_EMBEDDING,
@@ -42,8 +41,8 @@ from fer_bench.parts.base import (
 )
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.parts.features._chunks import cached_in_chunks
-from fer_bench.parts.params import Interval, Options, Param
-from fer_bench.parts.registry import register
+from fer_bench.parts.params import Choices, Interval, Options, Param, Range
+from fer_bench.parts.registry import BASES, register
 from fer_bench.runs import fitting
 from fer_bench.runs.probabilities import StoredRuns
 from fer_bench.runs.records import OK, Record, RunData
@@ -122,13 +121,11 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
     """Test part: nearest class mean in NumPy, `epochs` passes that each report validation accuracy,
     `seconds_per_epoch` of waiting each; `shrink` pulls the means towards the overall mean."""
 
-    search_space = {"shrink": {"low": 0.0, "high": 0.9}, "metric": {"choices": ["euclidean", "cosine"]}}
-
     parameters = {
         "epochs": Param(3, Interval(1)),
         "seconds_per_epoch": Param(0.0, Interval(0)),
-        "shrink": Param(0.0, Interval(0, 1, closed="left")),
-        "metric": Param("euclidean", Options("euclidean", "cosine")),
+        "shrink": Param(0.0, Interval(0, 1, closed="left"), search=Range(0.0, 0.9)),
+        "metric": Param("euclidean", Options("euclidean", "cosine"), search=Choices()),
         "fail": Param(False),
     }
     centroids = None

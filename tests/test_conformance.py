@@ -7,7 +7,7 @@ import pytest
 
 from fer_bench.parts import registry
 from fer_bench.parts.base import Model
-from fer_bench.parts.params import Interval, Param
+from fer_bench.parts.params import Interval, Param, Range
 from fer_bench.runs import fitting, predict, runner
 from fer_bench.specs import files
 from fer_bench.specs.search import load_search
@@ -66,7 +66,7 @@ def test_the_checks_catch_a_part_that_breaks_its_contract(monkeypatch):
         monkeypatch.setattr(Forgetful, "__init__", Model.__init__)
         with pytest.raises(AssertionError, match="probabilities of shape"):
             check_fit_predict(part)
-        monkeypatch.setattr(Forgetful, "search_space", {"depth": {"low": 0, "high": 4}})
+        monkeypatch.setattr(Forgetful, "parameters", {"depth": Param(2, Interval(1), Range(0, 4), name="depth")})
         with pytest.raises(AssertionError, match="parameter 'depth' must be >= 1, got 0"):
             check_search_space(part)
     assert registry.find("model", "forgetful") is None

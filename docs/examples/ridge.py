@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_bench.parts.base import VECTOR, Model, SavesWeights
-from fer_bench.parts.params import Interval, Param
+from fer_bench.parts.params import Interval, Param, Range
 from fer_bench.parts.registry import register
 
 
@@ -19,13 +19,12 @@ class Ridge(Model, SavesWeights):
     takes = frozenset({VECTOR})
     # It ignores class weights, so a class-weights resampler is refused up front.
     takes_class_weights = False
-    # name: Param(default, constraint), in this order in the run id.
+    # name: Param(default, constraint), in this order in the run id; `search`: what a
+    # search may tune it over, inside the constraint.
     parameters = {
-        "alpha": Param(1.0, Interval(0, closed="neither")),
+        "alpha": Param(1.0, Interval(0, closed="neither"), search=Range(0.01, 100.0, log=True)),
         "sharpness": Param(4.0, Interval(0, closed="neither")),
     }
-    # What a search may tune, inside the constraints.
-    search_space = {"alpha": {"low": 0.01, "high": 100.0, "log": True}}
 
     def fit(self, data):
         X = self._design(data.X, fitting=True)

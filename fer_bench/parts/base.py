@@ -36,11 +36,9 @@ class Part(ABC):
     # In every run id: bump it when what the part computes changes, so earlier records stop
     # counting as this code's results and `fer-bench run` computes them again.
     version: ClassVar[str] = "1"
-    # {name: Param(default, constraint)}: the part's parameters, in this order, in every run id.
+    # {name: Param(default, constraint)}: the part's parameters, in this order, in every run id; a
+    # tunable one says what a search may tune it over (Param.search).
     parameters: ClassVar[dict] = {}
-    # {param: {"low", "high", "log"} or {"choices"}, optionally "when": {param: value(s)}}: what a
-    # search may tune; `when` makes a parameter conditional on another.
-    search_space: ClassVar[dict] = {}
     # Parameters that make the conformance checks (fer_bench.testing) quick.
     smoke_params: ClassVar[dict] = {}
     # Parameters added after runs were recorded, whose defaults compute what those runs did: a spec
@@ -447,7 +445,6 @@ CAPABILITIES = (
     BuildsOnRuns,
     Pretrained,
 )
-BASES = {base.kind: base for base in (Features, Resampler, Model, Detector)}
 
 
 def capabilities(cls) -> list[str]:

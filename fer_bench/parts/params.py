@@ -1,9 +1,12 @@
 """A part's parameters, declared once as data (scikit-learn's `_parameter_constraints`).
 
 A part lists them in its `parameters` table, `{name: Param(default, constraint)}`: the default's
-type is the parameter's type, and the constraint (`Interval`, `Options`, `Registered`, `RunIds`)
-says which values of it are allowed. The registry checks values against them, `fer-bench list`
-shows them, and the conformance checks hold every search space inside them.
+type is the parameter's type, and the constraint (`Interval`, `Options`, `RunIds`, or
+`registry.Registered` for a part's name) says which values of it are allowed. The registry checks
+values against them, and `fer-bench list` shows them. A tunable parameter also says what a search
+may tune it over, `Param(default, constraint, search=Range(...) or Choices(...))`: its part's search
+space is read from these, a search file narrows them, and the conformance checks hold each inside
+its constraint.
 """
 
 import math
@@ -67,19 +70,6 @@ class Options(Constraint):
         return f"one of {list(self.choices)}"
 
 
-class Registered(Options):
-    """The name of a registered part of `kind` (a part added later becomes a choice)."""
-
-    def __init__(self, kind):
-        self.kind = kind
-
-    @property
-    def choices(self):
-        from fer_bench.parts import registry
-
-        return tuple(part.name for part in registry.parts(self.kind))
-
-
 @dataclass(frozen=True)
 class RunIds(Constraint):
     """Run ids (`fer-bench show NAME` gives one): a tuple of different ones, or with `optional`
@@ -97,16 +87,58 @@ class RunIds(Constraint):
 
 
 @dataclass(frozen=True)
+class Range:
+    """What a search may tune a number parameter over: `low` to `high` (integers for an integer
+    parameter), on a log scale where `log`; `when` as Choices'."""
+
+    low: float
+    high: float
+    log: bool = False
+    when: dict | None = None
+
+    def space(self, param) -> dict:
+        return {"low": self.low, "high": self.high, **({"log": True} if self.log else {}), **_condition(self.when)}
+
+
+class Choices:
+    """What a search may tune a parameter over: the given values, or with none every value its
+    `Options` constraint allows. `when` = {other parameter: value or [values]} tunes it only where
+    the other parameters hold those (svm's gamma with the kernels that use it)."""
+
+    def __init__(self, *values, when=None):
+        self.values, self.when = values, when
+
+    def space(self, param) -> dict:
+        return {"choices": list(self.values or param.choices), **_condition(self.when)}
+
+
+def _condition(when):
+    return {"when": when} if when else {}
+
+
+@dataclass(frozen=True)
 class Param:
-    """A part parameter: its default (whose type values must have) and what else it must satisfy."""
+    """A part parameter: its default (whose type values must have), what else it must satisfy, and
+    what a search may tune it over (None: it is not tunable)."""
 
     default: object
     constraint: Constraint | None = None
+    search: Range | Choices | None = None
     name: str = ""  # set from the part's `parameters` table
+
+    def __post_init__(self):
+        if isinstance(self.search, Choices) and not self.search.values and not isinstance(self.constraint, Options):
+            raise TypeError("Choices() with no values tunes over the Options constraint's, and it has none")
 
     @property
     def choices(self) -> tuple | None:
         return self.constraint.choices if isinstance(self.constraint, Options) else None
+
+    @property
+    def search_space(self) -> dict | None:
+        """Its `search` as a search file and Optuna take it: {"low", "high"[, "log"]} or
+        {"choices"}, with "when" where it is conditional."""
+        return self.search.space(self) if self.search else None
 
     def check(self, where, value):
         """`value` (an int as a float, a list as a tuple) if it fits, else a FerBenchError naming it."""

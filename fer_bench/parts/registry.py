@@ -18,13 +18,34 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from fer_bench.errors import FerBenchError
-from fer_bench.parts.base import BASES, capabilities
-from fer_bench.parts.params import Param
+from fer_bench.parts.base import Detector, Features, Model, Resampler, capabilities
+from fer_bench.parts.params import Options, Param
 
-KINDS = ("features", "resampler", "model")  # the parts a run is made of
-PART_KINDS = (*KINDS, "detector")  # a detector finds faces for the embedding, predict and evaluate
-_PACKAGES = ("fer_bench.parts.features", "fer_bench.parts.resamplers", "fer_bench.parts.models",
-             "fer_bench.parts.detectors")  # fmt: skip
+
+@dataclass(frozen=True)
+class PartKind:
+    """A kind of part, named by its base's `kind`."""
+
+    base: type  # every part of the kind derives from it (fer_bench.parts.base)
+    package: str  # the built-in parts: every public module of it (a new part is a new file)
+    in_a_run: bool  # a run is made of one part of each such kind, in this order (base.Setup's)
+
+    @property
+    def name(self):
+        return self.base.kind
+
+
+# Every kind of part, declared here only: the names, bases and packages below are read from it.
+_KINDS = (
+    PartKind(Features, "fer_bench.parts.features", in_a_run=True),
+    PartKind(Resampler, "fer_bench.parts.resamplers", in_a_run=True),
+    PartKind(Model, "fer_bench.parts.models", in_a_run=True),
+    # finds faces for the embedding, predict and evaluate
+    PartKind(Detector, "fer_bench.parts.detectors", in_a_run=False),
+)
+BASES = {kind.name: kind.base for kind in _KINDS}
+PART_KINDS = tuple(BASES)  # every kind, in the order `fer-bench list` shows them
+KINDS = tuple(kind.name for kind in _KINDS if kind.in_a_run)  # the parts a run is made of
 PLUGINS_VARIABLE = "FER_BENCH_PLUGINS"
 ENTRY_POINT_GROUP = "fer_bench.parts.base"
 _PARTS: dict = {}
@@ -53,8 +74,9 @@ class RegisteredPart:
         return self.factory.version
 
     @property
-    def search_space(self):
-        return self.factory.search_space
+    def search_space(self) -> dict:
+        """{parameter: what a search may tune it over}, read from its tunable parameters."""
+        return {p.name: p.search_space for p in self.params if p.search}
 
     @property
     def capabilities(self):
@@ -66,13 +88,9 @@ class RegisteredPart:
 
     def resolve(self, values):
         """Defaults overlaid with `values`, each checked; unknown names are an error."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {', '.join(known) or 'none'})")
-        resolved = {p.name: p.default for p in self.params}
-        resolved.update({name: known[name].check(self.key, v) for name, v in values.items()})
-        return resolved
+        self._refuse_unknown(values)
+        checked = {name: self.factory.parameters[name].check(self.key, v) for name, v in values.items()}
+        return {p.name: p.default for p in self.params} | checked
 
     def specified(self, values):
         """The parameters a spec records: `values` over the defaults, decided for this machine
@@ -84,11 +102,19 @@ class RegisteredPart:
         return {k: v for k, v in resolved.items() if not (k in self.factory.added_later and v == defaults[k])}
 
     def create(self, values):
-        resolved = self.resolve(values)
+        """The part with `values` over its defaults, each checked once, by its constructor (with the
+        rules between them); unknown names are an error."""
+        self._refuse_unknown(values)
         try:
-            return self.factory(**resolved)
+            return self.factory(**values)
         except ValueError as error:
             raise FerBenchError(f"{self.key}: {error}") from None
+
+    def _refuse_unknown(self, values):
+        unknown = sorted(set(values) - self.param_names)
+        if unknown:
+            known = ", ".join(self.factory.parameters) or "none"
+            raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {known})")
 
 
 def register(kind, name):
@@ -113,6 +139,18 @@ def register(kind, name):
     return decorate
 
 
+class Registered(Options):
+    """A parameter's constraint: the name of a registered part of `kind` (a part added later becomes
+    a choice). It lives here, not in params.py, so that params.py imports nothing of the registry."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    @property
+    def choices(self):
+        return tuple(part.name for part in parts(self.kind))
+
+
 @contextlib.contextmanager
 def temporary(kind, name, factory):
     """Register `factory` as `kind/name` inside a `with` block only (a test's part, or a stand-in for
@@ -132,10 +170,10 @@ def temporary(kind, name, factory):
 def load_parts():
     """Import the built-in parts (every public module of the part packages: a new part is a new
     file), the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
-    for package in _PACKAGES:
-        for module in pkgutil.iter_modules(getattr(importlib.import_module(package), "__path__", ())):
+    for kind in _KINDS:
+        for module in pkgutil.iter_modules(getattr(importlib.import_module(kind.package), "__path__", ())):
             if not module.name.startswith("_"):
-                importlib.import_module(f"{package}.{module.name}")
+                importlib.import_module(f"{kind.package}.{module.name}")
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
         _import_plugin(module, f"${PLUGINS_VARIABLE}")
     for entry in _installed_plugins():

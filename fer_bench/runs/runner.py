@@ -9,7 +9,7 @@ import time
 import traceback
 
 from fer_bench.data.dataset import TRAIN_SPLIT
-from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
+from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights, Setup
 from fer_bench.runs import fitting, layout, probabilities
 from fer_bench.runs.claims import claim
 from fer_bench.runs.records import FAILED, OK, Record, RunData, new_record
@@ -37,20 +37,23 @@ def run(experiment: Experiment, workspace: Workspace, jobs=None, seed=None, forc
     The run holds its spec's claim, so a second process asking for the same spec waits for the
     first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
-    experiment.check(experiment.name)
-    spec = experiment.spec(workspace.labelled(experiment.labels).fingerprint, seed)
+    setup = experiment.check(experiment.name)
+    spec = experiment.spec(workspace.labelled(experiment.labels).fingerprint, seed, model=setup.model)
     with claim(workspace.store.root, spec.run_id):
         previous = None if force else workspace.store.ok_record(spec.run_id)
         if previous:
             log.info(f"{experiment.name} (run {spec.run_id}) is already recorded; pass --force to run it again")
             return previous
-        return execute(experiment, spec, workspace, jobs, extra)
+        return execute(experiment, spec, workspace, jobs, extra, setup)
 
 
-def execute(experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=None, extra=None) -> Record:
-    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim."""
+def execute(experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=None, extra=None,
+            setup: Setup | None = None) -> Record:  # fmt: skip
+    """Run `spec` and append its record, unconditionally: the caller holds the spec's claim. `setup`
+    is the experiment's parts where the caller has created them and not used them yet (they are
+    created otherwise)."""
     dataset, store, cache = workspace.labelled(experiment.labels), workspace.store, workspace.cache
-    setup = experiment.setup()
+    setup = experiment.setup() if setup is None else setup
     started = time.perf_counter()
     log.info(f"{experiment.name} (run {spec.run_id}): "
              f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip

@@ -170,8 +170,10 @@ class Experiment:
     rule: Rule | None = None  # the choice rule its runs are recorded under: its own file's, or its grid's
     chosen_by: str | None = None  # the grid whose rule chose this setting
 
-    def spec(self, data_fingerprint, seed=None, keras_backend=None) -> RunSpec:
-        """The run on the data set of `data_fingerprint`, labelled as this experiment says."""
+    def spec(self, data_fingerprint, seed=None, keras_backend=None, model=None) -> RunSpec:
+        """The run on the data set of `data_fingerprint`, labelled as this experiment says; `model`
+        is its model part where the caller has created it (one is created otherwise)."""
+        model = self.model.create("model") if model is None else model
         return RunSpec(
             self.name,
             data_fingerprint,
@@ -182,7 +184,7 @@ class Experiment:
             self.test_splits,
             keras_backend or backend.name(),
             self.labels.name,
-            split_groups=GROUPING if self.model.create("model").splits_training() else "",
+            split_groups=GROUPING if model.splits_training() else "",
         )
 
     def part(self, kind) -> PartSpec:
@@ -192,11 +194,14 @@ class Experiment:
         """The three parts, created."""
         return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS), soft_targets=self.labels.soft)
 
-    def check(self, where):
-        """Raise a FerBenchError naming `where` if the parts refuse to run together."""
-        problem = self.setup().problem()
+    def check(self, where) -> Setup:
+        """Raise a FerBenchError naming `where` if the parts refuse to run together; else the three
+        parts, created, so that the caller need not create them again."""
+        setup = self.setup()
+        problem = setup.problem()
         if problem:
             raise FerBenchError(f"{where}: {problem}")
+        return setup
 
 
 # --- experiment files ---------------------------------------------------------------------------
@@ -229,14 +234,13 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
         raise FerBenchError(f"{where}: {error}") from None
     experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits),
                             labels=labels, chosen_by=_chosen_by(document, where))  # fmt: skip
-    experiment.check(where)
-    return replace(experiment, rule=_rule(document, experiment, where))
+    setup = experiment.check(where)
+    return replace(experiment, rule=_rule(document, experiment, setup.model, where))
 
 
-def _rule(document, experiment, where) -> Rule | None:
-    """The rule its model chooses among runs on, which the file must declare as the model applies it;
-    None where the model chooses nothing."""
-    model = experiment.model.create("model")
+def _rule(document, experiment, model, where) -> Rule | None:
+    """The rule its `model` (created) chooses among runs on, which the file must declare as the model
+    applies it; None where the model chooses nothing."""
     applied = model.chooses_on() if isinstance(model, BuildsOnRuns) else None
     if applied is None:
         if "choose" in document:

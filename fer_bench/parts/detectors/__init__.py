@@ -2,7 +2,8 @@
 embedding's `detector`).
 
 A detector is a part of kind "detector" (fer_bench.parts.base.Detector), in its own module of this
-package, registered with `@register("detector", name)`. It finds face boxes in an 8-bit RGB array,
+package, registered with `@register("detector", name)` and found as every part is (a new detector is
+a new module: fer_bench.parts.registry imports them all). It finds face boxes in an 8-bit RGB array,
 and says where FER2013's crop lies around its box: `crop_framing` and `photo_framing`, measured on
 FER2013's Training faces by `measure_framing` (each detector's box sits differently on a face, and
 differently at 48 pixels than on a face enlarged as in a photo). `find_faces` scales a large photo
@@ -18,7 +19,6 @@ from PIL import Image
 
 from fer_bench.parts import registry
 from fer_bench.parts.base import Detector, Framing
-from fer_bench.parts.detectors import cnn, hog, hog_then_cnn  # noqa: F401  (registers the detectors)
 
 CROP_SIDE = 96  # an image at most this many pixels a side is crop-sized, as FER2013's 48x48 faces are
 

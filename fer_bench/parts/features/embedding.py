@@ -26,8 +26,8 @@ from fer_bench.parts.base import DescribesCrops, Features, FeatureSet
 from fer_bench.parts.cache import ArrayCache, cache_key
 from fer_bench.parts.detectors import rgb_of
 from fer_bench.parts.features._chunks import cached_in_chunks
-from fer_bench.parts.params import Interval, Options, Param, Registered
-from fer_bench.parts.registry import register
+from fer_bench.parts.params import Choices, Interval, Options, Param
+from fer_bench.parts.registry import Registered, register
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what face_recognition's compute_face_descriptor uses
 DESCRIPTOR_BATCH = 128
@@ -153,14 +153,13 @@ def extractor_versions():
 class Embedding(Features, DescribesCrops):
     """128-d face_recognition (dlib ResNet) embedding; protocol `detector` (study) or `full`."""
 
-    search_space = {"protocol": {"choices": ["detector", "full"]}}
     added_later = ("detector",)
     # The conformance checks' simulated images hold no face: `full` embeds them all (their whole
     # frames), so that extract and of_crops are compared on every image, and both parts are extracted.
     smoke_params = {"protocol": "full"}
 
     parameters = {
-        "protocol": Param("detector", Options("detector", "full")),
+        "protocol": Param("detector", Options("detector", "full"), search=Choices()),
         "upsample": Param(1, Interval(0)),
         "jitters": Param(1, Interval(1)),
         "detector": Param("hog", Registered("detector")),

@@ -43,8 +43,8 @@ from fer_bench.parts.base import (
     Setup,
     SoftTargets,
 )
-from fer_bench.parts.params import Interval, Param, Registered
-from fer_bench.parts.registry import register
+from fer_bench.parts.params import Interval, Param
+from fer_bench.parts.registry import Registered, register
 
 log = logging.getLogger("fer_bench")
 

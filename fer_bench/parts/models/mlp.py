@@ -5,7 +5,7 @@ import numpy as np
 from fer_bench.backend import load_keras
 from fer_bench.parts.base import Model, ReportsEpochs, SavesWeights, SoftTargets, ValidationPlan
 from fer_bench.parts.models._keras_training import DenseWeights, fit_dense_classifier
-from fer_bench.parts.params import Interval, Options, Param
+from fer_bench.parts.params import Choices, Interval, Options, Param, Range
 from fer_bench.parts.registry import register
 
 
@@ -23,23 +23,15 @@ class MLP(Model, ReportsEpochs, SoftTargets, DenseWeights, SavesWeights):
     family = "MLP"
 
     smoke_params = {"epochs": 2}
-    search_space = {
-        "width": {"low": 32, "high": 512, "log": True},
-        "depth": {"low": 1, "high": 6},
-        "dropout": {"low": 0.0, "high": 0.5},
-        "l2": {"low": 1e-6, "high": 1e-2, "log": True},
-        "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
-        "batch_size": {"choices": [32, 64, 128, 256]},
-    }
 
     parameters = {
-        "width": Param(128, Interval(1)),
-        "depth": Param(2, Interval(1)),
-        "dropout": Param(0.3, Interval(0, 1, closed="left")),
-        "l2": Param(0.0001, Interval(0)),
+        "width": Param(128, Interval(1), search=Range(32, 512, log=True)),
+        "depth": Param(2, Interval(1), search=Range(1, 6)),
+        "dropout": Param(0.3, Interval(0, 1, closed="left"), search=Range(0.0, 0.5)),
+        "l2": Param(0.0001, Interval(0), search=Range(1e-6, 1e-2, log=True)),
         "batch_norm": Param(True),
-        "learning_rate": Param(0.001, Interval(0, closed="neither")),
-        "batch_size": Param(64, Interval(1)),
+        "learning_rate": Param(0.001, Interval(0, closed="neither"), search=Range(1e-4, 1e-2, log=True)),
+        "batch_size": Param(64, Interval(1), search=Choices(32, 64, 128, 256)),
         "epochs": Param(200, Interval(1)),
         "validation_split": Param(0.1, Interval(0, 1, closed="neither")),
         "early_stopping_patience": Param(20, Interval(0)),

@@ -11,7 +11,7 @@ import numpy as np
 
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import Model, SavesWeights
-from fer_bench.parts.params import Interval, Options, Param
+from fer_bench.parts.params import Choices, Interval, Options, Param, Range
 from fer_bench.parts.registry import register
 
 
@@ -92,16 +92,13 @@ class SVM(SklearnModel):
 
     trusted = ("sklearn.svm._classes.SVC",)
 
-    search_space = {
-        "C": {"low": 0.1, "high": 1000.0, "log": True},
-        "kernel": {"choices": ["rbf", "linear", "poly"]},
-        "gamma": {"choices": ["scale", "0.001", "0.003", "0.01", "0.03", "0.1"], "when": {"kernel": ["rbf", "poly"]}},
-    }
-
     parameters = {
-        "C": Param(1.0, Interval(0, closed="neither")),
-        "gamma": Param("scale"),
-        "kernel": Param("rbf", Options("rbf", "linear", "poly")),
+        "C": Param(1.0, Interval(0, closed="neither"), search=Range(0.1, 1000.0, log=True)),
+        # "scale", "auto" or a number as text; a search tries these where the kernel uses gamma
+        "gamma": Param(
+            "scale", search=Choices("scale", "0.001", "0.003", "0.01", "0.03", "0.1", when={"kernel": ["rbf", "poly"]})
+        ),
+        "kernel": Param("rbf", Options("rbf", "linear", "poly"), search=Choices()),
     }
 
     def estimator(self, seed, class_weight):
@@ -149,9 +146,11 @@ class KNN(SklearnModel):
 
     takes_class_weights = False
     trusted = ("sklearn.neighbors._classification.KNeighborsClassifier",)
-    search_space = {"n_neighbors": {"low": 1, "high": 60, "log": True}, "weights": {"choices": ["uniform", "distance"]}}
 
-    parameters = {"n_neighbors": Param(15, Interval(1)), "weights": Param("distance", Options("uniform", "distance"))}
+    parameters = {
+        "n_neighbors": Param(15, Interval(1), search=Range(1, 60, log=True)),
+        "weights": Param("distance", Options("uniform", "distance"), search=Choices()),
+    }
 
     def estimator(self, seed, class_weight):
         from sklearn.neighbors import KNeighborsClassifier
@@ -165,9 +164,10 @@ class LogReg(SklearnModel):
 
     trusted = ("sklearn.linear_model._logistic.LogisticRegression",)
 
-    search_space = {"C": {"low": 0.001, "high": 100.0, "log": True}}
-
-    parameters = {"C": Param(1.0, Interval(0, closed="neither")), "max_iter": Param(2000, Interval(1))}
+    parameters = {
+        "C": Param(1.0, Interval(0, closed="neither"), search=Range(0.001, 100.0, log=True)),
+        "max_iter": Param(2000, Interval(1)),
+    }
 
     def estimator(self, seed, class_weight):
         from sklearn.linear_model import LogisticRegression
