@@ -10,6 +10,7 @@ need each other, and cannot be understood or changed apart."""
 
 import grimp
 
+
 def import_cycles(package="fer_bench") -> set[frozenset[str]]:
     """The groups of modules that import each other, directly or through others (the strongly
     connected components of more than one module)."""
