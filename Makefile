@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(FER_BENCH_DATA),$(FER_BENCH_DATA),../shared/fer2013)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast leaderboard bench mutate docs docs-build clean
+.PHONY: install run lint test test-fast leaderboard bench mutate docs docs-build clean
 
 install: $(VENV)/.installed
 
@@ -28,12 +28,17 @@ run: install
 # test takes most of one worker while the other works through the rest.
 TEST_WORKERS ?= auto
 
-test: install
+# The layers (import-linter), then ruff: its lint rules and its formatter, which the code follows
+# without exceptions (no `# fmt: skip`), at the version pinned in the test extra.
+lint: install
 	$(BIN)/lint-imports
+	$(BIN)/ruff check fer_bench tests benchmarks
+	$(BIN)/ruff format --check fer_bench tests benchmarks
+
+test: lint
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-test-fast: install
-	$(BIN)/lint-imports
+test-fast: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 leaderboard: install

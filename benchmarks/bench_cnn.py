@@ -43,16 +43,23 @@ def fast_images_per_s(experiment, images=RATIO_IMAGES):
     model = load_experiment(experiment).model.create("model")
     network = model.network(7)
     steps = -(-images // model.batch_size)
-    network.compile(optimizer=model.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"],
-                    steps_per_execution=model.batches_per_call())  # fmt: skip
+    network.compile(
+        optimizer=model.optimizer(steps),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=model.batches_per_call(),
+    )
     rng = np.random.default_rng(0)
     X = rng.random((images, 48, 48, 1), dtype=np.float32)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, images)]
     network.fit(X, y, batch_size=model.batch_size, epochs=1, verbose=0)
     start = time.perf_counter()
     network.fit(X, y, batch_size=model.batch_size, epochs=1, verbose=0)
-    return {"images_per_s": images / (time.perf_counter() - start), "precision": model.precision,
-            "parameters": network.count_params()}  # fmt: skip
+    return {
+        "images_per_s": images / (time.perf_counter() - start),
+        "precision": model.precision,
+        "parameters": network.count_params(),
+    }
 
 
 def fast_predict():
@@ -64,13 +71,18 @@ def fast_predict():
     walls = []
     for chosen in (files[:1], files):
         start = time.perf_counter()
-        done = subprocess.run(predict_command(chosen, "--model", "cnn-fast", "--format", "csv"), capture_output=True,
-                              text=True)  # fmt: skip
+        done = subprocess.run(
+            predict_command(chosen, "--model", "cnn-fast", "--format", "csv"), capture_output=True, text=True
+        )
         if done.returncode != 0:
             return None
         walls.append(time.perf_counter() - start)
-    return {"crops": PREDICT_CROPS, "start_up_s": walls[0], "wall_s": walls[1],
-            "crops_per_s_after_start_up": (PREDICT_CROPS - 1) / max(walls[1] - walls[0], 1e-9)}  # fmt: skip
+    return {
+        "crops": PREDICT_CROPS,
+        "start_up_s": walls[0],
+        "wall_s": walls[1],
+        "crops_per_s_after_start_up": (PREDICT_CROPS - 1) / max(walls[1] - walls[0], 1e-9),
+    }
 
 
 def images_per_s(jit_compile, batch_size, policy, images):
@@ -81,8 +93,12 @@ def images_per_s(jit_compile, batch_size, policy, images):
     keras.mixed_precision.set_dtype_policy(policy)
     params = cnn.CNN(width=32, epochs=18, batch_size=batch_size).get_params()
     model = cnn.build_cnn(params, 7)
-    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=jit_compile)  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.001),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
     rng = np.random.default_rng(0)
     X = rng.random((images, *cnn.IMAGE_SHAPE), dtype=np.float32)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, images)]
@@ -113,22 +129,44 @@ def main():
     gflop = 3 * forward_flops() / 1e9
     rows = []
     for backend, xla, batch_size, policy, images in SETTINGS:
-        code = (f"import json; from benchmarks import bench_cnn; "
-                f"print(json.dumps(bench_cnn.images_per_s({xla}, {batch_size}, {policy!r}, {images})))")  # fmt: skip
+        code = (
+            f"import json; from benchmarks import bench_cnn; "
+            f"print(json.dumps(bench_cnn.images_per_s({xla}, {batch_size}, {policy!r}, {images})))"
+        )
         try:
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 env={**os.environ, "KERAS_BACKEND": backend}).stdout  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "KERAS_BACKEND": backend},
+            ).stdout
         except subprocess.CalledProcessError:  # JAX not installed
             continue
         speed = json.loads(out.strip().splitlines()[-1])
-        rows.append({"backend": backend, "xla": xla, "batch_size": batch_size, "policy": policy, "images_per_s": speed,
-                     "gflop_per_s": speed * gflop})  # fmt: skip
+        rows.append(
+            {
+                "backend": backend,
+                "xla": xla,
+                "batch_size": batch_size,
+                "policy": policy,
+                "images_per_s": speed,
+                "gflop_per_s": speed * gflop,
+            }
+        )
     fast = []
     for experiment in FAST_EXPERIMENTS:
-        code = (f"import json; from benchmarks import bench_cnn; "
-                f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r})))")  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={**os.environ, "KERAS_BACKEND": "tensorflow"}).stdout  # fmt: skip
+        code = (
+            f"import json; from benchmarks import bench_cnn; "
+            f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r})))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+        ).stdout
         fast.append({"experiment": experiment, **json.loads(out.strip().splitlines()[-1])})
     from fer_bench import backend
 

@@ -30,8 +30,9 @@ FIRST_LINE, WORK_LINE = "fer-bench: ", "fer-bench: fitting "
 
 def export(commit, folder: Path) -> Path:
     """The tree of `commit` of this repository, written into `folder`."""
-    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", "--format=tar", commit], check=True,
-                             capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", "--format=tar", commit], check=True, capture_output=True
+    ).stdout
     with tempfile.TemporaryFile() as handle:
         handle.write(archive)
         handle.seek(0)
@@ -41,8 +42,21 @@ def export(commit, folder: Path) -> Path:
 
 
 def command(experiment, cache, results, jobs=None):
-    return [sys.executable, "-m", "fer_bench", "run", experiment, "--force", "--data", str(data_path()), "--cache",
-            str(cache), "--results", str(results), *(["--jobs", str(jobs)] if jobs else [])]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "fer_bench",
+        "run",
+        experiment,
+        "--force",
+        "--data",
+        str(data_path()),
+        "--cache",
+        str(cache),
+        "--results",
+        str(results),
+        *(["--jobs", str(jobs)] if jobs else []),
+    ]
 
 
 def environment(checkout: Path):
@@ -55,10 +69,22 @@ def cold(checkout: Path, experiment, folder: Path, jobs=None):
     processes; None: as many as cores): its wall time, peak memory and record."""
     cache, results = folder / "cache", folder / "results"
     wall, peak = timed_command(command(experiment, cache, results, jobs), env=environment(checkout), cwd=checkout)
-    shown = [sys.executable, "-m", "fer_bench", "show", Path(experiment).stem, "--format", "json", "--results",
-             str(results)]  # fmt: skip
-    record = json.loads(subprocess.run(shown, check=True, capture_output=True, text=True, env=environment(checkout),
-                                       cwd=checkout).stdout)  # fmt: skip
+    shown = [
+        sys.executable,
+        "-m",
+        "fer_bench",
+        "show",
+        Path(experiment).stem,
+        "--format",
+        "json",
+        "--results",
+        str(results),
+    ]
+    record = json.loads(
+        subprocess.run(
+            shown, check=True, capture_output=True, text=True, env=environment(checkout), cwd=checkout
+        ).stdout
+    )
     return {"wall_s": wall, "peak_rss_gib": peak, "timings": record["timings"], "run_id": record["run_id"]}, record
 
 
@@ -66,9 +92,15 @@ def warm(checkout: Path, experiment, folder: Path):
     """Seconds from the start of `run --force` on the cache `folder` holds to its first progress line and
     to the line that starts the fit; the command is stopped there."""
     started = time.perf_counter()
-    process = subprocess.Popen(command(experiment, folder / "cache", folder / "results"), env=environment(checkout),
-                               cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        command(experiment, folder / "cache", folder / "results"),
+        env=environment(checkout),
+        cwd=checkout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     seen, lines = {}, []
     for line in process.stderr:
         lines.append(line)

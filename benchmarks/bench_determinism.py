@@ -61,8 +61,11 @@ def extract(checkout: Path, isa, sample: Path, folder: Path, jobs, chunk):
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     env |= {"ONEDNN_MAX_CPU_ISA": isa} if isa != "native" else {}
     out = folder / "found.npz"
-    timed_command([sys.executable, "-c", EXTRACT, str(sample), str(folder / "cache"), str(out), str(jobs), str(chunk)],
-                  env=env, cwd=checkout)  # fmt: skip
+    timed_command(
+        [sys.executable, "-c", EXTRACT, str(sample), str(folder / "cache"), str(out), str(jobs), str(chunk)],
+        env=env,
+        cwd=checkout,
+    )
     with np.load(out) as found:
         return {name: found[name] for name in found.files}
 
@@ -98,8 +101,10 @@ def main():
         for isa in isas():
             measured[isa] = {}
             for name, checkout in checkouts.items():
-                found = {way: extract(checkout, isa, sample, scratch / f"{isa}-{name}-{i}", jobs, chunk)
-                         for i, (way, (jobs, chunk)) in enumerate(WAYS.items())}  # fmt: skip
+                found = {
+                    way: extract(checkout, isa, sample, scratch / f"{isa}-{name}-{i}", jobs, chunk)
+                    for i, (way, (jobs, chunk)) in enumerate(WAYS.items())
+                }
                 first, second = found.values()
                 seconds = {way: float(run["seconds"]) for way, run in found.items()}
                 measured[isa][name] = compared(first, second) | {"seconds": seconds}

@@ -35,10 +35,17 @@ def isa_settings():
 
 
 def one_process(experiment, backend, env):
-    code = (f"import json; from benchmarks import bench_cnn; "
-            f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r}, {IMAGES})))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, **env, "KERAS_BACKEND": backend}).stdout  # fmt: skip
+    code = (
+        f"import json; from benchmarks import bench_cnn; "
+        f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r}, {IMAGES})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env, "KERAS_BACKEND": backend},
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -54,11 +61,25 @@ def main():
             measured = one_process(experiment, backend, env)
             speeds[i].append(measured["images_per_s"])
             info[i] = measured
-    rows = [{"experiment": e, "backend": b, "isa": level, "images_per_s": speeds[i],
-             "median": statistics.median(speeds[i]), "precision": info[i]["precision"],
-             "parameters": info[i]["parameters"]} for i, (e, b, level, _) in enumerate(settings)]  # fmt: skip
-    result = {"workload": "fast CNN training throughput by backend and ISA level", "images": IMAGES,
-              "repeats": REPEATS, "rows": rows, "isa": keras_backend.isa_level()}  # fmt: skip
+    rows = [
+        {
+            "experiment": e,
+            "backend": b,
+            "isa": level,
+            "images_per_s": speeds[i],
+            "median": statistics.median(speeds[i]),
+            "precision": info[i]["precision"],
+            "parameters": info[i]["parameters"],
+        }
+        for i, (e, b, level, _) in enumerate(settings)
+    ]
+    result = {
+        "workload": "fast CNN training throughput by backend and ISA level",
+        "images": IMAGES,
+        "repeats": REPEATS,
+        "rows": rows,
+        "isa": keras_backend.isa_level(),
+    }
     print(json.dumps(result, indent=1))
     return result
 

@@ -18,8 +18,11 @@ from benchmarks.common import data_path, timed_command
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 EPOCHS = 40
-MODES = {"keras-fit, jobs 1": ("keras-fit", 1), "compiled, jobs 1": ("compiled", 1),
-         "compiled, jobs 2": ("compiled", 2)}  # fmt: skip
+MODES = {
+    "keras-fit, jobs 1": ("keras-fit", 1),
+    "compiled, jobs 1": ("compiled", 1),
+    "compiled, jobs 2": ("compiled", 2),
+}
 
 
 def short_grid(folder: Path, training_loop):
@@ -38,8 +41,19 @@ def short_grid(folder: Path, training_loop):
 
 def run_grid(grid, jobs):
     with tempfile.TemporaryDirectory() as results:
-        command = [sys.executable, "-m", "fer_bench", "grid", str(grid), "--jobs", str(jobs),
-                   "--data", str(data_path()), "--results", results]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "fer_bench",
+            "grid",
+            str(grid),
+            "--jobs",
+            str(jobs),
+            "--data",
+            str(data_path()),
+            "--results",
+            results,
+        ]
         wall, peak = timed_command(command, env={**os.environ, "TQDM_DISABLE": "1"})
         cells = sum(1 for _ in open(Path(results) / "runs.jsonl"))
     return {"wall_s": wall, "peak_rss_gib": peak, "cells": cells}

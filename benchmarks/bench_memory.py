@@ -26,9 +26,11 @@ TRIAL_COUNTS = (20, 100)
 GRID_AXES = ("resampler", "batch norm", "L2 penalties")
 MODES = ("in process", "replaced workers")
 # Runs fer-bench with both limits beyond any run's length in the "in process" mode.
-DRIVER = ("import sys; from fer_bench.sweeps import grid, tuning\n"
-          "if sys.argv[1] == 'in process': grid.CELLS_PER_WORKER = tuning.TRIALS_PER_WORKER = 10**9\n"
-          "from fer_bench.cli import main; sys.exit(main(sys.argv[2:]))")  # fmt: skip
+DRIVER = (
+    "import sys; from fer_bench.sweeps import grid, tuning\n"
+    "if sys.argv[1] == 'in process': grid.CELLS_PER_WORKER = tuning.TRIALS_PER_WORKER = 10**9\n"
+    "from fer_bench.cli import main; sys.exit(main(sys.argv[2:]))"
+)
 
 
 def short_search(folder: Path):
@@ -58,8 +60,12 @@ def measure(mode, arguments, stage=None):
     with tempfile.TemporaryDirectory() as results:
         command = [sys.executable, "-c", DRIVER, mode, *arguments, "--data", str(data_path()), "--results", results]
         stages = {} if stage else None
-        wall, peak = timed_command(command, env={**os.environ, "TQDM_DISABLE": "1"},
-                                   stage=stage and (lambda: stage(Path(results))), peaks=stages)  # fmt: skip
+        wall, peak = timed_command(
+            command,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+            stage=stage and (lambda: stage(Path(results))),
+            peaks=stages,
+        )
     return {"wall_s": wall, "peak_rss_gib": peak, **({"peak_by_stage": stages} if stages is not None else {})}
 
 
@@ -69,8 +75,14 @@ def cells_done(results: Path):
 
 
 # In this order, each stored as it ends (`store`): a long run stopped midway keeps what it measured.
-RUNS = [("replaced workers", "search", 20), ("replaced workers", "search", 100), ("in process", "search", 20),
-        ("replaced workers", "grid", 12), ("in process", "grid", 12), ("in process", "search", 100)]  # fmt: skip
+RUNS = [
+    ("replaced workers", "search", 20),
+    ("replaced workers", "search", 100),
+    ("in process", "search", 20),
+    ("replaced workers", "grid", 12),
+    ("in process", "grid", 12),
+    ("in process", "search", 100),
+]
 
 
 def main(store=None, only=None, previous=None):

@@ -43,8 +43,12 @@ def seconds_per_epoch(loop, epochs, batch_size=32, n_fit=N_FIT):
     keras.utils.set_random_seed(0)
     model = build_paper_mlp()
     steps = STEPS_PER_EXECUTION if loop == "keras-fit" else 1
-    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=steps)  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.001),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps,
+    )
     durations = []
 
     class EpochTimer(keras.callbacks.Callback):
@@ -57,21 +61,42 @@ def seconds_per_epoch(loop, epochs, batch_size=32, n_fit=N_FIT):
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=10, min_lr=0.001)
     callbacks = [reduce_lr, EpochTimer()]
     if loop in ("stock", "keras-fit"):
-        history = model.fit(X, y, validation_data=(X_val, y_val), batch_size=batch_size, epochs=epochs + 1,
-                            callbacks=callbacks, verbose=0, shuffle=True).history  # fmt: skip
+        history = model.fit(
+            X,
+            y,
+            validation_data=(X_val, y_val),
+            batch_size=batch_size,
+            epochs=epochs + 1,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=True,
+        ).history
     else:
         stepper = compiled_epochs.PerBatch(model) if loop == "reference" else None
-        history = compiled_epochs.fit_compiled(model, X, y, validation=(X_val, y_val), epochs=epochs + 1,
-                                               batch_size=batch_size, seed=0, callbacks=callbacks,
-                                               stepper=stepper)  # fmt: skip
+        history = compiled_epochs.fit_compiled(
+            model,
+            X,
+            y,
+            validation=(X_val, y_val),
+            epochs=epochs + 1,
+            batch_size=batch_size,
+            seed=0,
+            callbacks=callbacks,
+            stepper=stepper,
+        )
     return float(np.median(durations[1:])), history["loss"]
 
 
 def on_backend(backend, call):
     """`call` (an expression over bench_mlp) evaluated in a subprocess on another Keras backend."""
     code = f"import json; from benchmarks import bench_mlp; print(json.dumps({call}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KERAS_BACKEND": backend}).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -80,8 +105,9 @@ def jax_timings(epochs):
         import jax  # noqa: F401
     except ImportError:
         return None
-    return {loop: on_backend("jax", f"bench_mlp.seconds_per_epoch({loop!r}, {epochs})")[0]
-            for loop in ("stock", "compiled")}  # fmt: skip
+    return {
+        loop: on_backend("jax", f"bench_mlp.seconds_per_epoch({loop!r}, {epochs})")[0] for loop in ("stock", "compiled")
+    }
 
 
 def flops_per_epoch():

@@ -95,8 +95,12 @@ def large_photo():
             "print(code, time.perf_counter() - start, "
             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20)"
         )
-        out = subprocess.run([sys.executable, "-c", script, *predict_command([path], "--format", "json")],
-                             check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", script, *predict_command([path], "--format", "json")],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
     return {"exit_status": int(out[0]), "wall_s": float(out[1]), "peak_rss_gib": float(out[2])}
 
 

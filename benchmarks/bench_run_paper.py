@@ -14,8 +14,19 @@ WARM_FEATURES_S = 60  # reading the cached embeddings takes seconds; extracting 
 
 def run_paper(results, cache=None):
     """(wall s, peak GiB, record) of one `fer-bench run paper --force`; `cache` None is the user's cache."""
-    command = [sys.executable, "-m", "fer_bench", "run", "paper", "--force", "--data", str(data_path()),
-               "--results", results, *(["--cache", cache] if cache else [])]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "fer_bench",
+        "run",
+        "paper",
+        "--force",
+        "--data",
+        str(data_path()),
+        "--results",
+        results,
+        *(["--cache", cache] if cache else []),
+    ]
     wall, peak = timed_command(command, env={**os.environ, "TQDM_DISABLE": "1"})
     shown = [sys.executable, "-m", "fer_bench", "show", "paper", "--format", "json", "--results", results]
     record = json.loads(subprocess.run(shown, check=True, capture_output=True, text=True).stdout)

@@ -70,8 +70,9 @@ MODULE = re.compile(r"^(?P<module>.+?)\.x(?:_|ǁ)")  # mutmut's names: module.x_
 
 def results() -> dict:
     """{mutant name: status} as mutmut reports them (every mutant, killed ones included)."""
-    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True
+    ).stdout
     return dict(line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
 
 
@@ -91,9 +92,19 @@ def main():
         total, detected = sum(counts.values()), sum(counts[s] for s in DETECTED)
         unchecked = counts["not checked"]
         score = f"{100 * detected / (total - counts['equivalent']):.1f}%" if not unchecked else "not run"
-        rows.append([module, total, counts["killed"], counts["timeout"], counts["survived"],
-                     counts["equivalent"], total - detected - counts["survived"] - counts["equivalent"] - unchecked,
-                     unchecked, score])  # fmt: skip
+        rows.append(
+            [
+                module,
+                total,
+                counts["killed"],
+                counts["timeout"],
+                counts["survived"],
+                counts["equivalent"],
+                total - detected - counts["survived"] - counts["equivalent"] - unchecked,
+                unchecked,
+                score,
+            ]
+        )
     headers = ["module", "mutants", "killed", "timeout", "survived", "equivalent", "other", "not checked", "score"]
     print(tabulate(rows, headers, tablefmt="github"))
     if survivors:

@@ -20,8 +20,15 @@ from fer_bench.data.dataset import FER2013_CLASSES
 from fer_bench.data.loaders import load_dataset
 from fer_bench.runs.records import report_split
 
-FOLDER_NAMES = {"Angry": "anger", "Disgust": "Disgusted", "Fear": "fearful", "Happy": "happiness",
-                "Sad": "sadness", "Surprise": "surprised", "Neutral": "neutral"}  # fmt: skip
+FOLDER_NAMES = {
+    "Angry": "anger",
+    "Disgust": "Disgusted",
+    "Fear": "fearful",
+    "Happy": "happiness",
+    "Sad": "sadness",
+    "Surprise": "surprised",
+    "Neutral": "neutral",
+}
 FORMATS = (("PNG", ".png"), ("JPEG", ".jpg"), ("BMP", ".bmp"))
 CONTEMPT_IMAGES = 3
 

@@ -35,10 +35,19 @@ def main(argv):
         bench_run_paper,
     )
 
-    workloads = {"extraction": bench_extraction, "paper_mlp": bench_mlp, "run_paper": bench_run_paper,
-                 "grid": bench_grid, "memory": bench_memory, "cnn": bench_cnn, "predict": bench_predict,
-                 "coldstart": bench_coldstart, "determinism": bench_determinism, "pinned": bench_pinned,
-                 "fast": bench_fast}  # fmt: skip
+    workloads = {
+        "extraction": bench_extraction,
+        "paper_mlp": bench_mlp,
+        "run_paper": bench_run_paper,
+        "grid": bench_grid,
+        "memory": bench_memory,
+        "cnn": bench_cnn,
+        "predict": bench_predict,
+        "coldstart": bench_coldstart,
+        "determinism": bench_determinism,
+        "pinned": bench_pinned,
+        "fast": bench_fast,
+    }
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
         raw = json.loads(RAW.read_text()) if "--only" in argv else {}
@@ -97,7 +106,7 @@ def table(raw):
             "",
             "<= 4 GiB",
             "",
-        ],  # fmt: skip
+        ],
     ]
     rows += grid_rows(raw["grid"]) if "grid" in raw else []
     rows += memory_rows(raw["memory"]) if "memory" in raw else []
@@ -114,19 +123,44 @@ def table(raw):
 def mlp_rows(m):
     s = m["s_per_epoch"]
     rows = [
-        [f"paper MLP (s per epoch, {m['backend']}, the default)", f"{s['stock']:.2f}", f"{s['compiled']:.3f}",
-         f"{m['ratio']:.2f}x", ">= 5x", f"max per-epoch loss difference from train_on_batch over the same batches "
-         f"{m['compiled_max_loss_difference']:.1e}"],
-        [f"paper MLP, fer-bench's loop before (`training_loop = \"keras-fit\"`, {m['backend']})", f"{s['stock']:.2f}",
-         f"{s['keras-fit']:.2f}", f"{m['ratio_keras_fit']:.2f}x", "", "max per-epoch loss difference from stock "
-         f"`fit` {m['keras_fit_max_loss_difference']:.1e}"],
-        ["paper MLP: arithmetic it does (GFLOP/s)", "", f"{m['gflop_per_s']:.0f}", "", "moonshot: within 2x of "
-         "the bound at 50 GFLOP/s", f"{s['compiled'] / (m['gflop_per_epoch'] / 50):.2f}x the bound's time"],
-    ]  # fmt: skip
+        [
+            f"paper MLP (s per epoch, {m['backend']}, the default)",
+            f"{s['stock']:.2f}",
+            f"{s['compiled']:.3f}",
+            f"{m['ratio']:.2f}x",
+            ">= 5x",
+            f"max per-epoch loss difference from train_on_batch over the same batches "
+            f"{m['compiled_max_loss_difference']:.1e}",
+        ],
+        [
+            f'paper MLP, fer-bench\'s loop before (`training_loop = "keras-fit"`, {m["backend"]})',
+            f"{s['stock']:.2f}",
+            f"{s['keras-fit']:.2f}",
+            f"{m['ratio_keras_fit']:.2f}x",
+            "",
+            f"max per-epoch loss difference from stock `fit` {m['keras_fit_max_loss_difference']:.1e}",
+        ],
+        [
+            "paper MLP: arithmetic it does (GFLOP/s)",
+            "",
+            f"{m['gflop_per_s']:.0f}",
+            "",
+            "moonshot: within 2x of the bound at 50 GFLOP/s",
+            f"{s['compiled'] / (m['gflop_per_epoch'] / 50):.2f}x the bound's time",
+        ],
+    ]
     if m["jax_s_per_epoch"]:
         jax = m["jax_s_per_epoch"]
-        rows.append(["paper MLP (s per epoch, KERAS_BACKEND=jax)", f"{jax['stock']:.2f}", f"{jax['compiled']:.3f}",
-                     f"{jax['stock'] / jax['compiled']:.2f}x", "", "optional backend"])  # fmt: skip
+        rows.append(
+            [
+                "paper MLP (s per epoch, KERAS_BACKEND=jax)",
+                f"{jax['stock']:.2f}",
+                f"{jax['compiled']:.3f}",
+                f"{jax['stock'] / jax['compiled']:.2f}x",
+                "",
+                "optional backend",
+            ]
+        )
     return rows
 
 
@@ -134,14 +168,31 @@ def grid_rows(g):
     short, full = g["short_grid"], g["full_grid"]
     baseline, ours = short["keras-fit, jobs 1"], short["compiled, jobs 2"]
     return [
-        [f"ablation grid's {ours['cells']} MLP cells at {g['short_grid_epochs']} epochs, seed 0 (s)",
-         f"{baseline['wall_s']:.0f}", f"{ours['wall_s']:.0f}", f"{g['ratio']:.2f}x", ">= 4x",
-         f"compiled loop alone {g['ratio_compiled']:.2f}x; --jobs 2 {g['jobs_2_speed_up']:.2f}x"],
-        [f"`fer-bench grid ablation --jobs 2`, all {full['cells']} cells (min)", "", f"{full['wall_s'] / 60:.1f}", "",
-         "<= 15 min", ""],
-        ["peak resident memory of the grid, all processes (GiB)", "", f"{full['peak_rss_gib']:.2f}", "", "<= 4 GiB",
-         ""],
-    ]  # fmt: skip
+        [
+            f"ablation grid's {ours['cells']} MLP cells at {g['short_grid_epochs']} epochs, seed 0 (s)",
+            f"{baseline['wall_s']:.0f}",
+            f"{ours['wall_s']:.0f}",
+            f"{g['ratio']:.2f}x",
+            ">= 4x",
+            f"compiled loop alone {g['ratio_compiled']:.2f}x; --jobs 2 {g['jobs_2_speed_up']:.2f}x",
+        ],
+        [
+            f"`fer-bench grid ablation --jobs 2`, all {full['cells']} cells (min)",
+            "",
+            f"{full['wall_s'] / 60:.1f}",
+            "",
+            "<= 15 min",
+            "",
+        ],
+        [
+            "peak resident memory of the grid, all processes (GiB)",
+            "",
+            f"{full['peak_rss_gib']:.2f}",
+            "",
+            "<= 4 GiB",
+            "",
+        ],
+    ]
 
 
 def memory_rows(m):
@@ -156,20 +207,31 @@ def memory_rows(m):
     before, now = grid.get("in process"), grid.get("replaced workers")
     first_three = lambda run: run and {"peak_rss_gib": run["peak_first_3_cells_gib"]}  # noqa: E731
     return [
-        ["search peak memory, 100 trials / 20 (GiB)",
-         peaks(search.get("in process, 100 trials"), search.get("in process, 20 trials")),
-         peaks(search.get("replaced workers, 100 trials"), search.get("replaced workers, 20 trials")),
-         ratio("replaced workers, growth", search), "<= 1.10x, < 3 GiB",
-         f"trials per minute {ratio('throughput ratio, 20 trials', search)} of before (20 trials)"],
-        ["serial grid peak memory, 12 cells / first 3 (GiB)", peaks(before, first_three(before)),
-         peaks(now, first_three(now)), ratio("growth", now or {}), "<= 1.10x, < 3 GiB",
-         f"cells per minute {ratio('throughput ratio', grid)} of before"],
-    ]  # fmt: skip
+        [
+            "search peak memory, 100 trials / 20 (GiB)",
+            peaks(search.get("in process, 100 trials"), search.get("in process, 20 trials")),
+            peaks(search.get("replaced workers, 100 trials"), search.get("replaced workers, 20 trials")),
+            ratio("replaced workers, growth", search),
+            "<= 1.10x, < 3 GiB",
+            f"trials per minute {ratio('throughput ratio, 20 trials', search)} of before (20 trials)",
+        ],
+        [
+            "serial grid peak memory, 12 cells / first 3 (GiB)",
+            peaks(before, first_three(before)),
+            peaks(now, first_three(now)),
+            ratio("growth", now or {}),
+            "<= 1.10x, < 3 GiB",
+            f"cells per minute {ratio('throughput ratio', grid)} of before",
+        ],
+    ]
 
 
 def memory_section(m):
-    rows = [[f"search, {name}", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}", ""]
-            for name, run in m["search"].items() if isinstance(run, dict)]  # fmt: skip
+    rows = [
+        [f"search, {name}", f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}", ""]
+        for name, run in m["search"].items()
+        if isinstance(run, dict)
+    ]
     rows += [
         [
             f"serial grid, {mode}, {run['cells']} cells",
@@ -189,28 +251,52 @@ def memory_section(m):
         f"runs the search or grid. Short trials and cells ({m['epochs']} epochs each) of the `embedding-mlp` search",
         "and of 12 cells of the ablation grid (`--jobs 1`); peak resident memory of all processes together:",
         "",
-        tabulate(rows, ["run", "wall s", "peak GiB", "peak GiB, first 3 cells"], tablefmt="github",
-                 disable_numparse=True),
+        tabulate(
+            rows, ["run", "wall s", "peak GiB", "peak GiB, first 3 cells"], tablefmt="github", disable_numparse=True
+        ),
         "",
-    ]  # fmt: skip
+    ]
 
 
 def cnn_rows(c):
     settings = c["settings"]
     today, best = settings[0], max(settings, key=lambda row: row["images_per_s"])
     return [
-        ["`cnn` training throughput (images/s)", f"{today['images_per_s']:.0f}", f"{best['images_per_s']:.0f}",
-         f"{best['images_per_s'] / today['images_per_s']:.2f}x", ">= 2x",
-         f"best of {len(settings)} settings: {best['backend']}, XLA {'on' if best['xla'] else 'off'}, batch "
-         f"{best['batch_size']}, {best['policy']}; measured only, `cnn` unchanged"],
-        *[[f"`{f['experiment']}` training throughput against `cnn` (images/s)", f"{today['images_per_s']:.0f}",
-           f"{f['images_per_s']:.0f}", f"{f['images_per_s'] / today['images_per_s']:.2f}x",
-           ">= 5x" if f["experiment"] == "cnn-fast" else "", f"{f['parameters']:,} parameters, {f['precision']}"]
-          for f in c.get("fast", [])],
-        *([["`predict --model cnn-fast`, crops/s after start-up", "", f"{p['crops_per_s_after_start_up']:.0f}", "",
-            ">= 300", f"{p['crops']:,} PrivateTest crops in {p['wall_s']:.1f} s, start-up {p['start_up_s']:.1f} s"]]
-          if (p := c.get("fast_predict")) else []),
-    ]  # fmt: skip
+        [
+            "`cnn` training throughput (images/s)",
+            f"{today['images_per_s']:.0f}",
+            f"{best['images_per_s']:.0f}",
+            f"{best['images_per_s'] / today['images_per_s']:.2f}x",
+            ">= 2x",
+            f"best of {len(settings)} settings: {best['backend']}, XLA {'on' if best['xla'] else 'off'}, batch "
+            f"{best['batch_size']}, {best['policy']}; measured only, `cnn` unchanged",
+        ],
+        *[
+            [
+                f"`{f['experiment']}` training throughput against `cnn` (images/s)",
+                f"{today['images_per_s']:.0f}",
+                f"{f['images_per_s']:.0f}",
+                f"{f['images_per_s'] / today['images_per_s']:.2f}x",
+                ">= 5x" if f["experiment"] == "cnn-fast" else "",
+                f"{f['parameters']:,} parameters, {f['precision']}",
+            ]
+            for f in c.get("fast", [])
+        ],
+        *(
+            [
+                [
+                    "`predict --model cnn-fast`, crops/s after start-up",
+                    "",
+                    f"{p['crops_per_s_after_start_up']:.0f}",
+                    "",
+                    ">= 300",
+                    f"{p['crops']:,} PrivateTest crops in {p['wall_s']:.1f} s, start-up {p['start_up_s']:.1f} s",
+                ]
+            ]
+            if (p := c.get("fast_predict"))
+            else []
+        ),
+    ]
 
 
 def fast_rows(f):
@@ -219,10 +305,17 @@ def fast_rows(f):
     for (experiment, isa), group in _fast_groups(f).items():
         tensorflow = next(r for r in group if r["backend"] == "tensorflow")
         best = max(group, key=lambda r: r["median"])
-        rows.append([f"`{experiment}` training images/s by backend, {isa}", f"{tensorflow['median']:.0f}",
-                     f"{best['median']:.0f}", f"{best['median'] / tensorflow['median']:.2f}x", "",
-                     f"fastest of {', '.join(r['backend'] for r in group)}: {best['backend']} (medians of "
-                     f"{f['repeats']}); measured only"])  # fmt: skip
+        rows.append(
+            [
+                f"`{experiment}` training images/s by backend, {isa}",
+                f"{tensorflow['median']:.0f}",
+                f"{best['median']:.0f}",
+                f"{best['median'] / tensorflow['median']:.2f}x",
+                "",
+                f"fastest of {', '.join(r['backend'] for r in group)}: {best['backend']} (medians of "
+                f"{f['repeats']}); measured only",
+            ]
+        )
     return rows
 
 
@@ -237,38 +330,69 @@ def predict_rows(f):
     default = f["detection"]["hog-then-cnn"]
     photo = f["large_photo"]
     return [
-        [f"`fer-bench predict` on {f['crops']:,} 48x48 crops, start-up included (images/s)",
-         f"{f['baseline_images_per_s']:.1f}", f"{f['fer_bench_images_per_s']:.0f}", f"{f['ratio']:.1f}x",
-         ">= 200/s", "same crops and weights; batching only"],
-        ["PrivateTest images in which the default detector (hog-then-cnn) finds a face", "",
-         f"{100 * default['share']:.1f}%", "", ">= 95%", f"95% interval {100 * default['low']:.1f}-"
-         f"{100 * default['high']:.1f}% ({f['detection_sample']} images)"],
-        ["`fer-bench predict` on a 64-megapixel photo: peak memory (GiB)", "", f"{photo['peak_rss_gib']:.2f}", "",
-         "well under 4 GiB", f"{photo['wall_s']:.0f} s, exit status {photo['exit_status']}"],
-    ]  # fmt: skip
+        [
+            f"`fer-bench predict` on {f['crops']:,} 48x48 crops, start-up included (images/s)",
+            f"{f['baseline_images_per_s']:.1f}",
+            f"{f['fer_bench_images_per_s']:.0f}",
+            f"{f['ratio']:.1f}x",
+            ">= 200/s",
+            "same crops and weights; batching only",
+        ],
+        [
+            "PrivateTest images in which the default detector (hog-then-cnn) finds a face",
+            "",
+            f"{100 * default['share']:.1f}%",
+            "",
+            ">= 95%",
+            f"95% interval {100 * default['low']:.1f}-{100 * default['high']:.1f}% ({f['detection_sample']} images)",
+        ],
+        [
+            "`fer-bench predict` on a 64-megapixel photo: peak memory (GiB)",
+            "",
+            f"{photo['peak_rss_gib']:.2f}",
+            "",
+            "well under 4 GiB",
+            f"{photo['wall_s']:.0f} s, exit status {photo['exit_status']}",
+        ],
+    ]
 
 
 def coldstart_rows(c):
     base, ours = c["base"], c["fer_bench"]
     return [
-        [f"`fer-bench run {c['experiment']} --force`, empty caches (min)", f"{base['wall_s'] / 60:.1f}",
-         f"{ours['wall_s'] / 60:.1f}", f"{c['cold_ratio']:.2f}x", "<= 5 min (AVX2), <= 3 min (AVX-512)",
-         f"same run id: {c['same_run_id']}; same predictions: {c['same_predictions']}"],
-        ["a warm command's first progress line (s)", f"{base['warm_first_line_s']:.1f}",
-         f"{ours['warm_first_line_s']:.1f}", f"{c['warm_first_line_ratio']:.1f}x", "<= 3 s",
-         f"fit starts at {base['warm_fit_starts_s']:.1f} s / {ours['warm_fit_starts_s']:.1f} s"],
-    ]  # fmt: skip
+        [
+            f"`fer-bench run {c['experiment']} --force`, empty caches (min)",
+            f"{base['wall_s'] / 60:.1f}",
+            f"{ours['wall_s'] / 60:.1f}",
+            f"{c['cold_ratio']:.2f}x",
+            "<= 5 min (AVX2), <= 3 min (AVX-512)",
+            f"same run id: {c['same_run_id']}; same predictions: {c['same_predictions']}",
+        ],
+        [
+            "a warm command's first progress line (s)",
+            f"{base['warm_first_line_s']:.1f}",
+            f"{ours['warm_first_line_s']:.1f}",
+            f"{c['warm_first_line_ratio']:.1f}x",
+            "<= 3 s",
+            f"fit starts at {base['warm_fit_starts_s']:.1f} s / {ours['warm_fit_starts_s']:.1f} s",
+        ],
+    ]
 
 
 def pinned_rows(p):
     first, second = (p["runs"][str(jobs)] for jobs in p["jobs"])
     return [
-        [f"`fer-bench run {p['experiment']} --force` twice, empty caches, --jobs {p['jobs'][0]} / "
-         f"--jobs {p['jobs'][1]} (min)", "", f"{first['wall_s'] / 60:.1f} / {second['wall_s'] / 60:.1f}", "",
-         "identical predictions",
-         f"same run id: {p['same_run_id']}; same predictions: {p['same_predictions']}; same probabilities: "
-         f"{p['same_probabilities']}"],
-    ]  # fmt: skip
+        [
+            f"`fer-bench run {p['experiment']} --force` twice, empty caches, --jobs {p['jobs'][0]} / "
+            f"--jobs {p['jobs'][1]} (min)",
+            "",
+            f"{first['wall_s'] / 60:.1f} / {second['wall_s'] / 60:.1f}",
+            "",
+            "identical predictions",
+            f"same run id: {p['same_run_id']}; same predictions: {p['same_predictions']}; same probabilities: "
+            f"{p['same_probabilities']}",
+        ],
+    ]
 
 
 def determinism_rows(d):
@@ -277,17 +401,31 @@ def determinism_rows(d):
         return "identical" if same else f"{m['rows_differing']} rows differ, max {m['max_abs_diff']:.1e}"
 
     return [
-        [f"embedding {d['images']:,} images twice, oneDNN {isa}: {' / '.join(d['ways'])}", verdict(m["base"]),
-         verdict(m["fer_bench"]), f"{d['time_ratio'][isa]:.2f}x time", "identical bits",
-         f"same faces found: {m['base']['same_faces']} / {m['fer_bench']['same_faces']}"]
+        [
+            f"embedding {d['images']:,} images twice, oneDNN {isa}: {' / '.join(d['ways'])}",
+            verdict(m["base"]),
+            verdict(m["fer_bench"]),
+            f"{d['time_ratio'][isa]:.2f}x time",
+            "identical bits",
+            f"same faces found: {m['base']['same_faces']} / {m['fer_bench']['same_faces']}",
+        ]
         for isa, m in d["isas"].items()
-    ]  # fmt: skip
+    ]
 
 
 def determinism_section(d):
-    rows = [[isa, name, *(f"{m[name]['seconds'][way]:.1f}" for way in d["ways"]), str(m[name]["same_bits"]),
-             str(m[name]["rows_differing"]), f"{m[name]['max_abs_diff']:.1e}"]
-            for isa, m in d["isas"].items() for name in ("base", "fer_bench")]  # fmt: skip
+    rows = [
+        [
+            isa,
+            name,
+            *(f"{m[name]['seconds'][way]:.1f}" for way in d["ways"]),
+            str(m[name]["same_bits"]),
+            str(m[name]["rows_differing"]),
+            f"{m[name]['max_abs_diff']:.1e}",
+        ]
+        for isa, m in d["isas"].items()
+        for name in ("base", "fer_bench")
+    ]
     headers = ["oneDNN", "checkout", *(f"{way}: s" for way in d["ways"]), "same bits", "rows differing", "max diff"]
     return [
         f"## Same run id, same features (measured {d['measured']})",
@@ -303,9 +441,18 @@ def determinism_section(d):
 
 
 def coldstart_section(c):
-    rows = [[name, f"{run['wall_s']:.0f}", f"{run['timings']['features']:.0f}", f"{run['timings']['fit']:.0f}",
-             f"{run['peak_rss_gib']:.2f}", f"{run['warm_first_line_s']:.1f}", f"{run['warm_fit_starts_s']:.1f}"]
-            for name, run in (("base " + c["base_commit"], c["base"]), ("fer-bench", c["fer_bench"]))]  # fmt: skip
+    rows = [
+        [
+            name,
+            f"{run['wall_s']:.0f}",
+            f"{run['timings']['features']:.0f}",
+            f"{run['timings']['fit']:.0f}",
+            f"{run['peak_rss_gib']:.2f}",
+            f"{run['warm_first_line_s']:.1f}",
+            f"{run['warm_fit_starts_s']:.1f}",
+        ]
+        for name, run in (("base " + c["base_commit"], c["base"]), ("fer-bench", c["fer_bench"]))
+    ]
     headers = ["checkout", "cold wall s", "features s", "fit s", "peak GiB", "warm: first line s", "warm: fit starts s"]
     return [
         f"## The cold start (measured {c['measured']})",
@@ -425,35 +572,73 @@ def grid_section(g):
     ]
     rows = [[mode, run["cells"], f"{run['wall_s']:.0f}", f"{run['peak_rss_gib']:.2f}"] for mode, run in short.items()]
     full = g["full_grid"]
-    rows.append(["the whole grid, 300 epochs, 3 seeds: compiled, jobs 2", full["cells"], f"{full['wall_s']:.0f}",
-                 f"{full['peak_rss_gib']:.2f}"])  # fmt: skip
+    rows.append(
+        [
+            "the whole grid, 300 epochs, 3 seeds: compiled, jobs 2",
+            full["cells"],
+            f"{full['wall_s']:.0f}",
+            f"{full['peak_rss_gib']:.2f}",
+        ]
+    )
     table = tabulate(rows, ["mode", "cells", "wall s", "peak GiB"], tablefmt="github", disable_numparse=True)
     return [*lines, table, ""]
 
 
 def cnn_section(c):
-    rows = [[r["backend"], "yes" if r["xla"] else "no", r["batch_size"], r["policy"], f"{r['images_per_s']:.1f}",
-             f"{r['gflop_per_s']:.0f}"] for r in c["settings"]]  # fmt: skip
+    rows = [
+        [
+            r["backend"],
+            "yes" if r["xla"] else "no",
+            r["batch_size"],
+            r["policy"],
+            f"{r['images_per_s']:.1f}",
+            f"{r['gflop_per_s']:.0f}",
+        ]
+        for r in c["settings"]
+    ]
     headers = ["backend", "XLA", "batch", "precision", "images/s", "GFLOP/s"]
     return [
         f"## `cnn` training throughput (measured {c['measured']})",
         "",
         f"The `cnn` network (width 32, 4 blocks, {c['gflop_per_training_image']:.2f} GFLOP per training image) on",
         "random images, one timed epoch after a warm-up, each setting in its own process; then the fast CNN as",
-        "its experiments train it. This CPU's vector extensions: " + ", ".join(c["cpu_flags"])
+        "its experiments train it. This CPU's vector extensions: "
+        + ", ".join(c["cpu_flags"])
         + (f" (level {c['isa']})." if "isa" in c else "."),
         "",
         tabulate(rows, headers, tablefmt="github", disable_numparse=True),
         "",
-        *([tabulate([[f["experiment"], f"{f['parameters']:,}", f["precision"], f"{f['images_per_s']:.1f}"]
-                     for f in c["fast"]], ["fast CNN as in", "parameters", "precision", "images/s"],
-                    tablefmt="github", disable_numparse=True), ""] if c.get("fast") else []),
-    ]  # fmt: skip
+        *(
+            [
+                tabulate(
+                    [
+                        [f["experiment"], f"{f['parameters']:,}", f["precision"], f"{f['images_per_s']:.1f}"]
+                        for f in c["fast"]
+                    ],
+                    ["fast CNN as in", "parameters", "precision", "images/s"],
+                    tablefmt="github",
+                    disable_numparse=True,
+                ),
+                "",
+            ]
+            if c.get("fast")
+            else []
+        ),
+    ]
 
 
 def fast_section(f):
-    rows = [[r["experiment"], r["isa"], r["backend"], r["precision"], " / ".join(f"{v:.0f}" for v in r["images_per_s"]),
-             f"{r['median']:.0f}"] for r in f["rows"]]  # fmt: skip
+    rows = [
+        [
+            r["experiment"],
+            r["isa"],
+            r["backend"],
+            r["precision"],
+            " / ".join(f"{v:.0f}" for v in r["images_per_s"]),
+            f"{r['median']:.0f}",
+        ]
+        for r in f["rows"]
+    ]
     return [
         f"## The fast CNN by backend and ISA level (measured {f['measured']})",
         "",

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fer_bench")
 
 
-def run(experiment, *, data=None, results=None, cache=None, seed=None, force=False, jobs=None,
-        command=None) -> Record:  # fmt: skip
+def run(experiment, *, data=None, results=None, cache=None, seed=None, force=False, jobs=None, command=None) -> Record:
     """Run an experiment (a name, a .toml path or an Experiment) and record it; returns its record.
 
     A spec already recorded is not run again unless `force`; `seed` overrides the experiment's;
@@ -51,8 +50,9 @@ class GridResult:
     report: Path
 
 
-def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, report_only=False,
-         command=None) -> GridResult:  # fmt: skip
+def grid(
+    name, *, data=None, results=None, cache=None, jobs=1, storage=None, report_only=False, command=None
+) -> GridResult:
     """Run every cell of a grid (a name or a .toml path) not yet recorded, then write its report.
 
     `jobs` cells run in parallel processes; with `storage` (an Optuna storage URL) the cells are
@@ -80,8 +80,7 @@ def grid(name, *, data=None, results=None, cache=None, jobs=1, storage=None, rep
     return GridResult(ran, failed, skipped, report)
 
 
-def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1, storage=None,
-         command=None) -> Record:  # fmt: skip
+def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1, storage=None, command=None) -> Record:
     """Run (or continue) an Optuna search (a name or a .toml path) until its study holds `trials`
     trials, then evaluate its best trial once as an ordinary run; returns that run's record.
 
@@ -101,13 +100,15 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
         storage = storage or tuning.default_storage(workspace.store.root, search)  # made once the input is known good
         study = tuning.open_study(search, storage)
         n_trials = trials or search.trials
-        log.info(f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in "
-                 f"{studies.redacted(storage)}")  # fmt: skip
+        log.info(
+            f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}"
+        )
         rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(search))
         ran = tuning.run_workers(search, storage, n_trials, rows, workers)
         best, experiment = tuning.best_experiment(search, study)
-        log.info(f"search {search.name}: {ran} trials ran here; best #{best.number} "
-                 f"({100 * best.value:.2f}% on validation)")  # fmt: skip
+        log.info(
+            f"search {search.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"
+        )
         info = tuning.summary(search, study, best, storage)
         record = runner.run(experiment, workspace, extra={"search": info})
         writer = SearchReport()
@@ -139,8 +140,21 @@ def list_parts(kind=None) -> "pandas.DataFrame":
     ]
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=["key", "kind", "name", "version", "summary", "params", "choices", "constraints",
-                                       "tunable", "capabilities"])  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "key",
+            "kind",
+            "name",
+            "version",
+            "summary",
+            "params",
+            "choices",
+            "constraints",
+            "tunable",
+            "capabilities",
+        ],
+    )
 
 
 def load_records(results=None) -> "pandas.DataFrame":
@@ -197,8 +211,9 @@ def write_leaderboard(results=None, readme=None) -> Path:
     frontier_report = frontier.write_with_leaderboard(records, store.root)
     if frontier_report:
         links[frontier.TITLE] = [frontier_report.relative_to(store.root).as_posix()]
-    info = writer.compute(records, yardsticks.load_all(store.root), links, boards.listed_params(),
-                          frontier=frontier_report is not None)  # fmt: skip
+    info = writer.compute(
+        records, yardsticks.load_all(store.root), links, boards.listed_params(), frontier=frontier_report is not None
+    )
     path = writer.write(info, store.root, "fer-bench leaderboard")
     if readme:
         leaderboard.update_readme(info, Path(readme), store.root)
@@ -275,12 +290,17 @@ def predict(images, *, model=None, results=None, faces="auto", detector=None, pr
     predictor = Predictor.load(choose_record(store.all(), model), store.root)
     files, refused = image_files(images)
     outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
-    return Predictions(predictor.record, refused + [(str(path), found) for path, found in outcomes],
-                       predictor.calibration, predictor.temperatures)  # fmt: skip
+    return Predictions(
+        predictor.record,
+        refused + [(str(path), found) for path, found in outcomes],
+        predictor.calibration,
+        predictor.temperatures,
+    )
 
 
-def evaluate(model, *, data, results=None, cache=None, faces="auto", detector=None, force=False, command=None,
-             progress=True) -> Record:  # fmt: skip
+def evaluate(
+    model, *, data, results=None, cache=None, faces="auto", detector=None, force=False, command=None, progress=True
+) -> Record:
     """Run a recorded model with saved weights, or an ensemble of such models (`model`: experiment
     name or run id), its probabilities calibrated as `predict`'s are, on the labelled collection
     `data` (a FER2013 layout, or `<label>/<image>` folders), without training; append the
@@ -314,8 +334,9 @@ class StoredProbabilities(NamedTuple):
     computed: dict  # {split computed: for a test split, the share of argmaxes equal to the recorded predictions}
 
 
-def compute_probabilities(runs, *, data=None, results=None, cache=None, training=False,
-                          force=False) -> list[StoredProbabilities]:  # fmt: skip
+def compute_probabilities(
+    runs, *, data=None, results=None, cache=None, training=False, force=False
+) -> list[StoredProbabilities]:
     """Compute and store each test image's class probabilities (and its held-out Training images';
     with `training`, every Training image's, as a teacher's) for recorded runs with saved weights,
     or ensembles of them (names or run ids), where not stored yet, or all again with `force`."""
@@ -432,8 +453,9 @@ def clear_cache(cache=None) -> int:
 
 def _open(results, cache, data, command, *, writable=False, needs_records=False) -> Workspace:
     """The workspace of a verb that records: its boards are rewritten when it closes, if stale."""
-    return Workspace(results, cache, data, command, writable=writable, needs_records=needs_records,
-                     boards=write_leaderboard)  # fmt: skip
+    return Workspace(
+        results, cache, data, command, writable=writable, needs_records=needs_records, boards=write_leaderboard
+    )
 
 
 def _call(verb, name, **options):

@@ -100,8 +100,11 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     cache_option = argparse.ArgumentParser(add_help=False)
-    cache_option.add_argument("--cache", default=None, help="cache of features and decoded images (default: "
-                              "$FER_BENCH_CACHE or ~/.cache/fer-bench)")  # fmt: skip
+    cache_option.add_argument(
+        "--cache",
+        default=None,
+        help="cache of features and decoded images (default: $FER_BENCH_CACHE or ~/.cache/fer-bench)",
+    )
     data = argparse.ArgumentParser(add_help=False, parents=[cache_option])
     data.add_argument("--data", default=None, help="FER2013 images folder or csv (default: $FER_BENCH_DATA)")
 
@@ -120,8 +123,12 @@ def build_parser():
     grid.add_argument("grid", help="grid name (experiments/grids/NAME.toml) or a .toml path")
     grid.add_argument("--jobs", type=positive_int, default=1, help="cells run in parallel processes (default: 1)")
     grid.add_argument("--report-only", action="store_true", help="write the report from the records; run nothing")
-    grid.add_argument("--storage", default=None, help="optuna storage URL through which several machines share "
-                      "the cells (each records into its own results folder)")  # fmt: skip
+    grid.add_argument(
+        "--storage",
+        default=None,
+        help="optuna storage URL through which several machines share "
+        "the cells (each records into its own results folder)",
+    )
     grid.set_defaults(handler=cmd_grid)
 
     tune = sub.add_parser(
@@ -130,8 +137,11 @@ def build_parser():
     tune.add_argument("search", help="search name (experiments/searches/NAME.toml) or a .toml path")
     tune.add_argument("--trials", type=positive_int, default=None, help="trials the study should hold in all")
     tune.add_argument("--workers", type=positive_int, default=1, help="worker processes on this machine (default 1)")
-    tune.add_argument("--storage", default=None, help="optuna storage URL, e.g. postgresql://user:pw@host/db "
-                      "(default: sqlite in <results>/searches/NAME.db)")  # fmt: skip
+    tune.add_argument(
+        "--storage",
+        default=None,
+        help="optuna storage URL, e.g. postgresql://user:pw@host/db (default: sqlite in <results>/searches/NAME.db)",
+    )
     tune.set_defaults(handler=cmd_tune)
 
     show = sub.add_parser("show", parents=[common], help="print the latest record of an experiment or run id")
@@ -144,22 +154,41 @@ def build_parser():
     board.set_defaults(handler=cmd_leaderboard)
 
     faces = argparse.ArgumentParser(add_help=False)
-    faces.add_argument("--faces", choices=FACES, default="auto", help="crop: each image is a face crop; detect: find "
-                       "the faces; auto: crop up to 96 pixels a side, detect above (default)")  # fmt: skip
-    faces.add_argument("--detector", choices=[p.name for p in registry.parts("detector")], default=DEFAULT_DETECTOR,
-                       help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR})")  # fmt: skip
+    faces.add_argument(
+        "--faces",
+        choices=FACES,
+        default="auto",
+        help="crop: each image is a face crop; detect: find "
+        "the faces; auto: crop up to 96 pixels a side, detect above (default)",
+    )
+    faces.add_argument(
+        "--detector",
+        choices=[p.name for p in registry.parts("detector")],
+        default=DEFAULT_DETECTOR,
+        help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR})",
+    )
 
     predict = sub.add_parser("predict", parents=[common, faces], help="classify the faces in images with a saved model")
     predict.add_argument("images", nargs="+", help="image files, folders or patterns (any size; colour or grayscale)")
     predict.add_argument("--model", default=None, help="experiment or run id (default: the best recorded with weights)")
-    predict.add_argument("--format", choices=["text", "json", "csv"], default="text",
-                         help="csv: one row per face with every class's probability")  # fmt: skip
-    predict.add_argument("--annotate", default=None, help="write the image with boxes and labels here (PNG; a folder "
-                         "when several images are given)")  # fmt: skip
+    predict.add_argument(
+        "--format",
+        choices=["text", "json", "csv"],
+        default="text",
+        help="csv: one row per face with every class's probability",
+    )
+    predict.add_argument(
+        "--annotate",
+        default=None,
+        help="write the image with boxes and labels here (PNG; a folder when several images are given)",
+    )
     predict.set_defaults(handler=cmd_predict)
 
-    judge = sub.add_parser("evaluate", parents=[common, faces, cache_option], help="run a saved model on a "
-                           "labelled collection, without training, and record it")  # fmt: skip
+    judge = sub.add_parser(
+        "evaluate",
+        parents=[common, faces, cache_option],
+        help="run a saved model on a labelled collection, without training, and record it",
+    )
     judge.add_argument("model", help="experiment name or run id of a recorded run with saved weights")
     judge.add_argument("--data", required=True, help="a FER2013 layout, or <label>/<image> folders of any images")
     judge.add_argument("--force", action="store_true", help="evaluate again even if already recorded")
@@ -175,49 +204,80 @@ def build_parser():
         "compare", parents=[common, data], help="pair recorded runs with the first on shared test images (McNemar)"
     )
     versus.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids; first = reference")
-    versus.add_argument("--split", default=None, help="test split to compare on (default: the first run's report "
-                        "split: PrivateTest, or an evaluated collection's)")  # fmt: skip
+    versus.add_argument(
+        "--split",
+        default=None,
+        help="test split to compare on (default: the first run's report "
+        "split: PrivateTest, or an evaluated collection's)",
+    )
     versus.add_argument("--out", default=None, help="also write the table as markdown to this file")
     versus.set_defaults(handler=cmd_compare)
 
-    proba = sub.add_parser("probabilities", parents=[common, data], help="store each test image's class "
-                           "probabilities for recorded runs with saved weights (ensembles, calibration)")  # fmt: skip
+    proba = sub.add_parser(
+        "probabilities",
+        parents=[common, data],
+        help="store each test image's class "
+        "probabilities for recorded runs with saved weights (ensembles, calibration)",
+    )
     proba.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids")
-    proba.add_argument("--training", action="store_true", help="the Training images' too (a teacher's, for "
-                       "distillation)")  # fmt: skip
+    proba.add_argument(
+        "--training", action="store_true", help="the Training images' too (a teacher's, for distillation)"
+    )
     proba.add_argument("--force", action="store_true", help="compute them again even if stored")
     proba.set_defaults(handler=cmd_probabilities)
 
-    done = sub.add_parser("complete", parents=[common, data], help="save the weights of a run recorded without "
-                          "them: fit it again, kept only if it predicts as recorded")  # fmt: skip
+    done = sub.add_parser(
+        "complete",
+        parents=[common, data],
+        help="save the weights of a run recorded without them: fit it again, kept only if it predicts as recorded",
+    )
     done.add_argument("run", metavar="RUN", help="experiment name or run id")
     done.set_defaults(handler=cmd_complete)
 
-    prune = sub.add_parser("prune", parents=[common], help="remove the saved weights of runs that nothing is "
-                           "to use, keeping their records and probabilities")  # fmt: skip
+    prune = sub.add_parser(
+        "prune",
+        parents=[common],
+        help="remove the saved weights of runs that nothing is to use, keeping their records and probabilities",
+    )
     prune.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids")
     prune.set_defaults(handler=cmd_prune)
 
-    calibrated = sub.add_parser("calibration", parents=[common], help="calibration before and after temperature "
-                                "scaling, from stored probabilities: <results>/calibration/calibration.md")  # fmt: skip
-    calibrated.add_argument("runs", nargs="*", metavar="RUN", help="experiment names or run ids (default: every "
-                            "run on the leaderboard with stored probabilities)")  # fmt: skip
+    calibrated = sub.add_parser(
+        "calibration",
+        parents=[common],
+        help="calibration before and after temperature "
+        "scaling, from stored probabilities: <results>/calibration/calibration.md",
+    )
+    calibrated.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="experiment names or run ids (default: every run on the leaderboard with stored probabilities)",
+    )
     calibrated.set_defaults(handler=cmd_calibration)
 
-    noise = sub.add_parser("labels", parents=[common, cache_option], help="FER+ against FER2013's labels and "
-                           "the test images copied from Training: reports in <results>/labels, new leaderboard "
-                           "columns")  # fmt: skip
+    noise = sub.add_parser(
+        "labels",
+        parents=[common, cache_option],
+        help="FER+ against FER2013's labels and "
+        "the test images copied from Training: reports in <results>/labels, new leaderboard "
+        "columns",
+    )
     noise.add_argument("--data", default=None, help="FER2013 usage folders or csv (default: $FER_BENCH_DATA)")
     noise.set_defaults(handler=cmd_labels)
 
-    cache = sub.add_parser("cache", parents=[every], help="what the cache of features and decoded images holds, "
-                           "each entry checked (info), or empty it (clear)")  # fmt: skip
+    cache = sub.add_parser(
+        "cache",
+        parents=[every],
+        help="what the cache of features and decoded images holds, each entry checked (info), or empty it (clear)",
+    )
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", default=None, help="cache directory (default: $FER_BENCH_CACHE or ~/.cache/...)")
     cache.set_defaults(handler=cmd_cache)
 
-    listing = sub.add_parser("list", parents=[every], help="list every registered part with its parameters, and "
-                             "the experiments")  # fmt: skip
+    listing = sub.add_parser(
+        "list", parents=[every], help="list every registered part with its parameters, and the experiments"
+    )
     listing.set_defaults(handler=cmd_list)
     return parser
 
@@ -237,21 +297,45 @@ def seed_value(text):
 
 
 def cmd_run(args):
-    record = api.run(args.experiment, data=args.data, results=args.results, cache=args.cache, seed=args.seed,
-                     force=args.force, jobs=args.jobs, command=args.command_line)  # fmt: skip
+    record = api.run(
+        args.experiment,
+        data=args.data,
+        results=args.results,
+        cache=args.cache,
+        seed=args.seed,
+        force=args.force,
+        jobs=args.jobs,
+        command=args.command_line,
+    )
     print(summary_text(record))
 
 
 def cmd_grid(args):
-    result = api.grid(args.grid, data=args.data, results=args.results, cache=args.cache, jobs=args.jobs,
-                      storage=args.storage, report_only=args.report_only, command=args.command_line)  # fmt: skip
+    result = api.grid(
+        args.grid,
+        data=args.data,
+        results=args.results,
+        cache=args.cache,
+        jobs=args.jobs,
+        storage=args.storage,
+        report_only=args.report_only,
+        command=args.command_line,
+    )
     print(result.report)
     return 1 if result.failed else 0
 
 
 def cmd_tune(args):
-    record = api.tune(args.search, data=args.data, results=args.results, cache=args.cache, trials=args.trials,
-                      workers=args.workers, storage=args.storage, command=args.command_line)  # fmt: skip
+    record = api.tune(
+        args.search,
+        data=args.data,
+        results=args.results,
+        cache=args.cache,
+        trials=args.trials,
+        workers=args.workers,
+        storage=args.storage,
+        command=args.command_line,
+    )
     print(summary_text(record))
 
 
@@ -267,8 +351,9 @@ def cmd_leaderboard(args):
 
 
 def cmd_predict(args):
-    predictions = api.predict(args.images, model=args.model, results=args.results, faces=args.faces,
-                              detector=args.detector)  # fmt: skip
+    predictions = api.predict(
+        args.images, model=args.model, results=args.results, faces=args.faces, detector=args.detector
+    )
     record, outcomes = predictions.record, predictions.images
     found = [(image, faces) for image, faces in outcomes if not isinstance(faces, FerBenchError)]
     if args.annotate:
@@ -278,16 +363,28 @@ def cmd_predict(args):
     if args.format == "json":
         images = [{"image": image, "faces": [face.to_dict() for face in faces]} for image, faces in found]
         refused = [{"image": image, "error": str(e)} for image, e in outcomes if isinstance(e, FerBenchError)]
-        model = {"run_id": record.run_id, "experiment": record.experiment, "calibration": predictions.calibration,
-                 "temperatures": predictions.temperatures}  # fmt: skip
+        model = {
+            "run_id": record.run_id,
+            "experiment": record.experiment,
+            "calibration": predictions.calibration,
+            "temperatures": predictions.temperatures,
+        }
         print(json.dumps({"model": model, "images": images, "refused": refused}, indent=2))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["image", "face", "left", "top", "right", "bottom", "whole_image", "label", *record.classes])
         for image, faces in found:
             for number, face in enumerate(faces):
-                writer.writerow([image, number, *face.box, face.whole_image, face.label,
-                                 *(face.probabilities[name] for name in record.classes)])  # fmt: skip
+                writer.writerow(
+                    [
+                        image,
+                        number,
+                        *face.box,
+                        face.whole_image,
+                        face.label,
+                        *(face.probabilities[name] for name in record.classes),
+                    ]
+                )
     else:
         print(f"model: {record.experiment} (run {record.run_id})")
         print(predictions.calibration)
@@ -296,8 +393,9 @@ def cmd_predict(args):
                 left, top, right, bottom = face.box
                 top3 = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:3]
                 where = "whole image" if face.whole_image else f"box ({left}, {top})-({right}, {bottom})"
-                print(f"{image}: {where}: {face.label}  ("
-                      + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top3) + ")")  # fmt: skip
+                print(
+                    f"{image}: {where}: {face.label}  (" + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top3) + ")"
+                )
     errors = [error for _, error in outcomes if isinstance(error, FerBenchError)]
     for error in errors:
         print(f"fer-bench: error: {error}", file=sys.stderr)
@@ -317,8 +415,16 @@ def annotate_to(option, image, faces, out: Path):
 
 
 def cmd_evaluate(args):
-    record = api.evaluate(args.model, data=args.data, results=args.results, cache=args.cache, faces=args.faces,
-                          detector=args.detector, force=args.force, command=args.command_line)  # fmt: skip
+    record = api.evaluate(
+        args.model,
+        data=args.data,
+        results=args.results,
+        cache=args.cache,
+        faces=args.faces,
+        detector=args.detector,
+        force=args.force,
+        command=args.command_line,
+    )
     print(summary_text(record))
     calibration = record.evaluation.get("calibration") or "probabilities as the model gave them (uncalibrated)"
     print(f"  {calibration}")
@@ -349,18 +455,24 @@ def cmd_compare(args):
 
 
 def cmd_probabilities(args):
-    done = api.compute_probabilities(args.runs, data=args.data, results=args.results, cache=args.cache,
-                                     training=args.training, force=args.force)  # fmt: skip
+    done = api.compute_probabilities(
+        args.runs, data=args.data, results=args.results, cache=args.cache, training=args.training, force=args.force
+    )
     for record, path, computed in done:
-        shown = [split if share is None else f"{split} (argmax = recorded prediction: {100 * share:.2f}%)"
-                 for split, share in computed.items()]  # fmt: skip
-        print(f"{record.experiment} (run {record.run_id}): {path}  "
-              + (f"computed {', '.join(shown)}" if computed else "already stored"))  # fmt: skip
+        shown = [
+            split if share is None else f"{split} (argmax = recorded prediction: {100 * share:.2f}%)"
+            for split, share in computed.items()
+        ]
+        print(
+            f"{record.experiment} (run {record.run_id}): {path}  "
+            + (f"computed {', '.join(shown)}" if computed else "already stored")
+        )
 
 
 def cmd_complete(args):
-    record, saved = api.complete(args.run, data=args.data, results=args.results, cache=args.cache,
-                                 command=args.command_line)  # fmt: skip
+    record, saved = api.complete(
+        args.run, data=args.data, results=args.results, cache=args.cache, command=args.command_line
+    )
     print(
         f"{record.experiment} (run {record.run_id}): weights {record.artefact}"
         + (" saved; fitted again, it predicts every test image as recorded" if saved else " (saved already)")
@@ -390,8 +502,10 @@ def cmd_cache(args):
         return 0
     entries = api.cache_entries(args.cache)
     damaged = [e for e in entries if e.problem]
-    print(f"{root}: {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"
-          + (f", {len(damaged)} damaged (recomputed when next needed)" if damaged else ""))  # fmt: skip
+    print(
+        f"{root}: {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"
+        + (f", {len(damaged)} damaged (recomputed when next needed)" if damaged else "")
+    )
     for entry in entries:
         inputs = entry.inputs or {}
         shown = {k: v for k, v in inputs.items() if k != "versions"}
@@ -435,8 +549,10 @@ def summary_text(record):
             + f" | accuracy_all {100 * m.accuracy_all:.2f}% | macro-F1 {100 * m.macro_f1:.2f}%"
         )
     if record.held_out:  # what a choice between runs may read
-        lines.append(f"  {'held out':<12} accuracy {100 * record.held_out.accuracy:.2f}% on "
-                     f"{record.held_out.n_evaluated} Training images its fit held out")  # fmt: skip
+        lines.append(
+            f"  {'held out':<12} accuracy {100 * record.held_out.accuracy:.2f}% on "
+            f"{record.held_out.n_evaluated} Training images its fit held out"
+        )
     return "\n".join(lines)
 
 

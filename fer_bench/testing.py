@@ -193,8 +193,9 @@ _FEATURES_FOR = {VECTOR: "test-profile", IMAGE: "pixels", IMAGE_AND_EMBEDDING: "
 def check_kind(part):
     """It derives from its kind's base and answers to its registered name."""
     factory = part.factory
-    assert issubclass(factory, BASES[part.kind]) and factory.name == part.name, \
-        f"{part.key}: not a {BASES[part.kind].__name__}"  # fmt: skip
+    assert issubclass(factory, BASES[part.kind]) and factory.name == part.name, (
+        f"{part.key}: not a {BASES[part.kind].__name__}"
+    )
 
 
 def check_version(part):
@@ -244,11 +245,15 @@ def assert_within(part, param, space):
     assert param in declared, f"{part.key}: search space names {param!r}, which is no parameter"
     values = space["choices"] if "choices" in space else [space["low"], space["high"]]
     if "choices" not in space:
-        assert type(space["low"]) is type(space["high"]) is type(declared[param].default), \
-            f"{part.key}: {param}'s range {values} is not of the parameter's type"  # fmt: skip
+        assert type(space["low"]) is type(space["high"]) is type(declared[param].default), (
+            f"{part.key}: {param}'s range {values} is not of the parameter's type"
+        )
         assert not space.get("log") or space["low"] > 0, f"{part.key}: {param}'s log range must start above 0"
-    conditions = [(other, v) for other, wanted in space.get("when", {}).items()
-                  for v in (wanted if isinstance(wanted, list) else [wanted])]  # fmt: skip
+    conditions = [
+        (other, v)
+        for other, wanted in space.get("when", {}).items()
+        for v in (wanted if isinstance(wanted, list) else [wanted])
+    ]
     for name, value in [(param, v) for v in values] + conditions:
         assert name in declared, f"{part.key}: search space condition on {name!r}, which is no parameter"
         try:
@@ -279,8 +284,9 @@ def check_extract(part):
     assert len(found.X) == len(found.covered) == len(dataset), f"{part.key}: one row (and coverage) per image"
     assert found.covered.dtype == bool and np.isfinite(found.X[found.covered]).all(), f"{part.key}: bad values"
     shape = {VECTOR: found.X.shape[1:2], IMAGE: (IMAGE_SIZE, IMAGE_SIZE, 1), IMAGE_AND_EMBEDDING: (2304 + 128,)}
-    assert found.X.shape[1:] == shape[features.gives], \
-        f"{part.key}: rows of shape {found.X.shape[1:]} for {features.gives}"  # fmt: skip
+    assert found.X.shape[1:] == shape[features.gives], (
+        f"{part.key}: rows of shape {found.X.shape[1:]} for {features.gives}"
+    )
 
 
 def check_of_crops(part):
@@ -293,8 +299,9 @@ def check_of_crops(part):
     crops = features.of_crops(dataset.images[:3])
     covered = found.covered[:3]
     np.testing.assert_array_equal(crops.covered, covered, err_msg=f"{part.key}: of_crops covers other crops")
-    np.testing.assert_allclose(crops.X[covered], found.X[:3][covered], atol=1e-4,
-                               err_msg=f"{part.key}: of_crops differs from extract")  # fmt: skip
+    np.testing.assert_allclose(
+        crops.X[covered], found.X[:3][covered], atol=1e-4, err_msg=f"{part.key}: of_crops differs from extract"
+    )
 
 
 def check_resample(part):
@@ -307,8 +314,9 @@ def check_resample(part):
     assert X_new.shape[1:] == X.shape[1:] and X_new.dtype == X.dtype, f"{part.key}: resampled rows changed shape"
     assert len(X_new) == len(y_new) and set(y_new.tolist()) <= set(y.tolist()), f"{part.key}: labels out of the data"
     weights = resampler.class_weight(y_new)
-    assert (weights is not None) == resampler.gives_class_weights, \
-        f"{part.key}: class_weight against gives_class_weights"  # fmt: skip
+    assert (weights is not None) == resampler.gives_class_weights, (
+        f"{part.key}: class_weight against gives_class_weights"
+    )
 
 
 @dataclass(frozen=True)
@@ -330,8 +338,16 @@ def _fitted(part):
     atexit.register(shutil.rmtree, folder, True)
     model, X, y, X_test = _fit_data(part, folder)
     epochs = []
-    history = fitting.fit(model, _no_resampling(), X, y, 0, CHECK_CLASSES, folder / "checkpoint",
-                          on_epoch=lambda epoch, logs: epochs.append(epoch))  # fmt: skip
+    history = fitting.fit(
+        model,
+        _no_resampling(),
+        X,
+        y,
+        0,
+        CHECK_CLASSES,
+        folder / "checkpoint",
+        on_epoch=lambda epoch, logs: epochs.append(epoch),
+    )
     rows = _check_data().indices("Training")
     return _Fitted(model, rows, X, y, X_test, np.asarray(model.predict_proba(X_test)), history, epochs)
 
@@ -368,10 +384,15 @@ def _recorded_member(dataset, features, folder: Path):
     from fer_bench.runs.workspace import Workspace
     from fer_bench.specs.experiment import Experiment, PartSpec
 
-    experiment = Experiment("check-member", "a member for the conformance check",
-                            PartSpec.of("features", features.name, features.get_params()),
-                            PartSpec.of("resampler", "none", {}), PartSpec.of("model", "test-centroid", {}), 0,
-                            ("PublicTest", "PrivateTest"))  # fmt: skip
+    experiment = Experiment(
+        "check-member",
+        "a member for the conformance check",
+        PartSpec.of("features", features.name, features.get_params()),
+        PartSpec.of("resampler", "none", {}),
+        PartSpec.of("model", "test-centroid", {}),
+        0,
+        ("PublicTest", "PrivateTest"),
+    )
     workspace = Workspace(folder / "results", folder / "cache", dataset)
     return workspace, runner.run(experiment, workspace).run_id
 
@@ -383,8 +404,9 @@ def check_fit_predict(part):
     proba = fitted.proba
     assert proba.shape == (len(fitted.X_test), len(CHECK_CLASSES)), f"{part.key}: probabilities of shape {proba.shape}"
     assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), f"{part.key}: rows must sum to 1"
-    assert isinstance(fitted.model, ReportsEpochs) or fitted.history is None, \
-        f"{part.key}: only a ReportsEpochs model returns a history"  # fmt: skip
+    assert isinstance(fitted.model, ReportsEpochs) or fitted.history is None, (
+        f"{part.key}: only a ReportsEpochs model returns a history"
+    )
 
 
 def check_reports_epochs(part):
@@ -401,8 +423,9 @@ def check_save_load(part):
         path = Path(folder) / f"weights.{part.factory.weights_suffix}"
         fitted.model.save(path)
         again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
-        np.testing.assert_allclose(again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5,
-                                   err_msg=f"{part.key}: save/load")  # fmt: skip
+        np.testing.assert_allclose(
+            again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5, err_msg=f"{part.key}: save/load"
+        )
 
 
 def check_out_of_fold(part):
@@ -419,8 +442,12 @@ def check_out_of_fold(part):
             path = Path(folder) / f"weights.{part.factory.weights_suffix}"
             fitted.model.save(path)
             again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
-            np.testing.assert_allclose(again.out_of_fold_proba(fitted.rows, fitted.X, fitted.y, 0), proba,
-                                       atol=1e-5, err_msg=f"{part.key}: out of fold after save/load")  # fmt: skip
+            np.testing.assert_allclose(
+                again.out_of_fold_proba(fitted.rows, fitted.X, fitted.y, 0),
+                proba,
+                atol=1e-5,
+                err_msg=f"{part.key}: out of fold after save/load",
+            )
 
 
 def check_soft_targets(part):
@@ -456,8 +483,9 @@ def check_pretrained(part):
             raise AssertionError(f"{part.key}: a Pretrained model's fit must refuse with a FerBenchError")
         proba = np.asarray(model.ready(PRETRAINED_CLASSES).predict_proba(X))
         assert proba.shape == (len(X), len(PRETRAINED_CLASSES)), f"{part.key}: probabilities of shape {proba.shape}"
-        assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), \
-            f"{part.key}: rows must sum to 1"  # fmt: skip
+        assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), (
+            f"{part.key}: rows must sum to 1"
+        )
         if isinstance(model, SavesWeights):
             model.save(Path(folder) / "weights.npz")
             again = part.create(model.get_params()).load(Path(folder) / "weights.npz", PRETRAINED_CLASSES)
@@ -480,8 +508,15 @@ def check_finds_faces(part):
     assert isinstance(find_faces(Image.fromarray(photo), detector), list), f"{part.key}: find_faces"
 
 
-_STATIC = (check_kind, check_version, check_summary, check_parameters, check_keeps_parameters, check_search_space,
-           check_capabilities)  # fmt: skip
+_STATIC = (
+    check_kind,
+    check_version,
+    check_summary,
+    check_parameters,
+    check_keeps_parameters,
+    check_search_space,
+    check_capabilities,
+)
 _RUNS = {
     "features": (check_extract, check_of_crops),
     "resampler": (check_resample,),
@@ -495,16 +530,25 @@ _RUNS = {
     ),
     "detector": (check_finds_faces,),
 }
-_NEEDS = {check_of_crops: DescribesCrops, check_reports_epochs: ReportsEpochs, check_save_load: SavesWeights,
-          check_out_of_fold: OutOfFold, check_soft_targets: SoftTargets, check_pretrained: Pretrained}  # fmt: skip
+_NEEDS = {
+    check_of_crops: DescribesCrops,
+    check_reports_epochs: ReportsEpochs,
+    check_save_load: SavesWeights,
+    check_out_of_fold: OutOfFold,
+    check_soft_targets: SoftTargets,
+    check_pretrained: Pretrained,
+}
 _NOT_FOR = {check_fit_predict: Pretrained, check_save_load: Pretrained}  # check_pretrained checks them without a fit
 
 
 def checks(part) -> list:
     """The checks that apply to `part` (a registry.RegisteredPart): each takes the part and raises
     AssertionError naming it. Those of a capability apply to parts that declare it."""
-    return [c for c in (*_STATIC, *_RUNS[part.kind]) if issubclass(part.factory, _NEEDS.get(c, object))
-            and not issubclass(part.factory, _NOT_FOR.get(c, ()))]  # fmt: skip
+    return [
+        c
+        for c in (*_STATIC, *_RUNS[part.kind])
+        if issubclass(part.factory, _NEEDS.get(c, object)) and not issubclass(part.factory, _NOT_FOR.get(c, ()))
+    ]
 
 
 def check_part(key):
@@ -528,15 +572,34 @@ def parametrize_with_checks(parts):
 EXAMPLE_PARTS = {"features": "pixels", "resampler": "none", "model": "logreg"}
 
 
-def example_record(run_id="abc123def456", experiment="example", fingerprint="f1", versioned=True, status=OK,
-                   **values) -> Record:  # fmt: skip
+def example_record(
+    run_id="abc123def456", experiment="example", fingerprint="f1", versioned=True, status=OK, **values
+) -> Record:
     """A record as the runner makes them, of no run (for tests of what reads records): the parts of
     EXAMPLE_PARTS without parameters, at their current versions (or, not `versioned`, as recorded
     before run ids named versions), on a FER2013 data set of `fingerprint`; `values` sets other fields."""
-    parts = {kind: PartSpec(name, {}, registry.get(kind, name).version if versioned else None)
-             for kind, name in EXAMPLE_PARTS.items()}  # fmt: skip
-    spec = RunSpec(experiment, fingerprint, **parts, seed=0, test_splits=("PublicTest", "PrivateTest"),
-                   backend="tensorflow", versioned=versioned)  # fmt: skip
+    parts = {
+        kind: PartSpec(name, {}, registry.get(kind, name).version if versioned else None)
+        for kind, name in EXAMPLE_PARTS.items()
+    }
+    spec = RunSpec(
+        experiment,
+        fingerprint,
+        **parts,
+        seed=0,
+        test_splits=("PublicTest", "PrivateTest"),
+        backend="tensorflow",
+        versioned=versioned,
+    )
     data = RunData(f"/data/{fingerprint}", "usage folders", fingerprint, 1000, FER2013_CLASSES, "fer2013")
-    return Record(run_id, experiment, status, spec, 0, "2026-11-28T00:00:00+00:00", data,
-                  hardware={"keras_backend": "tensorflow"}, **values)  # fmt: skip
+    return Record(
+        run_id,
+        experiment,
+        status,
+        spec,
+        0,
+        "2026-11-28T00:00:00+00:00",
+        data,
+        hardware={"keras_backend": "tensorflow"},
+        **values,
+    )

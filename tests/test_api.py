@@ -103,21 +103,48 @@ def test_the_run_id_names_the_backend_and_the_part_versions(cheap, tmp_path, mon
 def test_the_experiments_ship_inside_the_package(tmp_path):
     """What `pip install .` installs: the wheel holds experiments/, and an installed fer-bench run
     from a folder without experiments/ lists them."""
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                            str(tmp_path / "wheel"), str(REPO)], capture_output=True, text=True)  # fmt: skip
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = (tmp_path / "wheel").glob("fer_bench-*.whl")
     shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".toml")}
-    assert {"fer_bench/experiments/paper.toml", "fer_bench/experiments/grids/ablation.toml",
-            "fer_bench/experiments/searches/embedding-svm.toml"} <= shipped  # fmt: skip
+    assert {
+        "fer_bench/experiments/paper.toml",
+        "fer_bench/experiments/grids/ablation.toml",
+        "fer_bench/experiments/searches/embedding-svm.toml",
+    } <= shipped
     zipfile.ZipFile(wheel).extractall(tmp_path / "installed")
     # -S: no site hooks, so the checkout's editable install stays out; the dependencies come from here
     path = f"{tmp_path / 'installed'}:{sysconfig.get_paths()['purelib']}"
-    where = subprocess.run([sys.executable, "-S", "-c", "import fer_bench; print(fer_bench.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
+    where = subprocess.run(
+        [sys.executable, "-S", "-c", "import fer_bench; print(fer_bench.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": path},
+    )
     assert where.stdout.startswith(str(tmp_path / "installed")), where.stdout + where.stderr
-    listed = subprocess.run([sys.executable, "-S", "-m", "fer_bench", "list"], capture_output=True, text=True,
-                            cwd=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-S", "-m", "fer_bench", "list"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": path},
+    )
     assert listed.returncode == 0, listed.stderr
     experiments = listed.stdout.split("experiments:\n")[1].splitlines()[0].split()
     assert {"paper", "cnn", "svm-full"} <= set(experiments)
@@ -136,7 +163,11 @@ def test_commands_start_quietly_unless_verbose(write_experiments, simulated_csv,
     # --verbose sets FER_BENCH_VERBOSE for the process and its workers; then Keras loads as it is
     # (without the log level a Keras import earlier in this test process left in its environment)
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | {"FER_BENCH_VERBOSE": "1"}
-    loud = subprocess.run([sys.executable, "-c", "from fer_bench import backend; backend.load_keras()"],
-                          capture_output=True, text=True, env=env)  # fmt: skip
+    loud = subprocess.run(
+        [sys.executable, "-c", "from fer_bench import backend; backend.load_keras()"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert loud.returncode == 0 and any(sign in loud.stderr for sign in TENSORFLOW_CHATTER)  # which lines: by CPU
     assert "--verbose" in subprocess.run([*command, "--help"], capture_output=True, text=True).stdout

@@ -32,8 +32,15 @@ def noisy_dataset(labels=None):
     of itself: a temperature well above 1 (`labels`: other labels for its images)."""
     plain = simulated_dataset(PER_SPLIT)
     images = simulated_images(plain.labels, len(plain.classes), noise=350.0)
-    return Dataset("noisy", plain.layout, images, plain.labels if labels is None else labels, plain.splits,
-                   plain.ids, plain.classes)  # fmt: skip
+    return Dataset(
+        "noisy",
+        plain.layout,
+        images,
+        plain.labels if labels is None else labels,
+        plain.splits,
+        plain.ids,
+        plain.classes,
+    )
 
 
 def crops_as_files(dataset, folder: Path, split="PrivateTest"):
@@ -74,8 +81,12 @@ def voted(write_experiments, tmp_path):
     results = tmp_path / "results"
     runs = {name: api.run(name, data=dataset, results=results) for name in "ab"}
     members = json.dumps([runs["a"].run_id, runs["b"].run_id])
-    write_experiments({"vote.toml": VOTE.format(members=members, more="calibrate = true\n"),
-                       "as-given.toml": VOTE.format(members=members, more="")})  # fmt: skip
+    write_experiments(
+        {
+            "vote.toml": VOTE.format(members=members, more="calibrate = true\n"),
+            "as-given.toml": VOTE.format(members=members, more=""),
+        }
+    )
     runs["vote"] = api.run("vote", data=dataset, results=results)
     return dataset, results, runs
 
@@ -104,8 +115,9 @@ def test_the_temperature_changes_a_models_probabilities_not_its_predictions(held
     assert main(["evaluate", "held", "--data", str(csv), "--results", str(results), "--faces", "crop"]) == 0
     assert expected in capsys.readouterr().out
     evaluated = RecordStore(results).all()[-1]
-    assert evaluated.evaluation["temperatures"] == {record.run_id: {"temperature": round(temperature.value, 6),
-                                                                    "fitted_on": n_held}}  # fmt: skip
+    assert evaluated.evaluation["temperatures"] == {
+        record.run_id: {"temperature": round(temperature.value, 6), "fitted_on": n_held}
+    }
     stored = probabilities.load(results, record, ["PrivateTest"])["PrivateTest"]
     assert evaluated.predictions["PrivateTest"] == record.predictions["PrivateTest"]
     calibrated = calibration.measure(stored.labels, calibration.scaled(stored.proba, temperature.value))
@@ -153,8 +165,9 @@ def test_an_ensemble_averages_its_members_calibrated_probabilities_and_predict_l
     crops = dataset.images[dataset.indices("PrivateTest")]
     predictions = api.predict(files, model="vote", results=results, faces="crop", progress=False)
     assert predictions.record.run_id == vote.run_id
-    expected = (0.25 * calibration.scaled(raw(a, results, crops), ta.value)
-                + 0.75 * calibration.scaled(raw(b, results, crops), tb.value))  # fmt: skip
+    expected = 0.25 * calibration.scaled(raw(a, results, crops), ta.value) + 0.75 * calibration.scaled(
+        raw(b, results, crops), tb.value
+    )
     np.testing.assert_allclose(faces_proba(predictions, vote.classes), expected, atol=1e-4)
     assert "".join(str(p) for p in expected.argmax(axis=1)) == vote.predictions["PrivateTest"]
     assert predictions.calibration.startswith("probabilities calibrated: the weighted mean of 2 members'")
@@ -164,7 +177,9 @@ def test_an_ensemble_averages_its_members_calibrated_probabilities_and_predict_l
     assert main(["evaluate", "vote", "--data", str(csv), "--results", str(results), "--faces", "crop"]) == 0
     evaluated = RecordStore(results).all()[-1]
     assert evaluated.evaluation["of_run"] == vote.run_id and set(evaluated.evaluation["temperatures"]) == {
-        a.run_id, b.run_id}  # fmt: skip
+        a.run_id,
+        b.run_id,
+    }
     assert evaluated.predictions["PrivateTest"] == vote.predictions["PrivateTest"]
 
 

@@ -137,8 +137,17 @@ def test_an_unwritable_results_directory_is_refused_before_any_work(experiments,
     assert "is not writable" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [["leaderboard"], ["calibration"], ["show", "paper"], ["predict", "x.jpg"],
-                                     ["compare", "a", "b"], ["evaluate", "paper", "--data", MINI]])  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["leaderboard"],
+        ["calibration"],
+        ["show", "paper"],
+        ["predict", "x.jpg"],
+        ["compare", "a", "b"],
+        ["evaluate", "paper", "--data", MINI],
+    ],
+)
 def test_a_results_folder_without_records_is_refused_in_one_line(tmp_path, capsys, command):
     typo = tmp_path / "resluts"
     assert run_cli(*command, "--results", typo) == 2

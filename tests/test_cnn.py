@@ -113,10 +113,12 @@ def test_an_interrupted_fit_resumes_from_its_last_epoch_and_reports_every_epoch(
 
 
 def test_the_networks_refuse_features_they_cannot_take_before_any_work(write_experiments, capsys):
-    write_experiments({
-        "fusion-on-pixels.toml": '[features]\nname = "pixels"\n[model]\nname = "fusion"\n',
-        "cnn-on-embedding.toml": '[features]\nname = "embedding"\n[model]\nname = "cnn"\n',
-    })  # fmt: skip
+    write_experiments(
+        {
+            "fusion-on-pixels.toml": '[features]\nname = "pixels"\n[model]\nname = "fusion"\n',
+            "cnn-on-embedding.toml": '[features]\nname = "embedding"\n[model]\nname = "cnn"\n',
+        }
+    )
     assert main(["run", "fusion-on-pixels"]) == 2
     assert "model/fusion takes image+embedding features; features/pixels gives image" in capsys.readouterr().err
     assert main(["run", "cnn-on-embedding"]) == 2

@@ -29,11 +29,14 @@ def test_isa_level_names_the_best_level_the_flags_give():
     assert backend.native_bfloat16(AVX512_BF16) and not backend.native_bfloat16(AVX2 | {"avx512f"})
 
 
-@pytest.mark.parametrize(("flags", "width", "expected"), [
-    (AVX512_BF16, 32, "bfloat16"),
-    (AVX512_BF16, 16, "float32"),  # too narrow to gain from it
-    (AVX2, 32, "float32"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "width", "expected"),
+    [
+        (AVX512_BF16, 32, "bfloat16"),
+        (AVX512_BF16, 16, "float32"),  # too narrow to gain from it
+        (AVX2, 32, "float32"),
+    ],
+)
 def test_auto_precision_follows_the_cpu_flags_and_is_part_of_the_run_id(monkeypatch, flags, width, expected):
     monkeypatch.setattr(cnn_fast, "native_bfloat16", lambda: backend.native_bfloat16(flags))
     spec = PartSpec.of("model", "cnn-fast", {"width": width})
@@ -79,10 +82,17 @@ def test_same_seed_same_predictions_under_each_installed_backend(name):
     """The backend is part of the run id; under each one a seed fixes the predictions as under TensorFlow."""
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"{name} is not installed (pip install -e '.[{name}]')")
-    code = ("import json; from tests import test_cnn_fast as t; "
-            "print(json.dumps([t._fit_and_predict(seed=3).tolist() for _ in range(2)]))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KERAS_BACKEND": name}).stdout  # fmt: skip
+    code = (
+        "import json; from tests import test_cnn_fast as t; "
+        "print(json.dumps([t._fit_and_predict(seed=3).tolist() for _ in range(2)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KERAS_BACKEND": name},
+    ).stdout
     first, second = json.loads(out.strip().splitlines()[-1])
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(first, second)

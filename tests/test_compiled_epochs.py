@@ -39,8 +39,18 @@ def train(stepper_kind, epochs=4):
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=10.0, restore_best_weights=True),
     ]
     stepper = compiled_epochs.PerBatch(model) if stepper_kind == "reference" else None
-    history = compiled_epochs.fit_compiled(model, X, y, validation=validation, epochs=epochs, batch_size=32, seed=3,
-                                           class_weight=CLASS_WEIGHT, callbacks=callbacks, stepper=stepper)  # fmt: skip
+    history = compiled_epochs.fit_compiled(
+        model,
+        X,
+        y,
+        validation=validation,
+        epochs=epochs,
+        batch_size=32,
+        seed=3,
+        class_weight=CLASS_WEIGHT,
+        callbacks=callbacks,
+        stepper=stepper,
+    )
     return history, [w.tolist() for w in model.get_weights()]
 
 
@@ -66,8 +76,13 @@ def test_the_compiled_loop_trains_as_one_train_on_batch_per_batch_on_jax():
         "import json; from tests import test_compiled_epochs as t; "
         "print(json.dumps([t.train(kind) for kind in ('compiled', 'reference')]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KERAS_BACKEND": "jax"}).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    ).stdout
     assert_same_training(*json.loads(out.strip().splitlines()[-1]))
 
 
@@ -97,8 +112,9 @@ def test_both_training_loops_fit_through_the_harness_with_the_same_history(name)
     histories = {}
     for loop in ("compiled", "keras-fit"):
         model = registry.get("model", name).create({"epochs": 2, "training_loop": loop})
-        histories[loop] = fitting.fit(model, registry.get("resampler", "none").create({}), X, y.argmax(1), 0,
-                                      FER2013_CLASSES)  # fmt: skip
+        histories[loop] = fitting.fit(
+            model, registry.get("resampler", "none").create({}), X, y.argmax(1), 0, FER2013_CLASSES
+        )
         assert model.predict_proba(X[:3]).shape == (3, 7)
     assert histories["compiled"].keys() == histories["keras-fit"].keys()
     assert all(len(values) == 2 for values in histories["compiled"].values())

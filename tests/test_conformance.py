@@ -29,8 +29,10 @@ def test_every_registered_part_keeps_its_contract(part, check):
 
 
 def test_detectors_and_capabilities_get_their_checks():
-    names = {key: [c.__name__ for c in checks(registry.get(*key.split("/")))] for key in
-             ("detector/hog", "model/ensemble", "model/svm", "model/cnn")}  # fmt: skip
+    names = {
+        key: [c.__name__ for c in checks(registry.get(*key.split("/")))]
+        for key in ("detector/hog", "model/ensemble", "model/svm", "model/cnn")
+    }
     assert "check_finds_faces" in names["detector/hog"]
     assert "check_save_load" not in names["model/ensemble"]  # it saves nothing: its members hold the weights
     assert "check_save_load" in names["model/svm"] and "check_save_load" in names["model/cnn"]

@@ -121,8 +121,9 @@ def test_a_searchs_trials_never_score_an_image_whose_copy_they_fitted(planted, v
 
     base = parse_experiment("cheap", {"features": {"name": "pixels"}, "model": {"name": "test-centroid"}}, "test")
     rule = Rule(HOLDOUT if validation == "holdout" else OUT_OF_FOLD, "accuracy")
-    search = Search(name="s", description="", base=base, space={}, rule=rule, holdout=0.25, folds=3, sampler_seed=0,
-                    trials=1)  # fmt: skip
+    search = Search(
+        name="s", description="", base=base, space={}, rule=rule, holdout=0.25, folds=3, sampler_seed=0, trials=1
+    )
     rows = tuning.TrainingRows(dataset, ArrayCache(tmp_path / "cache"), [base.features])
     X = rows.features(base.features)[0]
     group_of = {x.tobytes(): g for x, g in zip(X, rows.groups)}
@@ -134,8 +135,11 @@ def test_a_searchs_trials_never_score_an_image_whose_copy_they_fitted(planted, v
         return history
 
     monkeypatch.setattr(fitting, "fit", fitted)
-    monkeypatch.setattr(CheapCentroid, "predict_proba", lambda self, X: events.append(
-        ("scored", {group_of[x.tobytes()] for x in X})) or predict(self, X))  # fmt: skip
+    monkeypatch.setattr(
+        CheapCentroid,
+        "predict_proba",
+        lambda self, X: events.append(("scored", {group_of[x.tobytes()] for x in X})) or predict(self, X),
+    )
     tuning.validation_score(base, rows, search, seed=0)
     trials = [(groups, events[i + 1][1]) for i, (what, groups) in enumerate(events) if what == "fit"]
     assert len(trials) == (1 if validation == "holdout" else 3)

@@ -69,8 +69,9 @@ def fitted_on(monkeypatch):
     return fits
 
 
-def test_every_training_image_is_scored_by_the_copy_that_did_not_fit_on_it(dataset, fitted_on, write_experiments,
-                                                                           tmp_path):  # fmt: skip
+def test_every_training_image_is_scored_by_the_copy_that_did_not_fit_on_it(
+    dataset, fitted_on, write_experiments, tmp_path
+):
     write_experiments({"kfold.toml": CROSS_FITTED.format(shrink=0.0)})
     results = tmp_path / "results"
     record = api.run("kfold", data=dataset, results=results)
@@ -162,12 +163,17 @@ def test_a_cross_fitted_run_saves_a_file_per_copy_and_is_imported_with_them(data
 def test_an_ensemble_of_cross_fitted_runs_stores_the_vote_of_their_out_of_fold_probabilities(
     dataset, write_experiments, tmp_path
 ):
-    write_experiments({"a.toml": CROSS_FITTED.format(shrink=0.0), "b.toml": CROSS_FITTED.format(shrink=0.5),
-                       "plain.toml": IN_SAMPLE})  # fmt: skip
+    write_experiments(
+        {"a.toml": CROSS_FITTED.format(shrink=0.0), "b.toml": CROSS_FITTED.format(shrink=0.5), "plain.toml": IN_SAMPLE}
+    )
     results = tmp_path / "results"
     a, b, plain = (api.run(name, data=dataset, results=results) for name in ("a", "b", "plain"))
-    write_experiments({"vote.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{b.run_id}"'),
-                       "mixed.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{plain.run_id}"')})  # fmt: skip
+    write_experiments(
+        {
+            "vote.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{b.run_id}"'),
+            "mixed.toml": ENSEMBLE_OF.format(members=f'"{a.run_id}", "{plain.run_id}"'),
+        }
+    )
     vote, mixed = (api.run(name, data=dataset, results=results) for name in ("vote", "mixed"))
 
     first, second, mean = (probabilities.load(results, r, ["Training"])["Training"] for r in (a, b, vote))
@@ -196,8 +202,9 @@ def test_a_student_fits_the_temperature_on_out_of_fold_probabilities_of_its_fitt
 
     [(X, y, temperature)] = mixed
     stored = probabilities.load(results, teacher, ["Training"])["Training"]
-    by_image = {_image(image): (p, label) for image, p, label in zip(dataset.images[stored.rows], stored.proba,
-                                                                     stored.labels)}  # fmt: skip
+    by_image = {
+        _image(image): (p, label) for image, p, label in zip(dataset.images[stored.rows], stored.proba, stored.labels)
+    }
     images = np.rint(X[..., 0] * 255).astype(np.uint8)
     found = np.stack([by_image[_image(image)][0] for image in images])
     assert len(X) < len(stored.rows)  # the student's held-out images are not among them

@@ -155,8 +155,10 @@ def test_colour_and_large_images_are_converted(mini_copy):
 
 
 def test_the_label_space_travels_with_the_data_and_names_its_identity(mini_dataset):
-    renamed = Dataset(*(getattr(mini_dataset, f) for f in ("source", "layout", "images", "labels", "splits", "ids")),
-                      classes=tuple(name.lower() for name in FER2013_CLASSES))  # fmt: skip
+    renamed = Dataset(
+        *(getattr(mini_dataset, f) for f in ("source", "layout", "images", "labels", "splits", "ids")),
+        classes=tuple(name.lower() for name in FER2013_CLASSES),
+    )
     assert renamed.classes[3] == "happy" and renamed.fingerprint != mini_dataset.fingerprint
     with pytest.raises(FerBenchError, match="1 classes; fer-bench handles 2 to 36"):
         Dataset("x", "y", mini_dataset.images, mini_dataset.labels * 0, mini_dataset.splits, mini_dataset.ids, ("one",))

@@ -54,8 +54,10 @@ def test_the_student_learns_the_mixed_targets_of_training_images_only(teacher, w
     by_image = {dataset.images[row].tobytes(): p for row, p in zip(train.rows, train.proba)}
     [(X, y, mixed)] = targets
     images = np.rint(X[..., 0] * 255).astype(np.uint8)
-    expected = [0.6 * calibration.scaled(by_image[image.tobytes()][None], 2.0)[0] + 0.4 * np.eye(7)[label]
-                for image, label in zip(images, y)]  # fmt: skip
+    expected = [
+        0.6 * calibration.scaled(by_image[image.tobytes()][None], 2.0)[0] + 0.4 * np.eye(7)[label]
+        for image, label in zip(images, y)
+    ]
     np.testing.assert_allclose(mixed, expected, atol=1e-6)
     assert student.selection["members"] == [{"run_id": record.run_id, "experiment": "teacher", "weight": 0.6}]
 
@@ -66,8 +68,7 @@ def test_an_ensemble_teaches_the_mean_of_its_members(teacher, write_experiments)
     second = api.run("second", data=dataset, results=results)
     write_experiments({"vote.toml": ENSEMBLE_OF.format(members=f'"{first.run_id}", "{second.run_id}"')})
     vote = api.run("vote", data=dataset, results=results)
-    api.compute_probabilities([first.run_id, second.run_id, vote.run_id], data=dataset, results=results,
-                              training=True)  # fmt: skip
+    api.compute_probabilities([first.run_id, second.run_id, vote.run_id], data=dataset, results=results, training=True)
     a, b, mean = (probabilities.load(results, r, ["Training"])["Training"].proba for r in (first, second, vote))
     np.testing.assert_allclose(mean, (a + b) / 2, atol=1e-6)
     report = api.write_calibration([vote.run_id], results=results).read_text()

@@ -32,17 +32,22 @@ def test_the_readmes_relative_links_resolve():
 def test_no_page_types_an_accuracy_a_generated_file_should_give():
     """Figures come from generated files (the leaderboard, the reports): a page links them instead."""
     pages = [README, *sorted((ROOT / "docs").rglob("*.md"))]
-    typed = [(page.relative_to(ROOT), found) for page in pages
-             for found in re.findall(r"\d+\.\d+ ?%", BLOCK.sub("", page.read_text()))]  # fmt: skip
+    typed = [
+        (page.relative_to(ROOT), found)
+        for page in pages
+        for found in re.findall(r"\d+\.\d+ ?%", BLOCK.sub("", page.read_text()))
+    ]
     assert not typed, f"figures typed into pages: {typed}"
 
 
 def test_the_tutorials_files_keep_the_part_contract():
     """docs/adding-a-part.md's model passes the conformance checks; its experiment and grid parse."""
-    code = ("from fer_bench.testing import check_part; check_part('model/ridge'); "
-            "from fer_bench.specs.experiment import load_experiment; from fer_bench.specs.grid import load_grid; "
-            f"load_experiment({str(EXAMPLES / 'ridge.toml')!r}); "
-            f"print(len(load_grid({str(EXAMPLES / 'ridge-grid.toml')!r}).cells))")  # fmt: skip
+    code = (
+        "from fer_bench.testing import check_part; check_part('model/ridge'); "
+        "from fer_bench.specs.experiment import load_experiment; from fer_bench.specs.grid import load_grid; "
+        f"load_experiment({str(EXAMPLES / 'ridge.toml')!r}); "
+        f"print(len(load_grid({str(EXAMPLES / 'ridge-grid.toml')!r}).cells))"
+    )
     path = os.pathsep.join(filter(None, [str(EXAMPLES), str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "FER_BENCH_PLUGINS": "ridge", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -111,12 +111,16 @@ def test_greedy_selection_sees_publictest_only_and_the_board_says_so(recorded, w
     "rule, message",
     [
         ("", "vote.toml: choose: declare the split and metric this file chooses on"),
-        ('[choose]\nsplit = "PrivateTest"\nmetric = "accuracy"',
-         "vote.toml: choose.split: PrivateTest is the test split the boards report"),
-        ('[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"',
-         'vote.toml: choose: model/ensemble chooses on PublicTest accuracy, so declare split = "PublicTest"'),
+        (
+            '[choose]\nsplit = "PrivateTest"\nmetric = "accuracy"',
+            "vote.toml: choose.split: PrivateTest is the test split the boards report",
+        ),
+        (
+            '[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"',
+            'vote.toml: choose: model/ensemble chooses on PublicTest accuracy, so declare split = "PublicTest"',
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_selecting_ensemble_without_its_rule_or_choosing_on_privatetest_is_refused_before_it_runs(
     recorded, write_experiments, simulated_csv, capsys, rule, message
 ):
@@ -154,8 +158,12 @@ def test_members_with_different_label_spaces_or_data_are_refused_in_one_line(wri
 
 
 def test_an_ensemble_needs_members_and_names_a_missing_one(write_experiments, tmp_path, simulated_csv, capsys):
-    write_experiments({"empty.toml": ENSEMBLE.format(members="[]", more=""),
-                       "ghost.toml": ENSEMBLE.format(members='["0123456789ab"]', more="")})  # fmt: skip
+    write_experiments(
+        {
+            "empty.toml": ENSEMBLE.format(members="[]", more=""),
+            "ghost.toml": ENSEMBLE.format(members='["0123456789ab"]', more=""),
+        }
+    )
     for name, message in (("empty", "name its members"), ("ghost", "no successful run 0123456789ab")):
         status = main(["run", name, "--data", str(simulated_csv), "--results", str(tmp_path / "results")])
         [error] = errors_in(capsys.readouterr().err)

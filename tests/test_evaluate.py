@@ -41,8 +41,13 @@ def photos(tmp_path_factory):
 
 def test_folder_and_class_names_are_matched_by_emotion_never_guessed():
     assert [emotion(n) for n in ("Angry", "anger", "angry_faces", "7-Happy", "Sadness", "surprised")] == [
-        "anger", "anger", "anger", "happiness", "sadness", "surprise"
-    ]  # fmt: skip
+        "anger",
+        "anger",
+        "anger",
+        "happiness",
+        "sadness",
+        "surprise",
+    ]
     assert emotion("misc") is None and emotion("happy-sad") is None  # no emotion, or two
     assert len(class_codes(FER2013_CLASSES)) == 7 and len(class_codes(FERPLUS_CLASSES)) == 8
     matched, excluded = match_labels(FERPLUS_CLASSES, FER2013_CLASSES, "votes")
@@ -131,8 +136,23 @@ def test_a_collection_without_a_known_label_or_a_readable_image_is_one_line_and_
 
 def test_detecting_faces_in_fer2013_crops_leaves_the_ones_without_a_face_uncovered(results, mini_embeddings):
     _, stored = mini_embeddings
-    assert main(["evaluate", "tiny-cnn", "--data", str(MINI), "--results", str(results), "--faces", "detect",
-                 "--detector", "hog"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "tiny-cnn",
+                "--data",
+                str(MINI),
+                "--results",
+                str(results),
+                "--faces",
+                "detect",
+                "--detector",
+                "hog",
+            ]
+        )
+        == 0
+    )
     evaluated = RecordStore(results).all()[-1]
     index = load_dataset(MINI).indices("PrivateTest")
     m = evaluated.metrics["PrivateTest"]
@@ -146,8 +166,10 @@ def test_a_200_megapixel_photo_in_a_collection_is_evaluated(results, photo_of_20
     (collection / "happy").mkdir(parents=True)
     (collection / "sad").mkdir()
     shutil.copy(photo_of_200_megapixels, collection / "happy" / "huge.png")
-    shutil.copy(MINI / "PrivateTest" / "Sad" / sorted(p.name for p in (MINI / "PrivateTest" / "Sad").iterdir())[0],
-                collection / "sad" / "face.jpg")  # fmt: skip
+    shutil.copy(
+        MINI / "PrivateTest" / "Sad" / sorted(p.name for p in (MINI / "PrivateTest" / "Sad").iterdir())[0],
+        collection / "sad" / "face.jpg",
+    )
     assert main(["evaluate", "tiny-cnn", "--data", str(collection), "--results", str(results), "--faces", "crop"]) == 0
     (record,) = [r for r in RecordStore(results).all() if r.evaluation]
     assert record.metrics["collection"].n_total == 2 and record.evaluation["n_refused"] == 0

@@ -32,8 +32,9 @@ def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, 
     y = np.arange(1000) % 7
     pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
     metrics = {split: split_metrics(y, pred, FER2013_CLASSES) for split in ("PublicTest", "PrivateTest")}
-    r = example_record(run_id, experiment, metrics=metrics, timings={"fit": fit_seconds, "total": fit_seconds + 5},
-                       **values)  # fmt: skip
+    r = example_record(
+        run_id, experiment, metrics=metrics, timings={"fit": fit_seconds, "total": fit_seconds + 5}, **values
+    )
     hardware = r.hardware | {"cores": 2, "processor": "AMD EPYC", "isa": "avx2", "accelerator": accelerator}
     spec = replace(r.spec, experiment=experiment, seed=seed)
     if model:
@@ -43,8 +44,11 @@ def record(run_id, experiment, accuracy, fit_seconds, seed=0, accelerator=None, 
 
 
 def test_seeds_of_one_configuration_fold_into_one_with_mean_and_std():
-    runs = [record("a" * 12, "fast", 0.60, 60, seed=0), record("b" * 12, "fast", 0.64, 60, seed=1),
-            record("c" * 12, "slow", 0.70, 600)]  # fmt: skip
+    runs = [
+        record("a" * 12, "fast", 0.60, 60, seed=0),
+        record("b" * 12, "fast", 0.64, 60, seed=1),
+        record("c" * 12, "slow", 0.70, 600),
+    ]
     assert configuration_id(runs[0]) == configuration_id(runs[1]) != configuration_id(runs[2])
     folded = fold(runs)
     assert [c.seeds for c in folded] == [[0, 1], [0]]
@@ -70,13 +74,20 @@ def test_the_pareto_front_keeps_what_nothing_cheaper_beats():
 
 
 def test_the_report_marks_the_front_and_folds_seeds(tmp_path):
-    runs = [record("a" * 12, "fast", 0.60, 60, seed=0), record("b" * 12, "fast", 0.64, 60, seed=1),
-            record("c" * 12, "slow-worse", 0.55, 600), record("d" * 12, "slow-better", 0.70, 900)]  # fmt: skip
+    runs = [
+        record("a" * 12, "fast", 0.60, 60, seed=0),
+        record("b" * 12, "fast", 0.64, 60, seed=1),
+        record("c" * 12, "slow-worse", 0.55, 600),
+        record("d" * 12, "slow-better", 0.70, 900),
+    ]
     report = FrontierReport()
     info = report.compute(runs)
     (panel,) = info.panels
-    assert [(p.label, p.on_front) for p in panel.points] == [("fast", True), ("slow-worse", False),
-                                                             ("slow-better", True)]  # fmt: skip
+    assert [(p.label, p.on_front) for p in panel.points] == [
+        ("fast", True),
+        ("slow-worse", False),
+        ("slow-better", True),
+    ]
     text = report.markdown(info, "fer-bench leaderboard")
     assert "| fast " in text and "62.00 +/- 2.83" in text and "AMD EPYC avx2, 2 cores" in text
     path = write_with_leaderboard(runs, tmp_path)
@@ -94,13 +105,22 @@ def test_the_leaderboard_folds_several_seeds_into_mean_and_std_and_shows_the_fro
 
 def test_the_frontier_holds_every_family_and_the_runs_without_a_cpu_cost_beside_it(tmp_path):
     cnn, student = ("cnn", {"epochs": 2}), ("cnn", {"epochs": 2, "teacher": "e" * 12})
-    runs = [record("a" * 12, "logreg", 0.40, 6), record("b" * 12, "fast", 0.60, 600, model=("cnn-fast", {})),
-            record("c" * 12, "gpu", 0.70, 100, accelerator="NVIDIA H200", model=cnn),
-            record("d" * 12, "student", 0.65, 900, model=student, selection={"members": [{"run_id": "e" * 12}]}),
-            record("e" * 12, "vote", 0.72, 10, model=("ensemble", {}), selection={"members": [{"run_id": "c" * 12}]}),
-            record("f" * 12, "peer", 0.55, 0, model=("saved-network", {"path": "x.h5"}))]  # fmt: skip
-    assert [family(r) for r in runs] == ["embedding + classic ML", "fast CNN", "CNN", "distilled student", "ensemble",
-                                         "trained elsewhere"]  # fmt: skip
+    runs = [
+        record("a" * 12, "logreg", 0.40, 6),
+        record("b" * 12, "fast", 0.60, 600, model=("cnn-fast", {})),
+        record("c" * 12, "gpu", 0.70, 100, accelerator="NVIDIA H200", model=cnn),
+        record("d" * 12, "student", 0.65, 900, model=student, selection={"members": [{"run_id": "e" * 12}]}),
+        record("e" * 12, "vote", 0.72, 10, model=("ensemble", {}), selection={"members": [{"run_id": "c" * 12}]}),
+        record("f" * 12, "peer", 0.55, 0, model=("saved-network", {"path": "x.h5"})),
+    ]
+    assert [family(r) for r in runs] == [
+        "embedding + classic ML",
+        "fast CNN",
+        "CNN",
+        "distilled student",
+        "ensemble",
+        "trained elsewhere",
+    ]
     (panel,) = FrontierReport().compute(runs).panels  # the run trained elsewhere beside those trained here
     shown = {p.label: (p.cpu_minutes, p.without_cost, p.on_front) for p in panel.points}
     assert shown["logreg"] == (0.2, "", True) and shown["fast"] == (20.0, "", True)
@@ -119,8 +139,12 @@ def test_configurations_of_one_name_are_told_apart_by_what_differs():
         record("c" * 12, "svm", 0.5, 6),
     ]
     on_jax = replace(runs[2], run_id="d" * 12, spec=replace(runs[2].spec, backend="jax"))
-    assert distinct_names(fold([*runs, on_jax])) == ["cnn (epochs=16)", "cnn (epochs=20)", "svm (tensorflow)",
-                                                     "svm (jax)"]  # fmt: skip
+    assert distinct_names(fold([*runs, on_jax])) == [
+        "cnn (epochs=16)",
+        "cnn (epochs=20)",
+        "svm (tensorflow)",
+        "svm (jax)",
+    ]
 
 
 def test_a_setting_a_grid_chose_is_charged_every_run_of_the_grid(write_experiments):

@@ -83,8 +83,11 @@ def test_products_expand_into_named_cells_and_the_base_keeps_its_name(experiment
 
 
 def test_a_product_of_two_lists_is_cartesian(experiments):
-    write_grid(experiments, "svm", TINY + '[[product]]\nmodel.name = "svm"\nmodel.C = [1, 10]\n'
-               'features.protocol = ["detector", "full"]\n')  # fmt: skip
+    write_grid(
+        experiments,
+        "svm",
+        TINY + '[[product]]\nmodel.name = "svm"\nmodel.C = [1, 10]\nfeatures.protocol = ["detector", "full"]\n',
+    )
     names = [e.name for e in load_grid("svm").experiments]
     assert names == [
         "svm/model=svm,C=1.0",  # protocol=detector is the base's: not a difference
@@ -149,12 +152,14 @@ def test_grid_records_a_failing_cell_goes_on_and_writes_its_report(experiments, 
     assert len(RecordStore(results).all()) == len(records) + 2
 
 
-def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_images_out(write_experiments, tmp_path,
-                                                                                        simulated_csv):  # fmt: skip
+def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_images_out(
+    write_experiments, tmp_path, simulated_csv
+):
     """What a choice between settings may read (a distilled student's teacher weight): no test image."""
     grid = 'base = "held"\n' + GRID_RULE + '[[product]]\nmodel.name = ["test-centroid-holdout", "test-centroid"]\n'
-    write_experiments({"held.toml": CHEAP_EXPERIMENT.replace("test-centroid", "test-centroid-holdout"),
-                       "grids/held.toml": grid})  # fmt: skip
+    write_experiments(
+        {"held.toml": CHEAP_EXPERIMENT.replace("test-centroid", "test-centroid-holdout"), "grids/held.toml": grid}
+    )
     results = tmp_path / "results"
     assert main(["grid", "held", "--results", str(results), "--data", str(simulated_csv)]) == 0
     records = {r.spec.model.name: r for r in RecordStore(results).all()}
@@ -162,8 +167,11 @@ def test_held_out_training_accuracy_is_recorded_and_shown_where_a_fit_held_image
     assert records["test-centroid"].held_out is None and held.n_total == 35  # a quarter of 140 Training images
     report = (results / "grids" / "held.md").read_text()
     assert "held-out Training acc. %" in report
-    rows = {line.split("|")[1].strip().removesuffix(" **chosen**"): line.rstrip(" |")
-            for line in report.splitlines() if line.startswith("| `")}  # fmt: skip
+    rows = {
+        line.split("|")[1].strip().removesuffix(" **chosen**"): line.rstrip(" |")
+        for line in report.splitlines()
+        if line.startswith("| `")
+    }
     assert rows["`held` (base)"].endswith(f"{100 * held.accuracy:.2f}")
     assert rows["`model=test-centroid`"].endswith("n/a")
 
@@ -188,8 +196,9 @@ def test_cells_run_in_parallel_processes(experiments, tmp_path, capsys, simulate
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_workers_replaced_after_each_cell_still_run_every_cell(experiments, tmp_path, capsys, simulated_csv,
-                                                               monkeypatch, jobs):  # fmt: skip
+def test_workers_replaced_after_each_cell_still_run_every_cell(
+    experiments, tmp_path, capsys, simulated_csv, monkeypatch, jobs
+):
     """Workers are replaced after CELLS_PER_WORKER cells (memory) by new ones, a serial grid's too: no
     cell lost, no hang."""
     monkeypatch.setattr(grid_sweep, "CELLS_PER_WORKER", 1)
@@ -273,15 +282,22 @@ def test_a_product_may_vary_the_labels_and_a_new_source_starts_from_its_majority
         "targets/labels=ferplus-majority",
         "targets/labels=ferplus-majority,resampler=random-over",
     ]
-    assert [e.labels for e in grid.axes["targets"]] == [Labels(), Labels("ferplus", "probability"), Labels("ferplus"),
-                                                        Labels("ferplus")]  # fmt: skip
+    assert [e.labels for e in grid.axes["targets"]] == [
+        Labels(),
+        Labels("ferplus", "probability"),
+        Labels("ferplus"),
+        Labels("ferplus"),
+    ]
     assert grid.refused == (
-        ("targets/labels=ferplus-probability,resampler=random-over",
-         "resampler/random-over needs one label an image; soft targets train with resampler none"),
-    )  # fmt: skip
+        (
+            "targets/labels=ferplus-probability,resampler=random-over",
+            "resampler/random-over needs one label an image; soft targets train with resampler none",
+        ),
+    )
     back = 'base = "soft"\n' + GRID_RULE + '[[product]]\nlabels = ["fer2013", "ferplus"]\n'
-    write_experiments({"soft.toml": 'labels = "ferplus"\nlabels_mode = "probability"\n' + CHEAP_EXPERIMENT,
-                       "grids/back.toml": back})  # fmt: skip
+    write_experiments(
+        {"soft.toml": 'labels = "ferplus"\nlabels_mode = "probability"\n' + CHEAP_EXPERIMENT, "grids/back.toml": back}
+    )
     back = load_grid("back")  # back to FER2013: its only mode; the base's own source keeps its mode
     assert [(e.name, e.labels) for e in back.experiments] == [
         ("back/labels=fer2013", Labels()),
@@ -329,14 +345,22 @@ def test_cells_on_other_labels_run_on_them_and_are_compared_within_their_labels(
 
 
 def test_a_cell_on_labels_without_a_reference_is_reported_without_a_pair(write_experiments, votes, tmp_path):
-    write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
-                       "grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\n'
-                                          'labels = ["fer2013", "ferplus"]\nlabels_mode = "probability"\n'
-                                          'model.name = "test-centroid"\n'})  # fmt: skip
+    write_experiments(
+        {
+            "cheap.toml": CHEAP_EXPERIMENT,
+            "grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\n'
+            'labels = ["fer2013", "ferplus"]\nlabels_mode = "probability"\n'
+            'model.name = "test-centroid"\n',
+        }
+    )
     with pytest.raises(FerBenchError, match="labels_mode must be one of"):  # fer2013 has no probability mode
         load_grid("soft")
-    write_experiments({"grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\nlabels = "ferplus"\n'
-                                          'labels_mode = "probability"\nmodel.shrink = 0.5\n'})  # fmt: skip
+    write_experiments(
+        {
+            "grids/soft.toml": CHEAP + '[[product]]\naxis = "targets"\nlabels = "ferplus"\n'
+            'labels_mode = "probability"\nmodel.shrink = 0.5\n'
+        }
+    )
     results = tmp_path / "results"
     assert main(["grid", "soft", "--data", str(MINI), "--results", str(results)]) == 0
     info = GridReport().compute(load_grid("soft"), load_dataset(MINI), RecordStore(results).all())
@@ -404,14 +428,18 @@ SHRINK = "[[product]]\nmodel.shrink = [0.0, 0.5]\n"
     "rule, message",
     [
         ("", "bad.toml: choose: declare the split and metric this file chooses on"),
-        ('choose = {split = "PrivateTest", metric = "accuracy_all"}\n',
-         "bad.toml: choose.split: PrivateTest is the test split the boards report"),
-        ('choose = {split = "out-of-fold", metric = "accuracy_all"}\n',
-         "bad.toml: choose.split must be one of ['PublicTest', 'holdout']"),
+        (
+            'choose = {split = "PrivateTest", metric = "accuracy_all"}\n',
+            "bad.toml: choose.split: PrivateTest is the test split the boards report",
+        ),
+        (
+            'choose = {split = "out-of-fold", metric = "accuracy_all"}\n',
+            "bad.toml: choose.split must be one of ['PublicTest', 'holdout']",
+        ),
         ('choose = {split = "PublicTest", metric = "f1"}\n', "bad.toml: choose.metric must be one of"),
         ('choose = {split = "PublicTest", metric = "accuracy", on = "x"}\n', "bad.toml: choose: unknown key 'on'"),
     ],
-)  # fmt: skip
+)
 def test_a_grid_without_its_rule_or_choosing_on_privatetest_is_refused_before_anything_runs(
     experiments, tmp_path, capsys, simulated_csv, rule, message
 ):
@@ -423,8 +451,9 @@ def test_a_grid_without_its_rule_or_choosing_on_privatetest_is_refused_before_an
     assert not (results / "runs.jsonl").exists()
 
 
-def test_cells_record_the_rule_beside_their_spec_and_a_rule_changed_after_them_shows(experiments, tmp_path, capsys,
-                                                                                      simulated_csv):  # fmt: skip
+def test_cells_record_the_rule_beside_their_spec_and_a_rule_changed_after_them_shows(
+    experiments, tmp_path, capsys, simulated_csv
+):
     write_grid(experiments, "ruled", CHEAP + SHRINK)
     results = tmp_path / "results"
     command = ["grid", "ruled", "--results", str(results), "--data", str(simulated_csv)]
@@ -441,13 +470,16 @@ def test_cells_record_the_rule_beside_their_spec_and_a_rule_changed_after_them_s
     assert main(command) == 0
     assert "2 already recorded, 0 to run" in capsys.readouterr().err  # a rule is no part of a run id
     report = (results / "grids" / "ruled.md").read_text()
-    assert ("**Rule changed after 2 runs**: recorded under {split: PublicTest, metric: accuracy_all}, now "
-            "{split: PublicTest, metric: accuracy}.") in report  # fmt: skip
+    assert (
+        "**Rule changed after 2 runs**: recorded under {split: PublicTest, metric: accuracy_all}, now "
+        "{split: PublicTest, metric: accuracy}."
+    ) in report
     assert "PublicTest accuracy % (chosen on)" in report
 
 
-def test_runs_recorded_before_rules_were_count_under_the_previous_rule_the_file_declares(experiments, tmp_path,
-                                                                                         simulated_csv):  # fmt: skip
+def test_runs_recorded_before_rules_were_count_under_the_previous_rule_the_file_declares(
+    experiments, tmp_path, simulated_csv
+):
     write_grid(experiments, "old", CHEAP + SHRINK)
     results = tmp_path / "results"
     assert main(["grid", "old", "--results", str(results), "--data", str(simulated_csv)]) == 0
@@ -459,8 +491,11 @@ def test_runs_recorded_before_rules_were_count_under_the_previous_rule_the_file_
     assert "The rule was declared after 2 of the runs shown: their records carry none." in text
 
     previous = '[choose.previous]\nsplit = "holdout"\nmetric = "accuracy"\ncommit = "0db0281"\n'
-    write_grid(experiments, "old", 'base = "cheap"\n[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"\n'
-               + previous + SHRINK)  # fmt: skip
+    write_grid(
+        experiments,
+        "old",
+        'base = "cheap"\n[choose]\nsplit = "PublicTest"\nmetric = "accuracy_all"\n' + previous + SHRINK,
+    )
     text = report.markdown(report.compute(load_grid("old"), dataset, unruled), "fer-bench grid old")
     assert (
         "**Rule changed after 2 runs**: recorded under {split: holdout, metric: accuracy} (the grid file at "

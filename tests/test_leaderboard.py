@@ -21,15 +21,30 @@ from fer_bench.testing import example_record
 Y = np.arange(1000) % 7
 
 
-def record(run_id, experiment, accuracy, fingerprint="f1", splits=("PublicTest", "PrivateTest"), coverage=1.0,
-           versions=True, seed=0):  # fmt: skip
+def record(
+    run_id,
+    experiment,
+    accuracy,
+    fingerprint="f1",
+    splits=("PublicTest", "PrivateTest"),
+    coverage=1.0,
+    versions=True,
+    seed=0,
+):
     metrics, predictions = {}, {}
     for split in splits:
         pred = np.where(np.arange(1000) < accuracy * 1000, Y, (Y + 1) % 7)
         pred[int(coverage * 1000) :] = UNCOVERED
         metrics[split], predictions[split] = split_metrics(Y, pred, FER2013_CLASSES), encode_predictions(pred)
-    r = example_record(run_id, experiment, fingerprint, versions, metrics=metrics, predictions=predictions,
-                       timings={"fit": 20.0, "total": 30.0})  # fmt: skip
+    r = example_record(
+        run_id,
+        experiment,
+        fingerprint,
+        versions,
+        metrics=metrics,
+        predictions=predictions,
+        timings={"fit": 20.0, "total": 30.0},
+    )
     return replace(r, spec=replace(r.spec, seed=seed), seed=seed, hardware={"keras_backend": "tensorflow", "cores": 2})
 
 
@@ -100,8 +115,10 @@ def test_a_resumed_run_shows_the_training_its_earlier_attempts_did():
     assert "| 15.0 min, resumed, 2 cores " in details and "| 30 s, 2 cores " in details  # the runs'
 
     hardware = {"keras_backend": "tensorflow", "cores": 2, "isa": "avx512-bf16"}
-    seeds = [replace(record(c * 12, "p", 0.5, seed=seed), hardware=hardware, timings={"fit": fit, "total": fit})
-             for c, seed, fit in (("c", 0, 450.0), ("d", 1, 558.0))]  # fmt: skip
+    seeds = [
+        replace(record(c * 12, "p", 0.5, seed=seed), hardware=hardware, timings={"fit": fit, "total": fit})
+        for c, seed, fit in (("c", 0, 450.0), ("d", 1, 558.0))
+    ]
     assert "| 8.4 min, 2 cores avx512-bf16 |" in re.sub(" +", " ", _render(seeds))  # the mean over seeds
 
 
@@ -130,12 +147,30 @@ def test_the_main_table_has_at_most_ten_columns_every_column_stays_in_the_detail
     yard = Yardsticks("f1", "images", {"PrivateTest": Split(Y, Y, copied)}, "test")
     text = _render([record("a" * 12, "p", 0.5), record("b" * 12, "q", 0.6)], [yard])
     header = _main_table(text)[0]
-    assert _cells(header) == ["#", "experiment", "PrivateTest acc. (all 1000 images, 7 classes)", "seeds",
-                              "clean acc. (900 images)", "FER+ acc. (1000 images, 7 classes)", "coverage",
-                              "training (on)", "run id"]  # fmt: skip
+    assert _cells(header) == [
+        "#",
+        "experiment",
+        "PrivateTest acc. (all 1000 images, 7 classes)",
+        "seeds",
+        "clean acc. (900 images)",
+        "FER+ acc. (1000 images, 7 classes)",
+        "coverage",
+        "training (on)",
+        "run id",
+    ]
     details = text[text.index("## Details") :]
-    for column in ("seed", "features", "resampler", "model", "acc. on evaluated", "macro-F1", "FER+ rank (change)",
-                   "PublicTest acc. (all)", "Kaggle place (of 56)", "run time (on)"):  # fmt: skip
+    for column in (
+        "seed",
+        "features",
+        "resampler",
+        "model",
+        "acc. on evaluated",
+        "macro-F1",
+        "FER+ rank (change)",
+        "PublicTest acc. (all)",
+        "Kaggle place (of 56)",
+        "run time (on)",
+    ):
         assert f"| {column} " in details, column
     assert '<a id="details-f1"></a>' in details and "[details](#details-f1)" in text
 
@@ -151,8 +186,10 @@ def test_seeds_of_a_configuration_fold_into_one_row_with_mean_std_and_their_numb
 
 
 def test_boards_are_named_by_layout_name_and_fingerprint_never_by_a_path():
-    located = replace(record("a" * 12, "p", 0.5), data=RunData("/work/shared/fer2013", "usage folders", "f1", 1000,
-                                                               FER2013_CLASSES, "fer2013"))  # fmt: skip
+    located = replace(
+        record("a" * 12, "p", 0.5),
+        data=RunData("/work/shared/fer2013", "usage folders", "f1", 1000, FER2013_CLASSES, "fer2013"),
+    )
     text = _render([located])
     titles = re.findall(r"^#+ .*$", text, flags=re.MULTILINE)
     assert "## usage folders `fer2013` (1000 images, fingerprint `f1`)" in titles
@@ -173,8 +210,11 @@ def test_readme_headline_block_is_replaced_between_markers(tmp_path):
     leaderboard.update_readme(info, readme, tmp_path / "results")
     text = readme.read_text()
     assert "STALE" not in text and text.startswith("intro\n") and text.endswith("outro\n")
-    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")
-            and _cells(line)[2] != "reference"]  # fmt: skip
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith("| #") and _cells(line)[2] != "reference"
+    ]
     assert [_cells(row)[1] for row in rows] == [f"e{i}" for i in range(11, 1, -1)]  # the best ten, best first
     assert len(_cells(rows[0])) <= 6 and "| 41.00 " in rows[0]
     assert "[results/LEADERBOARD.md](results/LEADERBOARD.md)" in text
@@ -200,9 +240,14 @@ def test_the_ferplus_board_compares_the_modes_a_grid_measured_with_seeds():
     def run(experiment, mode, seed, right):
         pred = np.where(np.arange(1000) < right * 1000, labels.clip(0), (labels.clip(0) + 1) % 8)
         metrics = {"PrivateTest": split_metrics(labels, pred, FERPLUS_CLASSES)}
-        r = example_record(f"{experiment[:5]}{mode[:3]}{seed}".ljust(12, "0"), experiment, f"f-{mode}",
-                           metrics=metrics, predictions={"PrivateTest": encode_predictions(pred)},
-                           timings={"fit": 20.0, "total": 30.0})  # fmt: skip
+        r = example_record(
+            f"{experiment[:5]}{mode[:3]}{seed}".ljust(12, "0"),
+            experiment,
+            f"f-{mode}",
+            metrics=metrics,
+            predictions={"PrivateTest": encode_predictions(pred)},
+            timings={"fit": 20.0, "total": 30.0},
+        )
         data = RunData("s", "usage folders", f"f-{mode}", 1000, FERPLUS_CLASSES, f"ferplus-{mode}", "img")
         return replace(r, spec=replace(r.spec, seed=seed), seed=seed, data=data)
 
@@ -274,8 +319,25 @@ def test_a_current_configuration_built_on_gpu_runs_names_the_gpu_in_its_row_and_
 def test_the_kaggle_top_10_and_published_figures_rank_among_the_configurations():
     runs = [record(f"{i:012d}", f"e{i}", accuracy) for i, accuracy in enumerate((0.74, 0.70, 0.66, 0.5, 0.4))]
     table = [_cells(line) for line in _main_table(_render(runs))[2:]]
-    assert [row[0] for row in table] == ["ref", "1", "ref", "K1", "2", "K2", "K3", "K4", "3", "K5", "K6", "K7", "K8",
-                                         "K9", "K10", "4", "5"]  # fmt: skip
+    assert [row[0] for row in table] == [
+        "ref",
+        "1",
+        "ref",
+        "K1",
+        "2",
+        "K2",
+        "K3",
+        "K4",
+        "3",
+        "K5",
+        "K6",
+        "K7",
+        "K8",
+        "K9",
+        "K10",
+        "4",
+        "5",
+    ]
     accuracies = [float(row[2].split(" ")[0]) for row in table]
     assert accuracies == sorted(accuracies, reverse=True)
     assert table[0][1:3] == ["_Pramerdorfer & Kampel 2016_", "75.20"]
@@ -303,8 +365,11 @@ def test_runs_with_ungrouped_splits_sit_apart_and_are_marked_and_so_is_what_buil
         pred = np.where(np.arange(1000) < accuracy * 1000, y, (y + 1) % 7)
         metrics = {s: split_metrics(y, pred, FER2013_CLASSES) for s in ("PublicTest", "PrivateTest")}
         r = example_record(run_id, experiment, metrics=metrics, timings={"fit": 60.0, "total": 65.0}, **values)
-        spec = replace(r.spec, model=PartSpec(model, {}, registry.get("model", model).version),
-                       split_groups=GROUPING if grouped else "")  # fmt: skip
+        spec = replace(
+            r.spec,
+            model=PartSpec(model, {}, registry.get("model", model).version),
+            split_groups=GROUPING if grouped else "",
+        )
         return replace(r, spec=spec)
 
     old = run("a" * 12, "fast", 0.60, "cnn-fast")

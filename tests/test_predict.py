@@ -107,8 +107,9 @@ def test_any_model_that_saves_weights_on_features_of_crops_can_predict(write_exp
     assert result["model"]["experiment"] == "cheap" and len(result["images"][0]["faces"]) == 1
 
 
-def test_a_folder_of_mixed_images_is_classified_in_one_call_with_one_line_per_refused_file(trained, photo, tmp_path,
-                                                                                            capsys):  # fmt: skip
+def test_a_folder_of_mixed_images_is_classified_in_one_call_with_one_line_per_refused_file(
+    trained, photo, tmp_path, capsys
+):
     folder = tmp_path / "mixed"
     (folder / "nested").mkdir(parents=True)
     shutil.copy(photo, folder / "photo.png")
@@ -167,15 +168,27 @@ def test_a_photo_too_large_to_scan_is_read_at_a_reduced_size_with_its_boxes_in_i
 
 
 @pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
-def test_a_200_megapixel_photo_is_classified_and_annotated_beside_the_others(trained, photo, photo_of_200_megapixels,
-                                                                             tmp_path, capsys):  # fmt: skip
+def test_a_200_megapixel_photo_is_classified_and_annotated_beside_the_others(
+    trained, photo, photo_of_200_megapixels, tmp_path, capsys
+):
     """Above Pillow's own limit (179 M pixels) and below fer-bench's refusal (512 M): read, classified,
     drawn on, and no Pillow warning (fer-bench raised the limit on purpose)."""
     from fer_bench.runs.predict import read_photo
 
     out = tmp_path / "annotated"
-    argv = ["predict", str(photo_of_200_megapixels), str(photo), "--results", str(trained), "--format", "json",
-            "--faces", "crop", "--annotate", str(out)]  # fmt: skip
+    argv = [
+        "predict",
+        str(photo_of_200_megapixels),
+        str(photo),
+        "--results",
+        str(trained),
+        "--format",
+        "json",
+        "--faces",
+        "crop",
+        "--annotate",
+        str(out),
+    ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert [Path(i["image"]).name for i in result["images"]] == ["200-megapixels.png", "photo.png"]
@@ -217,7 +230,9 @@ def test_after_its_latest_run_is_pruned_an_experiment_predicts_with_a_run_that_h
     assert main(["prune", first.run_id, "--results", results]) == 0
     capsys.readouterr()
     assert main(["predict", str(photo), "--results", results, "--model", "cheap"]) == 2
-    assert capsys.readouterr().err == ("fer-bench: error: no recorded run of 'cheap' has saved weights to predict "
-                                       "with: `fer-bench complete cheap` fits it again and saves them\n")  # fmt: skip
+    assert capsys.readouterr().err == (
+        "fer-bench: error: no recorded run of 'cheap' has saved weights to predict "
+        "with: `fer-bench complete cheap` fits it again and saves them\n"
+    )
     assert main(["predict", str(photo), "--results", results]) == 2
     assert "no recorded run has saved weights" in capsys.readouterr().err

@@ -26,9 +26,13 @@ def run(experiment, accuracy, seed=0, n_images=2000):
     y = truth(n_images)
     right = np.random.default_rng([seed, *experiment.encode()]).random(n_images) < accuracy
     pred = np.where(right, y, (y + 1) % 7)
-    r = example_record(f"{experiment}-{seed}".ljust(12, "0"), experiment,
-                       metrics={SPLIT: split_metrics(y, pred, FER2013_CLASSES)},
-                       predictions={SPLIT: encode_predictions(pred)}, timings={"fit": 20.0, "total": 30.0})  # fmt: skip
+    r = example_record(
+        f"{experiment}-{seed}".ljust(12, "0"),
+        experiment,
+        metrics={SPLIT: split_metrics(y, pred, FER2013_CLASSES)},
+        predictions={SPLIT: encode_predictions(pred)},
+        timings={"fit": 20.0, "total": 30.0},
+    )
     return replace(r, spec=replace(r.spec, seed=seed), seed=seed)
 
 

@@ -142,9 +142,17 @@ def test_a_runs_data_names_the_data_set_as_loaded():
     dataset = simulated_dataset({"Training": 2, "PublicTest": 1, "PrivateTest": 1})
     data = RunData.of(dataset, n_train_fit=14)
     assert (data.source, data.layout, data.fingerprint, data.n_images) == (
-        dataset.source, dataset.layout, dataset.fingerprint, 28)  # fmt: skip
+        dataset.source,
+        dataset.layout,
+        dataset.fingerprint,
+        28,
+    )
     assert (data.classes, data.labels, data.images, data.n_train_fit) == (
-        FER2013_CLASSES, dataset.labels_name, dataset.images_fingerprint, 14)  # fmt: skip
+        FER2013_CLASSES,
+        dataset.labels_name,
+        dataset.images_fingerprint,
+        14,
+    )
     assert data.to_dict()["classes"] == list(FER2013_CLASSES) and "n_train_fit" not in RunData.of(dataset).to_dict()
 
 
@@ -233,9 +241,18 @@ def test_a_new_record_is_its_spec_run_now():
     spec, data = example_record().spec, example_record().data
     record = new_record(spec, "exp", "what it is", OK, data, command="fer-bench run exp", timings={"total": 1.0})
     assert (record.run_id, record.experiment, record.status, record.spec, record.seed) == (
-        spec.run_id, "exp", OK, spec, spec.seed)  # fmt: skip
+        spec.run_id,
+        "exp",
+        OK,
+        spec,
+        spec.seed,
+    )
     assert (record.command, record.description, record.data, record.timings) == (
-        "fer-bench run exp", "what it is", data, {"total": 1.0})  # fmt: skip
+        "fer-bench run exp",
+        "what it is",
+        data,
+        {"total": 1.0},
+    )
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record.created)
     assert record.versions and record.hardware and record.git_commit
     assert new_record(spec, "exp@photos", "", OK, data, run_id="e" * 12).run_id == "e" * 12  # an evaluation's own

@@ -36,8 +36,10 @@ def _record(spec, experiment, seed, predicted, labels, fit=2.0, params=None):
     for the PrivateTest images of `labels`."""
     run_id = spec.run_id if spec is not None else f"{experiment}{seed}".ljust(12, "0")
     if spec is None:
-        parts = {kind: PartSpec(name, dict((params or {}).get(kind, {})), "1")
-                 for kind, name in (("features", "pixels"), ("resampler", "none"), ("model", "logreg"))}  # fmt: skip
+        parts = {
+            kind: PartSpec(name, dict((params or {}).get(kind, {})), "1")
+            for kind, name in (("features", "pixels"), ("resampler", "none"), ("model", "logreg"))
+        }
         spec = RunSpec(experiment, "f1", **parts, seed=seed, test_splits=(SPLIT,), backend="tensorflow")
     return Record(
         run_id=run_id,
@@ -55,9 +57,13 @@ def _record(spec, experiment, seed, predicted, labels, fit=2.0, params=None):
 
 @pytest.fixture
 def grid_and_data(write_experiments):
-    write_experiments({"cheap.toml": CHEAP_EXPERIMENT,
-                       "grids/g.toml": 'base = "cheap"\n' + GRID_RULE + 'seeds = [0, 1]\n[[product]]\naxis = "model"\n'
-                                       'model.name = ["test-centroid", "logreg"]\n'})  # fmt: skip
+    write_experiments(
+        {
+            "cheap.toml": CHEAP_EXPERIMENT,
+            "grids/g.toml": 'base = "cheap"\n' + GRID_RULE + 'seeds = [0, 1]\n[[product]]\naxis = "model"\n'
+            'model.name = ["test-centroid", "logreg"]\n',
+        }
+    )
     return load_grid("g"), simulated_dataset()
 
 
@@ -90,8 +96,12 @@ def test_the_grid_report_scores_each_setting_on_the_clean_images_and_the_other_l
     copied = np.arange(len(labels)) < 10
     ferplus = np.where(np.arange(len(labels)) % 2 == 0, labels, (labels + 1) % 7)  # FER+ agrees on half
     # (in FER+'s codes: argsort inverts the FER+ -> FER2013 map of its 7 shared classes)
-    measured = Yardsticks(dataset.fingerprint, dataset.images_fingerprint,
-                          {SPLIT: Split(labels, np.argsort(AS_FER2013[:7])[ferplus], copied)}, "t")  # fmt: skip
+    measured = Yardsticks(
+        dataset.fingerprint,
+        dataset.images_fingerprint,
+        {SPLIT: Split(labels, np.argsort(AS_FER2013[:7])[ferplus], copied)},
+        "t",
+    )
 
     row = GridReport().compute(grid, dataset, records, [measured]).rows_by_axis["model"][0][1]
     bare = GridReport().compute(grid, dataset, records).rows_by_axis["model"][0][1]
@@ -171,8 +181,9 @@ def test_a_report_names_its_command_without_the_machines_paths(tmp_path):
     )
     assert public_command("fer_bench.grid('g', jobs=2)") == "fer_bench.grid('g', jobs=2)"
     labels = np.arange(700) % 7
-    comparison = pairs.compare([_record(None, "a", 0, labels, labels), _record(None, "b", 0, labels, labels)], labels,
-                               "f1", SPLIT)  # fmt: skip
+    comparison = pairs.compare(
+        [_record(None, "a", 0, labels, labels), _record(None, "b", 0, labels, labels)], labels, "f1", SPLIT
+    )
     written = ComparisonReport().write(comparison, tmp_path, "fer-bench compare a b --data /work/shared/fer2013")
     assert "--data <fer2013>" in written.read_text() and "/work" not in written.read_text()
 
@@ -219,10 +230,19 @@ def test_the_search_report_renders_as_before(write_experiments):
     }
     # trial 0 ran before splits grouped copies (no "splits" attribute), trial 1 after
     for value, shrink, metric, grouped in ((0.5, 0.25, "cosine", {}), (0.75, 0.5, "euclidean", {"splits": GROUPING})):
-        study.add_trial(create_trial(value=value, params={"model.shrink": shrink, "model.metric": metric},
-                                     distributions=space, user_attrs={"worker": "host:1", **grouped}))  # fmt: skip
-    study.add_trial(create_trial(state=TrialState.PRUNED, params={"model.shrink": 0.1, "model.metric": "cosine"},
-                                 distributions=space))  # fmt: skip
+        study.add_trial(
+            create_trial(
+                value=value,
+                params={"model.shrink": shrink, "model.metric": metric},
+                distributions=space,
+                user_attrs={"worker": "host:1", **grouped},
+            )
+        )
+    study.add_trial(
+        create_trial(
+            state=TrialState.PRUNED, params={"model.shrink": 0.1, "model.metric": "cosine"}, distributions=space
+        )
+    )
     best = run("b" * 12, "s", 0.8)
     records = [run("p" * 12, "paper", 0.6), run("q" * 12, "svm", 0.7), best]
     summary = {

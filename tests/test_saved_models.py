@@ -71,8 +71,23 @@ def test_a_run_saves_the_model_it_evaluated(results, mini_embeddings, experiment
 @pytest.mark.parametrize("experiment", ["tiny-paper", "tiny-svm"])
 def test_predict_and_evaluate_use_an_embedding_model(results, experiment, capsys):
     for faces in ("crop", "auto"):
-        assert main(["predict", str(FACE), "--model", experiment, "--results", str(results), "--faces", faces,
-                     "--format", "json"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "predict",
+                    str(FACE),
+                    "--model",
+                    experiment,
+                    "--results",
+                    str(results),
+                    "--faces",
+                    faces,
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
         result = json.loads(capsys.readouterr().out)
         assert result["model"]["experiment"] == experiment
         (face,) = result["images"][0]["faces"]
@@ -147,8 +162,11 @@ def test_a_completion_that_predicts_otherwise_is_refused_and_saves_nothing(resul
     original = _without_weights(results, "tiny-svm")
     recorded = original.predictions["PrivateTest"]
     flipped = ("1" if recorded[0] != "1" else "2") + recorded[1:]  # as if another CPU had fitted it
-    RecordStore(results).append(replace(original, artefact=None, probabilities=None,
-                                        predictions={**original.predictions, "PrivateTest": flipped}))  # fmt: skip
+    RecordStore(results).append(
+        replace(
+            original, artefact=None, probabilities=None, predictions={**original.predictions, "PrivateTest": flipped}
+        )
+    )
     assert main(["complete", "tiny-svm", "--results", str(results)]) == 2
     err = capsys.readouterr().err
     assert "predicts 1 of " in err and "differently from the recorded run" in err and "nothing saved" in err

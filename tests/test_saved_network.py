@@ -159,8 +159,10 @@ def _bad_files(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["not a network", "no such file", "input shape", "class count", "no emotion",
-                                  "no place", "no path", "no package"])  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    ["not a network", "no such file", "input shape", "class count", "no emotion", "no place", "no path", "no package"],
+)
 def test_a_file_that_cannot_serve_is_one_line_and_nothing_is_recorded(case, tmp_path, write_experiments, capsys):
     text, message = _bad_files(tmp_path)[case]
     write_experiments({"bad.toml": text})
@@ -176,15 +178,22 @@ def _zip_without_a_network(path):
         archive.writestr("notes.txt", "no network in here")
 
 
-@pytest.mark.parametrize(("name", "write", "why"), [
-    ("notes.keras", lambda p: p.write_text("no network in here"), "not a zip archive, as a .keras file is"),
-    ("archive.keras", _zip_without_a_network, "a zip archive without the config.json of a .keras file"),
-    ("notes.h5", lambda p: p.write_text("no network in here"), "no HDF5 signature, as an .h5 file has"),
-    ("network.onnx", lambda p: p.write_bytes(b"\x08\x07"),
-     "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx"),
-])  # fmt: skip
-def test_a_file_that_is_no_keras_network_is_refused_before_the_data_loads(name, write, why, tmp_path,
-                                                                          write_experiments, capsys):  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "write", "why"),
+    [
+        ("notes.keras", lambda p: p.write_text("no network in here"), "not a zip archive, as a .keras file is"),
+        ("archive.keras", _zip_without_a_network, "a zip archive without the config.json of a .keras file"),
+        ("notes.h5", lambda p: p.write_text("no network in here"), "no HDF5 signature, as an .h5 file has"),
+        (
+            "network.onnx",
+            lambda p: p.write_bytes(b"\x08\x07"),
+            "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx",
+        ),
+    ],
+)
+def test_a_file_that_is_no_keras_network_is_refused_before_the_data_loads(
+    name, write, why, tmp_path, write_experiments, capsys
+):
     """Before any data loads (here there is none to load), and not with Keras's "File not found"."""
     file = tmp_path / name
     write(file)
@@ -199,13 +208,17 @@ def test_runs_trained_elsewhere_get_their_own_board_with_copies_against_the_rest
     y = np.arange(1000) % 7
     copied = np.arange(1000) < 200
     right_on_copies = np.where(copied, y, (y + 1) % 7)  # all 200 copies right, none of the rest
-    metrics = {"PublicTest": split_metrics(y, y, FER2013_CLASSES),
-               "PrivateTest": split_metrics(y, right_on_copies, FER2013_CLASSES)}  # fmt: skip
+    metrics = {
+        "PublicTest": split_metrics(y, y, FER2013_CLASSES),
+        "PrivateTest": split_metrics(y, right_on_copies, FER2013_CLASSES),
+    }
     predictions = {"PrivateTest": encode_predictions(right_on_copies)}
     ours = example_record("a" * 12, "ours", metrics=metrics, predictions=predictions, timings={"total": 1.0})
     params = {"path": "package:fer/x.h5", "trained_on": "who knows", "sha256": "0" * 64}
-    peer = replace(example_record("b" * 12, "peer", metrics=metrics, predictions=predictions, timings={"total": 1.0}),
-                   spec=replace(ours.spec, model=PartSpec("saved-network", params, "1")))  # fmt: skip
+    peer = replace(
+        example_record("b" * 12, "peer", metrics=metrics, predictions=predictions, timings={"total": 1.0}),
+        spec=replace(ours.spec, model=PartSpec("saved-network", params, "1")),
+    )
     found = boards.boards([peer, ours])
     assert [(b.elsewhere, [r.experiment for r in b.runs]) for b in found] == [(False, ["ours"]), (True, ["peer"])]
     yard = Yardsticks("f1", "images", {"PrivateTest": Split(y, y, copied)}, "test")

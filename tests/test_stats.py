@@ -136,8 +136,10 @@ def test_intervals_are_fixed_by_their_seed_and_defaults():
     assert paired_bootstrap_ci(a, b) == paired_bootstrap_ci(a, b, n_boot=2000, level=0.95, seed=0)
     assert paired_bootstrap_ci(a, b, seed=4) == paired_bootstrap_ci(a, b, seed=4)
     tied = np.zeros((40, 5)), np.ones(40)  # ordered by their seeds' spread alone
-    for first, again in [(rank_intervals(*tied), rank_intervals(*tied, 1000, 0.95, 0)),
-                         (rank_intervals(*tied, level=0.5), rank_intervals(*tied, level=0.5))]:  # fmt: skip
+    for first, again in [
+        (rank_intervals(*tied), rank_intervals(*tied, 1000, 0.95, 0)),
+        (rank_intervals(*tied, level=0.5), rank_intervals(*tied, level=0.5)),
+    ]:
         assert all((x == y).all() for x, y in zip(first, again))
 
 

@@ -84,8 +84,10 @@ def test_workers_sharing_a_sqlite_queue_never_claim_the_same_trial(tmp_path):
     for cell in range(60):
         study.enqueue_trial({"cell": cell})
     start = str(time.time() + 3)
-    claimers = [subprocess.Popen([sys.executable, "-c", CLAIMER, url, start], stdout=subprocess.PIPE, text=True)
-                for _ in range(4)]  # fmt: skip
+    claimers = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER, url, start], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     claimed = [int(n) for c in claimers for n in c.communicate(timeout=120)[0].split()]
     assert all(c.returncode == 0 for c in claimers)
     assert sorted(claimed) == list(range(60))

@@ -53,7 +53,7 @@ def experiments(write_experiments):
             "searches/tiny.toml": SEARCH,
             "cheap.toml": CHEAP_EXPERIMENT,
             "searches/cheap.toml": CHEAP_SEARCH,
-        }  # fmt: skip
+        }
     )
 
 
@@ -103,15 +103,19 @@ def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, m
     with registry.temporary("model", "logreg", SpyModel):
         work(search, f"sqlite:///{tmp_path / 'study.db'}", 3, rows)
     training = {row.tobytes() for row in stored["embeddings"][mini_dataset.indices("Training")].astype(np.float32)}
-    tests = {row.tobytes() for s in ("PublicTest", "PrivateTest")
-             for row in stored["embeddings"][mini_dataset.indices(s)].astype(np.float32)}  # fmt: skip
+    tests = {
+        row.tobytes()
+        for s in ("PublicTest", "PrivateTest")
+        for row in stored["embeddings"][mini_dataset.indices(s)].astype(np.float32)
+    }
     tests -= training  # FER2013 repeats some images across splits (one in this fixture)
     seen = [row.tobytes() for X in SpyModel.seen for row in X]
     assert seen and set(seen) <= training and not set(seen) & tests
 
 
-def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(experiments, tmp_path, capfd,
-                                                                           simulated_csv):  # fmt: skip
+def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(
+    experiments, tmp_path, capfd, simulated_csv
+):
     results = tmp_path / "results"
     data = ["--data", str(simulated_csv), "--results", str(results)]
     assert main(["tune", "cheap", "--workers", "2", *data]) == 0
@@ -270,8 +274,9 @@ def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
         study.tell(trial, 0.5)
 
 
-def test_a_search_whose_worker_is_replaced_every_trial_runs_each_trial_once(experiments, tmp_path, monkeypatch,
-                                                                            simulated_csv):  # fmt: skip
+def test_a_search_whose_worker_is_replaced_every_trial_runs_each_trial_once(
+    experiments, tmp_path, monkeypatch, simulated_csv
+):
     monkeypatch.setattr(tuning, "TRIALS_PER_WORKER", 1)  # a new worker process for every trial
     results = tmp_path / "results"
     assert main(["tune", "cheap", "--trials", "3", "--data", str(simulated_csv), "--results", str(results)]) == 0

@@ -93,8 +93,7 @@ def latest_per_run(records):
     latest = {}
     for record in records:
         if record.ok and "/" not in record.experiment:
-            key = (record.config_id, record.spec.split_groups, record.backend, record.scored_against,
-                   faces_cut(record))  # fmt: skip
+            key = (record.config_id, record.spec.split_groups, record.backend, record.scored_against, faces_cut(record))
             if key not in latest or not (record.outdated_parts() and not latest[key].outdated_parts()):
                 latest[key] = record
     return list(latest.values())
@@ -111,8 +110,11 @@ def boards(records):
         elsewhere = record.evaluation is None and trained_elsewhere(record)
         groups.setdefault((record.scored_against, elsewhere), []).append(record)
     result = []
-    order = lambda item: (item[1][0].evaluation is not None, item[0][1], item[1][0].data.label_source == "ferplus",  # noqa: E731
-                          -len(item[1]))  # fmt: skip
+
+    def order(item):
+        (_, elsewhere), runs = item
+        return runs[0].evaluation is not None, elsewhere, runs[0].data.label_source == "ferplus", -len(runs)
+
     for (_, elsewhere), runs in sorted(groups.items(), key=order):
         split = report_split(s for r in runs for s in r.metrics)
         ranked = sorted((r for r in runs if split in r.metrics), key=lambda r: -r.metrics[split].accuracy_all)
@@ -169,16 +171,26 @@ def board_view(board: Board, yard: yardsticks.Yardsticks | None, records=()) -> 
         view.clean = {r.run_id: yardsticks.clean_score(r, measured, board.split) for r in board.runs}
         truth = yardsticks.own_truth(board.runs[0], measured)
         tables = {"current": view.current, "older": view.older}
-        view.ranks = {name: ranks.rank_configurations(table, truth, board.split)
-                      for name, table in tables.items() if len(table) > 1}  # fmt: skip
+        view.ranks = {
+            name: ranks.rank_configurations(table, truth, board.split)
+            for name, table in tables.items()
+            if len(table) > 1
+        }
         if board.elsewhere:
             view.copied = {r.run_id: yardsticks.copied_score(r, measured, board.split) for r in board.runs}
         if not board.ferplus:
             view.ferplus = yardsticks.ferplus_ranking(board.runs, measured, board.split)
         else:
             against = board.runs[0].scored_against
-            cells = [r for r in records if r.ok and "/" in r.experiment and r.scored_against == against
-                     and board.split in r.metrics and not r.outdated_parts()]  # fmt: skip
+            cells = [
+                r
+                for r in records
+                if r.ok
+                and "/" in r.experiment
+                and r.scored_against == against
+                and board.split in r.metrics
+                and not r.outdated_parts()
+            ]
             view.modes = ferplus_modes.mode_rows(cells, measured, board.split)
     return view
 
@@ -192,9 +204,10 @@ def run_name(record: Record, board: Board):
 def configuration_names(configurations):
     """Their names in a table: each experiment, told apart from others of its name, marked where its code
     changed and where its splits of Training (or those of a run it builds on) were not grouped."""
-    return [name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "")
-            + (f" {UNGROUPED}" if c.ungrouped_splits else "")
-            for c, name in zip(configurations, distinct_names(configurations))]  # fmt: skip
+    return [
+        name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "") + (f" {UNGROUPED}" if c.ungrouped_splits else "")
+        for c, name in zip(configurations, distinct_names(configurations))
+    ]
 
 
 def shown_params(found, listed) -> dict:
@@ -207,8 +220,10 @@ def shown_params(found, listed) -> dict:
                 part = r.spec.part(kind)
                 for k, v in part.params.items():
                     values.setdefault(part.name, {}).setdefault(k, set()).add(repr(v))
-    return {name: set(listed[name]) if name in listed else {k for k, seen in params.items() if len(seen) > 1}
-            for name, params in values.items()}  # fmt: skip
+    return {
+        name: set(listed[name]) if name in listed else {k for k, seen in params.items() if len(seen) > 1}
+        for name, params in values.items()
+    }
 
 
 def listed_params() -> dict:

@@ -111,11 +111,14 @@ def distinct_names(configurations) -> list[str]:
             names.append(c.experiment)
             continue
         settings = [_settings(other.first) for other in alike]
-        differ = [key for key in settings[0] if all(key in s for s in settings)
-                  and len({repr(s[key]) for s in settings}) > 1]  # fmt: skip
+        differ = [
+            key for key in settings[0] if all(key in s for s in settings) and len({repr(s[key]) for s in settings}) > 1
+        ]
         own = _settings(c.first)
-        shown = [str(own[key]) if key in ("backend", *registry.KINDS) else f"{key.split('.')[-1]}={own[key]}"
-                 for key in differ]  # fmt: skip
+        shown = [
+            str(own[key]) if key in ("backend", *registry.KINDS) else f"{key.split('.')[-1]}={own[key]}"
+            for key in differ
+        ]
         names.append(f"{c.experiment} ({', '.join(shown)})" if shown else c.experiment)
     return names
 
@@ -150,8 +153,14 @@ def chosen_among(record: Record, records) -> list[Record]:
     found = {}
     for r in records:
         cell = cells.get(r.experiment)
-        if (r.ok and not r.evaluation and cell is not None and r.seed in grid.seeds and r.data.name == record.data.name
-                and cell.spec(r.data.fingerprint, r.seed, r.backend).config_id == r.config_id):  # fmt: skip
+        if (
+            r.ok
+            and not r.evaluation
+            and cell is not None
+            and r.seed in grid.seeds
+            and r.data.name == record.data.name
+            and cell.spec(r.data.fingerprint, r.seed, r.backend).config_id == r.config_id
+        ):
             found[(r.experiment, r.seed)] = r
     return list(found.values())
 

@@ -77,8 +77,9 @@ def rank_configurations(configurations, truth, split) -> Ranks:
     with_predictions = [i for i, row in enumerate(rows) if row is not None]
     if not with_predictions or n_labelled == 0:
         return Ranks({}, pooled, len(configurations))
-    per_image = [np.full(n_labelled, c.mean_std(split)[0]) if row is None else row
-                 for c, row in zip(configurations, rows)]  # fmt: skip
+    per_image = [
+        np.full(n_labelled, c.mean_std(split)[0]) if row is None else row for c, row in zip(configurations, rows)
+    ]
     seed_se = [_seed_se(c, split, pooled) for c in configurations]
     low, high = rank_intervals(per_image, seed_se, N_REPLICATES, LEVEL, BOOTSTRAP_SEED)
     intervals = {

@@ -37,11 +37,13 @@ class Reference:
     how: str = ""  # how it chose its model, where published
 
 
-REFERENCES = tuple(sorted(
-    [Reference(f"K{place}", team, score, KAGGLE_SOURCE) for place, (team, score) in enumerate(KAGGLE_TOP10, 1)]
-    + [Reference("ref", name, score, PUBLISHED_SOURCE, how) for name, score, how in FER2013_PUBLISHED],
-    key=lambda reference: -reference.accuracy,
-))  # fmt: skip
+REFERENCES = tuple(
+    sorted(
+        [Reference(f"K{place}", team, score, KAGGLE_SOURCE) for place, (team, score) in enumerate(KAGGLE_TOP10, 1)]
+        + [Reference("ref", name, score, PUBLISHED_SOURCE, how) for name, score, how in FER2013_PUBLISHED],
+        key=lambda reference: -reference.accuracy,
+    )
+)
 
 
 def among(ranked, percent_of, references=REFERENCES) -> list:
@@ -76,12 +78,16 @@ def kaggle_place(accuracy_percent):
 # label) against the majority label, 8 classes, with what each model was trained on.
 # Barsoum et al.'s VGG13 in each of their training modes (fer_bench/data/ferplus.py MODES).
 BARSOUM_BY_MODE = {"probability": 84.99, "crossentropy": 84.72, "multi_target": 83.97, "majority": 83.85}
-MODE_NAMES = {"probability": "probability", "crossentropy": "cross-entropy", "multi_target": "multi-target",
-              "majority": "majority"}  # fmt: skip
+MODE_NAMES = {
+    "probability": "probability",
+    "crossentropy": "cross-entropy",
+    "multi_target": "multi-target",
+    "majority": "majority",
+}
 FERPLUS_PUBLISHED = (
     *(
         (f"Barsoum et al. 2016, VGG13, {MODE_NAMES[mode]} mode", score, "FER+ Training, from scratch")
         for mode, score in BARSOUM_BY_MODE.items()
-    ),  # fmt: skip
+    ),
     ("later work, about 88-90", None, "face-recognition pre-training (e.g. MS-Celeb-1M) + FER+ Training"),
 )

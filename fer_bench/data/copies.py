@@ -95,8 +95,9 @@ def grouped_holdout(strata, groups, fraction, seed):
 
     group, group_strata = _by_group(strata, groups)
     n_held = max(math.ceil(len(group_strata) * fraction), len(np.unique(group_strata)))
-    fitted, held = train_test_split(np.arange(len(group_strata)), test_size=n_held, stratify=group_strata,
-                                    random_state=seed)  # fmt: skip
+    fitted, held = train_test_split(
+        np.arange(len(group_strata)), test_size=n_held, stratify=group_strata, random_state=seed
+    )
     return _rows_of(fitted, group), _rows_of(held, group)
 
 

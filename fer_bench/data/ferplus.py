@@ -29,8 +29,7 @@ import numpy as np
 from fer_bench.errors import FerBenchError
 
 FERPLUS_CLASSES = ("Neutral", "Happiness", "Surprise", "Sadness", "Anger", "Disgust", "Fear", "Contempt")
-VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown",
-                "NF")  # fmt: skip
+VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
 MODES = ("majority", "probability", "crossentropy", "multi_target")
 UNKNOWN = 8  # index of `unknown` among VOTE_COLUMNS; NF is 9
 VOTES_FILE = "fer2013new.csv"
@@ -121,8 +120,9 @@ def read_votes(path) -> Votes:
         raise FerBenchError(f"{path}: not a readable csv ({error})") from None
     header = [h.strip() for h in rows[0]] if rows else []
     if header[:2] != ["Usage", "Image name"] or tuple(header[2:]) != VOTE_COLUMNS:
-        raise FerBenchError(f"{path}: not a FER+ vote file (expected the header Usage, Image name, "
-                            f"{', '.join(VOTE_COLUMNS)})")  # fmt: skip
+        raise FerBenchError(
+            f"{path}: not a FER+ vote file (expected the header Usage, Image name, {', '.join(VOTE_COLUMNS)})"
+        )
     usage, named, counts = [], [], []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -150,5 +150,6 @@ def find_votes(data_root) -> Path:
     for candidate in (root / VOTES_FILE, root.parent / "ferplus" / VOTES_FILE):
         if candidate.is_file():
             return candidate
-    raise FerBenchError(f"no FER+ vote file ({VOTES_FILE}) in {root} or {root.parent / 'ferplus'}: "
-                        "set FER_BENCH_FERPLUS to its path")  # fmt: skip
+    raise FerBenchError(
+        f"no FER+ vote file ({VOTES_FILE}) in {root} or {root.parent / 'ferplus'}: set FER_BENCH_FERPLUS to its path"
+    )

@@ -58,22 +58,28 @@ class Labels:
 def votes_of(dataset: Dataset):
     """(counts (N, 10), named (N,)) of the FER+ votes of each image of `dataset`, checked against it."""
     if dataset.rows is None:
-        raise FerBenchError(f"{dataset.source}: FER+ labels need each image's row of Kaggle's fer2013.csv "
-                            f"(usage folders of <row>.jpg, or the csv); {dataset.layout} do not say it")  # fmt: skip
+        raise FerBenchError(
+            f"{dataset.source}: FER+ labels need each image's row of Kaggle's fer2013.csv "
+            f"(usage folders of <row>.jpg, or the csv); {dataset.layout} do not say it"
+        )
     unknown = sorted(set(dataset.split_names()) - set(SPLITS))
     if unknown:
-        raise FerBenchError(f"{dataset.source}: FER+ labels need FER2013's splits {list(SPLITS)}; "
-                            f"{dataset.layout} have {unknown}")  # fmt: skip
+        raise FerBenchError(
+            f"{dataset.source}: FER+ labels need FER2013's splits {list(SPLITS)}; {dataset.layout} have {unknown}"
+        )
     votes = _votes(str(ferplus.find_votes(dataset.source)))
     if dataset.rows.max() >= len(votes.usage):
-        raise FerBenchError(f"{votes.path}: {len(votes.usage)} rows, but {dataset.source} has an image of row "
-                            f"{dataset.rows.max()}")  # fmt: skip
+        raise FerBenchError(
+            f"{votes.path}: {len(votes.usage)} rows, but {dataset.source} has an image of row {dataset.rows.max()}"
+        )
     usage = votes.usage[dataset.rows]
     wrong = np.flatnonzero(usage != dataset.splits)
     if len(wrong):
         i = wrong[0]
-        raise FerBenchError(f"{votes.path}: row {dataset.rows[i]} is {usage[i]} there but {dataset.splits[i]} in "
-                            f"{dataset.source} ({dataset.ids[i]}): not the same data set")  # fmt: skip
+        raise FerBenchError(
+            f"{votes.path}: row {dataset.rows[i]} is {usage[i]} there but {dataset.splits[i]} in "
+            f"{dataset.source} ({dataset.ids[i]}): not the same data set"
+        )
     return votes.counts[dataset.rows], votes.named[dataset.rows]
 
 

@@ -199,8 +199,12 @@ def _decoded(cache, source: Path, files, decode) -> dict:
         return decode()
     where = str(source.resolve())
     key = "decoded-" + hashlib.sha256(where.encode()).hexdigest()[:16]
-    inputs = {"decoded": where, "files": _files_digest(source, files), "decoding": DECODING_VERSION,
-              "pillow": PIL.__version__}  # fmt: skip
+    inputs = {
+        "decoded": where,
+        "files": _files_digest(source, files),
+        "decoding": DECODING_VERSION,
+        "pillow": PIL.__version__,
+    }
     kept = cache.load(key, inputs)
     if kept is not None:
         return kept

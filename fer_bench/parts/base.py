@@ -49,8 +49,9 @@ class Part(ABC):
         super().__init_subclass__(**kwargs)
         cls.parameters = {name: replace(p, name=name) for name, p in cls.parameters.items()}
         keyword = inspect.Parameter.KEYWORD_ONLY  # the constructor's signature, for help() and IDEs
-        cls.__signature__ = inspect.Signature([inspect.Parameter(p.name, keyword, default=p.default)
-                                               for p in cls.parameters.values()])  # fmt: skip
+        cls.__signature__ = inspect.Signature(
+            [inspect.Parameter(p.name, keyword, default=p.default) for p in cls.parameters.values()]
+        )
 
     def __init__(self, **values):
         """Keeps each parameter, `values` over the defaults, as an attribute; then `validate()`."""
@@ -206,8 +207,10 @@ def refuse_uncovered_rows(model_key, X, what="given"):
     """Raise the one-line FerBenchError of a model given rows with NaN features."""
     missing = uncovered_rows(X)
     if missing:
-        raise FerBenchError(f"{model_key}: {missing} of the {len(X)} feature rows {what} hold NaN (images the features "
-                            "could not cover); score covered rows only")  # fmt: skip
+        raise FerBenchError(
+            f"{model_key}: {missing} of the {len(X)} feature rows {what} hold NaN (images the features "
+            "could not cover); score covered rows only"
+        )
 
 
 def _refusing_uncovered_rows(predict_proba):

@@ -130,8 +130,10 @@ def register(kind, name):
             raise TypeError(f"{kind}/{name}: {factory!r} must derive from fer_bench.parts.base.{BASES[kind].__name__}")
         named = [p for p in inspect.signature(factory.__init__).parameters.values() if p.kind is not p.VAR_KEYWORD]
         if len(named) > 1:
-            raise TypeError(f"{kind}/{name}: declare its parameters in a `parameters` table (fer_bench.parts.params),"
-                            " not as constructor arguments")  # fmt: skip
+            raise TypeError(
+                f"{kind}/{name}: declare its parameters in a `parameters` table (fer_bench.parts.params),"
+                " not as constructor arguments"
+            )
         factory.name = name
         _PARTS[(kind, name)] = RegisteredPart(kind, name, factory)
         return factory

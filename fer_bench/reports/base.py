@@ -27,8 +27,10 @@ Info = TypeVar("Info")
 # The options of a command (`--data PATH`, or the API's `data=...`) whose values are places: a report
 # names a place outside the working folder by its last name alone (it names the data set by its name
 # and fingerprint too), and a storage URL may hold a password.
-_PLACE = re.compile(r"(--(?:data|results|cache|out|annotate|storage)[= ]|\b(?:data|results|cache|storage)=)"
-                    r"""(?!None\b)(\w+\('[^']*'\)|'[^']*'|"[^"]*"|[^\s,)]+)""")  # fmt: skip
+_PLACE = re.compile(
+    r"(--(?:data|results|cache|out|annotate|storage)[= ]|\b(?:data|results|cache|storage)=)"
+    r"""(?!None\b)(\w+\('[^']*'\)|'[^']*'|"[^"]*"|[^\s,)]+)"""
+)
 
 
 def _on_the_machine(place: str) -> bool:

@@ -40,14 +40,24 @@ def measured(split, test, held) -> dict:
     {split, n, accuracy, confidence, before, temperature, after, bins_before, bins_after}."""
     scored = test.covered & (test.labels >= 0)
     y, proba = test.labels[scored], test.proba[scored]
-    result = {"split": split, "n": int(scored.sum()), **_accuracy_and_confidence(y, proba),
-              "before": calibration.measure(y, proba), "bins_before": calibration.reliability(y, proba),
-              "temperature": None, "after": None, "bins_after": None}  # fmt: skip
+    result = {
+        "split": split,
+        "n": int(scored.sum()),
+        **_accuracy_and_confidence(y, proba),
+        "before": calibration.measure(y, proba),
+        "bins_before": calibration.reliability(y, proba),
+        "temperature": None,
+        "after": None,
+        "bins_after": None,
+    }
     if held is not None:
         temperature = probabilities.temperature_of(held).value  # as predict, evaluate and ensembles use it
         scaled = calibration.scaled(proba, temperature)
-        result |= {"temperature": temperature, "after": calibration.measure(y, scaled),
-                   "bins_after": calibration.reliability(y, scaled)}  # fmt: skip
+        result |= {
+            "temperature": temperature,
+            "after": calibration.measure(y, scaled),
+            "bins_after": calibration.reliability(y, scaled),
+        }
     return result
 
 
@@ -59,8 +69,11 @@ def on_training(train) -> dict:
     """Accuracy and mean top probability on the Training images (their SplitProbabilities), for a run
     that stored them (a teacher): the targets a student learns, in-sample or out of fold."""
     scored = train.covered & (train.labels >= 0)
-    return {"n": int(scored.sum()), **_accuracy_and_confidence(train.labels[scored], train.proba[scored]),
-            "out_of_fold": train.out_of_fold}  # fmt: skip
+    return {
+        "n": int(scored.sum()),
+        **_accuracy_and_confidence(train.labels[scored], train.proba[scored]),
+        "out_of_fold": train.out_of_fold,
+    }
 
 
 @dataclass
@@ -94,14 +107,36 @@ class CalibrationReport(Report[CalibrationInfo]):
 
     def markdown(self, info: CalibrationInfo, command: str) -> str:
         rows = [
-            [r.experiment, r.seed, f"`{r.run_id}`", m["split"], m["n"], f"{100 * m['accuracy']:.2f}",
-             f"{100 * m['confidence']:.2f}", *_figures(m["before"]),
-             _temperature(r, m),
-             *(_figures(m["after"]) if m["after"] else ["—"] * 3)]
+            [
+                r.experiment,
+                r.seed,
+                f"`{r.run_id}`",
+                m["split"],
+                m["n"],
+                f"{100 * m['accuracy']:.2f}",
+                f"{100 * m['confidence']:.2f}",
+                *_figures(m["before"]),
+                _temperature(r, m),
+                *(_figures(m["after"]) if m["after"] else ["—"] * 3),
+            ]
             for r, m in info.found
-        ]  # fmt: skip
-        headers = ["experiment", "seed", "run id", "split", "images", "accuracy %", "mean confidence %", "NLL",
-                   "Brier", "ECE %", "temperature", "NLL after", "Brier after", "ECE % after"]  # fmt: skip
+        ]
+        headers = [
+            "experiment",
+            "seed",
+            "run id",
+            "split",
+            "images",
+            "accuracy %",
+            "mean confidence %",
+            "NLL",
+            "Brier",
+            "ECE %",
+            "temperature",
+            "NLL after",
+            "Brier after",
+            "ECE % after",
+        ]
         lines = [
             "# Calibration",
             "",
@@ -126,14 +161,30 @@ class CalibrationReport(Report[CalibrationInfo]):
             "",
         ]
         if info.teachers:
-            rows = [[r.experiment, f"`{r.run_id}`", t["n"], f"{100 * t['accuracy']:.2f}",
-                     f"{100 * t['confidence']:.2f}", "out of fold" if t["out_of_fold"] else "in-sample"]
-                    for r, t in info.teachers]  # fmt: skip
-            lines += ["Runs that stored their Training probabilities (teachers): what a student distilled from them",
-                      "learns. In-sample where the run was fitted on those images; out of fold where each image's",
-                      "came from a copy that was not (a cross-fitted run, an ensemble of such).", "",
-                      tabulate(rows, ["experiment", "run id", "Training images", "accuracy %", "mean confidence %",
-                                      "probabilities"], tablefmt="github", disable_numparse=True), ""]  # fmt: skip
+            rows = [
+                [
+                    r.experiment,
+                    f"`{r.run_id}`",
+                    t["n"],
+                    f"{100 * t['accuracy']:.2f}",
+                    f"{100 * t['confidence']:.2f}",
+                    "out of fold" if t["out_of_fold"] else "in-sample",
+                ]
+                for r, t in info.teachers
+            ]
+            lines += [
+                "Runs that stored their Training probabilities (teachers): what a student distilled from them",
+                "learns. In-sample where the run was fitted on those images; out of fold where each image's",
+                "came from a copy that was not (a cross-fitted run, an ensemble of such).",
+                "",
+                tabulate(
+                    rows,
+                    ["experiment", "run id", "Training images", "accuracy %", "mean confidence %", "probabilities"],
+                    tablefmt="github",
+                    disable_numparse=True,
+                ),
+                "",
+            ]
         if info.found:
             lines += [f"![reliability diagrams]({FIGURE_FILE})", ""]
         return "\n".join(lines)

@@ -23,15 +23,29 @@ class ComparisonReport(Report[Comparison]):
     def markdown(self, info: Comparison, command: str) -> str:
         base, split = info.base, info.split
         name = f"`{base.experiment}` (seed {base.seed}, run `{base.run_id}`)"
-        headers = ["against", "its acc. all images %", "shared images", f"{base.experiment} acc. %", "its acc. %",
-                   "difference", "b / c", "p"]  # fmt: skip
+        headers = [
+            "against",
+            "its acc. all images %",
+            "shared images",
+            f"{base.experiment} acc. %",
+            "its acc. %",
+            "difference",
+            "b / c",
+            "p",
+        ]
         rows = [
-            [f"`{row.record.experiment}` (seed {row.record.seed}, run `{row.record.run_id}`)",
-             f"{100 * row.accuracy_all:.2f}", row.paired.shared, f"{100 * row.paired.accuracy_a:.2f}",
-             f"{100 * row.paired.accuracy_b:.2f}", f"{100 * (row.paired.accuracy_a - row.paired.accuracy_b):+.2f}",
-             f"{row.paired.only_a} / {row.paired.only_b}", f"{row.paired.p:.2g}"]
+            [
+                f"`{row.record.experiment}` (seed {row.record.seed}, run `{row.record.run_id}`)",
+                f"{100 * row.accuracy_all:.2f}",
+                row.paired.shared,
+                f"{100 * row.paired.accuracy_a:.2f}",
+                f"{100 * row.paired.accuracy_b:.2f}",
+                f"{100 * (row.paired.accuracy_a - row.paired.accuracy_b):+.2f}",
+                f"{row.paired.only_a} / {row.paired.only_b}",
+                f"{row.paired.p:.2g}",
+            ]
             for row in info.rows
-        ]  # fmt: skip
+        ]
         return "\n".join(
             [
                 f"# {base.experiment} against other runs ({split})",
@@ -60,5 +74,6 @@ def _agreement_table(info: Comparison) -> str:
     records = [info.base] + [row.record for row in info.rows]
     names = [f"{i}. `{record.experiment}` (`{record.run_id}`)" for i, record in enumerate(records, 1)]
     rows = [[name] + [f"{100 * share:.1f}" for share in shares] for name, shares in zip(names, info.agreement)]
-    return tabulate(rows, ["run"] + [str(i) for i in range(1, len(records) + 1)], tablefmt="github",
-                    disable_numparse=True)  # fmt: skip
+    return tabulate(
+        rows, ["run"] + [str(i) for i in range(1, len(records) + 1)], tablefmt="github", disable_numparse=True
+    )

@@ -31,8 +31,15 @@ def confusion_matrix(record: Record, split) -> Figure:
     ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
-                color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
+        ax.text(
+            j,
+            i,
+            f"{rates[i, j]:.2f}\n({n})",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if rates[i, j] > 0.55 else "black",
+        )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -125,8 +132,15 @@ def flip_matrix(counts, rows, columns, title) -> Figure:
     ax = fig.subplots()
     ax.imshow(rates, cmap="Purples", vmin=0, vmax=1, aspect="auto")
     for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
-                color="white" if rates[i, j] > 0.55 else "black")  # fmt: skip
+        ax.text(
+            j,
+            i,
+            f"{rates[i, j]:.2f}\n({n})",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if rates[i, j] > 0.55 else "black",
+        )
     ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_title(title, fontsize=9)
@@ -175,11 +189,18 @@ def frontier_chart(panels) -> Figure:
         costed = [p for p in panel.points if p.cpu_minutes is not None]
         _points(ax, costed, [p.cpu_minutes for p in costed], color)
         front = [p for p in costed if p.on_front]
-        ax.step([p.cpu_minutes for p in front], [100 * p.accuracy for p in front], where="post", color="black",
-                linewidth=1, alpha=0.6)  # fmt: skip
+        ax.step(
+            [p.cpu_minutes for p in front],
+            [100 * p.accuracy for p in front],
+            where="post",
+            color="black",
+            linewidth=1,
+            alpha=0.6,
+        )
         for p in front:
-            ax.annotate(p.label, (p.cpu_minutes, 100 * p.accuracy), fontsize=7,
-                        xytext=(4, -10), textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                p.label, (p.cpu_minutes, 100 * p.accuracy), fontsize=7, xytext=(4, -10), textcoords="offset points"
+            )
         ax.set_xscale("log")
         ax.set_xlabel("training CPU-minutes (wall time x cores; log scale)")
         ax.set_ylabel(f"{panel.split} accuracy, all images, %")
@@ -197,9 +218,10 @@ def frontier_chart(panels) -> Figure:
             side.tick_params(labelleft=False)
             side.grid(alpha=0.3, axis="y")
     handles = [Line2D([], [], marker="o", linestyle="", color=color[name], label=name) for name in families]
-    handles += [Line2D([], [], color="black", alpha=0.6, label="Pareto front"),
-                Line2D([], [], marker="o", linestyle="", color="grey", markerfacecolor="white",
-                       label="older code (†)")]  # fmt: skip
+    handles += [
+        Line2D([], [], color="black", alpha=0.6, label="Pareto front"),
+        Line2D([], [], marker="o", linestyle="", color="grey", markerfacecolor="white", label="older code (†)"),
+    ]
     fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
     return fig
 
@@ -207,8 +229,16 @@ def frontier_chart(panels) -> Figure:
 def _points(ax, points, xs, color):
     """Each point at its x, its accuracy with the seeds' standard deviation, hollow where its code is older."""
     for p, x in zip(points, xs):
-        ax.errorbar([x], [100 * p.accuracy], yerr=[100 * (p.std or 0)], fmt="o", capsize=3, alpha=0.85,
-                    color=color[p.family], markerfacecolor="white" if p.outdated else color[p.family])  # fmt: skip
+        ax.errorbar(
+            [x],
+            [100 * p.accuracy],
+            yerr=[100 * (p.std or 0)],
+            fmt="o",
+            capsize=3,
+            alpha=0.85,
+            color=color[p.family],
+            markerfacecolor="white" if p.outdated else color[p.family],
+        )
 
 
 def _labels_beside(ax, points, xs):
@@ -219,5 +249,12 @@ def _labels_beside(ax, points, xs):
     for p, x in sorted(zip(points, xs), key=lambda pair: pair[0].accuracy):
         y = max(100 * p.accuracy, placed.get(x, -np.inf) + gap)
         placed[x] = y
-        ax.annotate(p.label, (x, 100 * p.accuracy), xytext=(x + 0.1, y), textcoords="data", fontsize=7, va="center",
-                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})  # fmt: skip
+        ax.annotate(
+            p.label,
+            (x, 100 * p.accuracy),
+            xytext=(x + 0.1, y),
+            textcoords="data",
+            fontsize=7,
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5},
+        )

@@ -83,11 +83,17 @@ def _panel(group, by_run_id) -> Panel:
         chose = chosen_among(c.first, by_run_id.values())
         costs = [training_cpu_minutes(r, by_run_id, chose) for r in c.runs]
         cost = float(np.mean(costs)) if None not in costs and min(costs) > 0 else None  # a log scale has no 0
-        why = "" if cost is not None else (
-            TRAINED_ELSEWHERE if board.elsewhere
-            else ACCELERATOR if any(trained_on_accelerator(r, by_run_id) for r in (c.first, *chose))
-            else NOT_RECORDED
-        )  # fmt: skip
+        why = (
+            ""
+            if cost is not None
+            else (
+                TRAINED_ELSEWHERE
+                if board.elsewhere
+                else ACCELERATOR
+                if any(trained_on_accelerator(r, by_run_id) for r in (c.first, *chose))
+                else NOT_RECORDED
+            )
+        )
         mean, std = c.mean_std(split)
         points.append(Point(c, name, family(c.first), mean, std, cost, why))
     costed = sorted((p for p in points if p.cpu_minutes is not None), key=lambda p: (p.cpu_minutes, -p.accuracy))
@@ -111,8 +117,15 @@ class FrontierReport(Report[FrontierInfo]):
             if not board.evaluated:
                 groups.setdefault((board.runs[0].scored_against, board.split), []).append(board)
         panels = [_panel(group, by_run_id) for group in groups.values()]
-        machines = sorted({_machine(r) for panel in panels for p in panel.points if p.cpu_minutes is not None
-                           for r in p.configuration.runs})  # fmt: skip
+        machines = sorted(
+            {
+                _machine(r)
+                for panel in panels
+                for p in panel.points
+                if p.cpu_minutes is not None
+                for r in p.configuration.runs
+            }
+        )
         return FrontierInfo(panels, machines)
 
     def file_name(self, info) -> str:
@@ -170,7 +183,10 @@ def write_with_leaderboard(records, results_root: Path) -> Path | None:
         return None
     command = "fer-bench leaderboard"
     path = Path(results_root) / report.file_name(info)
-    if path.is_file() and path.read_text() == report.text(info, command) and (
-            path.parent / layout.FRONTIER_FIGURE).is_file():  # fmt: skip
+    if (
+        path.is_file()
+        and path.read_text() == report.text(info, command)
+        and (path.parent / layout.FRONTIER_FIGURE).is_file()
+    ):
         return path
     return report.write(info, results_root, command)

@@ -242,8 +242,9 @@ class GridReport(Report[GridInfo]):
                 labels = data.labels[data.indices(split)]
                 found = yardsticks.for_record(measured, runs[0])
                 on_split = found and found.splits.get(split)
-                settings[experiment.name] = _setting(grid.label_of(experiment), runs, labels, split,
-                                                     data.scored_against, on_split)  # fmt: skip
+                settings[experiment.name] = _setting(
+                    grid.label_of(experiment), runs, labels, split, data.scored_against, on_split
+                )
         shown = under(grid.base.labels)  # the base's data set, in the head
         against = references(grid, settings, shown.scored_against)
         rows_by_axis = {}
@@ -251,8 +252,20 @@ class GridReport(Report[GridInfo]):
             recorded = [settings[e.name] for e in experiments if e.name in settings]
             rows_by_axis[axis] = [(s, summarize(s, against.get(s.scored_against), grid.rule)) for s in recorded]
         shown_runs = [r for s in settings.values() for r in s.records]
-        return GridInfo(grid, shown.layout, shown.name, len(shown), shown.fingerprint, split, settings, rows_by_axis,
-                        missing, failed, other_code, rules_recorded(grid.rule, shown_runs))  # fmt: skip
+        return GridInfo(
+            grid,
+            shown.layout,
+            shown.name,
+            len(shown),
+            shown.fingerprint,
+            split,
+            settings,
+            rows_by_axis,
+            missing,
+            failed,
+            other_code,
+            rules_recorded(grid.rule, shown_runs),
+        )
 
     def file_name(self, info: GridInfo) -> str:
         return f"{info.grid.name}.md"
@@ -374,8 +387,15 @@ class GridReport(Report[GridInfo]):
             if not rows:  # e.g. a machine sharing a grid whose cells of this axis the others took
                 lines += [f"## {axis}", "", "_No cell of this axis is recorded in these results yet._", ""]
                 continue
-            lines += [f"## {axis}", "", _axis_table(rows, grid.base.name, grid.rule), "",
-                      _pick_sentence(rows, grid.rule, split), *_sentences(rows, base, grid), ""]  # fmt: skip
+            lines += [
+                f"## {axis}",
+                "",
+                _axis_table(rows, grid.base.name, grid.rule),
+                "",
+                _pick_sentence(rows, grid.rule, split),
+                *_sentences(rows, base, grid),
+                "",
+            ]
             lines += ["Figures per run: " + "; ".join(_figure_links(grid, s) for s, _ in rows), ""]
         return "\n".join(lines)
 
@@ -419,13 +439,17 @@ def _rule_lines(rule: Rule, recorded):
         if earlier is None:
             lines.append(f"The rule was declared after {runs} of the runs shown: their records carry none.")
         elif not carried:
-            lines.append(f"**Rule changed after {runs} runs**: recorded under {earlier.text} (the grid file at "
-                         f"`{rule.commit}` said so; their records carry no rule), now {rule.text}.")  # fmt: skip
+            lines.append(
+                f"**Rule changed after {runs} runs**: recorded under {earlier.text} (the grid file at "
+                f"`{rule.commit}` said so; their records carry no rule), now {rule.text}."
+            )
         elif earlier.declared_in == rule.declared_in and earlier.text != rule.text:
             lines.append(f"**Rule changed after {runs} runs**: recorded under {earlier.text}, now {rule.text}.")
         elif earlier.declared_in != rule.declared_in:
-            lines.append(f"{runs} of the runs shown were recorded under another file's rule: {earlier.text} "
-                         f"({earlier.declared_in}).")  # fmt: skip
+            lines.append(
+                f"{runs} of the runs shown were recorded under another file's rule: {earlier.text} "
+                f"({earlier.declared_in})."
+            )
     return lines
 
 
@@ -455,8 +479,10 @@ def _pick_sentence(rows, rule: Rule, split):
             sentences.append(f"{which} no setting here: {pick}.")
         elif pick is not None:
             row = next(row for s, row in rows if s is pick)
-            sentences.append(f"{which} `{pick.axis_label}` ({_metric_text(applied)} "
-                             f"{_pct(rule_mean(pick, applied))}%), {_pct(row.mean)}% on {split}.")  # fmt: skip
+            sentences.append(
+                f"{which} `{pick.axis_label}` ({_metric_text(applied)} "
+                f"{_pct(rule_mean(pick, applied))}%), {_pct(row.mean)}% on {split}."
+            )
     return " ".join(sentences)
 
 
@@ -480,9 +506,19 @@ def _axis_table(rows, base_name, rule: Rule):
         ]
         for s, row in rows
     ]
-    headers = ["setting", "seeds", "accuracy %", "95% CI", "evaluated", "acc. all images %",
-               f"{_metric_text(rule)} % (chosen on)", "macro-F1 %", "points vs base (95% CI)", "McNemar p vs base",
-               "fit s"]  # fmt: skip
+    headers = [
+        "setting",
+        "seeds",
+        "accuracy %",
+        "95% CI",
+        "evaluated",
+        "acc. all images %",
+        f"{_metric_text(rule)} % (chosen on)",
+        "macro-F1 %",
+        "points vs base (95% CI)",
+        "McNemar p vs base",
+        "fit s",
+    ]
     optional = [
         ("held-out Training acc. %", lambda row: row.held_out),
         ("clean acc. %", lambda row: row.clean),

@@ -101,10 +101,15 @@ class FerplusReport(Report[FerplusInfo]):
         for split in dataset.split_names():
             at = dataset.splits == split
             scored = at & (as_fer2013 != UNCOVERED)
-            per_split.append(SplitAgreement(
-                split, int(at.sum()), int(scored.sum()),
-                [int((at & (outcomes == o)).sum()) for o in (CONTEMPT, NO_MAJORITY, NOT_A_FACE, NO_IMAGE)],
-                float(agrees[scored].mean()) if scored.any() else None))  # fmt: skip
+            per_split.append(
+                SplitAgreement(
+                    split,
+                    int(at.sum()),
+                    int(scored.sum()),
+                    [int((at & (outcomes == o)).sum()) for o in (CONTEMPT, NO_MAJORITY, NOT_A_FACE, NO_IMAGE)],
+                    float(agrees[scored].mean()) if scored.any() else None,
+                )
+            )
         per_class = []
         for code, name in enumerate(FER2013_CLASSES):
             shares = []
@@ -123,8 +128,16 @@ class FerplusReport(Report[FerplusInfo]):
             if at.any():
                 matrices[split] = np.zeros((len(FER2013_CLASSES), len(ferplus.OUTCOMES)), dtype=int)
                 np.add.at(matrices[split], (dataset.labels[at], outcomes[at]), 1)
-        return FerplusInfo(dataset.layout, dataset.name, dataset.fingerprint, dataset.split_names(), per_split,
-                           per_class, matrices, _both_yardsticks(records, dataset, yard))  # fmt: skip
+        return FerplusInfo(
+            dataset.layout,
+            dataset.name,
+            dataset.fingerprint,
+            dataset.split_names(),
+            per_split,
+            per_class,
+            matrices,
+            _both_yardsticks(records, dataset, yard),
+        )
 
     def file_name(self, info) -> str:
         return "ferplus.md"
@@ -136,10 +149,16 @@ class FerplusReport(Report[FerplusInfo]):
 
     def markdown(self, info: FerplusInfo, command: str) -> str:
         split_rows = [
-            [s.split, s.n, s.scored, *s.outcomes, _pct(s.outcomes[1] / s.n),
-             _pct(s.agreement) if s.agreement is not None else ""]
+            [
+                s.split,
+                s.n,
+                s.scored,
+                *s.outcomes,
+                _pct(s.outcomes[1] / s.n),
+                _pct(s.agreement) if s.agreement is not None else "",
+            ]
             for s in info.per_split
-        ]  # fmt: skip
+        ]
         class_rows = []
         for c in info.per_class:
             row = [c.name] + [f"{_pct(share[0])} ({share[1]})" if share else "" for share in c.per_split]
@@ -174,7 +193,7 @@ class FerplusReport(Report[FerplusInfo]):
                     "no clear majority %",
                     "FER2013 label = FER+ majority %",
                 ],
-            ),  # fmt: skip
+            ),
             "",
             "## Per FER2013 class",
             "",
@@ -188,7 +207,7 @@ class FerplusReport(Report[FerplusInfo]):
                     *[f"{s} agreement %" for s in info.split_names],
                     f"{REPORT_SPLIT}: most common FER+ majority when not the same",
                 ],
-            ),  # fmt: skip
+            ),
             "",
             "## Flip matrices",
             "",
@@ -316,26 +335,38 @@ class DuplicatesReport(Report[DuplicatesInfo]):
         blank = duplicates.blank(dataset)
         groups = duplicates.identical_groups(dataset)
         conflicting = [g for g in groups if len(set(dataset.labels[g].tolist())) > 1]
-        named = [([_row_name(dataset, i) for i in g], [dataset.classes[dataset.labels[i]] for i in g])
-                 for g in conflicting]  # fmt: skip
+        named = [
+            ([_row_name(dataset, i) for i in g], [dataset.classes[dataset.labels[i]] for i in g]) for g in conflicting
+        ]
         return DuplicatesInfo(
-            dataset.layout, dataset.name, dataset.fingerprint, tolerances, int(copied.sum()), int(same_label.sum()),
+            dataset.layout,
+            dataset.name,
+            dataset.fingerprint,
+            tolerances,
+            int(copied.sum()),
+            int(same_label.sum()),
             len(groups),
-            named, sum(_conflict_within(dataset, g) for g in conflicting),
+            named,
+            sum(_conflict_within(dataset, g) for g in conflicting),
             [_row_name(dataset, i) for i in np.flatnonzero(blank)],
             {split: int((blank & (dataset.splits == split)).sum()) for split in dataset.split_names()},
             _copies_worth(records, dataset, yard),
-        )  # fmt: skip
+        )
 
     def file_name(self, info) -> str:
         return "duplicates.md"
 
     def markdown(self, info: DuplicatesInfo, command: str) -> str:
         tolerance_rows = [
-            [t.split, f"{t.tolerance:g}" + (" (copy tolerance)" if t.tolerance == duplicates.COPY_TOLERANCE else ""),
-             t.found, f"+{t.added}", _pct(t.share)]
+            [
+                t.split,
+                f"{t.tolerance:g}" + (" (copy tolerance)" if t.tolerance == duplicates.COPY_TOLERANCE else ""),
+                t.found,
+                f"+{t.added}",
+                _pct(t.share),
+            ]
             for t in info.tolerances
-        ]  # fmt: skip
+        ]
         conflict_rows = [[", ".join(names), ", ".join(labels)] for names, labels in info.conflicting]
         per_split = ", ".join(f"{split} {n}" for split, n in info.blank_per_split.items())
         lines = [
@@ -394,10 +425,14 @@ def _copies_worth(records, dataset, yard) -> list:
     fer2013, learnt = _top_runs(records, dataset)
     runs = (fer2013.runs[:TOP_RUNS] if fer2013 else []) + (learnt.runs[:TOP_RUNS] if learnt else [])
     return [
-        CopiesWorth(record, record.data.labels, yardsticks.copied_score(record, measured, split),
-                    yardsticks.clean_score(record, measured, split))
+        CopiesWorth(
+            record,
+            record.data.labels,
+            yardsticks.copied_score(record, measured, split),
+            yardsticks.clean_score(record, measured, split),
+        )
         for record in runs
-    ]  # fmt: skip
+    ]
 
 
 def _copies_section(worth):
@@ -405,11 +440,16 @@ def _copies_section(worth):
     if not worth:
         return []
     rows = [
-        [_name(w.record), w.labels, _pct(w.record.metrics[split].accuracy_all),
-         f"{_pct(w.copies.accuracy)} ({w.copies.n})", f"{_pct(w.clean.accuracy)} ({w.clean.n})",
-         f"{100 * (w.copies.accuracy - w.clean.accuracy):+.1f}"]
+        [
+            _name(w.record),
+            w.labels,
+            _pct(w.record.metrics[split].accuracy_all),
+            f"{_pct(w.copies.accuracy)} ({w.copies.n})",
+            f"{_pct(w.clean.accuracy)} ({w.clean.n})",
+            f"{100 * (w.copies.accuracy - w.clean.accuracy):+.1f}",
+        ]
         for w in worth
-    ]  # fmt: skip
+    ]
     return [
         f"## What the copies are worth ({split})",
         "",
@@ -426,6 +466,6 @@ def _copies_section(worth):
                 "clean acc. % (images)",
                 "copies minus clean",
             ],
-        ),  # fmt: skip
+        ),
         "",
     ]

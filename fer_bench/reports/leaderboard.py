@@ -74,10 +74,12 @@ def ungrouped_note(configurations) -> list[str]:
     """The line under a table that explains UNGROUPED, where one of its rows has the mark."""
     if not any(c.ungrouped_splits for c in configurations):
         return []
-    return [f"{UNGROUPED}: recorded before fer-bench's splits of Training kept copies of an image together (it, or a "
-            "run it builds on): some images its fit held out for validation, or its folds, have a copy among the "
-            "images it fitted on, which flatters its held-out figures and any temperature fitted on them; its test "
-            "images were sealed as ever. `fer-bench run NAME` records it with grouped splits."]  # fmt: skip
+    return [
+        f"{UNGROUPED}: recorded before fer-bench's splits of Training kept copies of an image together (it, or a "
+        "run it builds on): some images its fit held out for validation, or its folds, have a copy among the "
+        "images it fitted on, which flatters its held-out figures and any temperature fitted on them; its test "
+        "images were sealed as ever. `fer-bench run NAME` records it with grouped splits."
+    ]
 
 
 def _describe(part, shown):
@@ -171,8 +173,10 @@ def _in_board_order(configurations, references, split):
     per reference among them (analysis/reference.among)."""
     names = dict(zip(map(id, configurations), configuration_names(configurations)))
     ranks = {id(c): rank for rank, c in enumerate(configurations, start=1)}
-    return [(item.mark, item, None) if isinstance(item, Reference) else (ranks[id(item)], item, names[id(item)])
-            for item in among(configurations, lambda c: 100 * c.mean_std(split)[0], references)]  # fmt: skip
+    return [
+        (item.mark, item, None) if isinstance(item, Reference) else (ranks[id(item)], item, names[id(item)])
+        for item in among(configurations, lambda c: 100 * c.mean_std(split)[0], references)
+    ]
 
 
 def _rank(view: BoardView, configuration: Configuration, rank) -> str:
@@ -189,12 +193,16 @@ def _ranks_note(table: ranks.Ranks | None) -> list:
     """What the intervals beside a table's ranks are, as lines below it; none without intervals."""
     if table is None:
         return []
-    note = (f"`#`: the rank and, in brackets, its {100 * ranks.LEVEL:.0f}% interval: the ranks it takes in "
-            f"{ranks.N_REPLICATES} replicates that resample the test images (the same ones for every row) and draw "
-            "each row's seeds' spread, the lowest and highest 2.5% left out (docs/ranks.md)")  # fmt: skip
+    note = (
+        f"`#`: the rank and, in brackets, its {100 * ranks.LEVEL:.0f}% interval: the ranks it takes in "
+        f"{ranks.N_REPLICATES} replicates that resample the test images (the same ones for every row) and draw "
+        "each row's seeds' spread, the lowest and highest 2.5% left out (docs/ranks.md)"
+    )
     if table.pooled_std is not None:
-        note += (f"; {ONE_SEED} one seed: its spread is the pooled seed standard deviation of the rows with several "
-                 f"({_percent(table.pooled_std)} points)")  # fmt: skip
+        note += (
+            f"; {ONE_SEED} one seed: its spread is the pooled seed standard deviation of the rows with several "
+            f"({_percent(table.pooled_std)} points)"
+        )
     else:
         note += "; no row has several seeds: the intervals count the test images alone"
     if table.missing:
@@ -239,9 +247,18 @@ def evaluation_summary(view: BoardView, configurations) -> str:
     split = view.board.split
     headers = ["#", "model run", "faces", f"{split} acc. (all images)", "seeds", "coverage", "time (on)"]
     names = configuration_names(configurations)
-    rows = [[rank, f"{name} (`{configuration_id(c.first)}`)", _faces(c.first), _mean_std(c, split), len(c.runs),
-             _coverage(c, split), _time_on(c.runs, _run_seconds)]
-            for rank, (c, name) in enumerate(zip(configurations, names), start=1)]  # fmt: skip
+    rows = [
+        [
+            rank,
+            f"{name} (`{configuration_id(c.first)}`)",
+            _faces(c.first),
+            _mean_std(c, split),
+            len(c.runs),
+            _coverage(c, split),
+            _time_on(c.runs, _run_seconds),
+        ]
+        for rank, (c, name) in enumerate(zip(configurations, names), start=1)
+    ]
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
@@ -265,8 +282,14 @@ def board_table(view: BoardView, shown):
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, spec = r.metrics[board.split], r.spec
-        row = [rank, run_name(r, board), r.seed, _describe(spec.features, shown), spec.resampler.name,
-               _describe(spec.model, shown)]  # fmt: skip
+        row = [
+            rank,
+            run_name(r, board),
+            r.seed,
+            _describe(spec.features, shown),
+            spec.resampler.name,
+            _describe(spec.model, shown),
+        ]
         row += [r.data.labels.removeprefix("ferplus-")] if board.ferplus else []
         row += [_percent(m.accuracy_all)]
         row += [_percent(clean[r.run_id].accuracy)] if clean is not None else []
@@ -286,18 +309,44 @@ def board_table(view: BoardView, shown):
 
 def evaluation_table(board: Board, shown):
     """An evaluation board's details: each saved model, how its faces were cut, its scores and recall."""
-    headers = ["#", "model run", "seed", "features", "model", "faces", f"{board.split} acc. (all images)",
-               "evaluated (coverage)", "acc. on evaluated", "macro-F1", "recall per class", "refused files",
-               "time (on)", "run id"]  # fmt: skip
+    headers = [
+        "#",
+        "model run",
+        "seed",
+        "features",
+        "model",
+        "faces",
+        f"{board.split} acc. (all images)",
+        "evaluated (coverage)",
+        "acc. on evaluated",
+        "macro-F1",
+        "recall per class",
+        "refused files",
+        "time (on)",
+        "run id",
+    ]
     rows = []
     for rank, r in enumerate(board.runs, start=1):
         m, how = r.metrics[board.split], r.evaluation
         recall = m.recall_text(name_width=3, digits=0)
-        rows.append([rank, f"{run_name(r, board)} (`{how['of_run']}`)", r.seed, _describe(r.spec.features, shown),
-                     _describe(r.spec.model, shown), _faces(r), _percent(m.accuracy_all),
-                     f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)", _percent(m.accuracy),
-                     _percent(m.macro_f1), recall, how["n_refused"], _time_on([r], _run_seconds),
-                     f"`{r.run_id}`"])  # fmt: skip
+        rows.append(
+            [
+                rank,
+                f"{run_name(r, board)} (`{how['of_run']}`)",
+                r.seed,
+                _describe(r.spec.features, shown),
+                _describe(r.spec.model, shown),
+                _faces(r),
+                _percent(m.accuracy_all),
+                f"{m.n_evaluated}/{m.n_total} ({100 * m.coverage:.1f}%)",
+                _percent(m.accuracy),
+                _percent(m.macro_f1),
+                recall,
+                how["n_refused"],
+                _time_on([r], _run_seconds),
+                f"`{r.run_id}`",
+            ]
+        )
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
@@ -335,15 +384,20 @@ def _trained_where(configurations) -> str:
     if not accelerated:
         return "All of them, and the runs they build on, trained on CPU cores."
     names = ", ".join(dict.fromkeys(a for c in accelerated for a in c.accelerators))
-    return (f"{len(accelerated)} of them trained on a GPU ({names}), or built on runs that did: their training column "
-            "names it.")  # fmt: skip
+    return (
+        f"{len(accelerated)} of them trained on a GPU ({names}), or built on runs that did: their training column "
+        "names it."
+    )
 
 
 def _main_caption(view: BoardView) -> str:
     """The sentence over a board's main table: what it ranks, on which images, and where they trained."""
     board = view.board
-    among_them = (f", among the Kaggle 2013 top {len(KAGGLE_TOP10)} ({KAGGLE_MARKS}) and published figures (ref)"
-                  if view.references else "")  # fmt: skip
+    among_them = (
+        f", among the Kaggle 2013 top {len(KAGGLE_TOP10)} ({KAGGLE_MARKS}) and published figures (ref)"
+        if view.references
+        else ""
+    )
     ranked = f"by mean {board.split} accuracy ({board.scored_on}){among_them}."
     if board.elsewhere:
         return f"Networks trained elsewhere, run by the current code, {ranked}"
@@ -355,8 +409,13 @@ def _ranked(view: BoardView):
     if view.board.evaluated:
         lines = [evaluation_summary(view, view.current)]
     elif view.current:
-        lines = [_main_caption(view), "", summary_table(view, view.current, view.references),
-                 *["", *_ranks_note(view.ranks.get("current"))][:2], *ungrouped_note(view.current)]
+        lines = [
+            _main_caption(view),
+            "",
+            summary_table(view, view.current, view.references),
+            *["", *_ranks_note(view.ranks.get("current"))][:2],
+            *ungrouped_note(view.current),
+        ]
     else:
         lines = ["_No run of the current code yet._"]
     lines += ["", f"Every run, each seed apart, with every column: [details](#{view.board.anchor}).", ""]
@@ -394,8 +453,10 @@ def _board_section(view: BoardView):
         excluded = {label: why for r in board.runs for label, why in r.evaluation["excluded"].items()}
         lines += _ranked(view)
         if excluded:
-            lines += ["Excluded: " + "; ".join(f"`{label}` ({why})" for label, why in sorted(excluded.items())) + ".",
-                      ""]  # fmt: skip
+            lines += [
+                "Excluded: " + "; ".join(f"`{label}` ({why})" for label, why in sorted(excluded.items())) + ".",
+                "",
+            ]
         return lines
     if board.ferplus:
         published = [[name, f"{score:.2f}" if score else "", trained] for name, score, trained in FERPLUS_PUBLISHED]
@@ -423,8 +484,10 @@ def _board_section(view: BoardView):
             "",
         ]
     if not view.has_yardsticks:
-        lines += [f"_`fer-bench labels` adds the clean{', FER+ and copies' if board.elsewhere else ' and FER+'} "
-                  "columns._", ""]  # fmt: skip
+        lines += [
+            f"_`fer-bench labels` adds the clean{', FER+ and copies' if board.elsewhere else ' and FER+'} columns._",
+            "",
+        ]
     lines += _ranked(view)
     return lines + ([seen_table(view), ""] if board.elsewhere else [])
 
@@ -435,13 +498,18 @@ def _modes_table(view: BoardView):
         return []
     split = view.board.split
     rows = [
-        [f"[`{row.grid}`](grids/{row.grid}.md)", MODE_NAMES.get(row.mode, row.mode), len(row.configuration.runs),
-         _mean_std(row.configuration, split),
-         "reference" if row.delta is None else f"{100 * row.delta:+.2f} ({100 * row.delta_ci[0]:+.2f} to "
-                                               f"{100 * row.delta_ci[1]:+.2f})",
-         f"{BARSOUM_BY_MODE[row.mode]:.2f}" if row.mode in BARSOUM_BY_MODE else ""]
+        [
+            f"[`{row.grid}`](grids/{row.grid}.md)",
+            MODE_NAMES.get(row.mode, row.mode),
+            len(row.configuration.runs),
+            _mean_std(row.configuration, split),
+            "reference"
+            if row.delta is None
+            else f"{100 * row.delta:+.2f} ({100 * row.delta_ci[0]:+.2f} to {100 * row.delta_ci[1]:+.2f})",
+            f"{BARSOUM_BY_MODE[row.mode]:.2f}" if row.mode in BARSOUM_BY_MODE else "",
+        ]
         for row in view.modes
-    ]  # fmt: skip
+    ]
     return [
         "The FER+ training modes measured here with seeds: grid cells that change only the mode, against the",
         "grid's `majority` cell (the difference of the means, with a paired bootstrap 95% interval over the test",
@@ -452,7 +520,7 @@ def _modes_table(view: BoardView):
             ["grid", "mode", "seeds", f"{split} acc. %", "points vs majority (95% CI)", "Barsoum et al. %"],
             tablefmt="github",
             disable_numparse=True,
-        ),  # fmt: skip
+        ),
         "",
     ]
 
@@ -545,8 +613,11 @@ class LeaderboardReport(Report[LeaderboardInfo]):
             ),
             "",
         ]
-        reports = [f"{title}: {', '.join(f'[{Path(r).stem}]({r})' for r in paths)}."
-                   for title, paths in info.links.items() if paths]  # fmt: skip
+        reports = [
+            f"{title}: {', '.join(f'[{Path(r).stem}]({r})' for r in paths)}."
+            for title, paths in info.links.items()
+            if paths
+        ]
         if reports:
             lines += ["## More reports", ""]
             for report in reports:
@@ -579,13 +650,19 @@ def headline(info: LeaderboardInfo, results: str, top=10):
     ordered = _in_board_order(view.current, view.references, board.split)
     configuration_rows = [i for i, (_, _, name) in enumerate(ordered) if name is not None]
     shown = ordered[: configuration_rows[len(best) - 1] + 1] if best else []
-    rows = [[rank, f"_{c.name}_", "reference", _published(c), "", _reference_source(c)] if name is None
-            else [_rank(view, c, rank), name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c)]
-            for rank, c, name in shown]  # fmt: skip
+    rows = [
+        [rank, f"_{c.name}_", "reference", _published(c), "", _reference_source(c)]
+        if name is None
+        else [_rank(view, c, rank), name, family(c.first), _mean_std(c, board.split), len(c.runs), _training_on(c)]
+        for rank, c, name in shown
+    ]
     headers = ["#", "experiment", "family", f"{board.split} acc. ({board.scored_on})", "seeds", "training (on)"]
     references = ", with the published figures ranked among them" if view.references else ""
-    marks = (f" {KAGGLE_MARKS}: the Kaggle 2013 private board's top {len(KAGGLE_TOP10)}; ref: a paper."
-             if view.references else "")  # fmt: skip
+    marks = (
+        f" {KAGGLE_MARKS}: the Kaggle 2013 private board's top {len(KAGGLE_TOP10)}; ref: a paper."
+        if view.references
+        else ""
+    )
     lines = [
         tabulate(rows, headers, tablefmt="github", disable_numparse=True),
         "",

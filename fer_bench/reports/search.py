@@ -74,9 +74,12 @@ def _ungrouped_trials_note(completed) -> list[str]:
     ungrouped = sum(not t.grouped for t in completed)
     if not ungrouped:
         return []
-    return [f"{UNGROUPED}: {ungrouped} of the {len(completed)} complete trials ran before fer-bench's splits of "
-            "Training kept copies of an image together: a copy of some validation images was among the images they "
-            "fitted on, which flatters their validation figure against later trials'.", ""]  # fmt: skip
+    return [
+        f"{UNGROUPED}: {ungrouped} of the {len(completed)} complete trials ran before fer-bench's splits of "
+        "Training kept copies of an image together: a copy of some validation images was among the images they "
+        "fitted on, which flatters their validation figure against later trials'.",
+        "",
+    ]
 
 
 class SearchReport(Report[SearchInfo]):
@@ -114,22 +117,37 @@ class SearchReport(Report[SearchInfo]):
     def markdown(self, info: SearchInfo, command: str) -> str:
         search, summary, record, split, states = info.search, info.summary, info.record, info.split, info.states
         rows = [
-            [t.number, f"{100 * t.value:.2f}" + ("" if t.grouped else f" {UNGROUPED}"),
-             "" if t.seconds is None else f"{t.seconds:.0f} s", t.worker,
-             ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())]
+            [
+                t.number,
+                f"{100 * t.value:.2f}" + ("" if t.grouped else f" {UNGROUPED}"),
+                "" if t.seconds is None else f"{t.seconds:.0f} s",
+                t.worker,
+                ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()),
+            ]
             for t in info.completed[:TOP]
-        ]  # fmt: skip
+        ]
         metrics = [
-            [s, f"{100 * m.accuracy:.2f}", f"{m.n_evaluated}/{m.n_total}", f"{100 * m.accuracy_all:.2f}",
-             f"{100 * m.macro_f1:.2f}"]
+            [
+                s,
+                f"{100 * m.accuracy:.2f}",
+                f"{m.n_evaluated}/{m.n_total}",
+                f"{100 * m.accuracy_all:.2f}",
+                f"{100 * m.macro_f1:.2f}",
+            ]
             for s, m in record.metrics.items()
-        ]  # fmt: skip
+        ]
         compared = [
-            [f"`{ref.name}` (run `{ref.record.run_id}`)", ref.result.shared, f"{100 * ref.result.accuracy_a:.2f}",
-             f"{100 * ref.result.accuracy_b:.2f}", f"{100 * ref.record.metrics[split].accuracy_all:.2f}",
-             f"{ref.result.only_a} / {ref.result.only_b}", f"{ref.result.p:.2g}"]
+            [
+                f"`{ref.name}` (run `{ref.record.run_id}`)",
+                ref.result.shared,
+                f"{100 * ref.result.accuracy_a:.2f}",
+                f"{100 * ref.result.accuracy_b:.2f}",
+                f"{100 * ref.record.metrics[split].accuracy_all:.2f}",
+                f"{ref.result.only_a} / {ref.result.only_b}",
+                f"{ref.result.p:.2g}",
+            ]
             for ref in info.references
-        ]  # fmt: skip
+        ]
         lines = [
             f"# Search `{search.name}`",
             "",
@@ -147,7 +165,7 @@ class SearchReport(Report[SearchInfo]):
             "",
             tabulate(
                 [[k, _fmt(v)] for k, v in summary["best_params"].items()], ["parameter", "value"], tablefmt="github"
-            ),  # fmt: skip
+            ),
             "",
             f"Evaluated once on the test splits as run `{record.run_id}` (`fer-bench show {search.name}`):",
             "",
@@ -156,7 +174,7 @@ class SearchReport(Report[SearchInfo]):
                 ["split", "acc. on evaluated %", "evaluated", "acc. all images %", "macro-F1 %"],
                 tablefmt="github",
                 disable_numparse=True,
-            ),  # fmt: skip
+            ),
             "",
             f"Against the untuned runs on {split}, paired on the images both evaluate (McNemar's exact test; "
             "b = images only the tuned run gets right, c = only the other):",
@@ -174,7 +192,7 @@ class SearchReport(Report[SearchInfo]):
                 ],
                 tablefmt="github",
                 disable_numparse=True,
-            ),  # fmt: skip
+            ),
             "",
             f"## Top {min(TOP, len(info.completed))} trials",
             "",
@@ -183,7 +201,7 @@ class SearchReport(Report[SearchInfo]):
                 ["trial", f"validation {search.metric} %", "time", "worker", "parameters"],
                 tablefmt="github",
                 disable_numparse=True,
-            ),  # fmt: skip
+            ),
             "",
             *_ungrouped_trials_note(info.completed),
             f"![optimisation history]({search.name}/history.png)",

@@ -41,8 +41,10 @@ def check_completable(record: Record):
         raise FerBenchError(f"{name}: {model.key} saves no weights{builds}")
     outdated = record.outdated_parts()
     if outdated:
-        raise FerBenchError(f"{name}: its parts changed since it ran ({'; '.join(outdated)}), so it cannot be "
-                            f"fitted again as it was; `fer-bench run {record.experiment}` records it anew")  # fmt: skip
+        raise FerBenchError(
+            f"{name}: its parts changed since it ran ({'; '.join(outdated)}), so it cannot be "
+            f"fitted again as it was; `fer-bench run {record.experiment}` records it anew"
+        )
 
 
 def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
@@ -57,8 +59,10 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
     check_completable(record)
     dataset = workspace.labelled(Labels.named(record.data.labels))
     if dataset.fingerprint != record.data.fingerprint:
-        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
-                            f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
+        raise FerBenchError(
+            f"run {record.run_id} was trained on data {record.data.fingerprint}, "
+            f"not {dataset.fingerprint} ({dataset.source})"
+        )
     with claim(store.root, record.run_id):  # no run of the same spec writes its weights meanwhile
         latest = store.ok_record(record.run_id) or record
         if has_weights(latest, store.root):
@@ -68,14 +72,17 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
             model.use_runs(probabilities.StoredRuns(workspace), features, dataset)
         feature_set = features.extract(dataset, cache=cache)
         train, y = fitting.training_rows(dataset, feature_set.covered)
-        log.info(f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
-                 f"Training images, seed {record.seed}")  # fmt: skip
+        log.info(
+            f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
+            f"Training images, seed {record.seed}"
+        )
         groups = fitting.training_groups(dataset, train, record.spec.split_groups)
         fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes, groups=groups)
 
         split_rows = {split: dataset.indices(split) for split in record.predictions}
-        held_out = probabilities.holdout_rows(model, dataset, feature_set.covered, record.seed,
-                                              record.spec.split_groups)  # fmt: skip
+        held_out = probabilities.holdout_rows(
+            model, dataset, feature_set.covered, record.seed, record.spec.split_groups
+        )
         if held_out is not None:
             split_rows[probabilities.HOLDOUT] = held_out
         by_split = probabilities.of_splits(model, dataset, feature_set, split_rows)
@@ -86,9 +93,11 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
             total += len(recorded)
             differ += len(recorded) if len(now) != len(recorded) else int((now != recorded).sum())
         if differ:
-            raise FerBenchError(f"run {record.run_id} ({record.experiment}): fitted again, its model predicts "
-                                f"{differ} of {total} test images differently from the recorded run (other code, "
-                                f"or another CPU or backend); nothing saved")  # fmt: skip
+            raise FerBenchError(
+                f"run {record.run_id} ({record.experiment}): fitted again, its model predicts "
+                f"{differ} of {total} test images differently from the recorded run (other code, "
+                f"or another CPU or backend); nothing saved"
+            )
 
         artefact = fitting.save_weights(model, store.root, record.run_id)
         if probabilities.stored_path(store.root, latest) is None:
@@ -97,6 +106,8 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
             stored = latest.probabilities or layout.probabilities(record.run_id)
         done = completed(latest, artefact, stored, workspace.command)
         store.append(done)
-        log.info(f"{record.experiment} (run {record.run_id}): its {total} test predictions are the recorded ones; "
-                 f"weights saved to {artefact}")  # fmt: skip
+        log.info(
+            f"{record.experiment} (run {record.run_id}): its {total} test predictions are the recorded ones; "
+            f"weights saved to {artefact}"
+        )
         return done, True

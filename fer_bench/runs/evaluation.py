@@ -70,16 +70,27 @@ def target(path, classes, cache=None) -> Target:
         for split in dataset.test_splits():
             index = dataset.labelled(dataset.indices(split))
             keep = index[code_of[dataset.labels[index]] >= 0]
-            splits[split] = Images(list(dataset.images[keep]), dataset.ids[keep].tolist(),
-                                   code_of[dataset.labels[keep]])  # fmt: skip
-        excluded = {name: f"{int((dataset.labels == dataset.classes.index(name)).sum())} images: {why}"
-                    for name, why in excluded.items()}  # fmt: skip
-        return Target(dataset.source, dataset.layout, dataset.fingerprint, len(dataset), splits, excluded,
-                      dataset.labels_name)  # fmt: skip
+            splits[split] = Images(
+                list(dataset.images[keep]), dataset.ids[keep].tolist(), code_of[dataset.labels[keep]]
+            )
+        excluded = {
+            name: f"{int((dataset.labels == dataset.classes.index(name)).sum())} images: {why}"
+            for name, why in excluded.items()
+        }
+        return Target(
+            dataset.source, dataset.layout, dataset.fingerprint, len(dataset), splits, excluded, dataset.labels_name
+        )
     found = load_collection(path, classes)
     images = Images(found.files, [str(f.relative_to(found.root)) for f in found.files], np.array(found.labels))
-    return Target(str(found.root), "labelled folders", found.fingerprint, len(found.files),
-                  {COLLECTION_SPLIT: images}, found.excluded, "folders")  # fmt: skip
+    return Target(
+        str(found.root),
+        "labelled folders",
+        found.fingerprint,
+        len(found.files),
+        {COLLECTION_SPLIT: images},
+        found.excluded,
+        "folders",
+    )
 
 
 def run_id(source: Record, fingerprint, faces, detector):
@@ -101,8 +112,15 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
         labels[split] = encode_predictions(truth)
     if all(m.n_total == 0 for m in metrics.values()):
         raise FerBenchError(f"{found.source}: no readable image to evaluate ({refused[0]})")
-    data = RunData(found.source, found.layout, found.fingerprint, found.n_images, source.classes, found.label_names,
-                   found.fingerprint)  # fmt: skip
+    data = RunData(
+        found.source,
+        found.layout,
+        found.fingerprint,
+        found.n_images,
+        source.classes,
+        found.label_names,
+        found.fingerprint,
+    )
     return new_record(
         source.spec,
         f"{source.experiment}@{Path(found.source).name}",
@@ -134,8 +152,7 @@ def _predict(predictor, images: Images, faces, detector, refused, progress, spli
     indices of the images kept): files that are not readable images are appended to `refused`."""
     n_classes = len(predictor.record.classes)
     proba, kept = [], []
-    with tqdm(total=len(images.items), unit="img", desc=f"evaluate {split}", disable=not progress,
-              leave=False) as bar:  # fmt: skip
+    with tqdm(total=len(images.items), unit="img", desc=f"evaluate {split}", disable=not progress, leave=False) as bar:
         for start in range(0, len(images.items), BATCH):
             crops, where = [], []
             for i in range(start, min(start + BATCH, len(images.items))):

@@ -56,8 +56,12 @@ class Face:
         return max(self.probabilities, key=self.probabilities.get)
 
     def to_dict(self):
-        return {"box": list(self.box), "label": self.label, "whole_image": self.whole_image,
-                "probabilities": self.probabilities}  # fmt: skip
+        return {
+            "box": list(self.box),
+            "label": self.label,
+            "whole_image": self.whole_image,
+            "probabilities": self.probabilities,
+        }
 
 
 def can_predict(record: Record):
@@ -71,8 +75,13 @@ def could_predict(record: Record):
     model saves weights, on features that can be computed for a crop."""
     model = registry.find("model", record.spec.model.name)
     features = registry.find("features", record.spec.features.name)
-    return (record.ok and model is not None and features is not None
-            and issubclass(model.factory, SavesWeights) and issubclass(features.factory, DescribesCrops))  # fmt: skip
+    return (
+        record.ok
+        and model is not None
+        and features is not None
+        and issubclass(model.factory, SavesWeights)
+        and issubclass(features.factory, DescribesCrops)
+    )
 
 
 def is_ensemble(record: Record):
@@ -116,8 +125,11 @@ def choose_record(records, name=None) -> Record:
         ensembles = [r for r in named if is_ensemble(r)]
         if ensembles:
             raise FerBenchError(refusal(ensembles[-1], records))
-        hint = f": `fer-bench complete {name}` fits it again and saves them" if any(
-            could_predict(r) for r in select(records, name)) else ""  # fmt: skip
+        hint = (
+            f": `fer-bench complete {name}` fits it again and saves them"
+            if any(could_predict(r) for r in select(records, name))
+            else ""
+        )
         raise FerBenchError(f"no recorded run of {name!r} has saved weights to predict with{hint}")
     usable = [r for r in last_lines(records) if can_predict(r)]
     if not usable:
@@ -182,20 +194,27 @@ class Predictor:
         if len(self.members) == 1 and self.members[0].record is self.record:
             t = self.members[0].temperature
             return f"probabilities {'calibrated' if t.fitted else 'as the model gives them'}: {t}"
-        each = "; ".join(f"{m.record.experiment} ({m.record.run_id}, weight {m.weight:.3f})"
-                         + (f": {m.temperature}" if self.calibrated else "") for m in self.members)  # fmt: skip
+        each = "; ".join(
+            f"{m.record.experiment} ({m.record.run_id}, weight {m.weight:.3f})"
+            + (f": {m.temperature}" if self.calibrated else "")
+            for m in self.members
+        )
         if self.calibrated:
             return (
                 f"probabilities calibrated: the weighted mean of {len(self.members)} members' calibrated ones: {each}"
             )
-        return (f"probabilities as the models give them (temperature 1.0): the ensemble was recorded with calibrate "
-                f"= false; the weighted mean of {len(self.members)} members' as given: {each}")  # fmt: skip
+        return (
+            f"probabilities as the models give them (temperature 1.0): the ensemble was recorded with calibrate "
+            f"= false; the weighted mean of {len(self.members)} members' as given: {each}"
+        )
 
     @property
     def temperatures(self) -> dict:
         """{run id: its temperature, and the held-out images it was fitted on} of each member."""
-        return {m.record.run_id: {"temperature": round(m.temperature.value, 6), "fitted_on": m.temperature.n_images}
-                for m in self.members}  # fmt: skip
+        return {
+            m.record.run_id: {"temperature": round(m.temperature.value, 6), "fitted_on": m.temperature.n_images}
+            for m in self.members
+        }
 
     def classify(self, crops):
         """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops: each member's,
@@ -253,10 +272,13 @@ def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="i
         whole = False
     size = (IMAGE_SIZE, IMAGE_SIZE)
     return [
-        (tuple(round(v / scale) for v in box), whole,
-         np.asarray(gray.crop(box).resize(size, Image.BILINEAR), dtype=np.uint8))
+        (
+            tuple(round(v / scale) for v in box),
+            whole,
+            np.asarray(gray.crop(box).resize(size, Image.BILINEAR), dtype=np.uint8),
+        )
         for box in boxes
-    ]  # fmt: skip
+    ]
 
 
 def read_photo(path):
@@ -308,10 +330,15 @@ def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_D
                 if isinstance(each, FerBenchError):
                     outcomes.append((path, each))
                     continue
-                outcomes.append((path, [
-                    Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
-                    for box, whole, _ in each
-                ]))  # fmt: skip
+                outcomes.append(
+                    (
+                        path,
+                        [
+                            Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
+                            for box, whole, _ in each
+                        ],
+                    )
+                )
     return outcomes
 
 

@@ -59,8 +59,9 @@ def predict(model, X, covered, n_classes):
     if covered.any():
         given = np.asarray(model.predict_proba(X[covered]))
         if given.shape != (int(covered.sum()), n_classes):
-            raise FerBenchError(f"{model.key} gave probabilities of shape {given.shape}, "
-                                f"expected {(int(covered.sum()), n_classes)}")  # fmt: skip
+            raise FerBenchError(
+                f"{model.key} gave probabilities of shape {given.shape}, expected {(int(covered.sum()), n_classes)}"
+            )
         proba[covered] = given
     return proba
 
@@ -85,10 +86,11 @@ def holdout_rows(model, dataset, covered, seed, grouping):
 def of_splits(model, dataset, features, split_rows: dict) -> dict:
     """{split: SplitProbabilities} of `model` on the given rows of `dataset` (features: a FeatureSet)."""
     return {
-        split: SplitProbabilities(rows, dataset.labels[rows],
-                                  predict(model, features.X[rows], features.covered[rows], len(dataset.classes)))
+        split: SplitProbabilities(
+            rows, dataset.labels[rows], predict(model, features.X[rows], features.covered[rows], len(dataset.classes))
+        )
         for split, rows in split_rows.items()
-    }  # fmt: skip
+    }
 
 
 def out_of_fold(model, dataset, features, seed, grouping) -> SplitProbabilities | None:
@@ -123,8 +125,11 @@ def save(root: Path, run_id, splits: dict, kept=None) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(kept or {})
     for split, p in splits.items():
-        arrays |= {f"{split}/rows": p.rows.astype(np.int32), f"{split}/labels": p.labels.astype(np.int8),
-                   f"{split}/proba": p.proba.astype(np.float32)}  # fmt: skip
+        arrays |= {
+            f"{split}/rows": p.rows.astype(np.int32),
+            f"{split}/labels": p.labels.astype(np.int8),
+            f"{split}/proba": p.proba.astype(np.float32),
+        }
         arrays.pop(f"{split}/{OUT_OF_FOLD}", None)
         if p.out_of_fold:
             arrays[f"{split}/{OUT_OF_FOLD}"] = np.array(True)
@@ -163,18 +168,22 @@ def load(root: Path, record: Record, splits) -> dict:
     error where the run kept none or lacks a split."""
     path = stored_path(root, record)
     if path is None:
-        raise FerBenchError(f"run {record.run_id} ({record.experiment}) has no stored probabilities in {root}: "
-                            f"`fer-bench probabilities {record.run_id}` computes them from its weights")  # fmt: skip
+        raise FerBenchError(
+            f"run {record.run_id} ({record.experiment}) has no stored probabilities in {root}: "
+            f"`fer-bench probabilities {record.run_id}` computes them from its weights"
+        )
     with np.load(path) as stored:
         found = {name.split("/")[0] for name in stored.files}
         missing = [split for split in splits if split not in found]
         if missing:
             raise FerBenchError(f"{path}: no {missing[0]} probabilities (it has {', '.join(sorted(found))})")
         return {
-            split: SplitProbabilities(*(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED),
-                                      out_of_fold=f"{split}/{OUT_OF_FOLD}" in stored.files)
+            split: SplitProbabilities(
+                *(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED),
+                out_of_fold=f"{split}/{OUT_OF_FOLD}" in stored.files,
+            )
             for split in splits
-        }  # fmt: skip
+        }
 
 
 def temperature_of(held: SplitProbabilities) -> Temperature:
@@ -199,8 +208,10 @@ def temperature(root: Path, record: Record) -> Temperature:
         held = fitted_on(load(root, record, [s for s in (HOLDOUT, TRAIN_SPLIT) if s in stored_splits(root, record)]))
         _temperatures[key] = Temperature(why_none=_why_no_holdout(record)) if held is None else temperature_of(held)
         if held is not None and record.ungrouped_splits:
-            log.info(f"run {record.run_id}: its temperature is fitted on Training images split before splits kept "
-                     "copies together: some have a copy among the images the run fitted on")  # fmt: skip
+            log.info(
+                f"run {record.run_id}: its temperature is fitted on Training images split before splits kept "
+                "copies together: some have a copy among the images the run fitted on"
+            )
     return _temperatures[key]
 
 
@@ -216,8 +227,10 @@ def fitted_on(splits: dict) -> SplitProbabilities | None:
 def _why_no_holdout(record: Record) -> str:
     part = registry.find("model", record.spec.model.name)
     if part is not None and holds_out(record.model()):
-        return (f"run {record.run_id} stored no held-out Training probabilities: "
-                f"`fer-bench probabilities {record.run_id}` computes them")  # fmt: skip
+        return (
+            f"run {record.run_id} stored no held-out Training probabilities: "
+            f"`fer-bench probabilities {record.run_id}` computes them"
+        )
     return f"the fit of run {record.run_id} held out no Training images"
 
 
@@ -232,8 +245,10 @@ def regenerate(record: Record, workspace: Workspace, training=False, force=False
     which the share shows."""
     dataset, store = workspace.labelled(Labels.named(record.data.labels)), workspace.store
     if dataset.fingerprint != record.data.fingerprint:
-        raise FerBenchError(f"run {record.run_id} was trained on data {record.data.fingerprint}, "
-                            f"not {dataset.fingerprint} ({dataset.source})")  # fmt: skip
+        raise FerBenchError(
+            f"run {record.run_id} was trained on data {record.data.fingerprint}, "
+            f"not {dataset.fingerprint} ({dataset.source})"
+        )
     model_part = record.model()
     wanted = [*record.metrics, *([HOLDOUT] if holds_out(model_part) else []), *([TRAIN_SPLIT] if training else [])]
     earlier = stored_path(store.root, record)
@@ -248,8 +263,10 @@ def regenerate(record: Record, workspace: Workspace, training=False, force=False
     if training:
         rows_of[TRAIN_SPLIT] = fitting.training_rows(dataset, feature_set.covered)[0]
     missing = {split: rows_of[split] for split in wanted if f"{split}/proba" not in kept}
-    log.info(f"probabilities of {record.experiment} (run {record.run_id}) on "
-             + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items()))  # fmt: skip
+    log.info(
+        f"probabilities of {record.experiment} (run {record.run_id}) on "
+        + ", ".join(f"{split} ({len(rows)})" for split, rows in missing.items())
+    )
     model = recorded_model(record, workspace, features, feature_set, dataset)
     splits = of_splits(model, dataset, feature_set, {s: rows for s, rows in missing.items() if s != TRAIN_SPLIT})
     if TRAIN_SPLIT in missing:
@@ -276,8 +293,15 @@ def recorded_model(record: Record, workspace: Workspace, features, feature_set, 
         return saved_model(record, workspace.store.root)
     model.use_runs(StoredRuns(workspace), features, dataset)
     train, y = fitting.training_rows(dataset, feature_set.covered)
-    fitting.fit(model, record.part("resampler"), feature_set.X[train], y, record.seed, dataset.classes,
-                groups=fitting.training_groups(dataset, train, record.spec.split_groups))  # fmt: skip
+    fitting.fit(
+        model,
+        record.part("resampler"),
+        feature_set.X[train],
+        y,
+        record.seed,
+        dataset.classes,
+        groups=fitting.training_groups(dataset, train, record.spec.split_groups),
+    )
     return model
 
 
@@ -293,9 +317,15 @@ class StoredRuns(RecordedRuns):
         if record is None:
             return None
         features = record.spec.features
-        return RecordedRun(record.run_id, record.experiment, record.classes, record.data.fingerprint,
-                           (features.name, features.params), record.artefact is not None,
-                           stored_out_of_fold(self.store.root, record))  # fmt: skip
+        return RecordedRun(
+            record.run_id,
+            record.experiment,
+            record.classes,
+            record.data.fingerprint,
+            (features.name, features.params),
+            record.artefact is not None,
+            stored_out_of_fold(self.store.root, record),
+        )
 
     def model(self, run_id):
         return saved_model(self._record(run_id), self.store.root)

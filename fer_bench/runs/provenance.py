@@ -60,8 +60,12 @@ def git_commit():
 
 
 def hardware():
-    info = {"machine": platform.machine(), "cores": len(os.sched_getaffinity(0)), "processor": _cpu_name(),
-            "isa": backend.isa_level()}  # fmt: skip
+    info = {
+        "machine": platform.machine(),
+        "cores": len(os.sched_getaffinity(0)),
+        "processor": _cpu_name(),
+        "isa": backend.isa_level(),
+    }
     keras_backend = backend.name()
     info["keras_backend"] = keras_backend
     info["accelerator"] = _accelerator(keras_backend)

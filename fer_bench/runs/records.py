@@ -69,8 +69,16 @@ class RunData:
 
     @classmethod
     def of(cls, dataset, n_train_fit=None):
-        return cls(dataset.source, dataset.layout, dataset.fingerprint, len(dataset), dataset.classes,
-                   dataset.labels_name, dataset.images_fingerprint, n_train_fit)  # fmt: skip
+        return cls(
+            dataset.source,
+            dataset.layout,
+            dataset.fingerprint,
+            len(dataset),
+            dataset.classes,
+            dataset.labels_name,
+            dataset.images_fingerprint,
+            n_train_fit,
+        )
 
     @property
     def label_source(self):
@@ -221,8 +229,9 @@ def _upgrade(values: dict) -> dict:
     return {**values, "data": data, "hardware": hardware, "schema": SCHEMA}
 
 
-def new_record(spec: RunSpec, experiment, description, status, data: RunData, command=None, run_id=None,
-               **values) -> Record:  # fmt: skip
+def new_record(
+    spec: RunSpec, experiment, description, status, data: RunData, command=None, run_id=None, **values
+) -> Record:
     """The one builder of a record: `spec` run now (or evaluated, under its own `run_id`), with its
     provenance; `values` sets the other fields."""
     return Record(
@@ -258,9 +267,13 @@ def pruned(record: Record, command=None) -> Record:
 
 def _how(command):
     """When, by which command and code, on which machine: what `completed` and `pruned` say."""
-    return {"created": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
-            "git_commit": provenance.git_commit(), "versions": provenance.versions(),
-            "hardware": provenance.hardware()}  # fmt: skip
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "git_commit": provenance.git_commit(),
+        "versions": provenance.versions(),
+        "hardware": provenance.hardware(),
+    }
 
 
 def _version(version):
@@ -362,9 +375,11 @@ class RecordStore:
                 records.append(Record.from_dict(json.loads(line.removesuffix(SEAL))))
             except (ValueError, TypeError, KeyError, AttributeError):
                 if not line.endswith(SEAL) and number < len(lines):  # sealed, or the unfinished last
-                    raise FerBenchError(f"{self.path}, line {number}: not a whole record, and not torn by a crash "
-                                        f"(a torn line is the last, or sealed): the file was edited or damaged; "
-                                        f"restore it from a copy, or delete the line to drop it") from None  # fmt: skip
+                    raise FerBenchError(
+                        f"{self.path}, line {number}: not a whole record, and not torn by a crash "
+                        f"(a torn line is the last, or sealed): the file was edited or damaged; "
+                        f"restore it from a copy, or delete the line to drop it"
+                    ) from None
                 if (self.path, number) not in _reported_torn:
                     _reported_torn.add((self.path, number))
                     log.warning(f"{self.path}, line {number}: torn record skipped")

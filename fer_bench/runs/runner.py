@@ -47,16 +47,18 @@ def run(experiment: Experiment, workspace: Workspace, jobs=None, seed=None, forc
         return execute(experiment, spec, workspace, jobs, extra, setup)
 
 
-def execute(experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=None, extra=None,
-            setup: Setup | None = None) -> Record:  # fmt: skip
+def execute(
+    experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=None, extra=None, setup: Setup | None = None
+) -> Record:
     """Run `spec` and append its record, unconditionally: the caller holds the spec's claim. `setup`
     is the experiment's parts where the caller has created them and not used them yet (they are
     created otherwise)."""
     dataset, store, cache = workspace.labelled(experiment.labels), workspace.store, workspace.cache
     setup = experiment.setup() if setup is None else setup
     started = time.perf_counter()
-    log.info(f"{experiment.name} (run {spec.run_id}): "
-             f"{spec.features.name} -> {spec.resampler.name} -> {spec.model.name}")  # fmt: skip
+    log.info(
+        f"{experiment.name} (run {spec.run_id}): {spec.features.name} -> {spec.resampler.name} -> {spec.model.name}"
+    )
     if isinstance(setup.model, BuildsOnRuns):
         setup.model.use_runs(probabilities.StoredRuns(workspace), setup.features, dataset)
     pretrained, t_load = isinstance(setup.model, Pretrained), 0.0
@@ -73,9 +75,16 @@ def execute(experiment: Experiment, spec: RunSpec, workspace: Workspace, jobs=No
         train, y = fitting.training_rows(dataset, feature_set.covered)
         log.info(f"fitting {spec.model.name} on {len(train)} Training images ({dataset.labels_name} labels)")
         t0 = time.perf_counter()
-        history = fitting.fit(setup.model, setup.resampler, feature_set.X[train], y, spec.seed, dataset.classes,
-                              checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id,
-                              groups=fitting.training_groups(dataset, train, spec.split_groups))  # fmt: skip
+        history = fitting.fit(
+            setup.model,
+            setup.resampler,
+            feature_set.X[train],
+            y,
+            spec.seed,
+            dataset.classes,
+            checkpoint_dir=cache.root / layout.CHECKPOINTS / spec.run_id,
+            groups=fitting.training_groups(dataset, train, spec.split_groups),
+        )
         t_fit = time.perf_counter() - t0
 
     t0 = time.perf_counter()

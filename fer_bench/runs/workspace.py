@@ -23,9 +23,17 @@ log = logging.getLogger("fer_bench")
 
 
 class Workspace:
-    def __init__(self, results: str | Path | None = None, cache: str | Path | ArrayCache | None = None,
-                 data: str | Path | Dataset | None = None, command: str = "", *, writable: bool = False,
-                 needs_records: bool = False, boards: Callable[[Path], Path] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        results: str | Path | None = None,
+        cache: str | Path | ArrayCache | None = None,
+        data: str | Path | Dataset | None = None,
+        command: str = "",
+        *,
+        writable: bool = False,
+        needs_records: bool = False,
+        boards: Callable[[Path], Path] | None = None,
+    ):
         """`data`: a Dataset, a path, or None for $FER_BENCH_DATA. `writable`: refuse an unwritable
         results folder now, before any work; `needs_records`: refuse one without records now."""
         self.store = RecordStore(results)

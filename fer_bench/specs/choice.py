@@ -75,8 +75,10 @@ def _rule(table, where, option, splits, other_keys) -> Rule:
     check_keys(table, {"split", "metric", *other_keys}, f"{where}: {option}")
     split, metric = table.get("split"), table.get("metric")
     if split == REPORTED_TEST and REPORTED_TEST not in splits:
-        raise FerBenchError(f"{where}: {option}.split: {REPORTED_TEST} is the test split the boards report, "
-                            f"so nothing may be chosen on it; choose on one of {list(splits)}")  # fmt: skip
+        raise FerBenchError(
+            f"{where}: {option}.split: {REPORTED_TEST} is the test split the boards report, "
+            f"so nothing may be chosen on it; choose on one of {list(splits)}"
+        )
     if split not in splits:
         raise FerBenchError(f"{where}: {option}.split must be one of {list(splits)}, got {split!r}")
     if metric not in METRICS:

@@ -127,10 +127,17 @@ class RunSpec:
     def from_dict(cls, values, backend):
         """The spec of a `to_dict` dict; one recorded without a backend ran on `backend`."""
         parts = {kind: PartSpec.from_dict(values[kind]) for kind in registry.KINDS}
-        return cls(values["experiment"], values["data"], **parts, seed=values["seed"],
-                   test_splits=tuple(values["test_splits"]), backend=values.get("backend", backend),
-                   labels=values.get("labels", "fer2013"), versioned="backend" in values,
-                   split_groups=values.get("split_groups", ""))  # fmt: skip
+        return cls(
+            values["experiment"],
+            values["data"],
+            **parts,
+            seed=values["seed"],
+            test_splits=tuple(values["test_splits"]),
+            backend=values.get("backend", backend),
+            labels=values.get("labels", "fer2013"),
+            versioned="backend" in values,
+            split_groups=values.get("split_groups", ""),
+        )
 
     def part(self, kind) -> PartSpec:
         return getattr(self, kind)
@@ -222,8 +229,12 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
     if not is_seed(seed):
         raise FerBenchError(f"{where}: seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     test_splits = document.get("test_splits", ["PublicTest", "PrivateTest"])
-    if (not isinstance(test_splits, list) or not test_splits or any(s not in SPLITS[1:] for s in test_splits)
-            or len(set(test_splits)) < len(test_splits)):  # fmt: skip
+    if (
+        not isinstance(test_splits, list)
+        or not test_splits
+        or any(s not in SPLITS[1:] for s in test_splits)
+        or len(set(test_splits)) < len(test_splits)
+    ):
         raise FerBenchError(f"{where}: test_splits must be a list of distinct splits from {list(SPLITS[1:])}")
     source, mode = document.get("labels", "fer2013"), document.get("labels_mode", "majority")
     if not isinstance(source, str) or not isinstance(mode, str):
@@ -232,8 +243,15 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
         labels = Labels(source, mode)
     except FerBenchError as error:
         raise FerBenchError(f"{where}: {error}") from None
-    experiment = Experiment(name, description(document, where), **parts, seed=seed, test_splits=tuple(test_splits),
-                            labels=labels, chosen_by=_chosen_by(document, where))  # fmt: skip
+    experiment = Experiment(
+        name,
+        description(document, where),
+        **parts,
+        seed=seed,
+        test_splits=tuple(test_splits),
+        labels=labels,
+        chosen_by=_chosen_by(document, where),
+    )
     setup = experiment.check(where)
     return replace(experiment, rule=_rule(document, experiment, setup.model, where))
 
@@ -248,8 +266,10 @@ def _rule(document, experiment, model, where) -> Rule | None:
         return None
     rule = parse_rule(document, where, (applied[0],), f"experiment {experiment.name}")
     if (rule.split, rule.metric) != applied:
-        raise FerBenchError(f"{where}: choose: model/{experiment.model.name} chooses on {applied[0]} {applied[1]}, "
-                            f'so declare split = "{applied[0]}", metric = "{applied[1]}"')  # fmt: skip
+        raise FerBenchError(
+            f"{where}: choose: model/{experiment.model.name} chooses on {applied[0]} {applied[1]}, "
+            f'so declare split = "{applied[0]}", metric = "{applied[1]}"'
+        )
     return rule
 
 

@@ -106,8 +106,9 @@ def parse_grid(name, document, where) -> Grid:
     if not axes:
         name, reason = next(iter(refused.items()))
         raise FerBenchError(f"{where}: no cell can run ({name}: {reason})")
-    return Grid(name, description(document, where), base, tuple(dict.fromkeys(seeds)), axes, rule,
-                tuple(refused.items()))  # fmt: skip
+    return Grid(
+        name, description(document, where), base, tuple(dict.fromkeys(seeds)), axes, rule, tuple(refused.items())
+    )
 
 
 def _expand(grid_name, base, product, where):
@@ -170,8 +171,7 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
     if labels == base.labels and all(parts[kind] == base.part(kind) for kind in registry.KINDS):
         return base
     label = ",".join(label)
-    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", labels=labels,
-                   **parts)  # fmt: skip
+    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", labels=labels, **parts)
 
 
 def _text(value):

@@ -72,8 +72,9 @@ def parse_search(name, document, where) -> Search:
     compare_with = document.get("compare_with", [])
     if not isinstance(compare_with, list) or not all(isinstance(n, str) for n in compare_with):
         raise FerBenchError(f"{where}: compare_with must be a list of experiment names")
-    return Search(name, description(document, where), base, space, rule, holdout, folds, seed, trials,
-                  tuple(compare_with))  # fmt: skip
+    return Search(
+        name, description(document, where), base, space, rule, holdout, folds, seed, trials, tuple(compare_with)
+    )
 
 
 def _parse_space(base, tables, where):

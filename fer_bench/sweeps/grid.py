@@ -98,8 +98,9 @@ def _execute(cells, workspace: Workspace, jobs, wait):
     initargs = (workspace, threads, console_level(logging.WARNING))
     for start in range(0, len(cells), jobs * CELLS_PER_WORKER):
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
-            pending = {pool.submit(_worker_cell, cell, wait): cell
-                       for cell in cells[start : start + jobs * CELLS_PER_WORKER]}  # fmt: skip
+            pending = {
+                pool.submit(_worker_cell, cell, wait): cell for cell in cells[start : start + jobs * CELLS_PER_WORKER]
+            }
             while pending:
                 finished, _ = wait_for(pending, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -169,8 +169,11 @@ def first_live_trial(study, name, value):
     """The number of the earliest trial, not failed, whose parameter `name` is (or is queued to be)
     `value`. Two workers may queue the same cell: the earlier copy is the one that runs, and since it
     was queued before the later copy, whoever claims the later copy sees it and stands down."""
-    live = [t.number for t in trials(study) if t.state != TrialState.FAIL
-            and {**t.system_attrs.get("fixed_params", {}), **t.params}.get(name) == value]  # fmt: skip
+    live = [
+        t.number
+        for t in trials(study)
+        if t.state != TrialState.FAIL and {**t.system_attrs.get("fixed_params", {}), **t.params}.get(name) == value
+    ]
     return min(live, default=None)
 
 

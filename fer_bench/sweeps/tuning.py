@@ -93,8 +93,16 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
         setup = experiment.setup()
         fit = fit[covered[fit]]
         targets = y if rows.targets is None else rows.targets
-        fitting.fit(setup.model, setup.resampler, X[fit], targets[fit], seed, rows.classes, on_epoch=report,
-                    groups=rows.groups[fit])  # fmt: skip
+        fitting.fit(
+            setup.model,
+            setup.resampler,
+            X[fit],
+            targets[fit],
+            seed,
+            rows.classes,
+            on_epoch=report,
+            groups=rows.groups[fit],
+        )
         evaluated = held[covered[held]]
         hits = (setup.model.predict_proba(X[evaluated]).argmax(axis=1) == y[evaluated]).sum() if len(evaluated) else 0
         denominator = len(held) if search.metric == "accuracy_all" else max(len(evaluated), 1)

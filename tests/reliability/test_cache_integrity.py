@@ -53,8 +53,14 @@ DAMAGES = {  # damage -> how many of the two entries it spoils
 
 def _subset(dataset, start):
     part = slice(start, start + SUBSET)
-    return Dataset(dataset.source, dataset.layout, dataset.images[part], dataset.labels[part], dataset.splits[part],
-                   dataset.ids[part])  # fmt: skip
+    return Dataset(
+        dataset.source,
+        dataset.layout,
+        dataset.images[part],
+        dataset.labels[part],
+        dataset.splits[part],
+        dataset.ids[part],
+    )
 
 
 @pytest.fixture(scope="module")

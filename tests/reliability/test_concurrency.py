@@ -73,10 +73,16 @@ def test_a_claim_is_exclusive_and_let_go_when_its_holder_is_killed(tmp_path):
     assert not claim_path(tmp_path, "abc").exists()
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom fer_bench.runs.claims import claim\n"
-         "with claim(sys.argv[1], 'abc'):\n    print('held', flush=True)\n    time.sleep(600)\n", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom fer_bench.runs.claims import claim\n"
+            "with claim(sys.argv[1], 'abc'):\n    print('held', flush=True)\n    time.sleep(600)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline() == "held\n"
     with claim(tmp_path, "abc", wait=False) as held:
         assert not held

@@ -153,7 +153,7 @@ def plausible_values(param):
         str: st.sampled_from(param.choices or ("scale", "0.01", "x")),
         tuple: st.lists(
             st.one_of(KEY_TEXT, st.text("0123456789abcdef", min_size=12, max_size=12), st.floats(-1.0, 2.0)), max_size=3
-        ),  # fmt: skip
+        ),
         # a nested part's parameters (cross-fitted's inner_params)
         dict: st.dictionaries(
             KEY_TEXT, st.one_of(st.integers(0, 300), st.floats(0.0, 0.99), st.booleans()), max_size=3

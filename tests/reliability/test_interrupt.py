@@ -51,8 +51,11 @@ def test_ctrl_c_during_a_fit_in_native_code_stops_within_seconds_and_records_not
     results = pruned_run(write_experiments, tmp_path)
     before = (results / "runs.jsonl").read_bytes()
     fitting = tmp_path / "fitting"
-    process = subprocess.Popen([sys.executable, "-c", BLOCKED_IN_NATIVE_CODE, str(fitting), "complete", "cheap",
-                                "--results", str(results)], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_IN_NATIVE_CODE, str(fitting), "complete", "cheap", "--results", str(results)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not fitting.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -85,8 +85,9 @@ def kill_loop(command, kills, duration, rng):
     landed = ended = 0
     while landed < kills:
         assert landed + ended < MAX_ATTEMPTS * kills, f"only {landed} kills landed in {landed + ended} attempts"
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         started = time.monotonic()
         try:
             process.wait(timeout=rng.uniform(0, duration))
@@ -137,8 +138,10 @@ def predictions(records):
 
 
 def report(command, duration, landed, ended, torn, leftovers):
-    print(f"\n{command}: uncut {duration:.1f} s; {landed} kills survived ({ended} attempts ended first); "
-          f"{torn} torn record lines reported; {leftovers} temporary files of killed writers left unused")  # fmt: skip
+    print(
+        f"\n{command}: uncut {duration:.1f} s; {landed} kills survived ({ended} attempts ended first); "
+        f"{torn} torn record lines reported; {leftovers} temporary files of killed writers left unused"
+    )
 
 
 def test_run_survives_kills(experiments, tmp_path):

@@ -20,8 +20,12 @@ from conftest import MINI
 
 # (images per chunk, worker processes, images in shuffled order): chunks of 3 describe chips
 # alone or in pairs; one chunk of all describes them together; the shuffled order puts each chip beside others.
-EXTRACTIONS = {"chunks of 16, 1 process": (16, 1, False), "chunks of 3, 2 workers": (3, 2, False),
-               "one chunk": (168, 1, False), "shuffled, chunks of 37, 2 workers": (37, 2, True)}  # fmt: skip
+EXTRACTIONS = {
+    "chunks of 16, 1 process": (16, 1, False),
+    "chunks of 3, 2 workers": (3, 2, False),
+    "one chunk": (168, 1, False),
+    "shuffled, chunks of 37, 2 workers": (37, 2, True),
+}
 
 
 def extract_every_way(folder):
@@ -30,8 +34,14 @@ def extract_every_way(folder):
     dataset = load_dataset(MINI)
     for name, (chunk, jobs, shuffled) in EXTRACTIONS.items():
         order = np.random.default_rng(0).permutation(len(dataset)) if shuffled else np.arange(len(dataset))
-        subset = Dataset(dataset.source, dataset.layout, dataset.images[order], dataset.labels[order],
-                         dataset.splits[order], dataset.ids[order])  # fmt: skip
+        subset = Dataset(
+            dataset.source,
+            dataset.layout,
+            dataset.images[order],
+            dataset.labels[order],
+            dataset.splits[order],
+            dataset.ids[order],
+        )
         chunks.chunk_size = lambda n_items, chunk=chunk: chunk
         stored = Embedding(protocol="full").embed(subset, ArrayCache(Path(folder) / name), jobs=jobs)
         back = np.argsort(order)

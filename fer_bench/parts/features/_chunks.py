@@ -25,8 +25,9 @@ def chunk_size(n_items):
     return max(MIN_CHUNK, min(CHUNK, -(-n_items // 16)))
 
 
-def cached_in_chunks(cache: ArrayCache, inputs: dict, items, work, finish, jobs=None, description="extracting",
-                     rows=None):  # fmt: skip
+def cached_in_chunks(
+    cache: ArrayCache, inputs: dict, items, work, finish, jobs=None, description="extracting", rows=None
+):
     """{name: array over all `items`} (or over `items[rows]`), stored as one cache entry keyed by `inputs`.
 
     `work(chunk)` runs in `jobs` worker processes on consecutive chunks of `items` (it must pickle:
@@ -50,8 +51,9 @@ def cached_in_chunks(cache: ArrayCache, inputs: dict, items, work, finish, jobs=
         return items[start : start + size] if rows is None else items[rows[start : start + size]]
 
     tasks = ((i, cut(start)) for i, start in todo)
-    with tqdm(total=n_items, initial=n_items - sum(lengths.values()), unit="img", desc=description,
-              smoothing=0.05) as bar:  # fmt: skip
+    with tqdm(
+        total=n_items, initial=n_items - sum(lengths.values()), unit="img", desc=description, smoothing=0.05
+    ) as bar:
         for index, result in _map(functools.partial(_indexed, work), tasks, len(todo), jobs or default_jobs()):
             chunks[index] = finish(result)
             cache.save_part(key, index, chunks[index])

@@ -94,8 +94,10 @@ def _faces_in(name, hog, upsample):
     from fer_bench.parts import detectors
 
     found = detectors.get(name)  # its boxes end one past the face; dlib's rectangles on it
-    return lambda rgb: [dlib.rectangle(left, top, right - 1, bottom - 1) for left, top, right, bottom in
-                        found.boxes(rgb, crop_sized=True)]  # fmt: skip
+    return lambda rgb: [
+        dlib.rectangle(left, top, right - 1, bottom - 1)
+        for left, top, right, bottom in found.boxes(rgb, crop_sized=True)
+    ]
 
 
 def describe(chips):
@@ -198,17 +200,27 @@ class Embedding(Features, DescribesCrops):
         together = cache.load(cache_key(inputs))  # faces and frames in one entry, as extractions stored them before
         if together is not None:
             return together
-        align = functools.partial(align_faces, upsample=self.upsample, jitters=self.jitters, detector=self.detector,
-                                  whole_frames=False)  # fmt: skip
-        faces = cached_in_chunks(cache, inputs | {"part": "detected faces"}, dataset.images, align, _describe_faces,
-                                 jobs, "embedding")  # fmt: skip
+        align = functools.partial(
+            align_faces, upsample=self.upsample, jitters=self.jitters, detector=self.detector, whole_frames=False
+        )
+        faces = cached_in_chunks(
+            cache, inputs | {"part": "detected faces"}, dataset.images, align, _describe_faces, jobs, "embedding"
+        )
         by_frame = np.flatnonzero(faces["n_faces"] != 1)  # the images embedded by their whole frame
         if not whole_frames or not len(by_frame):
             return faces
         # Keyed by the faces' inputs and the part: the faces found decide which images are embedded by frame.
         align = functools.partial(align_frames, jitters=self.jitters)
-        frames = cached_in_chunks(cache, inputs | {"part": "whole frames"}, dataset.images, align, _describe_frames,
-                                  jobs, "embedding whole frames", rows=by_frame)  # fmt: skip
+        frames = cached_in_chunks(
+            cache,
+            inputs | {"part": "whole frames"},
+            dataset.images,
+            align,
+            _describe_frames,
+            jobs,
+            "embedding whole frames",
+            rows=by_frame,
+        )
         # In place: the arrays are this call's own (read or concatenated for it), and a copy would hold
         # a second embedding of every image at the peak.
         faces["embeddings"][by_frame] = frames["embeddings"]

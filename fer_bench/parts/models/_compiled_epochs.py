@@ -44,8 +44,9 @@ def class_sample_weights(targets, class_weight):
     return weights[targets.argmax(axis=1)]
 
 
-def fit_compiled(model, X, targets, *, validation, epochs, batch_size, seed, class_weight=None, callbacks=(),
-                 stepper=None):  # fmt: skip
+def fit_compiled(
+    model, X, targets, *, validation, epochs, batch_size, seed, class_weight=None, callbacks=(), stepper=None
+):
     """Train a compiled Keras `model` like `model.fit(..., shuffle=True)`; returns its history
     ({metric: [value per epoch]}). `validation` is (X, targets) or None; `stepper` defaults to the
     backend's compiled loop (`PerBatch` gives the slow reference)."""
@@ -131,14 +132,19 @@ class JaxScan:
 
     def __call__(self, groups):
         model = self.model  # the variables in the order of the JAX trainer's state
-        variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-                     model.metrics_variables)  # fmt: skip
+        variables = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
+        )
         return self._run(self.train_scan, variables, groups)
 
     def evaluate(self, groups):
         model = self.model
-        return self._run(self.test_scan, (model.trainable_variables, model.non_trainable_variables,
-                                          model.metrics_variables), groups)  # fmt: skip
+        return self._run(
+            self.test_scan, (model.trainable_variables, model.non_trainable_variables, model.metrics_variables), groups
+        )
 
     @staticmethod
     def _run(scan, variables, groups):

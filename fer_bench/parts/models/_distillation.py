@@ -49,14 +49,18 @@ class Distillation:
         if teacher is None:
             raise FerBenchError(f"{key}: no successful run {run_id} in {runs.where} to learn from")
         if teacher.classes != tuple(dataset.classes) or teacher.data_fingerprint != dataset.fingerprint:
-            raise FerBenchError(f"{key}: teacher {run_id} ({teacher.experiment}) was trained on other data or labels "
-                                f"({teacher.data_fingerprint}, {len(teacher.classes)} classes) than this run's "
-                                f"({dataset.fingerprint}, {len(dataset.classes)} classes)")  # fmt: skip
+            raise FerBenchError(
+                f"{key}: teacher {run_id} ({teacher.experiment}) was trained on other data or labels "
+                f"({teacher.data_fingerprint}, {len(teacher.classes)} classes) than this run's "
+                f"({dataset.fingerprint}, {len(dataset.classes)} classes)"
+            )
         train = runs.probabilities(run_id, TRAIN_SPLIT)
         if not train.out_of_fold:
-            log.warning(f"{key}: teacher {run_id} ({teacher.experiment}) gives in-sample Training probabilities (it "
-                        "fitted on those images): the student learns what it memorised; a cross-fitted teacher "
-                        "gives out-of-fold ones")  # fmt: skip
+            log.warning(
+                f"{key}: teacher {run_id} ({teacher.experiment}) gives in-sample Training probabilities (it "
+                "fitted on those images): the student learns what it memorised; a cross-fitted teacher "
+                "gives out-of-fold ones"
+            )
         rows, proba = train.rows[train.covered], train.proba[train.covered]
         by_pixels = {_digest(image): p for image, p in zip(dataset.images[rows], proba)}
         return cls(teacher.experiment, by_pixels, train.out_of_fold)
@@ -67,8 +71,10 @@ class Distillation:
         found = [self.by_pixels.get(_digest(row)) for row in pixels]
         missing = sum(p is None for p in found)
         if missing:
-            raise FerBenchError(f"the teacher ({self.experiment}) has no probabilities for {missing} of the "
-                                f"{len(found)} fitting images: it covers fewer Training images")  # fmt: skip
+            raise FerBenchError(
+                f"the teacher ({self.experiment}) has no probabilities for {missing} of the "
+                f"{len(found)} fitting images: it covers fewer Training images"
+            )
         return np.stack(found)
 
     def fitted_temperature(self, X, y) -> float:

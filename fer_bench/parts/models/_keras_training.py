@@ -98,8 +98,12 @@ def fit_dense_classifier(model, data: FitData, params, name, callbacks=()):
     keras = load_keras()
     loop = params["training_loop"]
     steps_per_execution = STEPS_PER_EXECUTION if loop == "keras-fit" else 1
-    model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]), loss="categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=steps_per_execution)  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(params["learning_rate"]),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     callbacks = list(callbacks)
     if params["early_stopping_patience"] > 0:
         callbacks.append(
@@ -155,8 +159,11 @@ def save_dense_weights(model, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
-        np.savez_compressed(handle, *[np.asarray(w, dtype=np.float32) for w in model.get_weights()],
-                            input_shape=np.asarray(model.input_shape[1:], dtype=np.int64))  # fmt: skip
+        np.savez_compressed(
+            handle,
+            *[np.asarray(w, dtype=np.float32) for w in model.get_weights()],
+            input_shape=np.asarray(model.input_shape[1:], dtype=np.int64),
+        )
     tmp.replace(path)
 
 

@@ -53,8 +53,9 @@ def build_cnn(params, n_classes, with_embedding=False):
     for block in range(p["blocks"]):
         filters = p["width"] * 2**block
         for conv in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=decay,
-                              name=f"conv{block}_{conv}")(x)  # fmt: skip
+            x = layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, kernel_regularizer=decay, name=f"conv{block}_{conv}"
+            )(x)
             x = layers.BatchNormalization(name=f"bn{block}_{conv}")(x)
             x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
@@ -138,18 +139,24 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         if self.teacher:
             self._distilled = Distillation.of(self.teacher, runs, dataset, self.key)
         if self.fit_teacher_temperature and not self._distilled.out_of_fold:
-            raise FerBenchError(f"{self.key}: fit_teacher_temperature needs out-of-fold Training probabilities, and "
-                                f"teacher {self.teacher} ({self._distilled.experiment}) gives in-sample ones: "
-                                "teach with a cross-fitted run, or give teacher_temperature")  # fmt: skip
+            raise FerBenchError(
+                f"{self.key}: fit_teacher_temperature needs out-of-fold Training probabilities, and "
+                f"teacher {self.teacher} ({self._distilled.experiment}) gives in-sample ones: "
+                "teach with a cross-fitted run, or give teacher_temperature"
+            )
 
     def choice(self):
         if not self.teacher:
             return None
         fitted = " (fitted on its out-of-fold probabilities)" if self.fit_teacher_temperature else ""
-        return {"method": f"distilled: targets {self.teacher_weight:g} x the teacher's probabilities at temperature "
-                f"{self._temperature:.4g}{fitted}, {1 - self.teacher_weight:g} x the labels", "on": None,
-                "members": [{"run_id": self.teacher, "experiment": self._distilled.experiment,
-                             "weight": self.teacher_weight}]}  # fmt: skip
+        return {
+            "method": f"distilled: targets {self.teacher_weight:g} x the teacher's probabilities at temperature "
+            f"{self._temperature:.4g}{fitted}, {1 - self.teacher_weight:g} x the labels",
+            "on": None,
+            "members": [
+                {"run_id": self.teacher, "experiment": self._distilled.experiment, "weight": self.teacher_weight}
+            ],
+        }
 
     def fit(self, data):
         keras = load_keras()
@@ -157,8 +164,11 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
         if self.teacher:
             if self._distilled is None:
                 raise FerBenchError(f"{self.key}: fitted before its teacher was given (BuildsOnRuns.use_runs)")
-            self._temperature = (self._distilled.fitted_temperature(data.X, data.y) if self.fit_teacher_temperature
-                                 else self.teacher_temperature)  # fmt: skip
+            self._temperature = (
+                self._distilled.fitted_temperature(data.X, data.y)
+                if self.fit_teacher_temperature
+                else self.teacher_temperature
+            )
             y = self._distilled.targets(data.X, data.y, len(data.classes), self._temperature, self.teacher_weight)
             data = replace(data, y=y)
         keras.utils.set_random_seed(data.seed)

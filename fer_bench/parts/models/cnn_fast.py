@@ -92,8 +92,9 @@ def build_fast_cnn(params, n_classes, with_embedding=False):
         x = layers.Dropout(p["dropout"], name="head_drop")(x)
         outputs = layers.Dense(n_classes, name="logits")(x)
         outputs = layers.Activation("softmax", dtype="float32", name="classes")(outputs)
-    return keras.Model(inputs if with_embedding else image, outputs,
-                       name="cnn_fast_fusion" if with_embedding else "cnn_fast")  # fmt: skip
+    return keras.Model(
+        inputs if with_embedding else image, outputs, name="cnn_fast_fusion" if with_embedding else "cnn_fast"
+    )
 
 
 @register("model", "cnn-fast")

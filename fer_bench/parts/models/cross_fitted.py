@@ -92,8 +92,10 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
     def validate(self):
         copy = self._new_copy()
         if isinstance(copy, Pretrained) or not (isinstance(copy, SavesWeights) and isinstance(copy, ReportsEpochs)):
-            raise ValueError(f"inner must be a model fitted here that saves its weights and reports its epochs "
-                             f"(a network); {copy.key} is not")  # fmt: skip
+            raise ValueError(
+                f"inner must be a model fitted here that saves its weights and reports its epochs "
+                f"(a network); {copy.key} is not"
+            )
         if isinstance(copy, BuildsOnRuns) and getattr(copy, copy.runs_param):
             raise ValueError(f"inner_params must name no runs ({copy.runs_param}): each copy learns from the labels")
 
@@ -134,16 +136,20 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
         if finished and finished.is_file():
             history = json.loads(finished.read_text())
             return copy.load(weights, data.classes), history, _epochs(history)
-        log.info(f"{self.key}: copy {i + 1} of {self.folds}, {copy.key} on {int((~held_out).sum())} images "
-                 f"({int(held_out.sum())} held out)")  # fmt: skip
-        history = copy.fit(replace(
-            data,
-            X=data.X[~held_out],
-            y=data.y[~held_out],
-            validation=(data.X[held_out], data.y[held_out]),
-            checkpoint_dir=folder / f"copy{i}" if folder and isinstance(copy, Resumable) else None,
-            on_epoch=data.on_epoch and (lambda epoch, logs: data.on_epoch(epochs_before + epoch, logs)),
-        ))  # fmt: skip
+        log.info(
+            f"{self.key}: copy {i + 1} of {self.folds}, {copy.key} on {int((~held_out).sum())} images "
+            f"({int(held_out.sum())} held out)"
+        )
+        history = copy.fit(
+            replace(
+                data,
+                X=data.X[~held_out],
+                y=data.y[~held_out],
+                validation=(data.X[held_out], data.y[held_out]),
+                checkpoint_dir=folder / f"copy{i}" if folder and isinstance(copy, Resumable) else None,
+                on_epoch=data.on_epoch and (lambda epoch, logs: data.on_epoch(epochs_before + epoch, logs)),
+            )
+        )
         if folder:
             copy.save(weights)
             partial = finished.with_name(f".{finished.name}.tmp")

@@ -143,13 +143,18 @@ class Ensemble(Model, BuildsOnRuns, OutOfFold):
         if any(not np.array_equal(s.rows, stored[0].rows) for s in stored):
             raise FerBenchError(f"{self.key}: the members' stored {SELECTION_SPLIT} probabilities are of other images")
         covered = np.logical_and.reduce([s.covered for s in stored]) & (stored[0].labels >= 0)
-        return ([t.apply(s.proba[covered].astype(np.float64)) for s, t in zip(stored, self._temperatures)],
-                stored[0].labels[covered])  # fmt: skip
+        return (
+            [t.apply(s.proba[covered].astype(np.float64)) for s, t in zip(stored, self._temperatures)],
+            stored[0].labels[covered],
+        )
 
     def predict_proba(self, X):
         used = [i for i, model in enumerate(self._models) if model is not None]
-        return soft_vote([self._models[i].predict_proba(self._feeds[i](X)) for i in used],
-                         [self._chosen[i] for i in used], [self._temperatures[i] for i in used])  # fmt: skip
+        return soft_vote(
+            [self._models[i].predict_proba(self._feeds[i](X)) for i in used],
+            [self._chosen[i] for i in used],
+            [self._temperatures[i] for i in used],
+        )
 
     def out_of_fold_proba(self, rows, X, y, seed, groups=None):
         """The vote of the voting members' stored out-of-fold probabilities of `rows` (NaN rows where
@@ -158,8 +163,11 @@ class Ensemble(Model, BuildsOnRuns, OutOfFold):
         if not all(self._runs[i].out_of_fold for i in voting):
             return None
         stored = [self._recorded.probabilities(self._runs[i].run_id, TRAIN_SPLIT) for i in voting]
-        return soft_vote([_at_rows(s, rows) for s in stored], [self._chosen[i] for i in voting],
-                         [self._temperatures[i] for i in voting]).astype(np.float32)  # fmt: skip
+        return soft_vote(
+            [_at_rows(s, rows) for s in stored],
+            [self._chosen[i] for i in voting],
+            [self._temperatures[i] for i in voting],
+        ).astype(np.float32)
 
     def chooses_on(self):
         return (SELECTION_SPLIT, "accuracy") if self.select == "greedy" else None
@@ -193,11 +201,13 @@ def _same(key, runs, what, value_of, expected):
     first = runs[0]
     for run in runs[1:]:
         if value_of(run) != value_of(first):
-            raise FerBenchError(f"{key}: members with different {what}: {_named(first, value_of)} and "
-                                f"{_named(run, value_of)}")  # fmt: skip
+            raise FerBenchError(
+                f"{key}: members with different {what}: {_named(first, value_of)} and {_named(run, value_of)}"
+            )
     if value_of(first) != expected:
-        raise FerBenchError(f"{key}: the members' {what[:-1]} ({_shown(value_of(first))}) is not the data's "
-                            f"({_shown(expected)})")  # fmt: skip
+        raise FerBenchError(
+            f"{key}: the members' {what[:-1]} ({_shown(value_of(first))}) is not the data's ({_shown(expected)})"
+        )
 
 
 def _named(run, value_of):
@@ -213,6 +223,8 @@ def _feed(key, features, run):
     name, params = run.features
     feed = features.inputs_for(name, registry.get("features", name).resolve(params))
     if feed is None:
-        raise FerBenchError(f"{key}: member {run.run_id} ({run.experiment}) takes features {name} {params}, "
-                            f"which features {features.name} {features.get_params()} cannot give")  # fmt: skip
+        raise FerBenchError(
+            f"{key}: member {run.run_id} ({run.experiment}) takes features {name} {params}, "
+            f"which features {features.name} {features.get_params()} cannot give"
+        )
     return feed

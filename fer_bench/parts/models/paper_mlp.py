@@ -10,8 +10,9 @@ from fer_bench.parts.params import Interval, Options, Param
 from fer_bench.parts.registry import register
 
 
-def build_paper_mlp(input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper",
-                    n_classes=len(FER2013_CLASSES)):  # fmt: skip
+def build_paper_mlp(
+    input_shape=(128,), batch_norm=True, l2_scale=1.0, architecture="paper", n_classes=len(FER2013_CLASSES)
+):
     keras = load_keras()
     layers, regularizers = keras.layers, keras.regularizers
 

@@ -98,8 +98,11 @@ def check_format(file: Path, path: str):
             why = "not a zip archive, as a .keras file is"
         else:
             with zipfile.ZipFile(file) as archive:
-                why = None if "config.json" in archive.namelist() else \
-                    "a zip archive without the config.json of a .keras file"  # fmt: skip
+                why = (
+                    None
+                    if "config.json" in archive.namelist()
+                    else "a zip archive without the config.json of a .keras file"
+                )
     elif suffix in (".h5", ".hdf5"):
         why = None if _has_hdf5_signature(file) else "no HDF5 signature, as an .h5 file has"
     else:
@@ -176,16 +179,20 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         """The network's file, checked against the spec's checksum."""
         found = resolve(self.path)
         if self.sha256 and sha256(found) != self.sha256:
-            raise FerBenchError(f"{self.path}: the file changed since the spec was made (sha256 {sha256(found)}, "
-                                f"the spec's {self.sha256})")  # fmt: skip
+            raise FerBenchError(
+                f"{self.path}: the file changed since the spec was made (sha256 {sha256(found)}, "
+                f"the spec's {self.sha256})"
+            )
         return found
 
     def ready(self, classes):
         codes = class_codes(classes)
         lost = [name for name in self.classes if emotion(name) not in codes]
         if lost:
-            raise FerBenchError(f"{self.key}: the network's class {lost[0]!r} has no place in the data set's "
-                                f"label space ({', '.join(classes)})")  # fmt: skip
+            raise FerBenchError(
+                f"{self.key}: the network's class {lost[0]!r} has no place in the data set's "
+                f"label space ({', '.join(classes)})"
+            )
         self.network = self._load(self.file())
         self.columns = np.array([codes[emotion(name)] for name in self.classes])
         self.n_columns = len(classes)
@@ -203,11 +210,13 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         wanted_in, wanted_out = (self.size, self.size, self.channels), len(self.classes)
         given_in, given_out = tuple(network.inputs[0].shape[1:]), tuple(network.outputs[0].shape[1:])
         if given_in != wanted_in:
-            raise FerBenchError(f"{self.path}: the network takes input of shape {given_in}; size and channels "
-                                f"say {wanted_in}")  # fmt: skip
+            raise FerBenchError(
+                f"{self.path}: the network takes input of shape {given_in}; size and channels say {wanted_in}"
+            )
         if given_out != (wanted_out,):
-            raise FerBenchError(f"{self.path}: the network gives output of shape {given_out}; `classes` names "
-                                f"{wanted_out}")  # fmt: skip
+            raise FerBenchError(
+                f"{self.path}: the network gives output of shape {given_out}; `classes` names {wanted_out}"
+            )
         return network
 
     def inputs(self, X):
@@ -216,8 +225,11 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         images = np.asarray(X, dtype=np.float32).reshape(len(X), IMAGE_SIZE, IMAGE_SIZE)
         if self.size != IMAGE_SIZE:
             side = (self.size, self.size)
-            images = np.stack([np.asarray(Image.fromarray(image).resize(side, Image.BILINEAR))
-                               for image in images]) if len(images) else images.reshape(0, *side)  # fmt: skip
+            images = (
+                np.stack([np.asarray(Image.fromarray(image).resize(side, Image.BILINEAR)) for image in images])
+                if len(images)
+                else images.reshape(0, *side)
+            )
         images = np.repeat(images[..., None], self.channels, axis=-1)
         scale, shift = SCALINGS[self.scaling]
         return images * scale + shift
@@ -225,11 +237,14 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
     def predict_proba(self, X):
         if self.network is None:
             raise FerBenchError(f"{self.key}: used before it was made ready for a label space")
-        given = [np.asarray(self.network.predict(self.inputs(X[i : i + BATCH]), batch_size=BATCH, verbose=0))
-                 for i in range(0, len(X), BATCH)]  # fmt: skip
+        given = [
+            np.asarray(self.network.predict(self.inputs(X[i : i + BATCH]), batch_size=BATCH, verbose=0))
+            for i in range(0, len(X), BATCH)
+        ]
         given = np.concatenate(given) if given else np.zeros((0, len(self.classes)), dtype=np.float32)
-        if len(given) and (not np.isfinite(given).all() or (given < -1e-6).any()
-                           or not np.allclose(given.sum(axis=1), 1, atol=1e-3)):  # fmt: skip
+        if len(given) and (
+            not np.isfinite(given).all() or (given < -1e-6).any() or not np.allclose(given.sum(axis=1), 1, atol=1e-3)
+        ):
             raise FerBenchError(f"{self.path}: the network's outputs are no probabilities (does it end in a softmax?)")
         proba = np.zeros((len(given), self.n_columns), dtype=np.float32)
         proba[:, self.columns] = given
