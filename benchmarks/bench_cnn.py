@@ -9,12 +9,12 @@ epoch to compile and warm up, then one timed epoch. The arithmetic per image (fo
 """
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import numpy as np
+
+from fer_bench.backend import in_process
 
 IMAGES = 2560
 # Today's `cnn` and the fast CNN, which the ratio compares, are timed on more images: a `fit` call
@@ -134,16 +134,9 @@ def main():
             f"print(json.dumps(bench_cnn.images_per_s({xla}, {batch_size}, {policy!r}, {images})))"
         )
         try:
-            out = subprocess.run(
-                [sys.executable, "-c", code],
-                capture_output=True,
-                text=True,
-                check=True,
-                env={**os.environ, "KERAS_BACKEND": backend},
-            ).stdout
+            speed = in_process(code, backend)
         except subprocess.CalledProcessError:  # JAX not installed
             continue
-        speed = json.loads(out.strip().splitlines()[-1])
         rows.append(
             {
                 "backend": backend,
@@ -160,14 +153,7 @@ def main():
             f"import json; from benchmarks import bench_cnn; "
             f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r})))"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-        ).stdout
-        fast.append({"experiment": experiment, **json.loads(out.strip().splitlines()[-1])})
+        fast.append({"experiment": experiment, **in_process(code, "tensorflow")})
     from fer_bench import backend
 
     flags = backend.cpu_flags()

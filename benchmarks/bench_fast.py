@@ -12,10 +12,9 @@ not installed (`pip install -e '.[jax,torch]'`) is left out.
 
 import importlib.util
 import json
-import os
 import statistics
-import subprocess
-import sys
+
+from fer_bench.backend import in_process
 
 EXPERIMENTS = ("cnn-fast", "cnn-fast-10min")
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -39,14 +38,7 @@ def one_process(experiment, backend, env):
         f"import json; from benchmarks import bench_cnn; "
         f"print(json.dumps(bench_cnn.fast_images_per_s({experiment!r}, {IMAGES})))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **env, "KERAS_BACKEND": backend},
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return in_process(code, backend, env)
 
 
 def main():

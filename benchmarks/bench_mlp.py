@@ -9,12 +9,12 @@ process; JAX, when installed, in a subprocess with KERAS_BACKEND=jax.
 """
 
 import json
-import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from fer_bench.backend import in_process
 
 N_FIT = 31_388  # 7 classes x 5,605 (Happy, the majority of detected Training faces) after SMOTE, x 0.8
 N_VAL = 7_847
@@ -89,15 +89,7 @@ def seconds_per_epoch(loop, epochs, batch_size=32, n_fit=N_FIT):
 
 def on_backend(backend, call):
     """`call` (an expression over bench_mlp) evaluated in a subprocess on another Keras backend."""
-    code = f"import json; from benchmarks import bench_mlp; print(json.dumps({call}))"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KERAS_BACKEND": backend},
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return in_process(f"import json; from benchmarks import bench_mlp; print(json.dumps({call}))", backend)
 
 
 def jax_timings(epochs):

@@ -92,3 +92,20 @@ def isa_level(flags=None) -> str:
 
 def native_bfloat16(flags=None) -> bool:
     return isa_level(flags) in ("amx-bf16", "avx512-bf16")
+
+
+def in_process(code: str, backend: str, env: dict[str, str] | None = None):
+    """The JSON value that `code` (Python source) prints last, run in a new Python process under the
+    Keras `backend` (with `env` added to its environment): the backend is chosen once per process,
+    so comparing backends, or one with other CPU settings, takes a process each. A failing process
+    raises subprocess.CalledProcessError."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {}), "KERAS_BACKEND": backend},
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])

@@ -296,16 +296,19 @@ def seed_value(text):
     return value
 
 
+def workspace_options(args) -> dict:
+    """What a recording verb's workspace is made of, as given: --data, --results, --cache, and the
+    command line its records carry."""
+    return {"data": args.data, "results": args.results, "cache": args.cache, "command": args.command_line}
+
+
 def cmd_run(args):
     record = api.run(
         args.experiment,
-        data=args.data,
-        results=args.results,
-        cache=args.cache,
         seed=args.seed,
         force=args.force,
         jobs=args.jobs,
-        command=args.command_line,
+        **workspace_options(args),
     )
     print(summary_text(record))
 
@@ -313,13 +316,10 @@ def cmd_run(args):
 def cmd_grid(args):
     result = api.grid(
         args.grid,
-        data=args.data,
-        results=args.results,
-        cache=args.cache,
         jobs=args.jobs,
         storage=args.storage,
         report_only=args.report_only,
-        command=args.command_line,
+        **workspace_options(args),
     )
     print(result.report)
     return 1 if result.failed else 0
@@ -328,13 +328,10 @@ def cmd_grid(args):
 def cmd_tune(args):
     record = api.tune(
         args.search,
-        data=args.data,
-        results=args.results,
-        cache=args.cache,
         trials=args.trials,
         workers=args.workers,
         storage=args.storage,
-        command=args.command_line,
+        **workspace_options(args),
     )
     print(summary_text(record))
 
@@ -417,13 +414,10 @@ def annotate_to(option, image, faces, out: Path):
 def cmd_evaluate(args):
     record = api.evaluate(
         args.model,
-        data=args.data,
-        results=args.results,
-        cache=args.cache,
         faces=args.faces,
         detector=args.detector,
         force=args.force,
-        command=args.command_line,
+        **workspace_options(args),
     )
     print(summary_text(record))
     calibration = record.evaluation.get("calibration") or "probabilities as the model gave them (uncalibrated)"

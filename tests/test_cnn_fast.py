@@ -1,17 +1,13 @@
 """The fast CNN: its precision follows the CPU and the spec, and a seed fixes its predictions."""
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from fer_bench import backend
-from fer_bench.backend import load_keras
+from fer_bench.backend import in_process, load_keras
 from fer_bench.parts.models import cnn_fast
 from fer_bench.parts.models.cnn_fast import FastCNN
 from fer_bench.specs.experiment import PartSpec, load_experiment
@@ -86,14 +82,7 @@ def test_same_seed_same_predictions_under_each_installed_backend(name):
         "import json; from tests import test_cnn_fast as t; "
         "print(json.dumps([t._fit_and_predict(seed=3).tolist() for _ in range(2)]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KERAS_BACKEND": name},
-    ).stdout
-    first, second = json.loads(out.strip().splitlines()[-1])
+    first, second = in_process(code, name)
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(first, second)
 

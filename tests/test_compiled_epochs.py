@@ -2,14 +2,11 @@
 `train_on_batch` per batch trains: same batches, same updates, same logs, callbacks included."""
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from fer_bench.backend import in_process
 from fer_bench.parts.models import _compiled_epochs as compiled_epochs
 
 CLASS_WEIGHT = {0: 2.0, 3: 0.5, 5: 1.5}
@@ -76,14 +73,7 @@ def test_the_compiled_loop_trains_as_one_train_on_batch_per_batch_on_jax():
         "import json; from tests import test_compiled_epochs as t; "
         "print(json.dumps([t.train(kind) for kind in ('compiled', 'reference')]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-    ).stdout
-    assert_same_training(*json.loads(out.strip().splitlines()[-1]))
+    assert_same_training(*in_process(code, "jax"))
 
 
 def test_an_epoch_is_every_row_once_in_batches_in_the_seeded_order():

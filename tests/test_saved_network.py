@@ -187,7 +187,7 @@ def _zip_without_a_network(path):
         (
             "network.onnx",
             lambda p: p.write_bytes(b"\x08\x07"),
-            "Keras saves networks as .keras or .h5/.hdf5 files, not .onnx",
+            'an ONNX file, which model "onnx-network" reads',
         ),
     ],
 )

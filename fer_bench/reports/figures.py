@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def _label_cells(ax, rates, counts):
+    """Write each cell's rate and count on a heat map, white on its darker cells."""
+    for (i, j), n in np.ndenumerate(counts):
+        color = "white" if rates[i, j] > 0.55 else "black"
+        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7, color=color)
+
+
 def _new_figure(**options) -> Figure:
     from matplotlib.figure import Figure
 
@@ -30,16 +37,7 @@ def confusion_matrix(record: Record, split) -> Figure:
     fig = _new_figure(figsize=(side, side * 0.87))
     ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for (i, j), n in np.ndenumerate(counts):
-        ax.text(
-            j,
-            i,
-            f"{rates[i, j]:.2f}\n({n})",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if rates[i, j] > 0.55 else "black",
-        )
+    _label_cells(ax, rates, counts)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -131,16 +129,7 @@ def flip_matrix(counts, rows, columns, title) -> Figure:
     fig = _new_figure(figsize=(1.0 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
     ax = fig.subplots()
     ax.imshow(rates, cmap="Purples", vmin=0, vmax=1, aspect="auto")
-    for (i, j), n in np.ndenumerate(counts):
-        ax.text(
-            j,
-            i,
-            f"{rates[i, j]:.2f}\n({n})",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if rates[i, j] > 0.55 else "black",
-        )
+    _label_cells(ax, rates, counts)
     ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_title(title, fontsize=9)

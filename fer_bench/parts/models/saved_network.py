@@ -88,29 +88,6 @@ def resolve(path: str) -> Path:
     return found
 
 
-def check_format(file: Path, path: str):
-    """A one-line FerBenchError for a file that is no saved Keras network by its format, checked when
-    the spec is made, before any data loads: Keras's own error on it comes later, and says "File not
-    found" of a .keras file that is there but no zip archive."""
-    suffix = file.suffix.lower()
-    if suffix == ".keras":
-        if not zipfile.is_zipfile(file):
-            why = "not a zip archive, as a .keras file is"
-        else:
-            with zipfile.ZipFile(file) as archive:
-                why = (
-                    None
-                    if "config.json" in archive.namelist()
-                    else "a zip archive without the config.json of a .keras file"
-                )
-    elif suffix in (".h5", ".hdf5"):
-        why = None if _has_hdf5_signature(file) else "no HDF5 signature, as an .h5 file has"
-    else:
-        why = f"Keras saves networks as .keras or .h5/.hdf5 files, not {suffix or 'a file without a suffix'}"
-    if why:
-        raise FerBenchError(f"{path}: not a saved Keras network ({why})")
-
-
 def _has_hdf5_signature(file: Path) -> bool:
     size, offset = file.stat().st_size, 0
     with open(file, "rb") as handle:
@@ -150,6 +127,7 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
     network = None
     columns = None  # each network output's column in the label space it was made ready for
     n_columns = 0
+    formats = ".keras or .h5"  # the files this part reads, as its messages name them
 
     def validate(self):
         emotions = [emotion(name) for name in self.classes]
@@ -164,13 +142,38 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         """The file's checksum, into `sha256`: another file is another run id; a checksum the
         experiment names must be the file's."""
         if not params["path"]:
-            raise FerBenchError(f"model/{cls.name}: `path` must name the network's file (.keras or .h5)")
+            raise FerBenchError(f"model/{cls.name}: `path` must name the network's file ({cls.formats})")
         file = resolve(params["path"])
-        check_format(file, params["path"])
+        cls.check_format(file, params["path"])
         found = sha256(file)
         if params["sha256"] and params["sha256"] != found:
             raise FerBenchError(f"{params['path']}: its sha256 is {found}, not {params['sha256']} as the spec says")
         return params | {"sha256": found}
+
+    @classmethod
+    def check_format(cls, file: Path, path: str):
+        """A one-line FerBenchError for a file that is no saved Keras network by its format, checked when
+        the spec is made, before any data loads: Keras's own error on it comes later, and says "File not
+        found" of a .keras file that is there but no zip archive."""
+        suffix = file.suffix.lower()
+        if suffix == ".keras":
+            if not zipfile.is_zipfile(file):
+                why = "not a zip archive, as a .keras file is"
+            else:
+                with zipfile.ZipFile(file) as archive:
+                    why = (
+                        None
+                        if "config.json" in archive.namelist()
+                        else "a zip archive without the config.json of a .keras file"
+                    )
+        elif suffix in (".h5", ".hdf5"):
+            why = None if _has_hdf5_signature(file) else "no HDF5 signature, as an .h5 file has"
+        elif suffix == ".onnx":
+            why = 'an ONNX file, which model "onnx-network" reads'
+        else:
+            why = f"Keras saves networks as .keras or .h5/.hdf5 files, not {suffix or 'a file without a suffix'}"
+        if why:
+            raise FerBenchError(f"{path}: not a saved Keras network ({why})")
 
     def fit(self, data):
         raise FerBenchError(f"{self.key} was trained elsewhere ({self.trained_on}) and cannot be fitted")
@@ -237,10 +240,7 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
     def predict_proba(self, X):
         if self.network is None:
             raise FerBenchError(f"{self.key}: used before it was made ready for a label space")
-        given = [
-            np.asarray(self.network.predict(self.inputs(X[i : i + BATCH]), batch_size=BATCH, verbose=0))
-            for i in range(0, len(X), BATCH)
-        ]
+        given = [self.scores(self.inputs(X[i : i + BATCH])) for i in range(0, len(X), BATCH)]
         given = np.concatenate(given) if given else np.zeros((0, len(self.classes)), dtype=np.float32)
         if len(given) and (
             not np.isfinite(given).all() or (given < -1e-6).any() or not np.allclose(given.sum(axis=1), 1, atol=1e-3)
@@ -249,6 +249,10 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         proba = np.zeros((len(given), self.n_columns), dtype=np.float32)
         proba[:, self.columns] = given
         return proba
+
+    def scores(self, inputs) -> np.ndarray:
+        """The network's class probabilities on a batch of its `inputs`."""
+        return np.asarray(self.network.predict(inputs, batch_size=BATCH, verbose=0))
 
     def save(self, path: Path):
         """No weights of its own: the file's name and checksum, which `load` holds the spec to."""
