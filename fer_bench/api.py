@@ -386,6 +386,18 @@ def prune(runs, *, results=None, command=None) -> list[Record]:
     return pruning.prune(chosen, workspace.store, command or _call("prune", list(runs)))
 
 
+def export(run, *, results=None, out=None, format="onnx") -> Path:
+    """Write the network of a recorded run with saved weights (an experiment name or run id) as an
+    ONNX file, `out` (default `EXPERIMENT-RUNID.onnx` here), its classes, input and temperature in
+    the file's metadata (fer_bench/runs/export.py); returns its path."""
+    from fer_bench.runs.export import export as write
+    from fer_bench.runs.records import latest_ok
+
+    workspace = Workspace(results, needs_records=True)
+    record = latest_ok(workspace.records(), run)
+    return write(record, workspace.store.root, Path(out or f"{record.experiment}-{record.run_id}.onnx"), format)
+
+
 def write_calibration(runs=None, *, results=None, command=None) -> Path:
     """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
     run ids; default: every run on the leaderboard that stored probabilities); returns its path."""

@@ -1,7 +1,7 @@
 """`fer-bench` command line: benchmark facial emotion recognition on FER2013 and FER+.
 
 Verbs: run, grid, tune, show, list, leaderboard, compare, labels, predict, evaluate, import, cache,
-probabilities, complete, prune, calibration.
+probabilities, complete, prune, export, calibration.
 
 Each verb parses its arguments, calls the matching function of fer_bench.api and prints; bad input
 is one `fer-bench: error:` line and exit status 2. Ctrl-C ends a command within STOP_WITHIN_S.
@@ -242,6 +242,16 @@ def build_parser():
     prune.add_argument("runs", nargs="+", metavar="RUN", help="experiment names or run ids")
     prune.set_defaults(handler=cmd_prune)
 
+    exported = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a run's network as an ONNX file, its classes, input and temperature in its metadata",
+    )
+    exported.add_argument("run", metavar="RUN", help="experiment name or run id (a run with saved weights)")
+    exported.add_argument("--format", choices=["onnx"], default="onnx", help="the file's format (default: onnx)")
+    exported.add_argument("--out", metavar="FILE", help="where to write it (default: EXPERIMENT-RUNID.onnx here)")
+    exported.set_defaults(handler=cmd_export)
+
     calibrated = sub.add_parser(
         "calibration",
         parents=[common],
@@ -476,6 +486,10 @@ def cmd_complete(args):
 def cmd_prune(args):
     for record in api.prune(args.runs, results=args.results, command=args.command_line):
         print(f"{record.experiment} (run {record.run_id}): weights removed; record and probabilities kept")
+
+
+def cmd_export(args):
+    print(api.export(args.run, results=args.results, out=args.out, format=args.format))
 
 
 def cmd_calibration(args):

@@ -305,6 +305,16 @@ class SavesWeights(ABC):
         """Rebuild the model from its parameters and the weights at `path`; returns self."""
 
 
+class ExportsNetwork(ABC):
+    """Its fitted model is one Keras network from its inputs (what its features' rows become) to its
+    class probabilities, as `predict_proba` gives them: `fer-bench export` writes it as an ONNX file."""
+
+    @abstractmethod
+    def exported_network(self):
+        """The fitted Keras network, with what `predict_proba` adds around it (test-time
+        augmentation) built in."""
+
+
 class Resumable:
     """`fit` resumes an interrupted fit from `FitData.checkpoint_dir` (one per run id)."""
 

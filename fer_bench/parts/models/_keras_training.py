@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fer_bench.backend import load_keras
-from fer_bench.parts.base import FitData
+from fer_bench.parts.base import ExportsNetwork, FitData
 from fer_bench.parts.models._compiled_epochs import fit_compiled
 
 
@@ -174,12 +174,15 @@ def read_dense_weights(path: Path):
         return tuple(int(v) for v in stored["input_shape"]), weights
 
 
-class DenseWeights:
+class DenseWeights(ExportsNetwork):
     """save/load for a dense classifier (SavesWeights): its float32 weights and input shape;
-    `dense_network(input_shape, n_classes)` rebuilds the network they fill."""
+    `dense_network(input_shape, n_classes)` rebuilds the network they fill, which is exported as it is."""
 
     def save(self, path: Path):
         save_dense_weights(self.model, path)
+
+    def exported_network(self):
+        return self.model
 
     def load(self, path: Path, classes):
         input_shape, weights = read_dense_weights(path)

@@ -21,6 +21,7 @@ from fer_bench.parts.base import (
     IMAGE,
     IMAGE_AND_EMBEDDING,
     BuildsOnRuns,
+    ExportsNetwork,
     Model,
     ReportsEpochs,
     Resumable,
@@ -77,7 +78,7 @@ def build_cnn(params, n_classes, with_embedding=False):
 
 
 @register("model", "cnn")
-class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRuns):
+class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTargets, BuildsOnRuns):
     """VGG-style CNN on pixels: BatchNorm, dropout, augmentation, cosine LR, best-epoch selection, TTA;
     optionally distilled from a recorded teacher."""
 
@@ -229,6 +230,17 @@ class CNN(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, BuildsOnRu
             flipped = [mirror(inputs[0]), *inputs[1:]] if isinstance(inputs, list) else mirror(inputs)
             proba = (proba + self.model.predict(flipped, batch_size=512, verbose=0)) / 2
         return proba
+
+    def exported_network(self):
+        """The network, averaged with itself on the mirrored image where `tta` is on, as predict_proba does."""
+        if not self.tta:
+            return self.model
+        keras = load_keras()
+        inputs = [keras.Input(tuple(given.shape[1:]), name=given.name) for given in self.model.inputs]
+        mirrored = [keras.ops.flip(inputs[0], axis=2), *inputs[1:]]  # images (N, H, W, C): W reversed
+        one = (lambda given: given[0]) if len(inputs) == 1 else list
+        proba = (self.model(one(inputs)) + self.model(one(mirrored))) / 2
+        return keras.Model(one(inputs), proba, name=f"{self.model.name}_tta")
 
     def save(self, path: Path):
         """The trained weights as float16 (`fit` already rounded them, so the saved model is the one

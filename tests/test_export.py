@@ -1,0 +1,90 @@
+"""`fer-bench export`: a run's network leaves fer-bench as one ONNX file that onnxruntime runs to
+the probabilities fer-bench gives, with what a program needs around it in the file's metadata."""
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+from fer_bench import api
+from fer_bench.cli import main
+from fer_bench.data import load_dataset
+from fer_bench.parts.features.pixels import scaled
+from fer_bench.runs.records import saved_model
+from fer_bench.runs.runner import run
+from fer_bench.runs.workspace import Workspace
+from fer_bench.specs.experiment import parse_experiment
+
+from conftest import MINI
+
+
+def onnx_probabilities(path, images):
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+def metadata(path):
+    return {entry.key: entry.value for entry in onnx.load(str(path)).metadata_props}
+
+
+@pytest.fixture(scope="module")
+def results(tiny_cnn_results, shared_cache, tmp_path_factory):
+    """tiny-cnn (test-time augmentation on) and a tiny MLP on pixels, with their weights, and their
+    soft vote (tiny-vote)."""
+    folder = tmp_path_factory.mktemp("export") / "results"
+    shutil.copytree(tiny_cnn_results, folder)
+    workspace = Workspace(folder, shared_cache, load_dataset(MINI))
+    mlp = parse_experiment("tiny-mlp", {"features": {"name": "pixels"}, "model": {"name": "mlp", "epochs": 2}}, "test")
+    members = [api.latest_record("tiny-cnn", folder).run_id, run(mlp, workspace).run_id]
+    vote = {"features": {"name": "pixels"}, "model": {"name": "ensemble", "members": members}}
+    run(parse_experiment("tiny-vote", vote, "test"), workspace)
+    return folder
+
+
+@pytest.mark.parametrize("experiment", ["tiny-cnn", "tiny-mlp"])
+def test_onnxruntime_gives_the_probabilities_fer_bench_gives(results, experiment, tmp_path):
+    record = api.latest_record(experiment, results)
+    out = api.export(experiment, results=results, out=tmp_path / "net.onnx")
+    dataset = load_dataset(MINI)
+    images = scaled(dataset.images[dataset.indices("PrivateTest")])[..., None]
+    expected = saved_model(record, results).predict_proba(images)
+    np.testing.assert_allclose(onnx_probabilities(out, images), expected, atol=1e-5)
+
+
+def test_the_file_says_what_runs_it_needs(results, tmp_path):
+    record = api.latest_record("tiny-cnn", results)
+    found = metadata(api.export("tiny-cnn", results=results, out=tmp_path / "net.onnx"))
+    assert found["fer_bench.run_id"] == record.run_id and found["fer_bench.experiment"] == "tiny-cnn"
+    assert json.loads(found["fer_bench.classes"]) == list(record.classes)
+    (given,) = json.loads(found["fer_bench.inputs"])
+    assert given["shape"] == ["batch", 48, 48, 1]
+    assert json.loads(found["fer_bench.features"])["name"] == "pixels"
+    assert "[0, 1]" in found["fer_bench.features_summary"]
+    assert float(found["fer_bench.temperature"]) > 0 and found["fer_bench.temperature_fitted_on"]
+
+
+def test_the_cli_writes_it_beside_you_by_default(results, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    record = api.latest_record("tiny-mlp", results)
+    assert main(["export", "tiny-mlp", "--results", str(results)]) == 0
+    assert capsys.readouterr().out.strip() == f"tiny-mlp-{record.run_id}.onnx"
+    assert (tmp_path / f"tiny-mlp-{record.run_id}.onnx").is_file()
+
+
+def test_what_cannot_be_exported_is_one_line(results, tiny_cnn_results, tmp_path, capsys):
+    pruned = tmp_path / "pruned"
+    shutil.copytree(tiny_cnn_results, pruned)
+    api.prune(["tiny-cnn"], results=pruned)
+    cases = {
+        ("no-such-run", pruned): "no successful recorded run matches",
+        ("tiny-cnn", pruned): "saved no weights",
+        ("tiny-vote", results): "model ensemble is no single Keras network that fer-bench can export",
+    }
+    for (run_name, folder), message in cases.items():
+        assert main(["export", run_name, "--results", str(folder), "--out", str(tmp_path / "x.onnx")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "x.onnx").exists()
