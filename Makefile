@@ -29,11 +29,13 @@ run: install
 TEST_WORKERS ?= auto
 
 # The layers (import-linter), then ruff: its lint rules and its formatter, which the code follows
-# without exceptions (no `# fmt: skip`), at the version pinned in the test extra.
+# without exceptions (no `# fmt: skip`), then mypy's type check of fer_bench ([tool.mypy]), each at
+# the version pinned in the test extra.
 lint: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check fer_bench tests benchmarks
 	$(BIN)/ruff format --check fer_bench tests benchmarks
+	$(BIN)/mypy fer_bench
 
 test: lint
 	FER_BENCH_DATA=$(DATA) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)

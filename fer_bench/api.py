@@ -109,10 +109,10 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
         log.info(
             f"search {search.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"
         )
-        info = tuning.summary(search, study, best, storage)
-        record = runner.run(experiment, workspace, extra={"search": info})
+        summary = tuning.summary(search, study, best, storage)
+        record = runner.run(experiment, workspace, extra={"search": summary})
         writer = SearchReport()
-        info = writer.compute(search, study, info, record, workspace.records(), dataset)
+        info = writer.compute(search, study, summary, record, workspace.records(), dataset)
         report = writer.write(info, workspace.store.root, command)
         workspace.boards_changed()  # they link the report
         log.info(f"report: {report}")
@@ -242,7 +242,7 @@ def compare(runs, *, data=None, results=None, cache=None, split=None) -> pairs.C
     return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
-def labels(*, data=None, results=None, cache=None, command=None) -> list[Path]:
+def labels(*, data=None, results=None, cache=None, command=None) -> list[Path | None]:
     """Measure the label noise and the leakage of a FER2013 data set whose images have their Kaggle
     rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
@@ -260,7 +260,7 @@ def labels(*, data=None, results=None, cache=None, command=None) -> list[Path]:
         copies = duplicates.find_copies(dataset)
         measured = yardsticks.compute(dataset, outcomes, copies, command)
         agreement, copied = FerplusReport(), DuplicatesReport()
-        written = [
+        written: list[Path | None] = [
             measured.save(root),
             agreement.write(agreement.compute(dataset, outcomes, records, measured), root, command),
             copied.write(copied.compute(dataset, records, measured, copies), root, command),

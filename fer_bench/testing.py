@@ -68,11 +68,12 @@ def simulated_images(labels, n_classes, seed=0, noise=250.0):
 def simulated_dataset(per_split=None, classes=FER2013_CLASSES, seed=0) -> Dataset:
     """A small data set in FER2013's layout: `per_split` = {split: images per class}."""
     per_split = per_split or {"Training": 20, "PublicTest": 6, "PrivateTest": 6}
-    labels, splits = [], []
+    codes: list[int] = []
+    splits: list[str] = []
     for split, per_class in per_split.items():
-        labels += [k for k in range(len(classes)) for _ in range(per_class)]
+        codes += [k for k in range(len(classes)) for _ in range(per_class)]
         splits += [split] * (per_class * len(classes))
-    labels = np.array(labels, dtype=np.int64)
+    labels = np.array(codes, dtype=np.int64)
     images = simulated_images(labels, len(classes), seed)
     ids = np.array([f"simulated {i}" for i in range(len(labels))])
     return Dataset(f"simulated (seed {seed})", "simulated", images, labels, np.array(splits), ids, tuple(classes))
@@ -128,7 +129,7 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         "metric": Param("euclidean", Options("euclidean", "cosine"), search=Choices()),
         "fail": Param(False),
     }
-    centroids = None
+    centroids: np.ndarray | None = None
 
     def validation_plan(self):
         return ValidationPlan(0.25, resample_first=True)  # NumPy alone: no scikit-learn to import
@@ -163,7 +164,8 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 
-    def save(self, path: Path):
+    def save(self, path: Path) -> None:
+        assert self.centroids is not None  # saved once fitted
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, centroids=self.centroids)
 
@@ -585,7 +587,7 @@ def example_record(
     spec = RunSpec(
         experiment,
         fingerprint,
-        **parts,
+        **parts,  # type: ignore[arg-type]  # mypy cannot tell it holds the part fields only
         seed=0,
         test_splits=("PublicTest", "PrivateTest"),
         backend="tensorflow",

@@ -213,7 +213,7 @@ def configuration_names(configurations):
 def shown_params(found, listed) -> dict:
     """Per part on the boards, the parameters shown beside its name: those `listed` names (the report
     file's), else those whose values differ among its runs."""
-    values = {}
+    values: dict[str, dict[str, set[str]]] = {}  # part -> parameter -> the values seen, as repr
     for board in found:
         for r in board.runs:
             for kind in ("features", "model"):

@@ -14,6 +14,7 @@ import numpy as np
 
 from fer_bench.analysis.provenance import builds_on, lineage
 from fer_bench.parts import registry
+from fer_bench.parts.base import Model
 from fer_bench.runs.records import Record
 from fer_bench.specs.experiment import load_experiment
 from fer_bench.specs.files import names
@@ -72,7 +73,7 @@ def fold(records, by_run_id=None) -> list[Configuration]:
     """`records` grouped by configuration, in the order of their first run; one record per seed
     (the last one given). Evaluations of a saved model are grouped by how they cut the faces too.
     `by_run_id`: the records the runs may build on, by run id (each configuration's lineage)."""
-    groups = {}
+    groups: dict[tuple[str, tuple[str, str | None] | None], dict[int, Record]] = {}
     for record in records:
         groups.setdefault((configuration_id(record), faces_cut(record)), {})[record.seed] = record
     folded = [list(by_seed.values()) for by_seed in groups.values()]
@@ -84,9 +85,10 @@ def _lineage(runs, by_run_id) -> list[Record]:
     return list({r.run_id: r for run in runs for r in lineage(run, by_run_id)}.values())
 
 
-def faces_cut(record: Record) -> tuple | None:
+def faces_cut(record: Record) -> tuple[str, str | None] | None:
     """How an evaluation of a saved model cut the faces (faces, detector); None for a run."""
-    return record.evaluation and (record.evaluation["faces"], record.evaluation["detector"])
+    how = record.evaluation
+    return (how["faces"], how["detector"]) if how else None
 
 
 def family(record: Record) -> str:
@@ -94,14 +96,18 @@ def family(record: Record) -> str:
     installation lacks the part."""
     model = record.spec.model
     part = registry.find("model", model.name)
-    return part.factory.family_of(model.params) if part else model.name
+    if part is None:
+        return model.name
+    factory = part.factory
+    assert issubclass(factory, Model)  # register() refuses a model part that does not derive from it
+    return factory.family_of(model.params)
 
 
 def distinct_names(configurations) -> list[str]:
     """Each configuration's experiment name, followed where several share it by what tells them apart:
     the Keras backend, parts and parameters whose values differ among them (of those all of them name:
     a parameter added to a part later is no difference to tell)."""
-    by_name = {}
+    by_name: dict[str, list[Configuration]] = {}
     for c in configurations:
         by_name.setdefault(c.experiment, []).append(c)
     names = []

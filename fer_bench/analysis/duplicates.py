@@ -60,7 +60,7 @@ def blank(dataset: Dataset):
 
 def identical_groups(dataset: Dataset):
     """Groups (index arrays) of two or more images with the same pixels."""
-    groups = {}
+    groups: dict[bytes, list[int]] = {}  # pixels -> the images that have them
     for i, image in enumerate(dataset.images):
         groups.setdefault(image.tobytes(), []).append(i)
     return [np.array(members) for members in groups.values() if len(members) > 1]

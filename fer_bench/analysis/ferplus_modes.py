@@ -47,7 +47,7 @@ def mode_rows(cells, split: Split, split_name) -> list[ModeRow]:
     """Per grid, its FER+ cells (ok records of one board's labels, of the current code) that have a
     majority cell of the same parts to compare with, that cell first; grids in name order."""
     rows = []
-    by_grid = {}
+    by_grid: dict[str, list[Configuration]] = {}
     for configuration in fold(cells):
         by_grid.setdefault(configuration.experiment.split("/")[0], []).append(configuration)
     for grid, configurations in sorted(by_grid.items()):

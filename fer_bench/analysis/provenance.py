@@ -11,7 +11,7 @@ from fer_bench.runs.records import Record
 
 def builds_on(record: Record) -> list[str]:
     """The run ids of the runs it builds on directly: an ensemble's members, a student's teacher."""
-    return [m["run_id"] for m in (record.selection or {}).get("members", [])]
+    return [m["run_id"] for m in record.selection.get("members", [])] if record.selection else []
 
 
 def lineage(record: Record, by_run_id: dict) -> list[Record]:

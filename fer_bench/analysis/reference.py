@@ -1,6 +1,7 @@
 """Published figures the leaderboard is read against (percent)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 KAGGLE_TEAMS = 56
 # Private-board scores of the top 10 of 56 teams; only the winner is named in our sources.
@@ -59,7 +60,7 @@ def among(ranked, percent_of, references=REFERENCES) -> list:
 
 # The study's own model (reference/face_emotions_model_...h5) on the study's own embeddings;
 # tests/test_reference.py re-measures these from ../shared/fer2013/reference.
-STUDY = {
+STUDY: dict[str, Any] = {
     "reported_accuracy": 54.0,
     "PublicTest": {"n_faces": 2493, "n_total": 3589, "accuracy": 50.66, "accuracy_all": 35.19},
     "PrivateTest": {"n_faces": 2469, "n_total": 3589, "accuracy": 53.99, "accuracy_all": 37.14},

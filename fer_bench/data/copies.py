@@ -21,7 +21,7 @@ import numpy as np
 COPY_TOLERANCE = 2.0  # grey levels of mean absolute difference
 GROUPING = f"copies<={COPY_TOLERANCE:g}"  # the name a spec records for splits grouped by copies
 _BLOCK = 4
-_groups_of = {}  # images fingerprint -> the groups of that data set's images, for the process
+_groups_of: dict[str, np.ndarray] = {}  # images fingerprint -> the groups of that data set's images, for the process
 
 
 def copy_groups(dataset) -> np.ndarray:
@@ -59,7 +59,7 @@ def _near_pairs(distinct, shape, tolerance) -> np.ndarray:
     means = distinct.mean(axis=1)
     order = np.argsort(means, kind="stable")
     reach = np.searchsorted(means[order], means[order] + tolerance, side="right")
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for position, i in enumerate(order):
         candidates = order[position + 1 : reach[position]]
         candidates = candidates[np.abs(blocks[candidates] - blocks[i]).mean(axis=1) <= tolerance]
@@ -71,7 +71,7 @@ def _near_pairs(distinct, shape, tolerance) -> np.ndarray:
 
 def straddling(groups: np.ndarray, sides: np.ndarray) -> int:
     """How many groups of copies (`groups`, one per row) have rows on more than one of `sides`."""
-    seen = {}
+    seen: dict[int, set[object]] = {}
     for group, side in zip(groups.tolist(), sides.tolist()):
         seen.setdefault(group, set()).add(side)
     return sum(len(s) > 1 for s in seen.values())

@@ -111,7 +111,7 @@ def read_scaled(path, max_side=None) -> tuple[Image.Image, tuple]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise FerBenchError(f"{path}: not a readable image ({error})") from None
     if max_side and max(gray.size) > max_side:
-        gray = gray.resize(_fitted(gray.size, max_side), Image.BILINEAR)
+        gray = gray.resize(_fitted(gray.size, max_side), Image.Resampling.BILINEAR)
     return gray, stored_size
 
 
@@ -144,7 +144,7 @@ def read_image(path) -> np.ndarray:
     """One image file as a 48x48 uint8 grayscale array."""
     gray = read_gray(path)
     if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
-        gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+        gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(gray, dtype=np.uint8)
 
 

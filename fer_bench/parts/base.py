@@ -12,22 +12,30 @@ file, and the harness checks the declaration, never the presence of a method.
 import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, Self, TypedDict
 
 import numpy as np
 
 from fer_bench.errors import FerBenchError
+from fer_bench.parts.params import Param
 from fer_bench.scoring.calibration import Temperature
 from fer_bench.scoring.metrics import predicted
+
+if TYPE_CHECKING:
+    from fer_bench.data.dataset import Dataset
+    from fer_bench.parts.cache import ArrayCache
 
 # What a features row is, and so which models can take it.
 VECTOR = "vector"  # a 1-d vector (the 128-d embedding)
 IMAGE = "image"  # a 48x48x1 image in [0, 1]
 IMAGE_AND_EMBEDDING = "image+embedding"  # the 2,304 pixels then the 128-d embedding, one row
 ROWS = (VECTOR, IMAGE, IMAGE_AND_EMBEDDING)
+
+# A fit's per-epoch history, {metric: [value per epoch]}, as Model.fit returns it and a record keeps it.
+History = dict[str, list[float]]
 
 
 class Part(ABC):
@@ -38,14 +46,15 @@ class Part(ABC):
     version: ClassVar[str] = "1"
     # {name: Param(default, constraint)}: the part's parameters, in this order, in every run id; a
     # tunable one says what a search may tune it over (Param.search).
-    parameters: ClassVar[dict] = {}
+    parameters: ClassVar[dict[str, Param]] = {}
     # Parameters that make the conformance checks (fer_bench.testing) quick.
-    smoke_params: ClassVar[dict] = {}
+    smoke_params: ClassVar[dict[str, Any]] = {}
     # Parameters added after runs were recorded, whose defaults compute what those runs did: a spec
     # leaves them out while at their default, so those runs keep their run ids.
-    added_later: ClassVar[tuple] = ()
+    added_later: ClassVar[tuple[str, ...]] = ()
+    __signature__: ClassVar[inspect.Signature]  # its parameters as keyword arguments (__init_subclass__)
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.parameters = {name: replace(p, name=name) for name, p in cls.parameters.items()}
         keyword = inspect.Parameter.KEYWORD_ONLY  # the constructor's signature, for help() and IDEs
@@ -53,7 +62,7 @@ class Part(ABC):
             [inspect.Parameter(p.name, keyword, default=p.default) for p in cls.parameters.values()]
         )
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         """Keeps each parameter, `values` over the defaults, as an attribute; then `validate()`."""
         unknown = sorted(set(values) - set(self.parameters))
         if unknown:
@@ -62,11 +71,11 @@ class Part(ABC):
             setattr(self, name, param.check(self.key, values[name]) if name in values else param.default)
         self.validate()
 
-    def validate(self):
+    def validate(self) -> None:
         """Rules between parameters that their constraints cannot state: raise a one-line ValueError."""
 
     @classmethod
-    def on_this_machine(cls, params: dict) -> dict:
+    def on_this_machine(cls, params: dict[str, Any]) -> dict[str, Any]:
         """`params` with values that depend on the machine (an "auto" choice) decided; called when
         a spec is made, so the decision is part of the run id."""
         return params
@@ -75,7 +84,7 @@ class Part(ABC):
     def param_names(cls) -> list[str]:
         return list(cls.parameters)
 
-    def get_params(self) -> dict:
+    def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}
 
     def refuse(self, setup: "Setup") -> str | None:
@@ -83,7 +92,7 @@ class Part(ABC):
         return None
 
     @property
-    def key(self):
+    def key(self) -> str:
         return f"{self.kind}/{self.name}"
 
 
@@ -103,10 +112,10 @@ class Features(Part):
     gives: ClassVar[str] = VECTOR  # one of ROWS
 
     @abstractmethod
-    def extract(self, dataset, cache, jobs=None) -> FeatureSet:
+    def extract(self, dataset: "Dataset", cache: "ArrayCache", jobs: int | None = None) -> FeatureSet:
         """Features of every image of `dataset`; expensive ones are stored in `cache` (an ArrayCache)."""
 
-    def inputs_for(self, name: str, params: dict) -> Callable | None:
+    def inputs_for(self, name: str, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray] | None:
         """How rows of these features give the features part `name` with (all its) `params`: a
         function of rows, or None where they cannot (an ensemble feeds each member this way)."""
         return (lambda X: X) if (name, params) == (self.name, self.get_params()) else None
@@ -120,10 +129,10 @@ class Resampler(Part):
     gives_class_weights: ClassVar[bool] = False  # whether class_weight() returns weights
     takes_soft_targets: ClassVar[bool] = False  # whether y may be (n, classes) distributions
 
-    def resample(self, X, y, seed):
+    def resample(self, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         return X, y
 
-    def class_weight(self, y) -> dict | None:
+    def class_weight(self, y: np.ndarray) -> dict[int, float] | None:
         return None
 
 
@@ -147,12 +156,13 @@ class FitData:
 
     X: np.ndarray
     y: np.ndarray  # codes into `classes`, (n,); or (n, len(classes)) probabilities for SoftTargets models
-    classes: tuple
+    classes: tuple[str, ...]
     seed: int
-    validation: tuple | None = None  # (X, y), real images only unless the plan resamples first
-    class_weight: dict | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # (X, y), real images only unless the plan resamples first
+    class_weight: dict[int, float] | None = None
     checkpoint_dir: Path | None = None  # for Resumable models: where an interrupted fit resumes from
-    on_epoch: Callable | None = None  # for ReportsEpochs models: called with (epoch, logs) after each epoch
+    # for ReportsEpochs models: called with (epoch, logs) after each epoch
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None
     # Each row's group of copies (fer_bench/data/copies.py), for a model that splits its rows (folds):
     # a group stays on one side. None where its spec predates grouped splits, or resampling made rows.
     groups: np.ndarray | None = None
@@ -167,13 +177,14 @@ class Model(Part):
     takes_class_weights: ClassVar[bool] = True
     family: ClassVar[str] = ""  # what reports group it with ("CNN", "ensemble"); its name where unset
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "predict_proba" in cls.__dict__:
-            cls.predict_proba = _refusing_uncovered_rows(cls.__dict__["predict_proba"])
+            # the subclass's own method, replaced by the same method checking its rows first
+            setattr(cls, "predict_proba", _refusing_uncovered_rows(cls.__dict__["predict_proba"]))
 
     @classmethod
-    def family_of(cls, params: dict) -> str:
+    def family_of(cls, params: dict[str, Any]) -> str:
         """Its family with these parameters (a run of it is in the family its spec gives)."""
         return cls.family or cls.name
 
@@ -187,15 +198,15 @@ class Model(Part):
         return plan is not None and not plan.resample_first
 
     @abstractmethod
-    def fit(self, data: FitData) -> dict | None:
+    def fit(self, data: FitData) -> History | None:
         """Fit on `data`; returns the per-epoch history ({metric: [value per epoch]}) or None."""
 
     @abstractmethod
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, number of classes fitted) class probabilities."""
 
 
-def uncovered_rows(X) -> int:
+def uncovered_rows(X: np.ndarray) -> int:
     """How many rows of the feature matrix `X` hold NaN (the features cover no image there)."""
     X = np.asarray(X)
     if not np.issubdtype(X.dtype, np.floating):
@@ -203,7 +214,7 @@ def uncovered_rows(X) -> int:
     return int(np.isnan(X.reshape(len(X), -1)).any(axis=1).sum())
 
 
-def refuse_uncovered_rows(model_key, X, what="given"):
+def refuse_uncovered_rows(model_key: str, X: np.ndarray, what: str = "given") -> None:
     """Raise the one-line FerBenchError of a model given rows with NaN features."""
     missing = uncovered_rows(X)
     if missing:
@@ -213,9 +224,11 @@ def refuse_uncovered_rows(model_key, X, what="given"):
         )
 
 
-def _refusing_uncovered_rows(predict_proba):
+def _refusing_uncovered_rows(
+    predict_proba: Callable[["Model", np.ndarray], np.ndarray],
+) -> Callable[["Model", np.ndarray], np.ndarray]:
     @functools.wraps(predict_proba)
-    def checked(self, X):
+    def checked(self: "Model", X: np.ndarray) -> np.ndarray:
         refuse_uncovered_rows(self.key, X)
         return predict_proba(self, X)
 
@@ -231,7 +244,7 @@ class Framing:
     dx: float
     dy: float
 
-    def frame(self, box):
+    def frame(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         left, top, right, bottom = box
         size = max(right - left, bottom - top)
         cx, cy, half = (left + right) / 2 + self.dx * size, (top + bottom) / 2 + self.dy * size, self.side * size / 2
@@ -296,12 +309,12 @@ class SavesWeights(ABC):
     weights_suffix: ClassVar[str] = "npz"  # of its file, `models/<run id>.weights.<suffix>`
 
     @abstractmethod
-    def save(self, path: Path):
+    def save(self, path: Path) -> None:
         """Write the fitted model's weights to `path` (a file, or a folder of files each under the
         size of one network's, made here; the folder `path` is in exists)."""
 
     @abstractmethod
-    def load(self, path: Path, classes):
+    def load(self, path: Path, classes: Sequence[str]) -> Self:
         """Rebuild the model from its parameters and the weights at `path`; returns self."""
 
 
@@ -335,7 +348,9 @@ class OutOfFold(ABC):
     run's Training probabilities, marked out of fold (SplitProbabilities.out_of_fold)."""
 
     @abstractmethod
-    def out_of_fold_proba(self, rows, X, y, seed, groups=None) -> np.ndarray | None:
+    def out_of_fold_proba(
+        self, rows: np.ndarray, X: np.ndarray, y: np.ndarray, seed: int, groups: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """(len(rows), classes) probabilities of the Training images at data set `rows`, whose
         features rows `X`, labels `y` and groups of copies `groups` (FitData.groups) a fit with `seed`
         was given, in that order; None where it has none (an ensemble whose members' are not all out
@@ -346,7 +361,7 @@ class DescribesCrops(ABC):
     """Features that can be computed for new 48x48 face crops (what `fer-bench predict` needs)."""
 
     @abstractmethod
-    def of_crops(self, crops) -> FeatureSet:
+    def of_crops(self, crops: np.ndarray) -> FeatureSet:
         """Features of (n, 48, 48) uint8 crops, as `extract` computes them for a data set's images."""
 
 
@@ -360,11 +375,11 @@ class SplitProbabilities:
     out_of_fold: bool = False  # each image's from a model that did not fit on it (OutOfFold)
 
     @property
-    def covered(self):
+    def covered(self) -> np.ndarray:
         return ~np.isnan(self.proba).any(axis=1)
 
     @property
-    def predictions(self):
+    def predictions(self) -> np.ndarray:
         return predicted(self.proba)
 
 
@@ -374,9 +389,9 @@ class RecordedRun:
 
     run_id: str
     experiment: str
-    classes: tuple
+    classes: tuple[str, ...]
     data_fingerprint: str | None
-    features: tuple  # (name, parameters) of its features part, as recorded
+    features: tuple[str, dict[str, Any]]  # (name, parameters) of its features part, as recorded
     saved_weights: bool
     out_of_fold: bool = False  # its stored Training probabilities are out of fold (OutOfFold)
 
@@ -388,21 +403,38 @@ class RecordedRuns(ABC):
     where: str  # where the runs are kept, for messages
 
     @abstractmethod
-    def run(self, run_id) -> RecordedRun | None:
+    def run(self, run_id: str) -> RecordedRun | None:
         """The latest successful run `run_id`, or None."""
 
     @abstractmethod
-    def model(self, run_id) -> "Model":
+    def model(self, run_id: str) -> Model:
         """Its model, rebuilt with the weights it saved."""
 
     @abstractmethod
-    def probabilities(self, run_id, split) -> SplitProbabilities:
+    def probabilities(self, run_id: str, split: str) -> SplitProbabilities:
         """Its stored probabilities on `split`; Training's are computed and stored first if missing."""
 
     @abstractmethod
-    def temperature(self, run_id) -> Temperature:
+    def temperature(self, run_id: str) -> Temperature:
         """The temperature its probabilities are used with (scoring.calibration.Temperature): fitted
         on its held-out Training images only, 1.0 where it stored none."""
+
+
+class SelectedRun(TypedDict):
+    """One run a BuildsOnRuns model used, as its record's `selection` lists it."""
+
+    run_id: str
+    experiment: str
+    weight: float
+    temperature: NotRequired[float]  # the member's calibration, where the ensemble calibrates
+
+
+class Selection(TypedDict):
+    """What a BuildsOnRuns model chose (BuildsOnRuns.choice), kept in its record's `selection`."""
+
+    method: str
+    on: str | None  # the test split the choice read, or None
+    members: list[SelectedRun]
 
 
 class BuildsOnRuns(ABC):
@@ -413,16 +445,16 @@ class BuildsOnRuns(ABC):
     runs_param: ClassVar[str]  # the parameter naming its runs by run id (the conformance check sets it)
 
     @abstractmethod
-    def use_runs(self, runs: RecordedRuns, features: Features, dataset):
+    def use_runs(self, runs: RecordedRuns, features: Features, dataset: "Dataset") -> None:
         """Find its runs and check them against each other, the run's features and `dataset`: a
         FerBenchError of one line where they cannot be used together."""
 
     @abstractmethod
-    def choice(self) -> dict | None:
+    def choice(self) -> Selection | None:
         """After fitting: which runs, with which weights, chosen how and on which split (`on`:
         None, or the test split that selection read); None where it used no run."""
 
-    def chooses_on(self) -> tuple | None:
+    def chooses_on(self) -> tuple[str, str] | None:
         """(split, metric) its fit chooses among its runs on, which its file declares in `[choose]`
         (fer_bench/specs/choice.py); None where it chooses nothing."""
         return None
@@ -436,14 +468,14 @@ class Pretrained(ABC):
     trained_on: str  # a parameter: free text, as its maker states it
 
     @abstractmethod
-    def ready(self, classes):
+    def ready(self, classes: Sequence[str]) -> Self:
         """Load it to give probabilities over the label space `classes`, in place of `fit`: a
         FerBenchError of one line where it cannot (no such file, not a network, a class of its
         own with no place in `classes`). Returns self."""
 
     @classmethod
     @abstractmethod
-    def example(cls, folder: Path, classes) -> dict:
+    def example(cls, folder: Path, classes: Sequence[str]) -> dict[str, Any]:
         """Parameters of a small working instance whose classes all lie in the label space
         `classes`, its file written into `folder` (what the conformance check runs)."""
 
@@ -460,5 +492,5 @@ CAPABILITIES = (
 )
 
 
-def capabilities(cls) -> list[str]:
+def capabilities(cls: type) -> list[str]:
     return [c.__name__ for c in CAPABILITIES if issubclass(cls, c)]

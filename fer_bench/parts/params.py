@@ -12,6 +12,7 @@ its constraint.
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from fer_bench.errors import FerBenchError
 
@@ -22,7 +23,7 @@ class Constraint(ABC):
     """Which values of a parameter's type are allowed; `str()` completes "must be ..."."""
 
     @abstractmethod
-    def allows(self, value) -> bool:
+    def allows(self, value: Any) -> bool:
         """Whether `value`, of the parameter's type, is allowed."""
 
 
@@ -34,17 +35,17 @@ class Interval(Constraint):
     high: float | None = None
     closed: str = "both"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.closed not in ("both", "left", "right", "neither"):
             raise ValueError(f"closed must be both, left, right or neither, got {self.closed!r}")
 
-    def allows(self, value):
+    def allows(self, value: Any) -> bool:
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
         above = self.low is None or (value >= self.low if left else value > self.low)
         below = self.high is None or (value <= self.high if right else value < self.high)
         return above and below
 
-    def __str__(self):
+    def __str__(self) -> str:
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
         if self.high is None:
             return f"{'>=' if left else '>'} {self.low}"
@@ -56,17 +57,17 @@ class Interval(Constraint):
 class Options(Constraint):
     """One of the given values."""
 
-    def __init__(self, *values):
+    def __init__(self, *values: Any) -> None:
         self.values = values
 
     @property
     def choices(self) -> tuple:
         return self.values
 
-    def allows(self, value):
+    def allows(self, value: Any) -> bool:
         return value in self.choices
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"one of {list(self.choices)}"
 
 
@@ -77,11 +78,11 @@ class RunIds(Constraint):
 
     optional: bool = False
 
-    def allows(self, value):
+    def allows(self, value: Any) -> bool:
         ids = ((value,) if value else ()) if self.optional else value
         return all(isinstance(i, str) and len(i) == RUN_ID_LENGTH for i in ids) and len(set(ids)) == len(ids)
 
-    def __str__(self):
+    def __str__(self) -> str:
         what = '"" or a run id' if self.optional else "different run ids"
         return f"{what} ({RUN_ID_LENGTH} characters; `fer-bench show NAME` gives one)"
 
@@ -94,9 +95,9 @@ class Range:
     low: float
     high: float
     log: bool = False
-    when: dict | None = None
+    when: dict[str, Any] | None = None
 
-    def space(self, param) -> dict:
+    def space(self, param: "Param") -> dict[str, Any]:
         return {"low": self.low, "high": self.high, **({"log": True} if self.log else {}), **_condition(self.when)}
 
 
@@ -105,14 +106,16 @@ class Choices:
     `Options` constraint allows. `when` = {other parameter: value or [values]} tunes it only where
     the other parameters hold those (svm's gamma with the kernels that use it)."""
 
-    def __init__(self, *values, when=None):
+    def __init__(self, *values: Any, when: dict[str, Any] | None = None) -> None:
         self.values, self.when = values, when
 
-    def space(self, param) -> dict:
-        return {"choices": list(self.values or param.choices), **_condition(self.when)}
+    def space(self, param: "Param") -> dict[str, Any]:
+        values = self.values or param.choices
+        assert values is not None  # Param refuses Choices() without values unless its constraint is Options
+        return {"choices": list(values), **_condition(self.when)}
 
 
-def _condition(when):
+def _condition(when: dict[str, Any] | None) -> dict[str, Any]:
     return {"when": when} if when else {}
 
 
@@ -126,7 +129,7 @@ class Param:
     search: Range | Choices | None = None
     name: str = ""  # set from the part's `parameters` table
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.search, Choices) and not self.search.values and not isinstance(self.constraint, Options):
             raise TypeError("Choices() with no values tunes over the Options constraint's, and it has none")
 
@@ -135,12 +138,12 @@ class Param:
         return self.constraint.choices if isinstance(self.constraint, Options) else None
 
     @property
-    def search_space(self) -> dict | None:
+    def search_space(self) -> dict[str, Any] | None:
         """Its `search` as a search file and Optuna take it: {"low", "high"[, "log"]} or
         {"choices"}, with "when" where it is conditional."""
         return self.search.space(self) if self.search else None
 
-    def check(self, where, value):
+    def check(self, where: str, value: Any) -> Any:
         """`value` (an int as a float, a list as a tuple) if it fits, else a FerBenchError naming it."""
         expected = type(self.default)
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))

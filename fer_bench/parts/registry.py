@@ -14,11 +14,13 @@ import importlib
 import inspect
 import os
 import pkgutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, TypeVar
 
 from fer_bench.errors import FerBenchError
-from fer_bench.parts.base import Detector, Features, Model, Resampler, capabilities
+from fer_bench.parts.base import Detector, Features, Model, Part, Resampler, capabilities
 from fer_bench.parts.params import Options, Param
 
 
@@ -26,12 +28,12 @@ from fer_bench.parts.params import Options, Param
 class PartKind:
     """A kind of part, named by its base's `kind`."""
 
-    base: type  # every part of the kind derives from it (fer_bench.parts.base)
+    base: type[Part]  # every part of the kind derives from it (fer_bench.parts.base)
     package: str  # the built-in parts: every public module of it (a new part is a new file)
     in_a_run: bool  # a run is made of one part of each such kind, in this order (base.Setup's)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.base.kind
 
 
@@ -48,51 +50,52 @@ PART_KINDS = tuple(BASES)  # every kind, in the order `fer-bench list` shows the
 KINDS = tuple(kind.name for kind in _KINDS if kind.in_a_run)  # the parts a run is made of
 PLUGINS_VARIABLE = "FER_BENCH_PLUGINS"
 ENTRY_POINT_GROUP = "fer_bench.parts.base"
-_PARTS: dict = {}
+_PARTS: dict[tuple[str, str], "RegisteredPart"] = {}
+PartClass = TypeVar("PartClass", bound=type[Part])  # a decorated part keeps its own class to the type checker
 
 
 @dataclass(frozen=True)
 class RegisteredPart:
     kind: str
     name: str
-    factory: type
+    factory: type[Part]
 
     @property
     def params(self) -> tuple[Param, ...]:
         return tuple(self.factory.parameters.values())
 
     @property
-    def key(self):
+    def key(self) -> str:
         return f"{self.kind}/{self.name}"
 
     @property
-    def param_names(self):
+    def param_names(self) -> set[str]:
         return set(self.factory.parameters)
 
     @property
-    def version(self):
+    def version(self) -> str:
         return self.factory.version
 
     @property
-    def search_space(self) -> dict:
+    def search_space(self) -> dict[str, dict[str, Any] | None]:
         """{parameter: what a search may tune it over}, read from its tunable parameters."""
         return {p.name: p.search_space for p in self.params if p.search}
 
     @property
-    def capabilities(self):
+    def capabilities(self) -> list[str]:
         return capabilities(self.factory)
 
     @property
-    def summary(self):
+    def summary(self) -> str:
         return (inspect.getdoc(self.factory) or "").split("\n")[0]
 
-    def resolve(self, values):
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with `values`, each checked; unknown names are an error."""
         self._refuse_unknown(values)
         checked = {name: self.factory.parameters[name].check(self.key, v) for name, v in values.items()}
         return {p.name: p.default for p in self.params} | checked
 
-    def specified(self, values):
+    def specified(self, values: dict[str, Any]) -> dict[str, Any]:
         """The parameters a spec records: `values` over the defaults, decided for this machine
         (Part.on_this_machine) and checked by the constructor, less `added_later` ones at their
         defaults (so runs recorded before those were added keep their run ids)."""
@@ -101,7 +104,7 @@ class RegisteredPart:
         defaults = {p.name: p.default for p in self.params}
         return {k: v for k, v in resolved.items() if not (k in self.factory.added_later and v == defaults[k])}
 
-    def create(self, values):
+    def create(self, values: dict[str, Any]) -> Part:
         """The part with `values` over its defaults, each checked once, by its constructor (with the
         rules between them); unknown names are an error."""
         self._refuse_unknown(values)
@@ -110,14 +113,14 @@ class RegisteredPart:
         except ValueError as error:
             raise FerBenchError(f"{self.key}: {error}") from None
 
-    def _refuse_unknown(self, values):
+    def _refuse_unknown(self, values: dict[str, Any]) -> None:
         unknown = sorted(set(values) - self.param_names)
         if unknown:
             known = ", ".join(self.factory.parameters) or "none"
             raise FerBenchError(f"{self.key}: unknown parameter {unknown[0]!r} (known: {known})")
 
 
-def register(kind, name):
+def register(kind: str, name: str) -> Callable[[PartClass], PartClass]:
     """Class decorator: register a part as `kind/name` (kind: features, resampler, model or detector).
 
     The class must derive from its kind's base in fer_bench.parts.base and declare its parameters
@@ -125,7 +128,7 @@ def register(kind, name):
     if kind not in PART_KINDS:
         raise ValueError(f"unknown part kind {kind!r}")
 
-    def decorate(factory):
+    def decorate(factory: PartClass) -> PartClass:
         if not (isinstance(factory, type) and issubclass(factory, BASES[kind])):
             raise TypeError(f"{kind}/{name}: {factory!r} must derive from fer_bench.parts.base.{BASES[kind].__name__}")
         named = [p for p in inspect.signature(factory.__init__).parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -145,16 +148,16 @@ class Registered(Options):
     """A parameter's constraint: the name of a registered part of `kind` (a part added later becomes
     a choice). It lives here, not in params.py, so that params.py imports nothing of the registry."""
 
-    def __init__(self, kind):
+    def __init__(self, kind: str) -> None:
         self.kind = kind
 
     @property
-    def choices(self):
+    def choices(self) -> tuple[str, ...]:
         return tuple(part.name for part in parts(self.kind))
 
 
 @contextlib.contextmanager
-def temporary(kind, name, factory):
+def temporary(kind: str, name: str, factory: type[Part]) -> Iterator[RegisteredPart]:
     """Register `factory` as `kind/name` inside a `with` block only (a test's part, or a stand-in for
     a registered one, which is back afterwards)."""
     load_parts()
@@ -169,32 +172,32 @@ def temporary(kind, name, factory):
             _PARTS[(kind, name)] = previous
 
 
-def load_parts():
+def load_parts() -> None:
     """Import the built-in parts (every public module of the part packages: a new part is a new
     file), the modules named in $FER_BENCH_PLUGINS and the installed plugins."""
     for kind in _KINDS:
         for module in pkgutil.iter_modules(getattr(importlib.import_module(kind.package), "__path__", ())):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{kind.package}.{module.name}")
-    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
-        _import_plugin(module, f"${PLUGINS_VARIABLE}")
+    for plugin in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
+        _import_plugin(plugin, f"${PLUGINS_VARIABLE}")
     for entry in _installed_plugins():
         _import_plugin(entry.value, f"entry point {entry.name!r}")
 
 
 @functools.cache
-def _installed_plugins():
+def _installed_plugins() -> tuple[EntryPoint, ...]:
     return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _import_plugin(module, where):
+def _import_plugin(module: str, where: str) -> None:
     try:
         importlib.import_module(module.split(":")[0])
     except ImportError as error:
         raise FerBenchError(f"plugin {module!r} ({where}) cannot be imported: {error}") from None
 
 
-def get(kind, name) -> RegisteredPart:
+def get(kind: str, name: str) -> RegisteredPart:
     """The part registered as `kind/name`; an unknown name is a FerBenchError listing the known ones."""
     load_parts()
     try:
@@ -204,13 +207,13 @@ def get(kind, name) -> RegisteredPart:
         raise FerBenchError(f"unknown {kind} {name!r} (known: {', '.join(names)})") from None
 
 
-def find(kind, name) -> RegisteredPart | None:
+def find(kind: str, name: str) -> RegisteredPart | None:
     """The registered part, or None (a record may name a part this installation does not have)."""
     load_parts()
     return _PARTS.get((kind, name))
 
 
-def parts(kind=None):
+def parts(kind: str | None = None) -> list[RegisteredPart]:
     """Every registered part (of `kind`, if given), sorted by kind and name; what `fer-bench list` shows."""
     load_parts()
     return [p for (k, _), p in sorted(_PARTS.items()) if kind in (None, k)]

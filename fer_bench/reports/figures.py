@@ -54,6 +54,7 @@ def confusion_matrix(record: Record, split) -> Figure:
 def training_curves(record: Record) -> Figure:
     """Training and validation loss and accuracy over epochs (the study's figures 2 and 3)."""
     history = record.history
+    assert history is not None  # drawn for runs that report epochs only
     fig = _new_figure(figsize=(9, 3.4))
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for prefix, style in (("", "-"), ("val_", "--")):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis.boards import OUTDATED, boards, configuration_names, outdated
+from fer_bench.analysis.boards import OUTDATED, Board, boards, configuration_names, outdated
 from fer_bench.analysis.configurations import (
     Configuration,
     chosen_among,
@@ -82,7 +82,8 @@ def _panel(group, by_run_id) -> Panel:
     for (c, board), name in zip(folded, configuration_names([c for c, _ in folded])):
         chose = chosen_among(c.first, by_run_id.values())
         costs = [training_cpu_minutes(r, by_run_id, chose) for r in c.runs]
-        cost = float(np.mean(costs)) if None not in costs and min(costs) > 0 else None  # a log scale has no 0
+        known = [minutes for minutes in costs if minutes is not None]
+        cost = float(np.mean(known)) if len(known) == len(costs) and min(known) > 0 else None  # a log scale has no 0
         why = (
             ""
             if cost is not None
@@ -112,7 +113,7 @@ class FrontierReport(Report[FrontierInfo]):
     def compute(self, records) -> FrontierInfo:
         records = list(records)
         by_run_id = {r.run_id: r for r in records if r.ok}
-        groups = {}
+        groups: dict[tuple[str, str], list[Board]] = {}
         for board in boards(records):
             if not board.evaluated:
                 groups.setdefault((board.runs[0].scored_against, board.split), []).append(board)

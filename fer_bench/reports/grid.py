@@ -133,7 +133,7 @@ def rule_mean(setting: Setting, rule: Rule):
 def rules_recorded(rule: Rule, records) -> dict:
     """(rule, whether its records carry it) -> runs: a record without one was made under the file's
     previous rule where it declares one, else before any (None)."""
-    counts = {}
+    counts: dict[tuple[Rule | None, bool], int] = {}
     for record in records:
         key = (Rule.from_recorded(record.rule), True) if record.rule else (rule.previous, False)
         counts[key] = counts.get(key, 0) + 1
@@ -191,6 +191,7 @@ def _delta_text(row: Summary):
     """Points against the base, with the interval of the difference."""
     if row.delta is None:
         return "base" if row.reference else "n/a"
+    assert row.delta_ci is not None  # a row with a difference has its interval
     low, high = row.delta_ci
     return f"{100 * row.delta:+.2f} ({100 * low:+.2f} to {100 * high:+.2f})"
 
@@ -226,7 +227,9 @@ class GridReport(Report[GridInfo]):
                 by_labels[labels.name] = labels.apply(dataset)
             return by_labels[labels.name]
 
-        settings, missing, failed, other_code = {}, [], [], 0
+        settings, other_code = {}, 0
+        missing: list[tuple[str, int, str | None]] = []  # (cell, seed, None): no record
+        failed: list[tuple[str, int, str | None]] = []  # (cell, seed, its error)
         for experiment in grid.experiments:
             data = under(experiment.labels)
             runs = []
@@ -474,7 +477,9 @@ def _pick_sentence(rows, rule: Rule, split):
     """What the rule chooses and how the pick scores on the test split; what a previous rule chose."""
     sentences = []
     for which, applied in (("The rule chooses", rule), ("The previous rule chose", rule.previous)):
-        pick = applied and _pick(rows, applied)
+        if applied is None:
+            continue
+        pick = _pick(rows, applied)
         if isinstance(pick, str):
             sentences.append(f"{which} no setting here: {pick}.")
         elif pick is not None:

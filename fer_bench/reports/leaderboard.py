@@ -137,7 +137,7 @@ def _training_on(configuration: Configuration) -> str:
 def _selected_on(record: Record, split):
     """A mark on a split's score where the run chose its members or weights on that split: it is
     then no test of the run."""
-    return f" {SELECTED}" if (record.selection or {}).get("on") == split else ""
+    return f" {SELECTED}" if record.selection and record.selection.get("on") == split else ""
 
 
 def _percent(value):
@@ -236,8 +236,9 @@ def summary_table(view: BoardView, configurations, references=()) -> str:
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def _faces(record: Record):
+def _faces(record: Record) -> str:
     how = record.evaluation
+    assert how is not None  # shown for evaluations only
     return how["faces"] + (f" ({how['detector']})" if how["detector"] else "")
 
 
@@ -358,6 +359,7 @@ def seen_table(view: BoardView):
     other = "PublicTest" if split == REPORT_SPLIT else None
     headers = ["experiment", "trained on (as its maker says)"]
     if view.copied is not None:
+        assert view.clean is not None  # set with `copied` (BoardView)
         n_copied, n_rest = next(iter(view.copied.values())).n, next(iter(view.clean.values())).n
         headers += [f"{split}: copies of Training images ({n_copied})", f"the rest ({n_rest})", "gap"]
     headers += [f"{other} acc. (all)", f"{split} acc. (all)", "gap"] if other else []
@@ -366,6 +368,7 @@ def seen_table(view: BoardView):
     for r in board.runs:
         row = [run_name(r, board), r.spec.model.params.get("trained_on", "")]
         if view.copied is not None:
+            assert view.clean is not None  # set with `copied` (BoardView)
             copied, rest = view.copied[r.run_id].accuracy, view.clean[r.run_id].accuracy
             row += [_percent(copied), _percent(rest), f"{100 * (copied - rest):+.2f}"]
         if other:
@@ -534,7 +537,7 @@ def _details_section(view: BoardView, shown):
 def linked_reports(root: Path) -> dict:
     """{title: the paths, relative to `root`, of the reports in that folder} for every report the board
     links (base.reports_to_link)."""
-    folders = {}
+    folders: dict[str | None, str] = {}
     for report in reports_to_link():
         folders.setdefault(report.title, report.folder)
     return {

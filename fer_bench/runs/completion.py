@@ -99,6 +99,7 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
                 f"or another CPU or backend); nothing saved"
             )
 
+        assert isinstance(model, SavesWeights)  # check_completable refused any other
         artefact = fitting.save_weights(model, store.root, record.run_id)
         if probabilities.stored_path(store.root, latest) is None:
             stored = probabilities.save(store.root, record.run_id, by_split)

@@ -102,7 +102,8 @@ def evaluate(predictor: Predictor, found: Target, faces, detector, command=None,
     """Score the loaded model on every split of `found`; returns the record (not yet stored)."""
     source = predictor.record
     started = time.perf_counter()
-    metrics, predictions, labels, refused = {}, {}, {}, []
+    metrics, predictions, labels = {}, {}, {}
+    refused: list[str] = []  # each refused image as its error
     for split, images in found.splits.items():
         proba, kept = _predict(predictor, images, faces, detector, refused, progress, split)
         truth = images.labels[kept]

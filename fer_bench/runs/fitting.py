@@ -64,7 +64,7 @@ def fit(model: Model, resampler: Resampler, X, y, seed, classes, checkpoint_dir=
     return model.fit(data)
 
 
-def carve_validation(X, y, resampler, seed, plan: ValidationPlan, groups=None):
+def carve_validation(X, y, resampler: Resampler, seed, plan: ValidationPlan, groups=None):
     """(X_fit, y_fit, X_val, y_val), as ValidationPlan describes; `y` may be soft (n, classes)."""
     if plan.resample_first:
         X, y = shuffle(*resampler.resample(X, y, seed), seed)
@@ -84,7 +84,7 @@ def holdout(y, seed, plan: ValidationPlan, groups=None):
     return grouped_holdout(y.argmax(axis=1) if y.ndim == 2 else y, groups, plan.fraction, seed)
 
 
-def shuffle(X, y, seed):
+def shuffle(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(y))
     return X[order], y[order]
 

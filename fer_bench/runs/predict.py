@@ -87,11 +87,16 @@ def could_predict(record: Record):
 def is_ensemble(record: Record):
     """Whether a record is of an ensemble (model/ensemble) that chose its members and weights."""
     model = registry.find("model", record.spec.model.name)
-    return model is not None and issubclass(model.factory, Ensemble) and bool((record.selection or {}).get("members"))
+    return (
+        model is not None
+        and issubclass(model.factory, Ensemble)
+        and bool(record.selection and record.selection.get("members"))
+    )
 
 
-def voting(record: Record):
+def voting(record: Record) -> list[tuple[str, float]]:
     """[(run id, weight)] of the members an ensemble's record gives a weight above 0."""
+    assert record.selection is not None  # an ensemble's record has one (is_ensemble)
     return [(m["run_id"], float(m["weight"])) for m in record.selection["members"] if m["weight"] > 0]
 
 
@@ -178,7 +183,9 @@ class Predictor:
         why = refusal(record, records)
         if why:
             raise FerBenchError(why)
-        calibrate = record.model().calibrate
+        ensemble = record.model()
+        assert isinstance(ensemble, Ensemble)  # is_ensemble
+        calibrate = ensemble.calibrate
         found = {r.run_id: r for r in records if r.ok}
         members, total = [], sum(weight for _, weight in voting(record))
         for run_id, weight in voting(record):
@@ -275,7 +282,7 @@ def crops_in(gray: Image.Image, faces="auto", detector=DEFAULT_DETECTOR, name="i
         (
             tuple(round(v / scale) for v in box),
             whole,
-            np.asarray(gray.crop(box).resize(size, Image.BILINEAR), dtype=np.uint8),
+            np.asarray(gray.crop(box).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8),
         )
         for box in boxes
     ]
@@ -313,7 +320,7 @@ def image_files(inputs):
 def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_DETECTOR, progress=True):
     """[(path, [Face] or FerBenchError)] in the order of `paths`: images are read and their faces
     found BATCH at a time, and each batch's crops classified in one model call."""
-    outcomes = []
+    outcomes: list[tuple[Path, list[Face] | FerBenchError]] = []
     with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress, leave=False) as bar:
         for start in range(0, len(paths), BATCH):
             found = []

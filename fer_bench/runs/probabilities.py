@@ -50,7 +50,9 @@ HOLDOUT = "holdout"
 _STORED = (("rows", np.int64), ("labels", np.int64), ("proba", np.float32))  # as read back
 OUT_OF_FOLD = "out_of_fold"  # `<split>/out_of_fold`, stored where a split's probabilities are
 log = logging.getLogger("fer_bench")
-_temperatures = {}  # (path, mtime, size) of a probabilities file -> its run's Temperature
+_temperatures: dict[
+    tuple[str, int, int], Temperature
+] = {}  # (path, mtime, size) of a probabilities file -> its run's Temperature
 
 
 def predict(model, X, covered, n_classes):
@@ -178,7 +180,7 @@ def load(root: Path, record: Record, splits) -> dict:
         if missing:
             raise FerBenchError(f"{path}: no {missing[0]} probabilities (it has {', '.join(sorted(found))})")
         return {
-            split: SplitProbabilities(
+            split: SplitProbabilities(  # type: ignore[misc]  # mypy cannot count a generator: the three arrays of _STORED
                 *(stored[f"{split}/{name}"].astype(kind) for name, kind in _STORED),
                 out_of_fold=f"{split}/{OUT_OF_FOLD}" in stored.files,
             )

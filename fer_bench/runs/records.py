@@ -25,19 +25,22 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 from fer_bench.data.dataset import FER2013_CLASSES, data_name, label_source, scored_against
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.parts.base import History, Model, SavesWeights, Selection
 from fer_bench.runs import layout, provenance
 from fer_bench.scoring.metrics import SplitMetrics
+from fer_bench.specs.choice import RecordedRule
 from fer_bench.specs.experiment import RunSpec
 
 SCHEMA = 1  # of the records written now; a line without one is older (_upgrade)
 REPORT_SPLIT = "PrivateTest"
 OK, FAILED = "ok", "failed"
 log = logging.getLogger("fer_bench")
-_reported_torn = set()  # (path, line number): each torn line is reported once per process
+_reported_torn: set[tuple[Path, int]] = set()  # (path, line number): each torn line is reported once per process
 # Ends a torn line when the next appender seals it: ASCII's "cancel", which JSON escapes inside
 # strings, so no whole record holds it; it tells a crash's torn line from a damaged one.
 SEAL = b"\x18"
@@ -95,6 +98,77 @@ class RunData:
         return {k: list(v) if k == "classes" else v for k, v in values.items() if v is not None}
 
 
+# The fields of a record with keys of their own, as the JSON line holds them (TypedDicts are plain
+# dicts when running: a line reads and writes back byte for byte). A key a record made before it
+# was kept may lack is NotRequired.
+
+
+class Hardware(TypedDict, total=False):
+    """The machine a run ran on (provenance.hardware); every record read has `keras_backend`."""
+
+    keras_backend: str  # filled in where recorded before it was kept (_upgrade)
+    machine: str
+    cores: int
+    processor: str
+    isa: str  # the instruction-set level (backend.ISA_LEVELS)
+    accelerator: str | None  # the GPU the backend computed on, or None
+
+
+class Timings(TypedDict, total=False):
+    """Seconds: `total` in every record made, the stages where the run fitted a model."""
+
+    total: float
+    features: float
+    load: float  # a Pretrained model made ready
+    fit: float
+    predict: float
+    fit_earlier_attempts: float  # what interrupted processes trained before a fit resumed (runner.earlier_attempts)
+
+
+class SearchSummary(TypedDict):
+    """The search that chose a run's parameters (sweeps/tuning.summary)."""
+
+    name: str
+    storage: str  # redacted
+    best_trial: int
+    best_value: float
+    best_params: dict[str, Any]
+    metric: str
+    validation: str
+    sampler_seed: int
+    n_trials: int
+
+
+class MemberTemperature(TypedDict):
+    temperature: float
+    fitted_on: int  # the held-out images it was fitted on
+
+
+class Evaluation(TypedDict):
+    """A saved model scored on a collection (fer_bench/runs/evaluation.py)."""
+
+    of_run: str
+    of_experiment: str
+    faces: str  # how faces were cut: "crop", or a detector's
+    detector: str | None
+    excluded: dict[str, str]  # {label: why its images are left out}
+    n_refused: int
+    refused: list[str]  # the first of the images refused, each as its error
+    labels: dict[str, str]  # split -> the true labels, as metrics.encode_predictions
+    calibration: NotRequired[str]
+    temperatures: NotRequired[dict[str, MemberTemperature]]  # by member run id
+
+
+class Amendment(TypedDict):
+    """When, by which command and code, on which machine weights were saved or removed after a run."""
+
+    created: str
+    command: str | None
+    git_commit: str | None
+    versions: dict[str, str]
+    hardware: Hardware
+
+
 @dataclass(frozen=True)
 class Record:
     """One run as recorded. `spec` is the RunSpec (parts, parameters, versions, backend, seed,
@@ -109,30 +183,32 @@ class Record:
     data: RunData
     command: str | None = None
     description: str = ""
-    versions: dict = field(default_factory=dict)  # of the packages
+    versions: dict[str, str] = field(default_factory=dict)  # of the packages
     git_commit: str | None = None
-    hardware: dict = field(default_factory=dict)  # machine, cores, processor, keras_backend, accelerator
-    timings: dict = field(default_factory=dict)  # seconds: features, fit, predict, total
-    metrics: dict = field(default_factory=dict)  # split -> SplitMetrics
-    predictions: dict = field(default_factory=dict)  # split -> metrics.encode_predictions
-    history: dict | None = None  # per-epoch lists of a model that reports epochs
+    hardware: Hardware = field(default_factory=Hardware)
+    timings: Timings = field(default_factory=Timings)
+    metrics: dict[str, SplitMetrics] = field(default_factory=dict)  # split -> SplitMetrics
+    predictions: dict[str, str] = field(default_factory=dict)  # split -> metrics.encode_predictions
+    history: History | None = None  # per-epoch lists of a model that reports epochs
     # on the Training images its fit held out (probabilities.HOLDOUT), for choices between runs that
     # may read no test image; None where it held none out, or was recorded before this was kept
     held_out: SplitMetrics | None = None
     artefact: str | None = None  # saved weights, relative to the results folder
     probabilities: str | None = None  # each image's class probabilities (fer_bench/runs/probabilities.py), relative
-    selection: dict | None = None  # what a model made of recorded runs chose, and on which split
-    search: dict | None = None  # the search that chose this run's parameters
-    rule: dict | None = None  # the choice rule it was recorded under (specs/choice.py Rule.recorded), beside the spec
-    evaluation: dict | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
-    completed: dict | None = None  # weights saved after the run (fer_bench/runs/completion.py): when, how, where
-    pruned: dict | None = None  # weights removed after the run (fer_bench/runs/pruning.py): when, how
+    selection: Selection | None = None  # what a model made of recorded runs chose, and on which split
+    search: SearchSummary | None = None  # the search that chose this run's parameters
+    rule: RecordedRule | None = (
+        None  # the choice rule it was recorded under (specs/choice.py Rule.recorded), beside the spec
+    )
+    evaluation: Evaluation | None = None  # a saved model evaluated on a collection (fer_bench/runs/evaluation.py)
+    completed: Amendment | None = None  # weights saved after the run (fer_bench/runs/completion.py): when, how, where
+    pruned: Amendment | None = None  # weights removed after the run (fer_bench/runs/pruning.py): when, how
     error: str | None = None
     traceback: str | None = None
-    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     @classmethod
-    def from_dict(cls, values: dict):
+    def from_dict(cls, values: dict[str, Any]) -> "Record":
         """The one reader of a record line, of any schema (an older one is upgraded first)."""
         values = _upgrade(values)
         known = {f.name for f in fields(cls)} - {"extra"}
@@ -145,7 +221,7 @@ class Record:
         extra = {k: v for k, v in values.items() if k not in known and k != "schema"}
         return cls(**record, extra=extra)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         values["spec"] = self.spec.to_dict()
         values["data"] = self.data.to_dict()
@@ -184,8 +260,10 @@ class Record:
         """Its `kind` part, created from its spec (untrained)."""
         return self.spec.part(kind).create(kind)
 
-    def model(self):
-        return self.part("model")
+    def model(self) -> Model:
+        model = self.part("model")
+        assert isinstance(model, Model)  # register() refuses a model part that does not derive from it
+        return model
 
     @functools.cached_property
     def ungrouped_splits(self) -> bool:
@@ -197,7 +275,9 @@ class Record:
         if self.spec.split_groups or part is None:
             return False
         # Its parameters as recorded, unchecked: the part's current code may refuse what older code took.
-        model = object.__new__(part.factory)
+        factory = part.factory
+        assert issubclass(factory, Model)  # register() refuses a model part that does not derive from it
+        model = object.__new__(factory)
         model.__dict__.update({name: p.default for name, p in part.factory.parameters.items()})
         model.__dict__.update(self.spec.model.params)
         return model.splits_training()
@@ -265,7 +345,7 @@ def pruned(record: Record, command=None) -> Record:
     return replace(record, artefact=None, pruned=_how(command))
 
 
-def _how(command):
+def _how(command: str | None) -> Amendment:
     """When, by which command and code, on which machine: what `completed` and `pruned` say."""
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -309,7 +389,9 @@ def saved_model(record: Record, results_root: Path):
     path = Path(results_root) / record.artefact
     if not path.exists():
         raise FerBenchError(f"{path}: the weights of run {record.run_id} are missing")
-    return record.model().load(path, record.classes)
+    model = record.model()
+    assert isinstance(model, SavesWeights)  # only such a model's run saves weights
+    return model.load(path, record.classes)
 
 
 def default_results_dir() -> Path:

@@ -62,7 +62,9 @@ def execute(
     if isinstance(setup.model, BuildsOnRuns):
         setup.model.use_runs(probabilities.StoredRuns(workspace), setup.features, dataset)
     pretrained, t_load = isinstance(setup.model, Pretrained), 0.0
-    if pretrained:  # loaded before any work, so a file that cannot serve this data set fails at once
+    if isinstance(
+        setup.model, Pretrained
+    ):  # loaded before any work, so a file that cannot serve this data set fails at once
         log.info(f"{spec.model.name} was trained elsewhere ({setup.model.trained_on}): loaded, not fitted")
         t0 = time.perf_counter()
         setup.model.ready(dataset.classes)

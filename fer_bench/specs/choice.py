@@ -18,6 +18,7 @@ record's `rule`, beside its spec and never in it: run ids do not change with a r
 """
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from fer_bench.errors import FerBenchError
 from fer_bench.specs.files import check_keys
@@ -26,6 +27,14 @@ PUBLIC_TEST, HOLDOUT, OUT_OF_FOLD = "PublicTest", "holdout", "out-of-fold"
 REPORTED_TEST = "PrivateTest"  # the boards' test split: no choice may read it
 METRICS = ("accuracy_all", "accuracy")
 EXAMPLE = '[choose] split = "PublicTest", metric = "accuracy_all"'
+
+
+class RecordedRule(TypedDict):
+    """A Rule as a run's record keeps it (Record.rule)."""
+
+    declared_in: str
+    split: str
+    metric: str
 
 
 @dataclass(frozen=True)
@@ -40,16 +49,16 @@ class Rule:
     def text(self):
         return f"{{split: {self.split}, metric: {self.metric}}}"
 
-    def recorded(self) -> dict:
+    def recorded(self) -> "RecordedRule":
         """The rule as a run's record keeps it."""
         return {"declared_in": self.declared_in, "split": self.split, "metric": self.metric}
 
-    def is_recorded(self, recorded: dict) -> bool:
+    def is_recorded(self, recorded: "RecordedRule | None") -> bool:
         """Whether a record's `rule` is this rule."""
         return recorded == self.recorded()
 
     @classmethod
-    def from_recorded(cls, recorded: dict):
+    def from_recorded(cls, recorded: "RecordedRule") -> "Rule":
         return cls(recorded["split"], recorded["metric"], recorded["declared_in"])
 
 
@@ -83,4 +92,5 @@ def _rule(table, where, option, splits, other_keys) -> Rule:
         raise FerBenchError(f"{where}: {option}.split must be one of {list(splits)}, got {split!r}")
     if metric not in METRICS:
         raise FerBenchError(f"{where}: {option}.metric must be one of {list(METRICS)}, got {metric!r}")
+    assert isinstance(split, str) and isinstance(metric, str)  # each is one of the strings it was checked against
     return Rule(split, metric)

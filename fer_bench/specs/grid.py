@@ -92,7 +92,8 @@ def parse_grid(name, document, where) -> Grid:
     products = document.get("product")
     if not isinstance(products, list) or not products or not all(isinstance(p, dict) for p in products):
         raise FerBenchError(f"{where}: needs at least one [[product]] table")
-    axes, refused = {}, {}
+    axes: dict[str, list[Experiment]] = {}  # axis -> its cells
+    refused: dict[str, str] = {}  # cell name -> why its parts cannot run together
     for number, product in enumerate(products, start=1):
         context = f"{where}, product {number}"
         for experiment in _expand(name, base, product, context):
@@ -170,8 +171,8 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
         ]
     if labels == base.labels and all(parts[kind] == base.part(kind) for kind in registry.KINDS):
         return base
-    label = ",".join(label)
-    return replace(base, name=f"{grid_name}/{label}", description=f"{grid_name} grid: {label}", labels=labels, **parts)
+    named = ",".join(label)
+    return replace(base, name=f"{grid_name}/{named}", description=f"{grid_name} grid: {named}", labels=labels, **parts)
 
 
 def _text(value):

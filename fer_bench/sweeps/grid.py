@@ -133,7 +133,7 @@ def run_cell(cell, workspace: Workspace, wait=True):
     }
 
 
-_WORKER = {}
+_WORKER: dict[str, Workspace] = {}  # what _init_worker hands a spawned worker's cells
 
 
 def _init_worker(workspace: Workspace, threads, show_level):

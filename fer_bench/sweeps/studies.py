@@ -70,7 +70,8 @@ def _lock_before_reading(engine):
 
 def create_or_load(study_name, storage_url, attempts=5, **options) -> optuna.Study:
     """Create the study, or load it: whichever worker comes first creates the tables and the study."""
-    for attempt in range(attempts):
+    attempt = 1
+    while True:  # until it returns, or raises once a failure is no race or the last attempt failed
         try:
             storage = open_storage(storage_url)
             return optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True, **options)
@@ -78,8 +79,9 @@ def create_or_load(study_name, storage_url, attempts=5, **options) -> optuna.Stu
             racing = isinstance(error, optuna.exceptions.DuplicatedStudyError) or any(
                 sign in repr(error) for sign in ("IntegrityError", "already exists", "database is locked")
             )
-            if racing and attempt < attempts - 1:  # two workers created the tables or the study at once
-                time.sleep(0.5 * (attempt + 1))
+            if racing and attempt < attempts:  # two workers created the tables or the study at once
+                time.sleep(0.5 * attempt)
+                attempt += 1
                 continue
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise FerBenchError(f"storage {redacted(storage_url)} cannot be opened: {reason}") from None

@@ -12,6 +12,7 @@ import socket
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import fitting, layout
+from fer_bench.runs.records import SearchSummary
 from fer_bench.specs.choice import HOLDOUT
 from fer_bench.specs.experiment import Experiment, PartSpec
 from fer_bench.specs.search import Search, applies
@@ -59,7 +61,7 @@ def _key(spec):
 
 def suggest(trial, search: Search) -> Experiment:
     """The base experiment with the trial's values; a part whose name changes starts from its defaults."""
-    chosen = {kind: {} for kind in registry.KINDS}
+    chosen: dict[str, dict[str, Any]] = {kind: {} for kind in registry.KINDS}
     for (kind, param), spec in search.space.items():
         if not applies(spec, {**search.base.part(kind).params, **chosen[kind]}):
             continue
@@ -215,7 +217,7 @@ def best_experiment(search, study):
     return best, replace(suggest(studies.fixed_trial(best.params, best.number), search), rule=search.rule)
 
 
-def summary(search: Search, study, best, storage_url) -> dict:
+def summary(search: Search, study, best, storage_url) -> SearchSummary:
     """The `search` block of the best trial's run record."""
     return {
         "name": search.name,

@@ -24,9 +24,11 @@ CROP_SIDE = 96  # an image at most this many pixels a side is crop-sized, as FER
 
 
 @functools.cache
-def get(name) -> Detector:
+def get(name: str) -> Detector:
     """The detector `name`, created once per process (loading its weights takes a while)."""
-    return registry.get("detector", name).create({})
+    detector = registry.get("detector", name).create({})
+    assert isinstance(detector, Detector)  # register() refuses a detector that does not derive from it
+    return detector
 
 
 def rgb_of(gray: np.ndarray) -> np.ndarray:
@@ -38,9 +40,16 @@ def find_faces(gray: Image.Image, detector: Detector) -> list[tuple[float, float
     """The faces in `gray`, framed as FER2013's crops, in its own pixels (left, top, right, bottom;
     a frame may reach beyond the image)."""
     scale = min(1.0, detector.photo_side / max(gray.size))
-    seen = gray if scale == 1 else gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.BILINEAR)
+    seen = (
+        gray
+        if scale == 1
+        else gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.BILINEAR)
+    )
     crop_sized = max(gray.size) <= CROP_SIDE
-    return [tuple(v / scale for v in box) for box in detector.framed(rgb_of(np.asarray(seen)), crop_sized)]
+    return [
+        (left / scale, top / scale, right / scale, bottom / scale)
+        for left, top, right, bottom in detector.framed(rgb_of(np.asarray(seen)), crop_sized)
+    ]
 
 
 def measure_framing(detector: Detector, images, enlarge=1) -> tuple[Framing, int]:
@@ -53,7 +62,7 @@ def measure_framing(detector: Detector, images, enlarge=1) -> tuple[Framing, int
         side = image.shape[0] * enlarge
         if enlarge > 1:
             canvas = Image.new("L", (2 * side, 2 * side), 128)
-            canvas.paste(Image.fromarray(image).resize((side, side), Image.BICUBIC), (side // 2, side // 2))
+            canvas.paste(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC), (side // 2, side // 2))
             image = np.asarray(canvas)
         found = detector.boxes(rgb_of(image), crop_sized=enlarge == 1)
         if len(found) == 1:

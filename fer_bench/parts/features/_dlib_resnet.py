@@ -11,6 +11,7 @@ little-endian float32 values. Only the layers this network uses are read.
 
 import functools
 import re
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from fer_bench.backend import load_keras
 
 keras = load_keras()
 kl, ops = keras.layers, keras.ops
+# mypy cannot resolve a base class through a value (Keras comes from load_keras()): Any to it
+Layer: Any = kl.Layer
 
 _LAYER = re.compile(rb"\x01[\x04-\x15](con_4|affine_|relu_|add_prev_|avg_pool_2|max_pool_2|fc_2|input_rgb_image_sized)")
 
@@ -155,7 +158,7 @@ def descriptor_stages():
     )
 
 
-class Normalize(kl.Layer):
+class Normalize(Layer):
     """dlib's input_rgb_image: subtract the channel means, divide by 256."""
 
     def __init__(self, mean, **kwargs):
@@ -166,7 +169,7 @@ class Normalize(kl.Layer):
         return (ops.cast(x, "float32") - self.mean) / 256.0
 
 
-class Affine(kl.Layer):
+class Affine(Layer):
     """dlib's affine_ layer: a fixed per-channel scale and shift."""
 
     def __init__(self, gamma, beta, **kwargs):
@@ -177,7 +180,7 @@ class Affine(kl.Layer):
         return x * self.gamma + self.beta
 
 
-class AddZeroPadded(kl.Layer):
+class AddZeroPadded(Layer):
     """dlib's add_prev_: tensors of different shapes add as if zero-padded at the end."""
 
     def call(self, a, b):

@@ -7,15 +7,18 @@ single gather, does the same work for a negligible cost on every backend.
 """
 
 import math
+from typing import Any
 
 from fer_bench.backend import load_keras
 
 keras = load_keras()
 ops = keras.ops
+# mypy cannot resolve a base class through a value (Keras comes from load_keras()): Any to it
+Layer: Any = keras.layers.Layer
 
 
 @keras.saving.register_keras_serializable("fer_bench")
-class FaceAugment(keras.layers.Layer):
+class FaceAugment(Layer):
     """Training only: random mirror (unless `mirror` is off), rotation (fraction of a turn), zoom,
     shift (fraction of the side) and, with probability `erasing`, a random rectangle replaced by noise."""
 

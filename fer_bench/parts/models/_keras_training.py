@@ -4,7 +4,9 @@
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -50,7 +52,10 @@ def epoch_log_callback(path: Path | None, description):
     """
     keras = load_keras()
 
-    class EpochLog(keras.callbacks.Callback):
+    # mypy cannot resolve a base class through a value (Keras comes from load_keras()): Any to it
+    Callback: Any = keras.callbacks.Callback
+
+    class EpochLog(Callback):
         def on_train_begin(self, logs=None):
             self.epochs = json.loads(path.read_text()) if path and path.is_file() else []
             self.resumed_at = None
@@ -114,6 +119,7 @@ def fit_dense_classifier(model, data: FitData, params, name, callbacks=()):
     if loop == "keras-fit":
         return fit_keras(model, data, params, name, callbacks)
     n_classes = len(data.classes)
+    assert data.validation is not None  # a Keras network's validation plan holds images out
     X_val, y_val = data.validation
     return fit_compiled(
         model,
@@ -137,6 +143,7 @@ def fit_keras(model, data: FitData, params, name, callbacks, inputs=lambda X: X)
     their targets, shuffled batches, the class weights, `data.on_epoch` after each epoch (a tuner's
     report), a progress bar; returns this process's history."""
     n_classes = len(data.classes)
+    assert data.validation is not None  # a Keras network's validation plan holds images out
     X_val, y_val = data.validation
     result = model.fit(
         inputs(data.X),
@@ -177,6 +184,9 @@ def read_dense_weights(path: Path):
 class DenseWeights(ExportsNetwork):
     """save/load for a dense classifier (SavesWeights): its float32 weights and input shape;
     `dense_network(input_shape, n_classes)` rebuilds the network they fill, which is exported as it is."""
+
+    model: Any  # the Keras network
+    dense_network: Callable[[tuple[int, ...], int], Any]
 
     def save(self, path: Path):
         save_dense_weights(self.model, path)

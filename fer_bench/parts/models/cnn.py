@@ -12,6 +12,7 @@ cross-fitted teacher's out-of-fold probabilities of its fitting rows.
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -85,7 +86,12 @@ class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTar
     takes = frozenset({IMAGE})
     with_embedding = False
     smoke_params = {"width": 4, "blocks": 2, "head": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 16}
-    added_later = ("teacher", "teacher_temperature", "teacher_weight", "fit_teacher_temperature")
+    added_later: ClassVar[tuple[str, ...]] = (
+        "teacher",
+        "teacher_temperature",
+        "teacher_weight",
+        "fit_teacher_temperature",
+    )
     runs_param = "teacher"
     family = "CNN"
 
@@ -113,7 +119,7 @@ class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTar
         "teacher_weight": Param(0.7, Interval(0, 1)),
         "fit_teacher_temperature": Param(False),
     }
-    model = None
+    model: Any = None  # the Keras network, once fitted or loaded
     _distilled = None  # with a teacher: Distillation, once use_runs found it
     _temperature = None  # the teacher's temperature `fit` used: given, or fitted
 

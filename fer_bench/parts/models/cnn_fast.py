@@ -21,6 +21,7 @@ float16 weights file.
 """
 
 from contextlib import contextmanager
+from typing import ClassVar
 
 from fer_bench.backend import load_keras, native_bfloat16
 from fer_bench.parts.models.cnn import CNN, EMBEDDING, IMAGE_SHAPE
@@ -103,7 +104,7 @@ class FastCNN(CNN):
     label smoothing, flip TTA); bfloat16 where the CPU runs it natively."""
 
     smoke_params = {"width": 4, "epochs": 2, "batch_size": 16}
-    added_later = ("mirror", "random_crop", "fit_teacher_temperature")
+    added_later: ClassVar[tuple[str, ...]] = ("mirror", "random_crop", "fit_teacher_temperature")
     family = "fast CNN"
     parameters = {
         "width": Param(16, Interval(1)),

@@ -27,6 +27,7 @@ import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,9 @@ class CrossFitted(Model, SavesWeights, Resumable, ReportsEpochs, SoftTargets, Ou
         # with its code as with this part's.
         "inner_version": Param(""),
     }
-    _copies = None  # the fitted or loaded copies, copy i without fold i
+    folds: int
+    # The fitted or loaded copies, copy i without fold i: each a Model that SavesWeights, which no one type says.
+    _copies: list[Any]
 
     @classmethod
     def on_this_machine(cls, params):

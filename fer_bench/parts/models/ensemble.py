@@ -89,6 +89,7 @@ class Ensemble(Model, BuildsOnRuns, OutOfFold):
         "calibrate": Param(False),
     }
     added_later = ("calibrate",)
+    calibrate: bool
     _runs = None  # the members as recorded (RecordedRun), in `members` order
     _recorded = None  # RecordedRuns: their saved models and stored probabilities
     _feeds = None  # per member: its inputs from the ensemble's features rows

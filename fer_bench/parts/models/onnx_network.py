@@ -36,6 +36,7 @@ class OnnxNetwork(SavedNetwork):
     version = "1"
     parameters = {**SavedNetwork.parameters, "outputs": Param("probabilities", Options(*OUTPUTS))}
     formats = ".onnx"
+    outputs: str  # "probabilities" or "logits", as the spec says
     channels_first = False  # the file's input layout, read when it is loaded
 
     @classmethod

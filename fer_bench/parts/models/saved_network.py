@@ -19,6 +19,7 @@ import importlib.resources
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -124,7 +125,9 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         "trained_on": Param("unknown"),
         "sha256": Param("", Sha256()),
     }
-    network = None
+    path: str
+    sha256: str
+    network: Any = None  # the Keras network, once ready
     columns = None  # each network output's column in the label space it was made ready for
     n_columns = 0
     formats = ".keras or .h5"  # the files this part reads, as its messages name them
@@ -156,6 +159,7 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         the spec is made, before any data loads: Keras's own error on it comes later, and says "File not
         found" of a .keras file that is there but no zip archive."""
         suffix = file.suffix.lower()
+        why: str | None  # what makes it no saved network; None where its format is one
         if suffix == ".keras":
             if not zipfile.is_zipfile(file):
                 why = "not a zip archive, as a .keras file is"
@@ -229,7 +233,9 @@ class SavedNetwork(Model, Pretrained, SavesWeights):
         if self.size != IMAGE_SIZE:
             side = (self.size, self.size)
             images = (
-                np.stack([np.asarray(Image.fromarray(image).resize(side, Image.BILINEAR)) for image in images])
+                np.stack(
+                    [np.asarray(Image.fromarray(image).resize(side, Image.Resampling.BILINEAR)) for image in images]
+                )
                 if len(images)
                 else images.reshape(0, *side)
             )

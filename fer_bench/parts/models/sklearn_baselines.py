@@ -6,6 +6,7 @@ builds only the types its `trusted` list names, so a weights file cannot run cod
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ class SklearnModel(Model, SavesWeights):
     """Base of the baselines: subclasses give `estimator(seed, class_weight)`; no training history."""
 
     family = "embedding + classic ML"  # they take vectors: the embedding
-    pipeline = None
+    pipeline: Any = None  # the scikit-learn pipeline, once fitted or loaded
     n_classes = 0
     weights_suffix = "skops"
     # The types its saved file may hold besides skops' own defaults (numpy arrays and dtypes): the
