@@ -7,16 +7,19 @@ shows them); progress bars to stderr.
 
 import inspect
 import logging
+import os
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from fer_bench.analysis import boards, pairs, yardsticks
+from fer_bench.data import Dataset
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.cache import ArrayCache
+from fer_bench.parts.cache import ArrayCache, CacheEntry
 from fer_bench.reports import frontier, leaderboard
 from fer_bench.runs import runner
 from fer_bench.runs.records import Record, RecordStore
@@ -26,10 +29,25 @@ from fer_bench.specs.experiment import Experiment, load_experiment
 if TYPE_CHECKING:
     import pandas
 
+    from fer_bench.runs.video import Frame
+
 log = logging.getLogger("fer_bench")
 
+Folder = str | os.PathLike[str] | None  # a folder or file; None: the default the docstring names
+Data = str | os.PathLike[str] | Dataset | None  # a data set's path, one loaded, or None for $FER_BENCH_DATA
 
-def run(experiment, *, data=None, results=None, cache=None, seed=None, force=False, jobs=None, command=None) -> Record:
+
+def run(
+    experiment: str | Experiment,
+    *,
+    data: Data = None,
+    results: Folder = None,
+    cache: Folder = None,
+    seed: int | None = None,
+    force: bool = False,
+    jobs: int | None = None,
+    command: str | None = None,
+) -> Record:
     """Run an experiment (a name, a .toml path or an Experiment) and record it; returns its record.
 
     A spec already recorded is not run again unless `force`; `seed` overrides the experiment's;
@@ -51,7 +69,15 @@ class GridResult:
 
 
 def grid(
-    name, *, data=None, results=None, cache=None, jobs=1, storage=None, report_only=False, command=None
+    name: str,
+    *,
+    data: Data = None,
+    results: Folder = None,
+    cache: Folder = None,
+    jobs: int = 1,
+    storage: str | None = None,
+    report_only: bool = False,
+    command: str | None = None,
 ) -> GridResult:
     """Run every cell of a grid (a name or a .toml path) not yet recorded, then write its report.
 
@@ -80,7 +106,17 @@ def grid(
     return GridResult(ran, failed, skipped, report)
 
 
-def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1, storage=None, command=None) -> Record:
+def tune(
+    search: str,
+    *,
+    data: Data = None,
+    results: Folder = None,
+    cache: Folder = None,
+    trials: int | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    command: str | None = None,
+) -> Record:
     """Run (or continue) an Optuna search (a name or a .toml path) until its study holds `trials`
     trials, then evaluate its best trial once as an ordinary run; returns that run's record.
 
@@ -91,35 +127,35 @@ def tune(search, *, data=None, results=None, cache=None, trials=None, workers=1,
     from fer_bench.specs.search import feature_variants, load_search
     from fer_bench.sweeps import studies, tuning
 
-    search = load_search(search)
-    command = command or _call("tune", search.name, trials=trials, workers=workers if workers != 1 else None)
+    spec = load_search(search)
+    command = command or _call("tune", spec.name, trials=trials, workers=workers if workers != 1 else None)
     with _open(results, cache, data, command, writable=True) as workspace:
         if storage:
-            tuning.open_study(search, storage)  # a storage that cannot be reached fails before the data loads
-        dataset = workspace.labelled(search.base.labels)
-        storage = storage or tuning.default_storage(workspace.store.root, search)  # made once the input is known good
-        study = tuning.open_study(search, storage)
-        n_trials = trials or search.trials
+            tuning.open_study(spec, storage)  # a storage that cannot be reached fails before the data loads
+        dataset = workspace.labelled(spec.base.labels)
+        storage = storage or tuning.default_storage(workspace.store.root, spec)  # made once the input is known good
+        study = tuning.open_study(spec, storage)
+        n_trials = trials or spec.trials
         log.info(
-            f"search {search.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}"
+            f"search {spec.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}"
         )
-        rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(search))
-        ran = tuning.run_workers(search, storage, n_trials, rows, workers)
-        best, experiment = tuning.best_experiment(search, study)
+        rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(spec))
+        ran = tuning.run_workers(spec, storage, n_trials, rows, workers)
+        best, experiment = tuning.best_experiment(spec, study)
         log.info(
-            f"search {search.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"
+            f"search {spec.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"
         )
-        summary = tuning.summary(search, study, best, storage)
+        summary = tuning.summary(spec, study, best, storage)
         record = runner.run(experiment, workspace, extra={"search": summary})
         writer = SearchReport()
-        info = writer.compute(search, study, summary, record, workspace.records(), dataset)
+        info = writer.compute(spec, study, summary, record, workspace.records(), dataset)
         report = writer.write(info, workspace.store.root, command)
         workspace.boards_changed()  # they link the report
         log.info(f"report: {report}")
     return record
 
 
-def list_parts(kind=None) -> "pandas.DataFrame":
+def list_parts(kind: str | None = None) -> "pandas.DataFrame":
     """Every registered part (of `kind`: features, resampler, model or detector), one row each: its
     key, version, summary, parameters with their defaults, choices, type and constraint, what a
     search may tune, and the capabilities it declares."""
@@ -157,7 +193,7 @@ def list_parts(kind=None) -> "pandas.DataFrame":
     )
 
 
-def load_records(results=None) -> "pandas.DataFrame":
+def load_records(results: Folder = None) -> "pandas.DataFrame":
     """Every record in `results`, one row each, oldest first: identity, parts and parameters
     (`model.epochs`, ...), timings (`timings.fit`, ...), and per test split its figures
     (`PrivateTest.accuracy_all`, `PrivateTest.recall.Happy`, ...). `current` is False for a run
@@ -194,7 +230,7 @@ def _row(record: Record) -> dict:
     return row
 
 
-def latest_record(name_or_id, results=None) -> Record:
+def latest_record(name_or_id: str, results: Folder = None) -> Record:
     """The latest record (ok or failed) of an experiment name or a run id (6+ leading characters)."""
     matches = RecordStore(results).with_records().find(name_or_id)
     if not matches:
@@ -202,7 +238,7 @@ def latest_record(name_or_id, results=None) -> Record:
     return matches[-1]
 
 
-def write_leaderboard(results=None, readme=None) -> Path:
+def write_leaderboard(results: Folder = None, readme: Folder = None) -> Path:
     """Rewrite `results/LEADERBOARD.md` from the records (and the headline block of `readme`)."""
     store = RecordStore(results).with_records()
     records = store.all()
@@ -220,7 +256,9 @@ def write_leaderboard(results=None, readme=None) -> Path:
     return path
 
 
-def compare(runs, *, data=None, results=None, cache=None, split=None) -> pairs.Comparison:
+def compare(
+    runs: Sequence[str], *, data: Data = None, results: Folder = None, cache: Folder = None, split: str | None = None
+) -> pairs.Comparison:
     """Each of `runs[1:]` (names or run ids) paired with `runs[0]` on the `split` images both
     evaluate (McNemar's exact test; default split: the first run's report split); returns the
     comparison: its base record, split, and a row of numbers per other run. Evaluations of saved
@@ -242,7 +280,9 @@ def compare(runs, *, data=None, results=None, cache=None, split=None) -> pairs.C
     return pairs.compare(chosen, dataset.labels[dataset.indices(split)], dataset.scored_against, split)
 
 
-def labels(*, data=None, results=None, cache=None, command=None) -> list[Path | None]:
+def labels(
+    *, data: Data = None, results: Folder = None, cache: Folder = None, command: str | None = None
+) -> list[Path]:
     """Measure the label noise and the leakage of a FER2013 data set whose images have their Kaggle
     rows (usage folders or the csv) and FER+ votes: store its yardsticks (FER+ majority and copies in
     Training of every test image) in `results/labels/`, write `ferplus.md` and `duplicates.md` there,
@@ -260,13 +300,15 @@ def labels(*, data=None, results=None, cache=None, command=None) -> list[Path | 
         copies = duplicates.find_copies(dataset)
         measured = yardsticks.compute(dataset, outcomes, copies, command)
         agreement, copied = FerplusReport(), DuplicatesReport()
-        written: list[Path | None] = [
+        written = [
             measured.save(root),
             agreement.write(agreement.compute(dataset, outcomes, records, measured), root, command),
             copied.write(copied.compute(dataset, records, measured, copies), root, command),
         ]
         workspace.boards_changed()  # they gain the FER+ and clean columns
-        return written + [workspace.close()]
+        leaderboard_file = workspace.close()
+        assert leaderboard_file is not None  # the boards changed, so they were written
+        return written + [leaderboard_file]
 
 
 class Predictions(NamedTuple):
@@ -276,7 +318,15 @@ class Predictions(NamedTuple):
     temperatures: dict = {}  # {run id: {temperature, fitted_on: held-out Training images}} of each model used
 
 
-def predict(images, *, model=None, results=None, faces="auto", detector=None, progress=True) -> Predictions:
+def predict(
+    images: Sequence[str | os.PathLike[str]],
+    *,
+    model: str | None = None,
+    results: Folder = None,
+    faces: str = "auto",
+    detector: str | None = None,
+    progress: bool = True,
+) -> Predictions:
     """Classify the faces in images with a recorded model that saved its weights, or a recorded
     ensemble of such models (`model`: an experiment name or run id; default the best single run),
     its probabilities calibrated by the temperature fitted on its held-out Training images.
@@ -298,8 +348,84 @@ def predict(images, *, model=None, results=None, faces="auto", detector=None, pr
     )
 
 
+class VideoPredictions(NamedTuple):
+    record: Record  # the run whose model classified the faces (or the ensemble whose members did)
+    frames: list["Frame"]  # each sampled frame: its time and its faces, largest first
+    csv: Path  # a row per face per frame (time, frame, face, box, label, probabilities)
+    figure: Path  # the largest face's emotions over time
+
+
+def predict_video(
+    video: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    results: Folder = None,
+    fps: float = 2.0,
+    faces: str = "auto",
+    detector: str | None = None,
+    out: Folder = None,
+    progress: bool = True,
+) -> VideoPredictions:
+    """Classify the faces in a video (mp4, avi, mov, webm, mkv), `fps` frames a second, with a
+    recorded model as `predict` does; write `VIDEO.frames.csv` and `VIDEO.timeline.png` into the
+    folder `out` (default: here) (fer_bench/runs/video.py)."""
+    from tqdm import tqdm
+
+    from fer_bench.reports import figures
+    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
+    from fer_bench.runs.video import classify_frames, video_frames, write_csv
+
+    if fps <= 0:
+        raise FerBenchError(f"--fps {fps:g}: must be above 0")
+    path = Path(video).expanduser()
+    workspace = Workspace(results, needs_records=True)
+    predictor = Predictor.load(choose_record(workspace.records(), model), workspace.store.root)
+    sampled = tqdm(video_frames(path, fps), unit="frame", desc="video", disable=not progress, leave=False)
+    frames = list(classify_frames(sampled, predictor, faces, detector or DEFAULT_DETECTOR))
+    folder, classes = Path(out or "."), predictor.record.classes
+    record = predictor.record
+    csv = write_csv(frames, classes, folder / f"{path.stem}.frames.csv")
+    title = f"{path.name}: {record.experiment} (run {record.run_id}), {fps:g} frames/s"
+    figure = folder / f"{path.stem}.timeline.png"
+    figures.save(figures.emotion_timeline(frames, classes, title), figure)
+    return VideoPredictions(record, frames, csv, figure)
+
+
+def watch_camera(
+    camera: int = 0,
+    *,
+    model: str | None = None,
+    results: Folder = None,
+    fps: float = 2.0,
+    faces: str = "auto",
+    detector: str | None = None,
+    seconds: float | None = None,
+) -> Iterator["Frame"]:
+    """The faces of a live camera (OpenCV's device `camera`), classified `fps` frames a second as
+    `predict_video` classifies a video's, each frame as soon as it is classified, for `seconds` or
+    until interrupted."""
+    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
+    from fer_bench.runs.video import camera_frames, classify_frames
+
+    if fps <= 0:
+        raise FerBenchError(f"--fps {fps:g}: must be above 0")
+    workspace = Workspace(results, needs_records=True)
+    predictor = Predictor.load(choose_record(workspace.records(), model), workspace.store.root)
+    frames = camera_frames(camera, fps, seconds)
+    return classify_frames(frames, predictor, faces, detector or DEFAULT_DETECTOR, batch=1)
+
+
 def evaluate(
-    model, *, data, results=None, cache=None, faces="auto", detector=None, force=False, command=None, progress=True
+    model: str,
+    *,
+    data: str | os.PathLike[str],
+    results: Folder = None,
+    cache: Folder = None,
+    faces: str = "auto",
+    detector: str | None = None,
+    force: bool = False,
+    command: str | None = None,
+    progress: bool = True,
 ) -> Record:
     """Run a recorded model with saved weights, or an ensemble of such models (`model`: experiment
     name or run id), its probabilities calibrated as `predict`'s are, on the labelled collection
@@ -335,7 +461,13 @@ class StoredProbabilities(NamedTuple):
 
 
 def compute_probabilities(
-    runs, *, data=None, results=None, cache=None, training=False, force=False
+    runs: Sequence[str],
+    *,
+    data: Data = None,
+    results: Folder = None,
+    cache: Folder = None,
+    training: bool = False,
+    force: bool = False,
 ) -> list[StoredProbabilities]:
     """Compute and store each test image's class probabilities (and its held-out Training images';
     with `training`, every Training image's, as a teacher's) for recorded runs with saved weights,
@@ -353,7 +485,9 @@ class Completed(NamedTuple):
     saved: bool  # whether they were saved now (False: the run had them already)
 
 
-def complete(run, *, data=None, results=None, cache=None, command=None) -> Completed:
+def complete(
+    run: str, *, data: Data = None, results: Folder = None, cache: Folder = None, command: str | None = None
+) -> Completed:
     """Save the weights of a recorded run (an experiment name or run id) that ran before its model
     could save them, so predict, evaluate and probabilities can use it: its model is fitted again
     from the recorded spec and seed, and its weights are saved, and its record appended again with
@@ -372,7 +506,7 @@ def complete(run, *, data=None, results=None, cache=None, command=None) -> Compl
     return Completed(*completion.complete(record, workspace))
 
 
-def prune(runs, *, results=None, command=None) -> list[Record]:
+def prune(runs: Sequence[str], *, results: Folder = None, command: str | None = None) -> list[Record]:
     """Remove the saved weights of recorded runs (experiment names or run ids; each name's latest
     run), keeping their records and probabilities: the records are appended again without them
     (fer_bench/runs/pruning.py). A run that another recorded run builds on is refused, and then
@@ -386,7 +520,7 @@ def prune(runs, *, results=None, command=None) -> list[Record]:
     return pruning.prune(chosen, workspace.store, command or _call("prune", list(runs)))
 
 
-def export(run, *, results=None, out=None, format="onnx") -> Path:
+def export(run: str, *, results: Folder = None, out: Folder = None, format: str = "onnx") -> Path:
     """Write the network of a recorded run with saved weights (an experiment name or run id) as an
     ONNX file, `out` (default `EXPERIMENT-RUNID.onnx` here), its classes, input and temperature in
     the file's metadata (fer_bench/runs/export.py); returns its path."""
@@ -398,7 +532,7 @@ def export(run, *, results=None, out=None, format="onnx") -> Path:
     return write(record, workspace.store.root, Path(out or f"{record.experiment}-{record.run_id}.onnx"), format)
 
 
-def write_calibration(runs=None, *, results=None, command=None) -> Path:
+def write_calibration(runs: Sequence[str] | None = None, *, results: Folder = None, command: str | None = None) -> Path:
     """Write `results/calibration/calibration.md` (with reliability diagrams) for `runs` (names or
     run ids; default: every run on the leaderboard that stored probabilities); returns its path."""
     from fer_bench.runs import probabilities as kept
@@ -423,7 +557,7 @@ class Imported(NamedTuple):
     already_here: int
 
 
-def import_records(source, *, results=None) -> Imported:
+def import_records(source: str | os.PathLike[str], *, results: Folder = None) -> Imported:
     """Append the records of another results folder (made on another machine) that are not here,
     with their saved weights and probabilities."""
     workspace = _open(results, None, None, "", writable=True)
@@ -452,25 +586,27 @@ def import_records(source, *, results=None) -> Imported:
     return Imported(len(new), len(offered) - len(new))
 
 
-def cache_entries(cache=None) -> list:
+def cache_entries(cache: Folder = None) -> list[CacheEntry]:
     """What the feature cache (`cache`, default $FER_BENCH_CACHE or ~/.cache/fer-bench) holds: a
     CacheEntry per entry, each checked (`problem` says what is wrong with a damaged one)."""
     return ArrayCache(cache).entries()
 
 
-def clear_cache(cache=None) -> int:
+def clear_cache(cache: Folder = None) -> int:
     """Empty the feature cache; returns the bytes it held."""
     return ArrayCache(cache).clear()
 
 
-def _open(results, cache, data, command, *, writable=False, needs_records=False) -> Workspace:
+def _open(
+    results: Folder, cache: Folder, data: Data, command: str, *, writable: bool = False, needs_records: bool = False
+) -> Workspace:
     """The workspace of a verb that records: its boards are rewritten when it closes, if stale."""
     return Workspace(
         results, cache, data, command, writable=writable, needs_records=needs_records, boards=write_leaderboard
     )
 
 
-def _call(verb, name, **options):
+def _call(verb: str, name: object, **options: object) -> str:
     """How a run made from Python is recorded: the call, as one would type it."""
     arguments = [repr(name)] + [f"{key}={value!r}" for key, value in options.items() if value is not None]
     return f"fer_bench.{verb}({', '.join(arguments)})"

@@ -169,7 +169,11 @@ def build_parser():
     )
 
     predict = sub.add_parser("predict", parents=[common, faces], help="classify the faces in images with a saved model")
-    predict.add_argument("images", nargs="+", help="image files, folders or patterns (any size; colour or grayscale)")
+    predict.add_argument(
+        "images",
+        nargs="*",
+        help="image files, folders or patterns (any size; colour or grayscale); videos (mp4, avi, mov, webm, mkv)",
+    )
     predict.add_argument("--model", default=None, help="experiment or run id (default: the best recorded with weights)")
     predict.add_argument(
         "--format",
@@ -182,6 +186,17 @@ def build_parser():
         default=None,
         help="write the image with boxes and labels here (PNG; a folder when several images are given)",
     )
+    predict.add_argument("--fps", type=float, default=2.0, help="video and camera frames classified a second (2)")
+    predict.add_argument(
+        "--video-out",
+        metavar="FOLDER",
+        default=".",
+        help="where a video's VIDEO.frames.csv and VIDEO.timeline.png go (default: here)",
+    )
+    predict.add_argument(
+        "--camera", type=int, metavar="N", help="classify camera N's faces live (OpenCV), a line a frame"
+    )
+    predict.add_argument("--seconds", type=float, help="with --camera: stop after this long (default: at Ctrl-C)")
     predict.set_defaults(handler=cmd_predict)
 
     judge = sub.add_parser(
@@ -358,6 +373,52 @@ def cmd_leaderboard(args):
 
 
 def cmd_predict(args):
+    from fer_bench.runs.video import is_video
+
+    if args.camera is not None:
+        if args.images:
+            raise FerBenchError("--camera classifies the camera's frames: give no images beside it")
+        return watch(args)
+    if not args.images:
+        raise FerBenchError("predict needs images, folders, patterns or videos, or --camera N")
+    videos = [item for item in args.images if is_video(item)]
+    for video in videos:
+        found = api.predict_video(
+            video,
+            model=args.model,
+            results=args.results,
+            fps=args.fps,
+            faces=args.faces,
+            detector=args.detector,
+            out=args.video_out,
+        )
+        without = sum(not frame.faces for frame in found.frames)
+        print(f"{video}: {len(found.frames)} frames at {args.fps:g}/s, {without} without a face")
+        print(f"  {found.csv}\n  {found.figure}")
+    args.images = [item for item in args.images if not is_video(item)]
+    return classify_images(args) if args.images else 0
+
+
+def watch(args):
+    """predict --camera: a line per sampled frame, its faces' labels, until --seconds or Ctrl-C."""
+    frames = api.watch_camera(
+        args.camera,
+        model=args.model,
+        results=args.results,
+        fps=args.fps,
+        faces=args.faces,
+        detector=args.detector,
+        seconds=args.seconds,
+    )
+    for frame in frames:
+        faces = "; ".join(
+            f"{face.label} {100 * face.probabilities[face.label]:.0f}% at {face.box}" for face in frame.faces
+        )
+        print(f"{frame.seconds:8.1f} s: {faces or 'no face'}", flush=True)
+    return 0
+
+
+def classify_images(args):
     predictions = api.predict(
         args.images, model=args.model, results=args.results, faces=args.faces, detector=args.detector
     )

@@ -12,8 +12,10 @@ import functools
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 from PIL import Image
@@ -31,6 +33,8 @@ from fer_bench.parts.base import (
     DescribesCrops,
     Features,
     FeatureSet,
+    FitData,
+    History,
     Model,
     OutOfFold,
     Pretrained,
@@ -42,7 +46,7 @@ from fer_bench.parts.base import (
 from fer_bench.parts.cache import ArrayCache
 from fer_bench.parts.features._chunks import cached_in_chunks
 from fer_bench.parts.params import Choices, Interval, Options, Param, Range
-from fer_bench.parts.registry import BASES, register
+from fer_bench.parts.registry import BASES, RegisteredPart, register
 from fer_bench.runs import fitting
 from fer_bench.runs.probabilities import StoredRuns
 from fer_bench.runs.records import OK, Record, RunData
@@ -51,7 +55,9 @@ from fer_bench.specs.experiment import PartSpec, RunSpec
 # --- a simulated data set -------------------------------------------------------------------------
 
 
-def simulated_images(labels, n_classes, seed=0, noise=250.0):
+def simulated_images(
+    labels: Sequence[int] | np.ndarray, n_classes: int, seed: int = 0, noise: float = 250.0
+) -> np.ndarray:
     """48x48 uint8 faces of a sort: class k is a stripe pattern at angle k/n_classes of a half turn,
     under Gaussian noise, so that classes are learnable and no two images are alike."""
     rng = np.random.default_rng(seed)
@@ -65,7 +71,9 @@ def simulated_images(labels, n_classes, seed=0, noise=250.0):
     return images
 
 
-def simulated_dataset(per_split=None, classes=FER2013_CLASSES, seed=0) -> Dataset:
+def simulated_dataset(
+    per_split: dict[str, int] | None = None, classes: Sequence[str] = FER2013_CLASSES, seed: int = 0
+) -> Dataset:
     """A small data set in FER2013's layout: `per_split` = {split: images per class}."""
     per_split = per_split or {"Training": 20, "PublicTest": 6, "PrivateTest": 6}
     codes: list[int] = []
@@ -106,14 +114,15 @@ class CheapProfile(Features, DescribesCrops):
     and cached like the embedding; `seconds_per_chunk` of waiting per chunk gives a kill time to land."""
 
     parameters = {"seconds_per_chunk": Param(0.0, Interval(0))}
+    seconds_per_chunk: float
 
-    def extract(self, dataset, cache=None, jobs=None):
+    def extract(self, dataset: Dataset, cache: ArrayCache | None = None, jobs: int | None = None) -> FeatureSet:
         inputs = {"dataset": dataset.images_fingerprint, "extractor": "test-profile"}
         work = functools.partial(_stripe_summary, seconds=self.seconds_per_chunk)
         stored = cached_in_chunks(cache or ArrayCache(), inputs, dataset.images, work, dict, jobs, "test-profile")
         return FeatureSet(stored["X"], np.ones(len(dataset), dtype=bool))
 
-    def of_crops(self, crops):
+    def of_crops(self, crops: np.ndarray) -> FeatureSet:
         return FeatureSet(_stripe_summary(crops)["X"], np.ones(len(crops), dtype=bool))
 
 
@@ -129,12 +138,17 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         "metric": Param("euclidean", Options("euclidean", "cosine"), search=Choices()),
         "fail": Param(False),
     }
-    centroids: np.ndarray | None = None
+    epochs: int
+    seconds_per_epoch: float
+    shrink: float
+    metric: str
+    fail: bool
+    centroids: np.ndarray
 
-    def validation_plan(self):
+    def validation_plan(self) -> ValidationPlan | None:
         return ValidationPlan(0.25, resample_first=True)  # NumPy alone: no scikit-learn to import
 
-    def fit(self, data):
+    def fit(self, data: FitData) -> History:
         if self.fail:
             raise RuntimeError("test-centroid was asked to fail")
         X = data.X.reshape(len(data.X), -1)
@@ -143,9 +157,10 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         means = weights.T @ X / np.maximum(counts, 1e-9)
         means[counts[:, 0] == 0] = X.mean(axis=0)
         self.centroids = (1 - self.shrink) * means + self.shrink * X.mean(axis=0)
+        assert data.validation is not None  # its validation_plan asks for validation rows
         X_val, y_val = data.validation
         hard = y_val.argmax(axis=1) if y_val.ndim == 2 else y_val
-        history = {"val_accuracy": []}
+        history: History = {"val_accuracy": []}
         for epoch in range(self.epochs):
             time.sleep(self.seconds_per_epoch)
             history["val_accuracy"].append(float((self.predict_proba(X_val).argmax(axis=1) == hard).mean()))
@@ -153,7 +168,7 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
                 data.on_epoch(epoch, {"val_accuracy": history["val_accuracy"][-1]})
         return history
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         X = X.reshape(len(X), -1)
         if self.metric == "cosine":
             X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
@@ -169,7 +184,7 @@ class CheapCentroid(Model, ReportsEpochs, SoftTargets, SavesWeights):
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, centroids=self.centroids)
 
-    def load(self, path: Path, classes):
+    def load(self, path: Path, classes: Sequence[str]) -> Self:
         with np.load(path) as stored:
             self.centroids = stored["centroids"]
         if len(self.centroids) != len(classes):
@@ -182,7 +197,7 @@ class CheapCentroidHoldout(CheapCentroid):
     """Test part: test-centroid holding a stratified share of the real Training images out for
     validation, as the CNN does (a run keeps their probabilities, for temperature scaling)."""
 
-    def validation_plan(self):
+    def validation_plan(self) -> ValidationPlan | None:
         return ValidationPlan(0.25)
 
 
@@ -192,7 +207,7 @@ CHECK_CLASSES = ("a", "b", "c")  # a label space other than FER2013's, so models
 _FEATURES_FOR = {VECTOR: "test-profile", IMAGE: "pixels", IMAGE_AND_EMBEDDING: "pixels-embedding"}
 
 
-def check_kind(part):
+def check_kind(part: RegisteredPart) -> None:
     """It derives from its kind's base and answers to its registered name."""
     factory = part.factory
     assert issubclass(factory, BASES[part.kind]) and factory.name == part.name, (
@@ -200,15 +215,15 @@ def check_kind(part):
     )
 
 
-def check_version(part):
+def check_version(part: RegisteredPart) -> None:
     assert isinstance(part.version, str) and part.version, f"{part.key}: needs a version string"
 
 
-def check_summary(part):
+def check_summary(part: RegisteredPart) -> None:
     assert part.summary, f"{part.key}: needs a docstring whose first line `fer-bench list` shows"
 
 
-def check_parameters(part):
+def check_parameters(part: RegisteredPart) -> None:
     """Each declared default fits its own declaration, and so do `smoke_params`; `added_later`
     names parameters."""
     for param in part.params:
@@ -225,7 +240,7 @@ def check_parameters(part):
     assert not unknown, f"{part.key}: added_later names {sorted(unknown)}, which are no parameters"
 
 
-def check_keeps_parameters(part):
+def check_keeps_parameters(part: RegisteredPart) -> None:
     """Created with its defaults, and with its smoke parameters, it keeps each parameter as an
     attribute of the same name (get_params() gives them back)."""
     for values in (part.resolve({}), part.resolve(part.factory.smoke_params)):
@@ -234,23 +249,24 @@ def check_keeps_parameters(part):
         assert kept == values, f"{part.key}: parameters must be kept as attributes of the same name"
 
 
-def check_search_space(part):
+def check_search_space(part: RegisteredPart) -> None:
     """Its search space tunes its own parameters, inside their declared constraints."""
     for param, space in part.search_space.items():
+        assert space is not None, f"{part.key}: {param} is tunable but gives no range"
         assert_within(part, param, space)
 
 
-def assert_within(part, param, space):
+def assert_within(part: RegisteredPart, param: str, space: dict[str, Any]) -> None:
     """`space` ({low, high, log} or {choices}, optionally `when`), a search space of `part`'s
     parameter `param`, lies inside the parameter's declaration."""
     declared = {p.name: p for p in part.params}
     assert param in declared, f"{part.key}: search space names {param!r}, which is no parameter"
     values = space["choices"] if "choices" in space else [space["low"], space["high"]]
     if "choices" not in space:
+        assert not space.get("log") or space["low"] > 0, f"{part.key}: {param}'s log range must start above 0"
         assert type(space["low"]) is type(space["high"]) is type(declared[param].default), (
             f"{part.key}: {param}'s range {values} is not of the parameter's type"
         )
-        assert not space.get("log") or space["low"] > 0, f"{part.key}: {param}'s log range must start above 0"
     conditions = [
         (other, v)
         for other, wanted in space.get("when", {}).items()
@@ -264,7 +280,7 @@ def assert_within(part, param, space):
             raise AssertionError(f"{part.key}: search space outside the declaration: {error}") from None
 
 
-def check_capabilities(part):
+def check_capabilities(part: RegisteredPart) -> None:
     """It declares only the capabilities of its kind."""
     for capability in CAPABILITIES:
         if issubclass(part.factory, capability):
@@ -272,11 +288,17 @@ def check_capabilities(part):
             assert issubclass(part.factory, owner), f"{part.key}: {capability.__name__} is for {owner.kind} parts"
 
 
-def _smoke(part):
-    return part.create(part.factory.smoke_params)
+def _smoke(part: RegisteredPart) -> Any:
+    """The part made with its smoke parameters."""
+    return _made(part, part.factory.smoke_params)
 
 
-def check_extract(part):
+def _made(part: RegisteredPart, values: dict[str, Any]) -> Any:
+    """The part made with `values`; Any: each check uses what the part's kind and capabilities have."""
+    return part.create(values)
+
+
+def check_extract(part: RegisteredPart) -> None:
     """Its features cover a simulated data set: one row per image, of the shape it `gives`."""
     features = _smoke(part)
     assert features.gives in ROWS, f"{part.key}: gives must be one of {ROWS}"
@@ -291,7 +313,7 @@ def check_extract(part):
     )
 
 
-def check_of_crops(part):
+def check_of_crops(part: RegisteredPart) -> None:
     """DescribesCrops: features of crops cover the images `extract` covers, and are its features there
     (where it covers none, a crop's row may hold a stand-in, which `predict` scores as uncovered)."""
     features = _smoke(part)
@@ -306,7 +328,7 @@ def check_of_crops(part):
     )
 
 
-def check_resample(part):
+def check_resample(part: RegisteredPart) -> None:
     """Resampled rows keep their shape and labels; class weights come exactly when declared."""
     resampler = _smoke(part)
     dataset = simulated_dataset({"Training": 12}, classes=CHECK_CLASSES)
@@ -399,7 +421,7 @@ def _recorded_member(dataset, features, folder: Path):
     return workspace, runner.run(experiment, workspace).run_id
 
 
-def check_fit_predict(part):
+def check_fit_predict(part: RegisteredPart) -> None:
     """Fitted on a label space of 3 classes, it gives (n, 3) probabilities whose rows sum to 1; only
     a ReportsEpochs model returns a history."""
     fitted = _fitted(part)
@@ -411,26 +433,26 @@ def check_fit_predict(part):
     )
 
 
-def check_reports_epochs(part):
+def check_reports_epochs(part: RegisteredPart) -> None:
     """ReportsEpochs: on_epoch is called each epoch and the history has a value per epoch."""
     fitted = _fitted(part)
     lengths = {len(values) for metric, values in fitted.history.items() if metric != "best_epoch"} - {1}
     assert fitted.epochs and lengths <= {len(fitted.epochs)}, f"{part.key}: on_epoch and the history must cover epochs"
 
 
-def check_save_load(part):
+def check_save_load(part: RegisteredPart) -> None:
     """SavesWeights: a model loaded from its saved weights predicts as the fitted one did."""
     fitted = _fitted(part)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"weights.{part.factory.weights_suffix}"
+        path = Path(folder) / f"weights.{fitted.model.weights_suffix}"
         fitted.model.save(path)
-        again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
+        again = _made(part, fitted.model.get_params()).load(path, CHECK_CLASSES)
         np.testing.assert_allclose(
             again.predict_proba(fitted.X_test), fitted.proba, atol=1e-5, err_msg=f"{part.key}: save/load"
         )
 
 
-def check_out_of_fold(part):
+def check_out_of_fold(part: RegisteredPart) -> None:
     """OutOfFold: its out-of-fold probabilities of the rows it was fitted on, fitted and loaded from
     its saved weights alike, are (n, classes) rows summing to 1; or None where it has none."""
     fitted = _fitted(part)
@@ -439,11 +461,11 @@ def check_out_of_fold(part):
         return
     assert np.shape(proba) == (len(fitted.X), len(CHECK_CLASSES)), f"{part.key}: out-of-fold probabilities' shape"
     assert np.allclose(np.sum(proba, axis=1), 1, atol=1e-4), f"{part.key}: out-of-fold rows must sum to 1"
-    if isinstance(fitted.model, SavesWeights):
+    if issubclass(part.factory, SavesWeights):
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"weights.{part.factory.weights_suffix}"
+            path = Path(folder) / f"weights.{fitted.model.weights_suffix}"
             fitted.model.save(path)
-            again = part.create(fitted.model.get_params()).load(path, CHECK_CLASSES)
+            again = _made(part, fitted.model.get_params()).load(path, CHECK_CLASSES)
             np.testing.assert_allclose(
                 again.out_of_fold_proba(fitted.rows, fitted.X, fitted.y, 0),
                 proba,
@@ -452,7 +474,7 @@ def check_out_of_fold(part):
             )
 
 
-def check_soft_targets(part):
+def check_soft_targets(part: RegisteredPart) -> None:
     """SoftTargets: it fits on (n, classes) probabilities as it does on labels."""
     with tempfile.TemporaryDirectory() as folder:
         model, X, y, X_test = _fit_data(part, Path(folder))
@@ -466,16 +488,16 @@ def check_soft_targets(part):
 PRETRAINED_CLASSES = ("Sadness", "Happiness", "Neutral")  # emotions, as a network trained elsewhere names its own
 
 
-def check_pretrained(part):
+def check_pretrained(part: RegisteredPart) -> None:
     """Pretrained: it says what it was trained on; its fit refuses with a FerBenchError; made ready
     for a label space it was not fitted on, it gives (n, classes) probabilities whose rows sum to 1;
     a SavesWeights one, loaded again, predicts the same."""
     assert "trained_on" in part.param_names, f"{part.key}: a Pretrained part needs a `trained_on` parameter"
     dataset = simulated_dataset({"Training": 2, "PrivateTest": 2}, classes=PRETRAINED_CLASSES)
     with tempfile.TemporaryDirectory() as folder:
-        params = part.resolve(part.factory.example(Path(folder), PRETRAINED_CLASSES))
-        model = part.create(part.factory.on_this_machine(params))
-        features = registry.get("features", _FEATURES_FOR[sorted(model.takes)[0]]).create({})
+        factory: Any = part.factory  # a Pretrained part's, which makes its own example
+        model = _made(part, factory.on_this_machine(part.resolve(factory.example(Path(folder), PRETRAINED_CLASSES))))
+        features = _made(registry.get("features", _FEATURES_FOR[sorted(model.takes)[0]]), {})
         X = features.extract(dataset, ArrayCache(Path(folder) / "cache"), jobs=1).X
         try:
             fitting.fit(model, _no_resampling(), X, dataset.labels, 0, PRETRAINED_CLASSES)
@@ -488,13 +510,13 @@ def check_pretrained(part):
         assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4), (
             f"{part.key}: rows must sum to 1"
         )
-        if isinstance(model, SavesWeights):
+        if issubclass(part.factory, SavesWeights):
             model.save(Path(folder) / "weights.npz")
-            again = part.create(model.get_params()).load(Path(folder) / "weights.npz", PRETRAINED_CLASSES)
+            again = _made(part, model.get_params()).load(Path(folder) / "weights.npz", PRETRAINED_CLASSES)
             np.testing.assert_allclose(again.predict_proba(X), proba, atol=1e-5, err_msg=f"{part.key}: save/load")
 
 
-def check_finds_faces(part):
+def check_finds_faces(part: RegisteredPart) -> None:
     """It scans a crop and a photo-sized image, giving (left, top, right, bottom) boxes, framed as
     FER2013's crops one for one."""
     from fer_bench.parts.detectors import find_faces, rgb_of
@@ -543,7 +565,7 @@ _NEEDS = {
 _NOT_FOR = {check_fit_predict: Pretrained, check_save_load: Pretrained}  # check_pretrained checks them without a fit
 
 
-def checks(part) -> list:
+def checks(part: RegisteredPart) -> list[Callable[[RegisteredPart], None]]:
     """The checks that apply to `part` (a registry.RegisteredPart): each takes the part and raises
     AssertionError naming it. Those of a capability apply to parts that declare it."""
     return [
@@ -553,14 +575,14 @@ def checks(part) -> list:
     ]
 
 
-def check_part(key):
+def check_part(key: str) -> None:
     """Every check of the part registered as `key` ("kind/name"), stopping at the first failure."""
     part = registry.get(*key.split("/", 1))
     for check in checks(part):
         check(part)
 
 
-def parametrize_with_checks(parts):
+def parametrize_with_checks(parts: Iterable[RegisteredPart]) -> Any:
     """A pytest decorator giving one test per part and check, with ids such as
     `model/cnn-check_save_load`; the test takes `part` and `check` and calls `check(part)`."""
     import pytest
@@ -575,7 +597,12 @@ EXAMPLE_PARTS = {"features": "pixels", "resampler": "none", "model": "logreg"}
 
 
 def example_record(
-    run_id="abc123def456", experiment="example", fingerprint="f1", versioned=True, status=OK, **values
+    run_id: str = "abc123def456",
+    experiment: str = "example",
+    fingerprint: str = "f1",
+    versioned: bool = True,
+    status: str = OK,
+    **values: Any,
 ) -> Record:
     """A record as the runner makes them, of no run (for tests of what reads records): the parts of
     EXAMPLE_PARTS without parameters, at their current versions (or, not `versioned`, as recorded

@@ -323,7 +323,7 @@ class ExportsNetwork(ABC):
     class probabilities, as `predict_proba` gives them: `fer-bench export` writes it as an ONNX file."""
 
     @abstractmethod
-    def exported_network(self):
+    def exported_network(self) -> Any:  # a keras.Model (Keras has no types)
         """The fitted Keras network, with what `predict_proba` adds around it (test-time
         augmentation) built in."""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fer_bench.runs.records import Record
+from fer_bench.runs.video import Frame
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -113,6 +114,29 @@ def importance_chart(importances: dict) -> Figure:
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_xlabel("importance for the validation value (Optuna's default evaluator)")
     ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def emotion_timeline(frames: list[Frame], classes: tuple[str, ...], title: str) -> Figure:
+    """Each emotion's probability over time for the largest face of each sampled frame (a gap
+    where a frame has none), the predicted label as a strip of colour under it."""
+    seconds = np.array([frame.seconds for frame in frames])
+    proba = np.array([[f.faces[0].probabilities[c] if f.faces else np.nan for c in classes] for f in frames])
+    fig = _new_figure(figsize=(8, 3.2))
+    ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=[5, 1])
+    colours = [f"C{i}" for i in range(len(classes))]
+    for k, name in enumerate(classes):
+        ax.plot(seconds, proba[:, k], color=colours[k], label=name, linewidth=1.2)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    step = np.median(np.diff(seconds)) if len(seconds) > 1 else 1.0
+    for t, row in zip(seconds, proba):
+        if not np.isnan(row).all():
+            strip.axvspan(t - step / 2, t + step / 2, color=colours[int(np.nanargmax(row))], linewidth=0)
+    strip.set_yticks([])
+    strip.set_xlabel("seconds")
     return fig
 
 

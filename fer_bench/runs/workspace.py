@@ -25,9 +25,9 @@ log = logging.getLogger("fer_bench")
 class Workspace:
     def __init__(
         self,
-        results: str | Path | None = None,
-        cache: str | Path | ArrayCache | None = None,
-        data: str | Path | Dataset | None = None,
+        results: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | ArrayCache | None = None,
+        data: str | os.PathLike[str] | Dataset | None = None,
         command: str = "",
         *,
         writable: bool = False,

@@ -1,0 +1,149 @@
+"""Faces in a video or a camera's frames, classified over time (`fer-bench predict VIDEO`,
+`fer-bench predict --camera N`).
+
+Frames are sampled at `fps` a second and go through the same path as photos (runs/predict.py
+`crops_in`): a frame at most CROP_SIDE pixels a side is a face crop already, a larger one has its
+faces detected, largest first, each cut to FER2013's framing; the crops of BATCH frames are
+classified in one model call. A video is decoded by the ffmpeg binary that imageio-ffmpeg ships
+(no system ffmpeg needed), sampled by ffmpeg's fps filter, so frame k is at k / fps seconds; a
+camera is read through OpenCV, which only `--camera` needs.
+"""
+
+import csv
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fer_bench.errors import FerBenchError
+from fer_bench.runs.predict import BATCH, DEFAULT_DETECTOR, Face, NoFaceFound, Predictor, crops_in
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A sampled frame: its time in seconds from the start, and the faces found in it (none where
+    the detector found none)."""
+
+    index: int
+    seconds: float
+    faces: list[Face]
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_frames(path: Path, fps: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds, RGB frame) of the video at `path`, `fps` frames a second; a file that is not a
+    video ffmpeg can read is one FerBenchError line, raised here, before any frame is asked for."""
+    import imageio_ffmpeg
+
+    if not path.is_file():
+        raise FerBenchError(f"{path}: no such file")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path), output_params=["-vf", f"fps={fps:g}"])
+        meta = next(reader)
+    except (OSError, RuntimeError, StopIteration) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        raise FerBenchError(f"{path}: not a video ffmpeg can read ({first[:200]})") from None
+    width, height = meta["size"]
+
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
+        try:
+            for index, raw in enumerate(reader):
+                yield index / fps, np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+        finally:
+            reader.close()
+
+    return frames()
+
+
+def camera_frames(index: int, fps: float, seconds: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds since it opened, RGB frame) of camera `index`, a frame every 1 / fps seconds (the
+    frames between are read and dropped, so each one shown is current), for `seconds` or until
+    interrupted; a camera that cannot be opened is one FerBenchError line."""
+    try:
+        import cv2
+    except ImportError:
+        raise FerBenchError(
+            "--camera needs OpenCV: pip install opencv-python (or pip install 'fer-bench[camera]')"
+        ) from None
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise FerBenchError(f"--camera {index}: the camera cannot be opened")
+    started, next_at = time.monotonic(), 0.0
+    try:
+        while seconds is None or time.monotonic() - started < seconds:
+            ok, bgr = capture.read()
+            if not ok:
+                raise FerBenchError(f"--camera {index}: the camera gave no frame")
+            now = time.monotonic() - started
+            if now >= next_at:
+                next_at = now + 1 / fps
+                yield now, np.ascontiguousarray(bgr[..., ::-1])
+    finally:
+        capture.release()
+
+
+def classify_frames(
+    frames: Iterable[tuple[float, np.ndarray]],
+    predictor: Predictor,
+    faces: str = "auto",
+    detector: str = DEFAULT_DETECTOR,
+    batch: int = BATCH,
+) -> Iterator[Frame]:
+    """Each frame's faces, classified; frames are gathered `batch` at a time (1 for a camera, to
+    answer at once) and their crops classified in one model call."""
+    pending: list[tuple[int, float, list]] = []
+    for index, (seconds, rgb) in enumerate(frames):
+        gray = Image.fromarray(rgb).convert("L")
+        try:
+            found = crops_in(gray, faces, detector, name=f"frame {index}")
+        except NoFaceFound:
+            found = []
+        pending.append((index, seconds, found))
+        if len(pending) >= batch:
+            yield from _classified(pending, predictor)
+            pending = []
+    yield from _classified(pending, predictor)
+
+
+def _classified(pending, predictor: Predictor) -> Iterator[Frame]:
+    crops = [crop for _, _, found in pending for _, _, crop in found]
+    proba = iter(predictor.classify(np.stack(crops))[0] if crops else [])
+    classes = predictor.record.classes
+    for index, seconds, found in pending:
+        faces = [
+            Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
+            for box, whole, _ in found
+        ]
+        yield Frame(index, round(seconds, 3), faces)
+
+
+def write_csv(frames: list[Frame], classes: tuple[str, ...], out: Path) -> Path:
+    """One row per face per sampled frame (time, frame, face index, box, label, probabilities); a
+    frame without a face is one row with its face index and box empty."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["seconds", "frame", "face", "left", "top", "right", "bottom", "label", *classes])
+        for frame in frames:
+            if not frame.faces:
+                writer.writerow([frame.seconds, frame.index, "", "", "", "", "", "", *[""] * len(classes)])
+            for number, face in enumerate(frame.faces):
+                writer.writerow(
+                    [
+                        frame.seconds,
+                        frame.index,
+                        number,
+                        *face.box,
+                        face.label,
+                        *(face.probabilities[c] for c in classes),
+                    ]
+                )
+    return out

@@ -1,0 +1,97 @@
+"""`fer-bench predict VIDEO` and `--camera`: frames sampled at --fps go the way photos go, so a
+video of FER2013 faces is classified as the same faces are as images. The videos are written here
+with the ffmpeg binary imageio-ffmpeg ships; no camera is needed."""
+
+import csv
+import importlib.util
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_bench import api
+from fer_bench.cli import main
+from fer_bench.data import load_dataset
+
+from conftest import MINI
+
+SOURCE_FPS = 10  # each face is shown for one second: 10 frames
+
+
+def faces_of(n=3):
+    dataset = load_dataset(MINI)
+    return dataset.images[dataset.indices("PrivateTest")[:n]]
+
+
+def write_video(path, faces, **options):
+    """Each 48x48 face for one second, as RGB frames (rawvideo in .avi is lossless)."""
+    writer = imageio_ffmpeg.write_frames(
+        str(path), (48, 48), fps=SOURCE_FPS, macro_block_size=1, output_params=["-loglevel", "error"], **options
+    )
+    writer.send(None)
+    for face in faces:
+        for _ in range(SOURCE_FPS):
+            writer.send(np.ascontiguousarray(np.repeat(face[..., None], 3, axis=2)))
+    writer.close()
+    return path
+
+
+def test_a_video_is_classified_as_its_faces_are_as_images(tiny_cnn_results, tmp_path):
+    faces = faces_of()
+    video = write_video(tmp_path / "faces.avi", faces, codec="rawvideo", pix_fmt_out="bgr24")
+    found = api.predict_video(video, model="tiny-cnn", results=tiny_cnn_results, fps=2, out=tmp_path, progress=False)
+    assert [frame.seconds for frame in found.frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    images = []
+    for k, face in enumerate(faces):
+        Image.fromarray(face).save(tmp_path / f"face{k}.png")
+        images.append(str(tmp_path / f"face{k}.png"))
+    as_images = api.predict(images, model="tiny-cnn", results=tiny_cnn_results, progress=False).images
+    for k, (_, (face,)) in enumerate(as_images):  # the frame in the middle of each face's second
+        (in_video,) = found.frames[2 * k + 1].faces
+        assert in_video.label == face.label and in_video.probabilities == face.probabilities
+    with open(found.csv) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and rows[3]["seconds"] == "1.5" and rows[3]["face"] == "0"
+    assert rows[3]["label"] == as_images[1][1][0].label
+    assert found.figure.stat().st_size > 0
+
+
+def test_the_cli_reads_an_mp4_beside_images(tiny_cnn_results, tmp_path, monkeypatch, capsys):
+    faces = faces_of(2)
+    write_video(tmp_path / "clip.mp4", faces)  # h264: lossy, so only frames and times are checked
+    Image.fromarray(faces[0]).save(tmp_path / "face.png")
+    monkeypatch.chdir(tmp_path)
+    code = main(["predict", "clip.mp4", "face.png", "--model", "tiny-cnn", "--results", str(tiny_cnn_results)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "clip.mp4: 4 frames at 2/s, 0 without a face" in out and "face.png: whole image:" in out
+    assert (tmp_path / "clip.frames.csv").is_file() and (tmp_path / "clip.timeline.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["notes.mp4"], "notes.mp4: not a video ffmpeg can read"),
+        (["missing.webm"], "missing.webm: no such file"),
+        (["--fps", "0", "clip.avi"], "--fps 0: must be above 0"),
+        ([], "predict needs images, folders, patterns or videos, or --camera N"),
+        (["--camera", "0", "face.png"], "--camera classifies the camera's frames: give no images beside it"),
+    ],
+)
+def test_what_cannot_be_read_is_one_line(args, message, tiny_cnn_results, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.mp4").write_text("no video in here")
+    write_video(tmp_path / "clip.avi", faces_of(1), codec="rawvideo", pix_fmt_out="bgr24")
+    assert main(["predict", *args, "--results", str(tiny_cnn_results)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "notes.frames.csv").exists()
+
+
+def test_a_camera_that_cannot_be_opened_is_one_line(tiny_cnn_results, capsys):
+    camera = "99" if importlib.util.find_spec("cv2") else "0"
+    assert main(["predict", "--camera", camera, "--results", str(tiny_cnn_results)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = "the camera cannot be opened" if importlib.util.find_spec("cv2") else "--camera needs OpenCV"
+    assert len(err) == 1 and expected in err[0], err
