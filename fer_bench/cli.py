@@ -383,15 +383,7 @@ def cmd_predict(args):
         raise FerBenchError("predict needs images, folders, patterns or videos, or --camera N")
     videos = [item for item in args.images if is_video(item)]
     for video in videos:
-        found = api.predict_video(
-            video,
-            model=args.model,
-            results=args.results,
-            fps=args.fps,
-            faces=args.faces,
-            detector=args.detector,
-            out=args.video_out,
-        )
+        found = api.predict_video(video, fps=args.fps, out=args.video_out, **model_options(args))
         without = sum(not frame.faces for frame in found.frames)
         print(f"{video}: {len(found.frames)} frames at {args.fps:g}/s, {without} without a face")
         print(f"  {found.csv}\n  {found.figure}")
@@ -399,17 +391,14 @@ def cmd_predict(args):
     return classify_images(args) if args.images else 0
 
 
+def model_options(args) -> dict:
+    """The model predict uses and how it finds faces, as given: --model, --results, --faces, --detector."""
+    return {"model": args.model, "results": args.results, "faces": args.faces, "detector": args.detector}
+
+
 def watch(args):
     """predict --camera: a line per sampled frame, its faces' labels, until --seconds or Ctrl-C."""
-    frames = api.watch_camera(
-        args.camera,
-        model=args.model,
-        results=args.results,
-        fps=args.fps,
-        faces=args.faces,
-        detector=args.detector,
-        seconds=args.seconds,
-    )
+    frames = api.watch_camera(args.camera, fps=args.fps, seconds=args.seconds, **model_options(args))
     for frame in frames:
         faces = "; ".join(
             f"{face.label} {100 * face.probabilities[face.label]:.0f}% at {face.box}" for face in frame.faces
@@ -419,9 +408,7 @@ def watch(args):
 
 
 def classify_images(args):
-    predictions = api.predict(
-        args.images, model=args.model, results=args.results, faces=args.faces, detector=args.detector
-    )
+    predictions = api.predict(args.images, **model_options(args))
     record, outcomes = predictions.record, predictions.images
     found = [(image, faces) for image, faces in outcomes if not isinstance(faces, FerBenchError)]
     if args.annotate:
