@@ -29,6 +29,7 @@ from fer_bench.specs.experiment import Experiment, load_experiment
 if TYPE_CHECKING:
     import pandas
 
+    from fer_bench.runs.predict import Predictor
     from fer_bench.runs.video import Frame
 
 log = logging.getLogger("fer_bench")
@@ -334,10 +335,9 @@ def predict(
     (fer_bench.runs.predict); `detector`: a name of fer_bench.parts.detectors (default hog-then-cnn).
     An input that names nothing, an unreadable or too small image, or one without a face gives its
     error; the others go on."""
-    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record, image_files, predict_images
+    from fer_bench.runs.predict import DEFAULT_DETECTOR, image_files, predict_images
 
-    store = RecordStore(results).with_records()
-    predictor = Predictor.load(choose_record(store.all(), model), store.root)
+    predictor = _predictor(model, results)
     files, refused = image_files(images)
     outcomes = predict_images(files, predictor, faces, detector or DEFAULT_DETECTOR, progress)
     return Predictions(
@@ -372,14 +372,12 @@ def predict_video(
     from tqdm import tqdm
 
     from fer_bench.reports import figures
-    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
-    from fer_bench.runs.video import classify_frames, video_frames, write_csv
+    from fer_bench.runs.predict import DEFAULT_DETECTOR
+    from fer_bench.runs.video import check_fps, classify_frames, video_frames, write_csv
 
-    if fps <= 0:
-        raise FerBenchError(f"--fps {fps:g}: must be above 0")
+    check_fps(fps)
     path = Path(video).expanduser()
-    workspace = Workspace(results, needs_records=True)
-    predictor = Predictor.load(choose_record(workspace.records(), model), workspace.store.root)
+    predictor = _predictor(model, results)
     sampled = tqdm(video_frames(path, fps), unit="frame", desc="video", disable=not progress, leave=False)
     frames = list(classify_frames(sampled, predictor, faces, detector or DEFAULT_DETECTOR))
     folder, classes = Path(out or "."), predictor.record.classes
@@ -404,13 +402,11 @@ def watch_camera(
     """The faces of a live camera (OpenCV's device `camera`), classified `fps` frames a second as
     `predict_video` classifies a video's, each frame as soon as it is classified, for `seconds` or
     until interrupted."""
-    from fer_bench.runs.predict import DEFAULT_DETECTOR, Predictor, choose_record
-    from fer_bench.runs.video import camera_frames, classify_frames
+    from fer_bench.runs.predict import DEFAULT_DETECTOR
+    from fer_bench.runs.video import camera_frames, check_fps, classify_frames
 
-    if fps <= 0:
-        raise FerBenchError(f"--fps {fps:g}: must be above 0")
-    workspace = Workspace(results, needs_records=True)
-    predictor = Predictor.load(choose_record(workspace.records(), model), workspace.store.root)
+    check_fps(fps)
+    predictor = _predictor(model, results)
     frames = camera_frames(camera, fps, seconds)
     return classify_frames(frames, predictor, faces, detector or DEFAULT_DETECTOR, batch=1)
 
@@ -595,6 +591,14 @@ def cache_entries(cache: Folder = None) -> list[CacheEntry]:
 def clear_cache(cache: Folder = None) -> int:
     """Empty the feature cache; returns the bytes it held."""
     return ArrayCache(cache).clear()
+
+
+def _predictor(model: str | None, results: Folder) -> "Predictor":
+    """The recorded model predict, predict_video and watch_camera classify with, loaded."""
+    from fer_bench.runs.predict import Predictor, choose_record
+
+    workspace = Workspace(results, needs_records=True)
+    return Predictor.load(choose_record(workspace.records(), model), workspace.store.root)
 
 
 def _open(

@@ -24,7 +24,7 @@ boards.
 from dataclasses import dataclass, field
 
 from fer_bench.analysis import ferplus_modes, ranks, yardsticks
-from fer_bench.analysis.configurations import Configuration, distinct_names, faces_cut, fold
+from fer_bench.analysis.configurations import distinct_names, faces_cut, fold
 from fer_bench.analysis.provenance import older_code
 from fer_bench.analysis.reference import REFERENCES
 from fer_bench.parts import registry
@@ -122,11 +122,6 @@ def boards(records):
     return result
 
 
-def outdated(configuration: Configuration) -> bool:
-    """Whether its parts' code, or that of a recorded run it builds on, has changed since recorded."""
-    return configuration.older_code
-
-
 @dataclass
 class BoardView:
     """A board, its configurations, and what its tables add from the data set's yardsticks, where
@@ -145,13 +140,13 @@ class BoardView:
     def current(self) -> list:
         """The configurations of the main table: of the current code (an evaluated saved model, whatever
         its code, is what it is)."""
-        return [c for c in self.configurations if self.board.evaluated or not outdated(c)]
+        return [c for c in self.configurations if self.board.evaluated or not c.older_code]
 
     @property
     def older(self) -> list:
         """The configurations ranked apart: recorded by code of their parts, or built on runs recorded by
         code of theirs, that has changed since."""
-        return [c for c in self.configurations if not self.board.evaluated and outdated(c)]
+        return [c for c in self.configurations if not self.board.evaluated and c.older_code]
 
     @property
     def references(self) -> tuple:
@@ -205,7 +200,7 @@ def configuration_names(configurations):
     """Their names in a table: each experiment, told apart from others of its name, marked where its code
     changed and where its splits of Training (or those of a run it builds on) were not grouped."""
     return [
-        name.split("@")[0] + (f" {OUTDATED}" if outdated(c) else "") + (f" {UNGROUPED}" if c.ungrouped_splits else "")
+        name.split("@")[0] + (f" {OUTDATED}" if c.older_code else "") + (f" {UNGROUPED}" if c.ungrouped_splits else "")
         for c, name in zip(configurations, distinct_names(configurations))
     ]
 

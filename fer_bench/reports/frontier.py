@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from fer_bench.analysis.boards import OUTDATED, Board, boards, configuration_names, outdated
+from fer_bench.analysis.boards import OUTDATED, Board, boards, configuration_names
 from fer_bench.analysis.configurations import (
     Configuration,
     chosen_among,
@@ -49,7 +49,7 @@ class Point:
 
     @property
     def outdated(self):
-        return outdated(self.configuration)
+        return self.configuration.older_code
 
 
 @dataclass

@@ -223,6 +223,20 @@ class Predictor:
             for m in self.members
         }
 
+    def faces(self, found: list[list[tuple]]) -> list[list[Face]]:
+        """The faces of several images, from their crops as `crops_in` gives them ([(box,
+        whole_image, crop)] an image), all classified in one call."""
+        crops = [crop for each in found for _, _, crop in each]
+        proba = iter(self.classify(np.stack(crops))[0] if crops else [])
+        classes = self.record.classes
+        return [
+            [
+                Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
+                for box, whole, _ in each
+            ]
+            for each in found
+        ]
+
     def classify(self, crops):
         """(probabilities (n, classes), covered (n,)) for (n, 48, 48) uint8 crops: each member's,
         calibrated, weighted and summed. `covered` is the features' own: the embedding's `detector`
@@ -330,22 +344,8 @@ def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_D
                 except FerBenchError as error:
                     found.append((path, error))
                 bar.update()
-            crops = [crop for _, each in found if isinstance(each, list) for _, _, crop in each]
-            proba = iter(predictor.classify(np.stack(crops))[0] if crops else [])
-            classes = predictor.record.classes
-            for path, each in found:
-                if isinstance(each, FerBenchError):
-                    outcomes.append((path, each))
-                    continue
-                outcomes.append(
-                    (
-                        path,
-                        [
-                            Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
-                            for box, whole, _ in each
-                        ],
-                    )
-                )
+            classified = iter(predictor.faces([each for _, each in found if isinstance(each, list)]))
+            outcomes += [(path, each if isinstance(each, FerBenchError) else next(classified)) for path, each in found]
     return outcomes
 
 

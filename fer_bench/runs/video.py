@@ -34,6 +34,11 @@ class Frame:
     faces: list[Face]
 
 
+def check_fps(fps: float) -> None:
+    if fps <= 0:
+        raise FerBenchError(f"--fps {fps:g}: must be above 0")
+
+
 def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
@@ -114,14 +119,8 @@ def classify_frames(
 
 
 def _classified(pending, predictor: Predictor) -> Iterator[Frame]:
-    crops = [crop for _, _, found in pending for _, _, crop in found]
-    proba = iter(predictor.classify(np.stack(crops))[0] if crops else [])
-    classes = predictor.record.classes
-    for index, seconds, found in pending:
-        faces = [
-            Face(box, {name: round(float(p), 4) for name, p in zip(classes, next(proba))}, whole)
-            for box, whole, _ in found
-        ]
+    classified = predictor.faces([found for _, _, found in pending])
+    for (index, seconds, _), faces in zip(pending, classified):
         yield Frame(index, round(seconds, 3), faces)
 
 
