@@ -253,7 +253,9 @@ def test_the_inner_spec_is_resolved_into_the_run_id():
     assert spec.params["inner_version"] == inner.version and spec.params["inner_params"]["precision"] != "auto"
 
 
-def test_the_shipped_student_ensemble_and_grid_name_the_shipped_cross_fitted_runs():
+def test_the_shipped_students_ensemble_and_grid_name_the_shipped_cross_fitted_runs():
+    """cnn-fast-distilled learns from the grouped teacher; the student, its grid and ensemble-kfold name
+    the runs recorded before splits were grouped, until their grouped runs are recorded."""
     from fer_bench.specs.experiment import load_experiment
     from fer_bench.specs.files import find_file
     from fer_bench.specs.grid import load_grid
@@ -263,6 +265,8 @@ def test_the_shipped_student_ensemble_and_grid_name_the_shipped_cross_fitted_run
         return replace(spec, split_groups="").run_id
 
     kfold = tuple(run_id("cnn-fast-kfold", seed) for seed in (0, 1))
+    grouped = load_experiment("cnn-fast-kfold").spec("ae9679c8208ffa62", 0, "tensorflow").run_id
+    assert load_experiment("cnn-fast-distilled").model.params["teacher"] == grouped
     assert load_experiment("ensemble-kfold").model.params["members"] == kfold
     assert load_experiment("cnn-fast-student").model.params["teacher"] == kfold[0]
     teachers = {cell.experiment.model.params["teacher"] for cell in load_grid("distillation").cells}
