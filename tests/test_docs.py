@@ -53,3 +53,14 @@ def test_the_tutorials_files_keep_the_part_contract():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "8"  # the base and 3 ridge penalties, 2 seeds each, as the tutorial says
+
+
+def test_the_results_overview_links_every_grid_and_search_report():
+    """docs/results.md names each grid and search by hand: one added to results/ without a link there
+    would be missing from the overview (two of four grids were)."""
+    overview = (ROOT / "docs" / "results.md").read_text()
+    found = [*(ROOT / "results" / "grids").glob("*.md"), *(ROOT / "results" / "searches").glob("*.md")]
+    reports = [p.relative_to(ROOT).as_posix() for p in found]
+    assert reports
+    unlinked = [report for report in reports if f"({report})" not in overview]
+    assert not unlinked, f"docs/results.md does not link {unlinked}"
