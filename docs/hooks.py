@@ -8,8 +8,10 @@ then every report found, so a new report appears without editing mkdocs.yml. Rep
 marked for the stylesheet, which gives their wide tables the screen's width.
 """
 
+import importlib.util
 from pathlib import Path
 
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -43,6 +45,9 @@ def _nav():
 
 
 def on_config(config):
+    # mkdocstrings only logs that it found no formatter, then writes every signature on one line
+    if importlib.util.find_spec("ruff") is None:
+        raise PluginError("the API reference formats its signatures with ruff: pip install -e '.[docs]'")
     for i, item in enumerate(config.nav or []):
         if item == {"Results": "results.md"}:
             config.nav[i] = {"Results": _nav()}
