@@ -4,11 +4,13 @@ Every markdown report and figure in results/ (the leaderboard, frontier, benchma
 searches, comparisons, labels, calibration) is added to the site at `results/<same path>`, so the
 links between reports and to their figures work as they do on GitHub, and nothing is copied into
 docs/. The nav entry `Results: results.md` in mkdocs.yml becomes a section: that overview page,
-then every report found, so a new report appears without editing mkdocs.yml. Report pages are
-marked for the stylesheet, which gives their wide tables the screen's width.
+then every report found, so a new report appears without editing mkdocs.yml. Report pages, their
+long table cells and their ranked tables are marked for the stylesheet (stylesheets/extra.css).
 """
 
 import importlib.util
+import re
+from html import unescape
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -20,6 +22,11 @@ SKIP = {"models", "claims"}  # weights and locks: nothing a page shows
 TOP = {"LEADERBOARD.md": "Leaderboard", "frontier.md": "Accuracy for training time", "benchmarks.md": "Benchmarks"}
 SECTIONS = {"grids": "Grids", "searches": "Searches", "comparisons": "Paired comparisons",
             "labels": "Labels", "calibration": "Calibration"}  # fmt: skip
+# Report tables keep each cell on one line, but for the cells longer than this (a model's parameters,
+# where a run trained): those wrap, so that a board's main table fits 1280 px.
+LONG = 28
+CELL = re.compile(r"<(td|th)>(.*?)</\1>", re.S)  # Python-Markdown's cells, without alignment attributes
+TAG = re.compile(r"<[^>]+>")
 
 
 def _reports():
@@ -54,10 +61,26 @@ def on_config(config):
     return config
 
 
+def _mark_cells(match):
+    """A cell longer than LONG characters may wrap (the rest keep to one line); a `#` heading names
+    a ranked table, whose rows are named by the next column."""
+    cell, inside = match.group(1), match.group(2)
+    if cell == "th":
+        return '<th class="fer-rank">#</th>' if inside == "#" else match.group(0)
+    length = len(unescape(TAG.sub("", inside)))
+    if length <= LONG:
+        return match.group(0)
+    # at least 11em wide, or about a third of its text a line (some 2 characters an em) up to 24em:
+    # a model's 170 characters of parameters take 4 lines, not 8
+    width = max(11, min(24, round(length / 6)))
+    return f'<td class="fer-long" style="min-width: {width}em">{inside}</td>'
+
+
 def on_page_content(html, page, config, files):
-    """A report's page is marked, so that its wide tables get the screen's width (stylesheets/extra.css)."""
+    """A report's page is marked, so that its wide tables get the screen's width, and so are its long
+    cells and ranked tables (stylesheets/extra.css)."""
     if page.file.src_uri.startswith("results/"):
-        return f'<div class="fer-report">\n{html}\n</div>'
+        return f'<div class="fer-report">\n{CELL.sub(_mark_cells, html)}\n</div>'
     return html
 
 
