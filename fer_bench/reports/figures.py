@@ -184,22 +184,46 @@ def reliability_diagrams(curves) -> Figure:
     return fig
 
 
+# The frontier is drawn for the site's column (about 690 px) and a phone's screen (about 360 px): 9 inches
+# at the 80 dpi `save` writes is 720 px, and its 15-point type (about 17 px) keeps 8 px on a phone.
+FRONTIER_WIDTH = 9.0
+FRONTIER_TYPE = 15
+KEY_COLUMNS = 2
+MARKER_SIZE = 9  # points, as matplotlib's markersize
+# Where a number may go around its point, as (x, y) offsets of its centre in its own width and height
+# and the marker's size: right, left, above, below, the diagonals; then the same 2.2 times as far out,
+# with a line to the point.
+PLACES = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1)]
+STEPS = (1, 2.2)
+LEADER = {"arrowstyle": "-", "color": "grey", "linewidth": 1, "shrinkA": 1, "shrinkB": MARKER_SIZE / 2 + 1}
+
+
 def frontier_chart(panels) -> Figure:
     """One row per panel: accuracy (mean +/- std over seeds) against training CPU-minutes on a log
     scale, coloured by model family, hollow where recorded by older code, the Pareto front drawn as a
-    step line; beside it, the configurations without a CPU cost, grouped by why. `panels` hold `title`,
+    step line; beside it, the configurations without a CPU cost, grouped by why. The configurations on
+    the front and beside it carry numbers, which the key under their panel names: their names, written
+    beside the points, covered each other where several cost about the same. `panels` hold `title`,
     `split` and `points` (each with label, family, accuracy, std, cpu_minutes, without_cost, on_front
     and outdated)."""
+    import textwrap
+
     from matplotlib.lines import Line2D
 
     families = list(dict.fromkeys(p.family for panel in panels for p in panel.points))
     color = {name: f"C{i % 10}" for i, name in enumerate(families)}
     uncosted = [list(dict.fromkeys(p.without_cost for p in panel.points if p.cpu_minutes is None)) for panel in panels]
-    side_width = 1.6 * max(map(len, uncosted))
-    fig = _new_figure(figsize=(7.5 + side_width, 0.5 + 4.6 * len(panels)), layout="constrained")
-    grid = fig.add_gridspec(len(panels), 2, width_ratios=[7.5, side_width or 0.01])
-    for row, (panel, reasons) in enumerate(zip(panels, uncosted)):
-        ax = fig.add_subplot(grid[row, 0] if reasons else grid[row, :])
+    numbered = [[p for p in panel.points if p.on_front or p.cpu_minutes is None] for panel in panels]
+    side_width = 1.5 * max(map(len, uncosted))
+    heights = [h for points in numbered for h in (5.0, 0.3 * -(-len(points) // KEY_COLUMNS))]  # a panel, its key
+    fig = _new_figure(figsize=(FRONTIER_WIDTH, 1.6 + sum(heights)), layout="constrained")
+    grid = fig.add_gridspec(
+        2 * len(panels), 2, width_ratios=[FRONTIER_WIDTH - side_width, side_width or 0.01], height_ratios=heights
+    )
+    to_number = []  # (axes, its points, their xs, the numbers of those numbered), once the layout is known
+    for row, (panel, reasons, points) in enumerate(zip(panels, uncosted, numbered)):
+        number = {id(p): i for i, p in enumerate(points, 1)}
+        ax = fig.add_subplot(grid[2 * row, 0] if reasons else grid[2 * row, :])
         costed = [p for p in panel.points if p.cpu_minutes is not None]
         _points(ax, costed, [p.cpu_minutes for p in costed], color)
         front = [p for p in costed if p.on_front]
@@ -208,35 +232,48 @@ def frontier_chart(panels) -> Figure:
             [100 * p.accuracy for p in front],
             where="post",
             color="black",
-            linewidth=1,
+            linewidth=1.5,
             alpha=0.6,
         )
-        for p in front:
-            ax.annotate(
-                p.label, (p.cpu_minutes, 100 * p.accuracy), fontsize=7, xytext=(4, -10), textcoords="offset points"
-            )
+        to_number.append((ax, costed, [p.cpu_minutes for p in costed], [number.get(id(p)) for p in costed]))
         ax.set_xscale("log")
-        ax.set_xlabel("training CPU-minutes (wall time x cores; log scale)")
-        ax.set_ylabel(f"{panel.split} accuracy, all images, %")
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_xlabel("training CPU-minutes (wall time x cores; log scale)", fontsize=FRONTIER_TYPE)
+        ax.set_ylabel(f"{panel.split} accuracy, all images, %", fontsize=FRONTIER_TYPE)
+        ax.set_title(panel.title, fontsize=FRONTIER_TYPE)
+        ax.tick_params(which="both", labelsize=FRONTIER_TYPE - 2)
         ax.grid(alpha=0.3, which="both")
         if reasons:
-            side = fig.add_subplot(grid[row, 1], sharey=ax)
+            side = fig.add_subplot(grid[2 * row, 1], sharey=ax)
             others = [p for p in panel.points if p.cpu_minutes is None]
             positions = [reasons.index(p.without_cost) for p in others]
             _points(side, others, positions, color)
-            _labels_beside(side, others, positions)
-            side.set_xticks(range(len(reasons)), reasons, fontsize=7)
-            side.set_xlim(-0.3, len(reasons) - 0.05)
-            side.set_title("no CPU cost", fontsize=8)
+            to_number.append((side, others, positions, [number[id(p)] for p in others]))
+            side.set_xticks(range(len(reasons)), [textwrap.fill(r, 11) for r in reasons], fontsize=FRONTIER_TYPE - 2)
+            side.set_xlim(-0.5, len(reasons) - 0.5)
+            side.set_title("no CPU cost", fontsize=FRONTIER_TYPE)
             side.tick_params(labelleft=False)
             side.grid(alpha=0.3, axis="y")
+        key = fig.add_subplot(grid[2 * row + 1, :])
+        key.axis("off")
+        key.legend(
+            handles=[Line2D([], [], linestyle="", label=f"{i}  {p.label}") for i, p in enumerate(points, 1)],
+            loc="upper left",
+            ncol=KEY_COLUMNS,
+            handlelength=0,
+            handletextpad=0,
+            borderaxespad=0,
+            frameon=False,
+            fontsize=FRONTIER_TYPE - 1,
+        )
     handles = [Line2D([], [], marker="o", linestyle="", color=color[name], label=name) for name in families]
     handles += [
         Line2D([], [], color="black", alpha=0.6, label="Pareto front"),
         Line2D([], [], marker="o", linestyle="", color="grey", markerfacecolor="white", label="older code (†)"),
     ]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside upper center", ncol=3, fontsize=FRONTIER_TYPE - 1, frameon=False)
+    fig.draw_without_rendering()  # the numbers are placed where the laid-out axes show them
+    for ax, points, xs, numbers in to_number:
+        _number_points(ax, [(x, 100 * p.accuracy) for p, x in zip(points, xs)], numbers)
     return fig
 
 
@@ -248,27 +285,59 @@ def _points(ax, points, xs, color):
             [100 * p.accuracy],
             yerr=[100 * (p.std or 0)],
             fmt="o",
-            capsize=3,
+            markersize=MARKER_SIZE,
+            capsize=4,
             alpha=0.85,
             color=color[p.family],
             markerfacecolor="white" if p.outdated else color[p.family],
         )
 
 
-def _labels_beside(ax, points, xs):
-    """Each point's label to its right, moved up where it would cover the one below."""
-    low, high = ax.get_ylim()
-    gap = 0.035 * (high - low)
-    placed = {}
-    for p, x in sorted(zip(points, xs), key=lambda pair: pair[0].accuracy):
-        y = max(100 * p.accuracy, placed.get(x, -np.inf) + gap)
-        placed[x] = y
-        ax.annotate(
-            p.label,
-            (x, 100 * p.accuracy),
-            xytext=(x + 0.1, y),
-            textcoords="data",
-            fontsize=7,
-            va="center",
-            arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5},
+def _number_points(ax, xy, numbers):
+    """Write each point's number (None: none) beside it, in the first place around it (PLACES) that
+    covers no point, no number written before and nothing outside the axes, and is nearer its point
+    than any other; failing that, in the place covering least. Worked out in pixels, so the axes must be laid out."""
+    from matplotlib import patheffects
+    from matplotlib.text import Text
+
+    pixels = ax.figure.dpi / 72
+    centres = ax.transData.transform(xy)
+    radius = MARKER_SIZE / 2 * pixels
+    taken = [(x - radius, y - radius, x + radius, y + radius) for x, y in centres]
+    frame = ax.get_window_extent()
+    style = {"ha": "center", "va": "center", "fontsize": FRONTIER_TYPE, "fontweight": "bold"}
+    for own, (point, (x, y), number) in enumerate(zip(xy, centres, numbers)):
+        if number is None:
+            continue
+        text = ax.annotate(str(number), point, xytext=(0, 0), textcoords="offset points", **style)
+        size = Text.get_window_extent(text)  # the text's own box, as drawn at the point
+        text.remove()
+        width, height = size.width, size.height
+        candidates = []  # (pixels covered, whether its point is the nearest, box, whether a step out)
+        for step in STEPS:
+            for dx, dy in PLACES:
+                cx = x + dx * step * (radius + width / 2 + 2 * pixels)
+                cy = y + dy * step * (radius + height / 2 + 2 * pixels)
+                box = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+                outside = width * height - _overlap(box, (frame.x0, frame.y0, frame.x1, frame.y1))
+                covered = sum(_overlap(box, other) for other in taken) + outside
+                nearest = np.argmin(np.hypot(centres[:, 0] - cx, centres[:, 1] - cy))
+                candidates.append((covered, nearest == own, box, step > 1))
+        # free: under a pixel covered (the areas are sums of floats), and nearer its point than any other
+        _, _, box, far = next((c for c in candidates if c[0] < 1 and c[1]), min(candidates, key=lambda c: c[0]))
+        taken.append(box)
+        text = ax.annotate(
+            str(number),
+            point,
+            xytext=(((box[0] + box[2]) / 2 - x) / pixels, ((box[1] + box[3]) / 2 - y) / pixels),
+            textcoords="offset points",  # as the figure is saved at another dpi than it is laid out at
+            path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
+            arrowprops=LEADER if far else None,
+            **style,
         )
+        text.set_in_layout(False)  # placed for this layout: it must not move the axes
+
+
+def _overlap(a, b):
+    """The area two boxes (x0, y0, x1, y1) share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -146,9 +146,11 @@ class FrontierReport(Report[FrontierInfo]):
             "that were, trained elsewhere, or built on runs not recorded here) stands beside the axis, on no front.",
             "Accuracy over all images of the split, in %. "
             f"{OUTDATED} (hollow in the figure): recorded by earlier code of its parts, or built on runs that were",
-            "(see the leaderboard).",
+            "(see the leaderboard). In the figure the configurations on the front and those without a CPU cost",
+            "carry numbers, which the key under their panel names; it opens full size when clicked.",
             "",
-            f"![accuracy against training CPU-minutes]({layout.FRONTIER_FIGURE})",
+            # linked to itself: on a phone's screen the figure is read zoomed in
+            f"[![accuracy against training CPU-minutes]({layout.FRONTIER_FIGURE})]({layout.FRONTIER_FIGURE})",
             "",
             "Machines: " + ("; ".join(info.machines) or "none") + ".",
             "",
