@@ -89,6 +89,23 @@ def test_the_grid_report_computes_each_settings_numbers_against_the_base(grid_an
     assert "**Incomplete**: 1 cell(s) not run yet, 0 failed" in text and "(base)" in text
 
 
+def test_a_grid_report_removes_the_figures_of_runs_it_no_longer_shows(grid_and_data, tmp_path):
+    """A cell recorded again left its earlier run's figures in the grid's folder, linked from nowhere."""
+    grid, dataset = grid_and_data
+    labels = dataset.labels[dataset.indices(SPLIT)]
+    records = [_record(grid.base.spec(dataset.fingerprint, seed), "cheap", seed, labels, labels) for seed in (0, 1)]
+    folder = tmp_path / "grids" / "g"
+    folder.mkdir(parents=True)
+    (folder / "confusion-0123456789ab.png").write_bytes(b"an earlier run's")
+    (folder / "notes.txt").write_text("not a figure")
+
+    path = GridReport().write(GridReport().compute(grid, dataset, records), tmp_path, "fer-bench grid g")
+
+    shown = {f"confusion-{r.run_id}.png" for r in records}
+    assert {p.name for p in folder.glob("*.png")} == shown | {"accuracy.png"}
+    assert all(f"(g/{name})" in path.read_text() for name in shown) and (folder / "notes.txt").is_file()
+
+
 def test_the_grid_report_scores_each_setting_on_the_clean_images_and_the_other_labels(grid_and_data):
     grid, dataset = grid_and_data
     labels = dataset.labels[dataset.indices(SPLIT)]

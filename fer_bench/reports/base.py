@@ -71,17 +71,28 @@ class Report(ABC, Generic[Info]):
         """(path relative to the markdown file's folder, figure) for each figure it links."""
         return iter(())
 
+    def figure_folder(self, info: Info) -> str | None:
+        """The folder (relative to the markdown file's) that holds this report's figures and nothing
+        else, or None. `write` removes the figures there it did not write: those of runs the report no
+        longer shows would be published, linked from nowhere."""
+        return None
+
     def text(self, info: Info, command: str) -> str:
         """The markdown as it is written and shown: naming `command` without the machine's paths
         (public_command)."""
         return self.markdown(info, public_command(command))
 
     def write(self, info: Info, results_root, command: str, path=None) -> Path:
-        """Save the figures and the markdown (`text`, at `path`, default its file in its folder);
-        returns its path."""
+        """Save the figures and the markdown (`text`, at `path`, default its file in its folder), and
+        remove the figures of its figure folder it did not save; returns its path."""
         path = Path(path) if path else Path(results_root) / self.folder / self.file_name(info)
+        written = set()
         for name, figure in self.figures(info):
             figures.save(figure, path.parent / name)
+            written.add(path.parent / name)
+        if (folder := self.figure_folder(info)) is not None:
+            for unlinked in set((path.parent / folder).glob("*.png")) - written:
+                unlinked.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.text(info, command))
         return path

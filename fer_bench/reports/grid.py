@@ -283,6 +283,10 @@ class GridReport(Report[GridInfo]):
                 if record.history:
                     yield f"{name}/curves-{record.run_id}.png", figures.training_curves(record)
 
+    def figure_folder(self, info: GridInfo) -> str:
+        """The grid's own folder: a cell recorded again leaves the figures of its earlier run there."""
+        return info.grid.name
+
     def markdown(self, info: GridInfo, command: str) -> str:
         grid, split, base = info.grid, info.split, info.base
         failed, missing, settings, rows_by_axis = info.failed, info.missing, info.settings, info.rows_by_axis
