@@ -245,7 +245,9 @@ class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTar
         inputs = [keras.Input(tuple(given.shape[1:]), name=given.name) for given in self.model.inputs]
         mirrored = [keras.ops.flip(inputs[0], axis=2), *inputs[1:]]  # images (N, H, W, C): W reversed
         one = (lambda given: given[0]) if len(inputs) == 1 else list
-        proba = (self.model(one(inputs)) + self.model(one(mirrored))) / 2
+        # training=False, as predict runs it: called without it inside another graph, a layer takes
+        # its own default, and cnn-fast's augmentation layer then augments the exported network
+        proba = (self.model(one(inputs), training=False) + self.model(one(mirrored), training=False)) / 2
         return keras.Model(one(inputs), proba, name=f"{self.model.name}_tta")
 
     def save(self, path: Path):
