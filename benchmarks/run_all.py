@@ -30,9 +30,11 @@ def main(argv):
         bench_grid,
         bench_memory,
         bench_mlp,
+        bench_onnx,
         bench_pinned,
         bench_predict,
         bench_run_paper,
+        bench_video,
     )
 
     workloads = {
@@ -47,6 +49,8 @@ def main(argv):
         "determinism": bench_determinism,
         "pinned": bench_pinned,
         "fast": bench_fast,
+        "onnx": bench_onnx,
+        "video": bench_video,
     }
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
@@ -116,6 +120,8 @@ def table(raw):
     rows += coldstart_rows(raw["coldstart"]) if "coldstart" in raw else []
     rows += determinism_rows(raw["determinism"]) if "determinism" in raw else []
     rows += pinned_rows(raw["pinned"]) if "pinned" in raw else []
+    rows += onnx_rows(raw["onnx"]) if "onnx" in raw else []
+    rows += video_rows(raw["video"]) if "video" in raw else []
     headers = ["workload", "baseline", "fer-bench", "ratio", "target", "results unchanged"]
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -392,6 +398,40 @@ def pinned_rows(p):
             f"same run id: {p['same_run_id']}; same predictions: {p['same_predictions']}; same probabilities: "
             f"{p['same_probabilities']}",
         ],
+    ]
+
+
+def onnx_rows(o):
+    from statistics import median
+
+    return [
+        [
+            f"`{r['experiment']}` exported (`fer-bench export`): crops/s after start-up, Keras / onnxruntime",
+            f"{median(r['crops_per_s']['keras']):.0f}",
+            f"{median(r['crops_per_s']['onnxruntime']):.0f}",
+            f"{r['ratio']:.2f}x",
+            ">= 1.5x; >= 99.9% agreement",
+            f"{r['images']:,} PrivateTest images agreeing with the run's recorded predictions: ONNX "
+            f"{100 * r['onnx_agrees_with_recorded']:.2f}%, Keras {100 * r['keras_agrees_with_recorded']:.2f}%; "
+            f"max probability difference {r['max_abs_probability_difference']:.1e}",
+        ]
+        for r in o["rows"]
+    ]
+
+
+def video_rows(v):
+    width, height = v["size"]
+    return [
+        [
+            f"`fer-bench predict VIDEO`: {v['video_s']} s at {v['source_fps']} frames/s, {width}x{height}, "
+            f"{v['sampled_fps']} sampled a second, default detector (s)",
+            "",
+            f"{v['wall_s']:.0f}",
+            f"{v['wall_s'] / v['video_s']:.2f}x its length",
+            f"<= {v['video_s']} s",
+            f"{v['sampled_frames']} frames ({v['frames_with_a_face']} with a face found): decoding "
+            f"{v['decode_s']:.0f} s, detection {v['detect_s']:.0f} s, classification {v['classify_s']:.1f} s",
+        ]
     ]
 
 

@@ -519,13 +519,15 @@ def prune(runs: Sequence[str], *, results: Folder = None, command: str | None = 
 def export(run: str, *, results: Folder = None, out: Folder = None, format: str = "onnx") -> Path:
     """Write the network of a recorded run with saved weights (an experiment name or run id) as an
     ONNX file, `out` (default `EXPERIMENT-RUNID.onnx` here), its classes, input and temperature in
-    the file's metadata (fer_bench/runs/export.py); returns its path."""
+    the file's metadata; an ensemble as its members' files and their vote, `ensemble.json`, in the
+    folder `out` (default `EXPERIMENT-RUNID`) (fer_bench/runs/export.py); returns its path."""
+    from fer_bench.runs.export import default_out
     from fer_bench.runs.export import export as write
     from fer_bench.runs.records import latest_ok
 
     workspace = Workspace(results, needs_records=True)
     record = latest_ok(workspace.records(), run)
-    return write(record, workspace.store.root, Path(out or f"{record.experiment}-{record.run_id}.onnx"), format)
+    return write(record, workspace.store.root, Path(out) if out else default_out(record), format)
 
 
 def write_calibration(runs: Sequence[str] | None = None, *, results: Folder = None, command: str | None = None) -> Path:

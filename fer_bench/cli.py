@@ -264,7 +264,11 @@ def build_parser():
     )
     exported.add_argument("run", metavar="RUN", help="experiment name or run id (a run with saved weights)")
     exported.add_argument("--format", choices=["onnx"], default="onnx", help="the file's format (default: onnx)")
-    exported.add_argument("--out", metavar="FILE", help="where to write it (default: EXPERIMENT-RUNID.onnx here)")
+    exported.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write it (default: EXPERIMENT-RUNID.onnx here; an ensemble: the folder EXPERIMENT-RUNID)",
+    )
     exported.set_defaults(handler=cmd_export)
 
     calibrated = sub.add_parser(

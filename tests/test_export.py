@@ -13,6 +13,7 @@ from fer_bench import api
 from fer_bench.cli import main
 from fer_bench.data import load_dataset
 from fer_bench.parts.features.pixels import scaled
+from fer_bench.runs.predict import Predictor
 from fer_bench.runs.records import saved_model
 from fer_bench.runs.runner import run
 from fer_bench.runs.workspace import Workspace
@@ -33,7 +34,7 @@ def metadata(path):
 @pytest.fixture(scope="module")
 def results(tiny_cnn_results, shared_cache, tmp_path_factory):
     """tiny-cnn (test-time augmentation on) and a tiny MLP on pixels, with their weights, and their
-    soft vote (tiny-vote)."""
+    soft vote (tiny-vote); a k-nearest-neighbours run (tiny-knn), and its vote with tiny-cnn."""
     folder = tmp_path_factory.mktemp("export") / "results"
     shutil.copytree(tiny_cnn_results, folder)
     workspace = Workspace(folder, shared_cache, load_dataset(MINI))
@@ -41,6 +42,11 @@ def results(tiny_cnn_results, shared_cache, tmp_path_factory):
     members = [api.latest_record("tiny-cnn", folder).run_id, run(mlp, workspace).run_id]
     vote = {"features": {"name": "pixels"}, "model": {"name": "ensemble", "members": members}}
     run(parse_experiment("tiny-vote", vote, "test"), workspace)
+    knn = run(
+        parse_experiment("tiny-knn", {"features": {"name": "pixels"}, "model": {"name": "knn"}}, "test"), workspace
+    )
+    with_knn = {"features": {"name": "pixels"}, "model": {"name": "ensemble", "members": [members[0], knn.run_id]}}
+    run(parse_experiment("tiny-knn-vote", with_knn, "test"), workspace)
     return folder
 
 
@@ -66,6 +72,30 @@ def test_a_network_that_augments_in_training_is_exported_as_it_tests(results, sh
     np.testing.assert_allclose(
         onnx_probabilities(out, images), saved_model(record, results).predict_proba(images), atol=1e-5
     )
+
+
+def test_an_ensemble_is_its_members_files_and_their_vote(results, tmp_path):
+    """The folder's members, run by onnxruntime and voted as ensemble.json says, give the
+    probabilities `predict` gives for the ensemble."""
+    record = api.latest_record("tiny-vote", results)
+    folder = api.export("tiny-vote", results=results, out=tmp_path / "vote")
+    vote = json.loads((folder / "ensemble.json").read_text())
+    assert vote["run_id"] == record.run_id and vote["classes"] == list(record.classes)
+    dataset = load_dataset(MINI)
+    crops = dataset.images[dataset.indices("PrivateTest")]
+    total = 0.0
+    for member in vote["members"]:
+        p = onnx_probabilities(folder / member["file"], scaled(crops)[..., None]).astype(np.float64)
+        logits = np.log(np.maximum(p / p.sum(1, keepdims=True), 1e-12)) / member["temperature"]
+        total = total + member["weight"] * softmax(logits)
+    expected, _ = Predictor.load(record, results).classify(crops)
+    np.testing.assert_allclose(total, expected, atol=1e-5)
+    assert len(vote["members"]) == 2 and sum(m["weight"] for m in vote["members"]) == pytest.approx(1)
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
 
 
 def test_the_file_says_what_runs_it_needs(results, tmp_path):
@@ -95,7 +125,8 @@ def test_what_cannot_be_exported_is_one_line(results, tiny_cnn_results, tmp_path
     cases = {
         ("no-such-run", pruned): "no successful recorded run matches",
         ("tiny-cnn", pruned): "saved no weights",
-        ("tiny-vote", results): "model ensemble is no single Keras network that fer-bench can export",
+        ("tiny-knn", results): "model knn is no Keras network that fer-bench can export",
+        ("tiny-knn-vote", results): "member",
     }
     for (run_name, folder), message in cases.items():
         assert main(["export", run_name, "--results", str(folder), "--out", str(tmp_path / "x.onnx")]) == 2
