@@ -24,7 +24,7 @@ from fer_bench.reports import frontier, leaderboard
 from fer_bench.runs import runner
 from fer_bench.runs.records import Record, RecordStore
 from fer_bench.runs.workspace import Workspace
-from fer_bench.specs.experiment import Experiment, load_experiment
+from fer_bench.specs.experiment import Experiment, load_with_parts
 
 if TYPE_CHECKING:
     import pandas
@@ -55,10 +55,11 @@ def run(
     `jobs` is the number of extraction processes (default: every core). The leaderboard in
     `results` is rewritten if a record was appended.
     """
-    experiment = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    # A file's parts, built to check it, are the ones its run uses: each is built once
+    experiment, setup = (experiment, None) if isinstance(experiment, Experiment) else load_with_parts(experiment)
     command = command or _call("run", experiment.name, seed=seed, force=force or None)
     with _open(results, cache, data, command, writable=True) as workspace:
-        return runner.run(experiment, workspace, jobs, seed, force)
+        return runner.run(experiment, workspace, jobs, seed, force, setup=setup)
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,12 @@ def tune(
         )
         rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(spec))
         ran = tuning.run_workers(spec, storage, n_trials, rows, workers)
-        best, experiment = tuning.best_experiment(spec, study)
+        best, experiment, setup = tuning.best_experiment(spec, study)
         log.info(
             f"search {spec.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"
         )
         summary = tuning.summary(spec, study, best, storage)
-        record = runner.run(experiment, workspace, extra={"search": summary})
+        record = runner.run(experiment, workspace, extra={"search": summary}, setup=setup)
         writer = SearchReport()
         info = writer.compute(spec, study, summary, record, workspace.records(), dataset)
         report = writer.write(info, workspace.store.root, command)

@@ -267,7 +267,7 @@ def test_a_conditional_parameter_is_tuned_only_where_it_applies(experiments):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(12):
         trial = study.ask()
-        experiment = suggest(trial, search)
+        experiment, _ = suggest(trial, search)
         kernel = experiment.model.params["kernel"]
         assert ("model.gamma" in trial.params) == (kernel != "linear")
         assert 1.0 <= experiment.model.params["C"] <= 10.0

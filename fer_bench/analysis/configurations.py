@@ -16,7 +16,7 @@ from fer_bench.analysis.provenance import builds_on, lineage
 from fer_bench.parts import registry
 from fer_bench.parts.base import Model
 from fer_bench.runs.records import Record
-from fer_bench.specs.experiment import load_experiment
+from fer_bench.specs.experiment import chosen_by
 from fer_bench.specs.files import names
 from fer_bench.specs.grid import load_grid
 
@@ -151,7 +151,7 @@ def chosen_among(record: Record, records) -> list[Record]:
     the latest ok record of each of the grid's cells on the same data set; [] where it declares none."""
     if record.experiment not in names("experiment"):
         return []
-    grid_name = load_experiment(record.experiment).chosen_by
+    grid_name = chosen_by(record.experiment)
     if grid_name is None:
         return []
     grid = load_grid(grid_name)

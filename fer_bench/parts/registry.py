@@ -96,13 +96,23 @@ class RegisteredPart:
         return {p.name: p.default for p in self.params} | checked
 
     def specified(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The parameters a spec records: `values` over the defaults, decided for this machine
-        (Part.on_this_machine) and checked by the constructor, less `added_later` ones at their
-        defaults (so runs recorded before those were added keep their run ids)."""
-        resolved = self.factory.on_this_machine(self.resolve(values))
-        self.create(resolved)  # the constructor checks ranges
+        """The parameters a spec records of the part with `values` over its defaults (`built`)."""
+        return self.recorded(self.built(values))
+
+    def built(self, values: dict[str, Any]) -> Part:
+        """The part with `values` over its defaults, each checked once, by its constructor (with the
+        rules between them), then with the values that depend on this machine decided from them
+        (Part.on_this_machine); unknown names are an error."""
+        part = self.create(values)
+        for name, value in self.factory.on_this_machine(part.get_params()).items():
+            setattr(part, name, value)  # decided by the part's own code from checked values: not checked again
+        return part
+
+    def recorded(self, part: Part) -> dict[str, Any]:
+        """The parameters a spec records of `part` (`built`): every one, less `added_later` ones at
+        their defaults (so runs recorded before those were added keep their run ids)."""
         defaults = {p.name: p.default for p in self.params}
-        return {k: v for k, v in resolved.items() if not (k in self.factory.added_later and v == defaults[k])}
+        return {k: v for k, v in part.get_params().items() if not (k in self.factory.added_later and v == defaults[k])}
 
     def create(self, values: dict[str, Any]) -> Part:
         """The part with `values` over its defaults, each checked once, by its constructor (with the

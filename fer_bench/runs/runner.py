@@ -30,14 +30,24 @@ def evaluation_splits(spec: RunSpec, dataset):
     return chosen
 
 
-def run(experiment: Experiment, workspace: Workspace, jobs=None, seed=None, force=False, extra=None) -> Record:
+def run(
+    experiment: Experiment,
+    workspace: Workspace,
+    jobs=None,
+    seed=None,
+    force=False,
+    extra=None,
+    setup: Setup | None = None,
+) -> Record:
     """Run one experiment on the workspace's data and append its record (with `extra` fields);
-    returns the record.
+    returns the record. `setup` is the experiment's parts where the caller has built and checked
+    them (Experiment.check, as loading its file does) and not used them yet; they are built and
+    checked here otherwise.
 
     The run holds its spec's claim, so a second process asking for the same spec waits for the
     first and then finds its record: an identical spec already recorded is not run again unless `force`.
     """
-    setup = experiment.check(experiment.name)
+    setup = experiment.check(experiment.name) if setup is None else setup
     spec = experiment.spec(workspace.labelled(experiment.labels).fingerprint, seed, model=setup.model)
     with claim(workspace.store.root, spec.run_id):
         previous = None if force else workspace.store.ok_record(spec.run_id)

@@ -40,7 +40,7 @@ from fer_bench.data.dataset import SPLITS
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.parts.base import BuildsOnRuns, Setup
+from fer_bench.parts.base import BuildsOnRuns, Part, Setup
 from fer_bench.specs.choice import Rule, parse_rule
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
@@ -60,20 +60,36 @@ class PartSpec:
 
     @classmethod
     def of(cls, kind, name, values, lenient=False):
-        """The part `kind/name` with `values` over its defaults, checked by its constructor too.
+        """The part `kind/name` with `values` over its defaults (see `build`)."""
+        return cls.describing(cls.build(kind, name, values, lenient))
+
+    @staticmethod
+    def build(kind, name, values, lenient=False) -> Part:
+        """The part `kind/name` with `values` over its defaults, built once: its constructor checks
+        each value, and what depends on this machine is decided (registry.RegisteredPart.built).
 
         `lenient` drops values the part has no parameter for (a search whose space names a
         parameter of only some of the parts it chooses between)."""
         part = registry.get(kind, name)
         if lenient:
             values = {k: v for k, v in values.items() if k in part.param_names}
-        return cls(name, part.specified(values), part.version)
+        return part.built(values)
+
+    @classmethod
+    def describing(cls, part: Part) -> "PartSpec":
+        """The spec of a part made by `build`, as its runs record it."""
+        registered = registry.get(part.kind, part.name)
+        return cls(part.name, registered.recorded(part), registered.version)
 
     def with_values(self, kind, values, lenient=False):
-        """This part with `values` changed; a new `name` starts from that part's defaults."""
+        """This part with `values` changed (see `build_with`)."""
+        return PartSpec.describing(self.build_with(kind, values, lenient))
+
+    def build_with(self, kind, values, lenient=False) -> Part:
+        """This part with `values` changed, built once; a new `name` starts from that part's defaults."""
         values = dict(values)
         name = values.pop("name", self.name)
-        return PartSpec.of(kind, name, {**(self.params if name == self.name else {}), **values}, lenient)
+        return PartSpec.build(kind, name, {**(self.params if name == self.name else {}), **values}, lenient)
 
     def create(self, kind):
         return registry.get(kind, self.name).create(self.params)
@@ -197,15 +213,17 @@ class Experiment:
     def part(self, kind) -> PartSpec:
         return getattr(self, kind)
 
-    def setup(self) -> Setup:
-        """The three parts, created."""
-        # mypy cannot count a generator: it gives the three parts, in Setup's order (registry.KINDS)
-        return Setup(*(self.part(kind).create(kind) for kind in registry.KINDS), soft_targets=self.labels.soft)  # type: ignore[misc]
+    def setup(self, parts: dict[str, Part] | None = None) -> Setup:
+        """Its three parts: `parts` ({kind: part}) where the caller has built them from its part
+        specs and not used them yet, else built here."""
+        parts = parts or {kind: self.part(kind).create(kind) for kind in registry.KINDS}
+        # mypy cannot tell that each kind's part is of that kind's class
+        return Setup(**parts, soft_targets=self.labels.soft)  # type: ignore[arg-type]
 
-    def check(self, where) -> Setup:
-        """Raise a FerBenchError naming `where` if the parts refuse to run together; else the three
-        parts, created, so that the caller need not create them again."""
-        setup = self.setup()
+    def check(self, where, parts: dict[str, Part] | None = None) -> Setup:
+        """Raise a FerBenchError naming `where` if its parts (`parts`, as `setup` takes them) refuse
+        to run together; else the three parts, so that the caller need not build them again."""
+        setup = self.setup(parts)
         problem = setup.problem()
         if problem:
             raise FerBenchError(f"{where}: {problem}")
@@ -218,12 +236,30 @@ TOP_LEVEL_KEYS = {"description", "seed", "test_splits", "labels", "labels_mode",
 
 
 def load_experiment(name_or_path) -> Experiment:
+    return load_with_parts(name_or_path)[0]
+
+
+def load_with_parts(name_or_path) -> tuple[Experiment, Setup]:
+    """The experiment of a file, and its parts as checking it built them: unused, for its run (so
+    that a run builds each part once)."""
     path = find_file(name_or_path)
-    return parse_experiment(path.stem, read_toml(path), str(path))
+    return _parsed(path.stem, read_toml(path), str(path))
 
 
 def parse_experiment(name, document: dict, where: str) -> Experiment:
     """The experiment a document describes; refused if its parts refuse to run together."""
+    return _parsed(name, document, where)[0]
+
+
+def chosen_by(name_or_path) -> str | None:
+    """The grid an experiment file says chose its setting (`chosen_by`), read without building its
+    parts: the boards ask it of every experiment they show."""
+    path = find_file(name_or_path)
+    return _chosen_by(read_toml(path), str(path))
+
+
+def _parsed(name, document: dict, where: str) -> tuple[Experiment, Setup]:
+    """The experiment a document describes, and the parts that checking it built, once each."""
     check_keys(document, TOP_LEVEL_KEYS, where)
     parts = {kind: _part(document, kind, where) for kind in registry.KINDS}
     seed = document.get("seed", 0)
@@ -244,17 +280,18 @@ def parse_experiment(name, document: dict, where: str) -> Experiment:
         labels = Labels(source, mode)
     except FerBenchError as error:
         raise FerBenchError(f"{where}: {error}") from None
+    specs = {kind: PartSpec.describing(part) for kind, part in parts.items()}
     experiment = Experiment(
         name,
         description(document, where),
-        **parts,  # type: ignore[arg-type]  # mypy cannot tell it holds the part fields only
+        **specs,  # type: ignore[arg-type]  # mypy cannot tell it holds the part fields only
         seed=seed,
         test_splits=tuple(test_splits),
         labels=labels,
         chosen_by=_chosen_by(document, where),
     )
-    setup = experiment.check(where)
-    return replace(experiment, rule=_rule(document, experiment, setup.model, where))
+    setup = experiment.check(where, parts)
+    return replace(experiment, rule=_rule(document, experiment, setup.model, where)), setup
 
 
 def _rule(document, experiment, model, where) -> Rule | None:
@@ -299,11 +336,11 @@ def load_base(document, where) -> Experiment:
         raise FerBenchError(f"{where}: base: {error}") from None
 
 
-def _part(document, kind, where) -> PartSpec:
+def _part(document, kind, where) -> Part:
     table = document.get(kind, {"name": "none"} if kind == "resampler" else None)
     if not isinstance(table, dict) or not isinstance(table.get("name"), str):
         raise FerBenchError(f"{where}: [{kind}] needs a table with a string `name`")
     try:
-        return PartSpec.of(kind, table["name"], {k: v for k, v in table.items() if k != "name"})
+        return PartSpec.build(kind, table["name"], {k: v for k, v in table.items() if k != "name"})
     except FerBenchError as error:
         raise FerBenchError(f"{where}: {error}") from None

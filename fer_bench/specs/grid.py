@@ -36,8 +36,9 @@ from dataclasses import dataclass, replace
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.parts.base import Part
 from fer_bench.specs.choice import HOLDOUT, PUBLIC_TEST, Rule, parse_rule
-from fer_bench.specs.experiment import MAX_SEED, Experiment, is_seed, load_base
+from fer_bench.specs.experiment import MAX_SEED, Experiment, PartSpec, is_seed, load_base
 from fer_bench.specs.files import check_keys, description, find_file, read_toml
 
 GRID_KEYS = {"description", "base", "seeds", "choose", "product"}
@@ -96,8 +97,8 @@ def parse_grid(name, document, where) -> Grid:
     refused: dict[str, str] = {}  # cell name -> why its parts cannot run together
     for number, product in enumerate(products, start=1):
         context = f"{where}, product {number}"
-        for experiment in _expand(name, base, product, context):
-            problem = experiment.setup().problem()
+        for experiment, parts in _expand(name, base, product, context):
+            problem = experiment.setup(parts).problem()
             if problem:
                 refused[experiment.name] = problem
                 continue
@@ -149,9 +150,10 @@ def _cell_labels(base, assignment, where) -> Labels:
         raise FerBenchError(f"{where}: {error}") from None
 
 
-def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
+def _cell_experiment(grid_name, base, assignment, where) -> tuple[Experiment, dict[str, Part]]:
+    """The cell's experiment, and its parts as building its part specs made them (to check them)."""
     labels = _cell_labels(base, assignment, where)
-    parts, label = {}, [] if labels == base.labels else [f"labels={labels.name}"]
+    specs, built, label = {}, {}, [] if labels == base.labels else [f"labels={labels.name}"]
     for kind in registry.KINDS:
         base_part = base.part(kind)
         values = {key: value for k, key, value in assignment if k == kind}
@@ -159,9 +161,10 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
         if not isinstance(name, str):
             raise FerBenchError(f"{where}: {kind}.name must be a string, got {name!r}")
         try:
-            parts[kind] = part = base_part.with_values(kind, values)
+            built[kind] = base_part.build_with(kind, values)
         except FerBenchError as error:
             raise FerBenchError(f"{where}: {error}") from None
+        specs[kind] = part = PartSpec.describing(built[kind])
         if name != base_part.name:
             label.append(f"{kind}={name}")
         label += [
@@ -169,10 +172,11 @@ def _cell_experiment(grid_name, base, assignment, where) -> Experiment:
             for k in values
             if k != "name" and (name != base_part.name or base_part.params.get(k) != part.params.get(k))
         ]
-    if labels == base.labels and all(parts[kind] == base.part(kind) for kind in registry.KINDS):
-        return base
+    if labels == base.labels and all(specs[kind] == base.part(kind) for kind in registry.KINDS):
+        return base, built
     named = ",".join(label)
-    return replace(base, name=f"{grid_name}/{named}", description=f"{grid_name} grid: {named}", labels=labels, **parts)
+    cell = replace(base, name=f"{grid_name}/{named}", description=f"{grid_name} grid: {named}", labels=labels, **specs)
+    return cell, built
 
 
 def _text(value):

@@ -63,9 +63,10 @@ def run_grid(grid: Grid, workspace: Workspace, jobs=1):
     return counts["ok"], counts["failed"], skipped + counts["recorded"]
 
 
-def cell_spec(cell, workspace: Workspace):
-    """The run spec of `cell`: on the workspace's data under the cell's labels."""
-    return cell.experiment.spec(workspace.labelled(cell.experiment.labels).fingerprint, cell.seed)
+def cell_spec(cell, workspace: Workspace, model=None):
+    """The run spec of `cell`: on the workspace's data under the cell's labels; `model` as
+    Experiment.spec takes it."""
+    return cell.experiment.spec(workspace.labelled(cell.experiment.labels).fingerprint, cell.seed, model=model)
 
 
 def extract_once(cells, workspace: Workspace):
@@ -113,7 +114,8 @@ def run_cell(cell, workspace: Workspace, wait=True):
     Returns the outcome: `status` is ok, failed, recorded (an `ok` record was there once the claim
     was ours: another process ran it) or claimed (held by another process, and `wait` is off).
     """
-    spec = cell_spec(cell, workspace)
+    setup = cell.experiment.setup()  # its spec asks the model whether it splits Training; its run fits it
+    spec = cell_spec(cell, workspace, setup.model)
     with claim(workspace.store.root, spec.run_id, wait=wait) as held:
         if not held:
             return {"status": "claimed", "summary": "running in another process"}
@@ -121,7 +123,7 @@ def run_cell(cell, workspace: Workspace, wait=True):
             return {"status": "recorded", "summary": "already recorded"}
         started = time.perf_counter()
         try:
-            record = runner.execute(cell.experiment, spec, workspace)
+            record = runner.execute(cell.experiment, spec, workspace, setup=setup)
         except Exception as error:  # noqa: BLE001 - recorded, and the grid goes on
             failed = runner.failed(cell.experiment, spec, workspace, error, time.perf_counter() - started)
             return {"status": "failed", "summary": f"FAILED ({failed.error})"}

@@ -5,6 +5,7 @@ labels alone (`TrainingRows`); the test splits are only ever seen by the final, 
 Search files are parsed in fer_bench/specs/search.py; Optuna is reached through fer_bench/sweeps/studies.py.
 """
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ from fer_bench.data.copies import GROUPING, copy_groups, grouped_folds, grouped_
 from fer_bench.data.dataset import TRAIN_SPLIT
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.parts.base import Part
 from fer_bench.runs import fitting, layout
 from fer_bench.runs.records import SearchSummary
 from fer_bench.specs.choice import HOLDOUT
@@ -59,8 +61,9 @@ def _key(spec):
     return spec.name, tuple(sorted(spec.params.items()))
 
 
-def suggest(trial, search: Search) -> Experiment:
-    """The base experiment with the trial's values; a part whose name changes starts from its defaults."""
+def suggest(trial, search: Search) -> tuple[Experiment, dict[str, Part]]:
+    """The base experiment with the trial's values, and its parts ({kind: part}) as building its
+    part specs made them (unused); a part whose name changes starts from its defaults."""
     chosen: dict[str, dict[str, Any]] = {kind: {} for kind in registry.KINDS}
     for (kind, param), spec in search.space.items():
         if not applies(spec, {**search.base.part(kind).params, **chosen[kind]}):
@@ -73,14 +76,22 @@ def suggest(trial, search: Search) -> Experiment:
         else:
             value = trial.suggest_float(label, float(spec["low"]), float(spec["high"]), log=spec.get("log", False))
         chosen[kind][param] = value
-    parts = {kind: search.base.part(kind).with_values(kind, chosen[kind], lenient=True) for kind in registry.KINDS}
-    return replace(search.base, name=search.name, description=search.description or search.base.description, **parts)
+    parts = {kind: search.base.part(kind).build_with(kind, chosen[kind], lenient=True) for kind in registry.KINDS}
+    specs = {kind: PartSpec.describing(part) for kind, part in parts.items()}
+    description = search.description or search.base.description
+    # mypy cannot tell that `specs` holds the part fields only
+    experiment = replace(search.base, name=search.name, description=description, **specs)  # type: ignore[arg-type]
+    return experiment, parts
 
 
-def validation_score(experiment: Experiment, rows: TrainingRows, search: Search, seed, report=None):
+def validation_score(
+    experiment: Experiment, rows: TrainingRows, search: Search, seed, report=None, parts: dict[str, Part] | None = None
+):
     """Mean validation metric of `experiment` over the hold-out or the k folds of Training, each
-    group of copies on one side."""
-    problem = experiment.setup().problem()
+    group of copies on one side. `parts` are its parts as Experiment.setup takes them, where the
+    caller has built them: the first split fits them, each other split parts of its own."""
+    setup = experiment.setup(parts)
+    problem = setup.problem()
     if problem:
         raise FerBenchError(problem)
     X, covered = rows.features(experiment.features)
@@ -91,8 +102,8 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
         fold = grouped_folds(y, rows.groups, search.folds, seed)
         splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(search.folds)]
     scores = []
-    for fit, held in splits:
-        setup = experiment.setup()
+    setups = itertools.chain([setup], (experiment.setup() for _ in splits[1:]))
+    for (fit, held), setup in zip(splits, setups):
         fit = fit[covered[fit]]
         targets = y if rows.targets is None else rows.targets
         fitting.fit(
@@ -114,7 +125,7 @@ def validation_score(experiment: Experiment, rows: TrainingRows, search: Search,
 
 def objective_for(search: Search, rows: TrainingRows):
     def objective(trial):
-        experiment = suggest(trial, search)
+        experiment, parts = suggest(trial, search)
 
         def report(epoch, logs):
             if "val_accuracy" in (logs or {}):
@@ -122,7 +133,7 @@ def objective_for(search: Search, rows: TrainingRows):
                 if trial.should_prune():
                     raise studies.Pruned(f"pruned at epoch {epoch + 1}")
 
-        return validation_score(experiment, rows, search, search.base.seed, report)
+        return validation_score(experiment, rows, search, search.base.seed, report, parts)
 
     return objective
 
@@ -211,10 +222,13 @@ def run_workers(search, storage_url, n_trials, rows: TrainingRows, workers):
 
 
 def best_experiment(search, study):
+    """(the best complete trial, its experiment, its parts as checking it built them: unused, for its run)."""
     best = studies.best_complete(study)
     if best is None:
         raise FerBenchError(f"search {search.name}: no trial completed, so there is nothing to evaluate")
-    return best, replace(suggest(studies.fixed_trial(best.params, best.number), search), rule=search.rule)
+    experiment, parts = suggest(studies.fixed_trial(best.params, best.number), search)
+    experiment = replace(experiment, rule=search.rule)
+    return best, experiment, experiment.check(experiment.name, parts)
 
 
 def summary(search: Search, study, best, storage_url) -> SearchSummary:
