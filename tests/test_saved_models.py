@@ -14,7 +14,7 @@ from fer_bench.cli import main
 from fer_bench.data import load_dataset
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
-from fer_bench.runs import probabilities
+from fer_bench.runs import completion, probabilities
 from fer_bench.runs.records import RecordStore, saved_model
 from fer_bench.scoring.metrics import encode_predictions, predicted
 
@@ -170,6 +170,8 @@ def test_a_completion_that_predicts_otherwise_is_refused_and_saves_nothing(resul
     assert main(["complete", "tiny-svm", "--results", str(results)]) == 2
     err = capsys.readouterr().err
     assert "predicts 1 of " in err and "differently from the recorded run" in err and "nothing saved" in err
+    assert f"machine kind it ran on: {completion.kind(original.hardware)}" in err  # and which kind this is
+    assert f"fer-bench run tiny-svm --seed {original.seed} --force" in err
     assert len([line for line in err.splitlines() if line.startswith("fer-bench: error: ")]) == 1
     assert not (results / original.artefact).exists() and len(RecordStore(results).all()) == 3
 

@@ -7,7 +7,9 @@ fits its model again exactly as the run did (features from the cache, the same r
 validation rows) and predicts its test splits: only where every prediction equals the recorded one
 are the weights saved, at the path a run would give them, and the record appended again with them
 (records.completed), so the record and its weights describe one model. Where any prediction
-differs (other code, another CPU or backend) nothing is saved.
+differs (other code, another CPU or backend) nothing is saved. A refit gives the recorded
+predictions where it runs on the machine kind the run ran on (the ISA level fer-bench records, the
+Keras backend, the GPU if any): `kind` names it, and a refusal names both kinds.
 """
 
 import logging
@@ -15,7 +17,7 @@ import logging
 from fer_bench.data.labels import Labels
 from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import BuildsOnRuns, Pretrained, SavesWeights
-from fer_bench.runs import fitting, layout, probabilities
+from fer_bench.runs import fitting, layout, probabilities, provenance
 from fer_bench.runs.claims import claim
 from fer_bench.runs.records import Record, completed
 from fer_bench.runs.workspace import Workspace
@@ -26,6 +28,13 @@ log = logging.getLogger("fer_bench")
 
 def has_weights(record: Record, root) -> bool:
     return record.artefact is not None and (root / record.artefact).exists()
+
+
+def kind(hardware) -> str:
+    """The machine kind a refit must match to give the same predictions, in words."""
+    device = hardware.get("accelerator") or "CPU"
+    isa = hardware.get("isa") or "ISA level not recorded"
+    return f"{hardware.get('processor') or 'unknown processor'} ({device}, {isa}, {hardware.get('keras_backend')})"
 
 
 def check_completable(record: Record):
@@ -72,9 +81,11 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
             model.use_runs(probabilities.StoredRuns(workspace), features, dataset)
         feature_set = features.extract(dataset, cache=cache)
         train, y = fitting.training_rows(dataset, feature_set.covered)
+        recorded_on, here = kind(record.hardware), kind(provenance.hardware())
         log.info(
             f"fitting {model.key} of {record.experiment} (run {record.run_id}) again on {len(train)} "
-            f"Training images, seed {record.seed}"
+            f"Training images, seed {record.seed}; recorded on {recorded_on}, here {here}"
+            + ("" if recorded_on == here else ": predictions may differ on another machine kind")
         )
         groups = fitting.training_groups(dataset, train, record.spec.split_groups)
         fitting.fit(model, resampler, feature_set.X[train], y, record.seed, dataset.classes, groups=groups)
@@ -95,8 +106,9 @@ def complete(record: Record, workspace: Workspace) -> tuple[Record, bool]:
         if differ:
             raise FerBenchError(
                 f"run {record.run_id} ({record.experiment}): fitted again, its model predicts "
-                f"{differ} of {total} test images differently from the recorded run (other code, "
-                f"or another CPU or backend); nothing saved"
+                f"{differ} of {total} test images differently from the recorded run; nothing saved. "
+                f"It refits identically only with the code and machine kind it ran on: {recorded_on} "
+                f"(here {here}); `fer-bench run {record.experiment} --seed {record.seed} --force` records it anew here"
             )
 
         assert isinstance(model, SavesWeights)  # check_completable refused any other
