@@ -401,15 +401,15 @@ def watch_camera(
     seconds: float | None = None,
 ) -> Iterator["Frame"]:
     """The faces of a live camera (OpenCV's device `camera`), classified `fps` frames a second as
-    `predict_video` classifies a video's, each frame as soon as it is classified, for `seconds` or
-    until interrupted."""
+    `predict_video` classifies a video's, each frame (its `image` kept) as soon as it is classified,
+    for `seconds` or until interrupted."""
     from fer_bench.runs.predict import DEFAULT_DETECTOR
     from fer_bench.runs.video import camera_frames, check_fps, classify_frames
 
     check_fps(fps)
     predictor = _predictor(model, results)
     frames = camera_frames(camera, fps, seconds)
-    return classify_frames(frames, predictor, faces, detector or DEFAULT_DETECTOR, batch=1)
+    return classify_frames(frames, predictor, faces, detector or DEFAULT_DETECTOR, batch=1, keep_images=True)
 
 
 def evaluate(

@@ -197,6 +197,12 @@ def build_parser():
         "--camera", type=int, metavar="N", help="classify camera N's faces live (OpenCV), a line a frame"
     )
     predict.add_argument("--seconds", type=float, help="with --camera: stop after this long (default: at Ctrl-C)")
+    predict.add_argument(
+        "--no-window",
+        dest="window",
+        action="store_false",
+        help="with --camera: print only, even where a screen could show the frames with their faces",
+    )
     predict.set_defaults(handler=cmd_predict)
 
     judge = sub.add_parser(
@@ -401,13 +407,26 @@ def model_options(args) -> dict:
 
 
 def watch(args):
-    """predict --camera: a line per sampled frame, its faces' labels, until --seconds or Ctrl-C."""
+    """predict --camera: a line per sampled frame, its faces' labels, until --seconds or Ctrl-C; where
+    a screen exists (and not --no-window), the frames in a window with boxes and labels, until it closes."""
+    from fer_bench.runs.video import Window, has_screen
+
     frames = api.watch_camera(args.camera, fps=args.fps, seconds=args.seconds, **model_options(args))
-    for frame in frames:
-        faces = "; ".join(
-            f"{face.label} {100 * face.probabilities[face.label]:.0f}% at {face.box}" for face in frame.faces
-        )
-        print(f"{frame.seconds:8.1f} s: {faces or 'no face'}", flush=True)
+    window = None
+    try:
+        for frame in frames:
+            faces = "; ".join(
+                f"{face.label} {100 * face.probabilities[face.label]:.0f}% at {face.box}" for face in frame.faces
+            )
+            print(f"{frame.seconds:8.1f} s: {faces or 'no face'}", flush=True)
+            if window is None and args.window and has_screen():
+                window = Window()
+            if window is not None and not window.show(frame):
+                break
+    finally:
+        frames.close()  # the camera released
+        if window is not None:
+            window.close()
     return 0
 
 

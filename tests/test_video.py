@@ -4,6 +4,7 @@ with the ffmpeg binary imageio-ffmpeg ships; no camera is needed."""
 
 import csv
 import importlib.util
+import sys
 
 import imageio_ffmpeg
 import numpy as np
@@ -95,3 +96,69 @@ def test_a_camera_that_cannot_be_opened_is_one_line(tiny_cnn_results, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     expected = "the camera cannot be opened" if importlib.util.find_spec("cv2") else "--camera needs OpenCV"
     assert len(err) == 1 and expected in err[0], err
+
+
+class FakeOpenCV:
+    """What --camera uses of OpenCV: a camera giving one FER2013 face (BGR) every read, and a window
+    recording what it is shown; `q` is pressed at the `stop_at`-th frame shown."""
+
+    WINDOW_NORMAL, WND_PROP_VISIBLE = 0, 1
+
+    def __init__(self, face, stop_at=3):
+        self.face, self.stop_at = np.ascontiguousarray(np.repeat(face[..., None], 3, axis=2)), stop_at
+        self.shown, self.windows, self.released = [], [], False
+
+    def VideoCapture(self, index):  # noqa: N802  (OpenCV's names)
+        fake = self
+
+        class Capture:
+            def isOpened(self):  # noqa: N802
+                return True
+
+            def read(self):
+                return True, fake.face
+
+            def release(self):
+                fake.released = True
+
+        return Capture()
+
+    def namedWindow(self, title, flags):  # noqa: N802
+        self.windows.append(title)
+
+    def imshow(self, title, image):
+        self.shown.append(image.copy())
+
+    def waitKey(self, delay):  # noqa: N802
+        return ord("q") if len(self.shown) >= self.stop_at else -1
+
+    def getWindowProperty(self, title, prop):  # noqa: N802
+        return 1.0
+
+    def destroyWindow(self, title):  # noqa: N802
+        self.windows.remove(title)
+
+
+def test_the_camera_is_shown_with_its_faces_boxed_until_q(tiny_cnn_results, monkeypatch, capsys):
+    cv2 = FakeOpenCV(faces_of(1)[0])
+    monkeypatch.setitem(sys.modules, "cv2", cv2)
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert main(["predict", "--camera", "0", "--fps", "1000", "--results", str(tiny_cnn_results)]) == 0
+    assert len(cv2.shown) == 3 and cv2.windows == [] and cv2.released  # q stopped it; all closed
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3  # a line a frame, as without a window
+    shown = cv2.shown[0]
+    assert shown.shape == (48, 48, 3) and not np.array_equal(shown, cv2.face)  # the box and label drawn
+
+
+def test_without_a_screen_or_with_no_window_it_only_prints(tiny_cnn_results, monkeypatch, capsys):
+    cv2 = FakeOpenCV(faces_of(1)[0])
+    monkeypatch.setitem(sys.modules, "cv2", cv2)
+    for screen, options in ((None, []), (":0", ["--no-window"])):
+        if screen:
+            monkeypatch.setenv("DISPLAY", screen)
+        else:
+            monkeypatch.delenv("DISPLAY", raising=False)
+            monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        command = ["predict", "--camera", "0", "--fps", "20", "--seconds", "0.3", *options]
+        assert main([*command, "--results", str(tiny_cnn_results)]) == 0
+        assert cv2.shown == [] and cv2.released and capsys.readouterr().out.count(" s: ") >= 1

@@ -352,7 +352,13 @@ def predict_images(paths, predictor: Predictor, faces="auto", detector=DEFAULT_D
 def annotate(path, faces, out: Path):
     """The image with each face's box and label drawn on it, as PNG."""
     with raised_pixel_limit(), Image.open(path) as source:  # any photo predict could read
-        image = source.convert("RGB")
+        image = drawn(source.convert("RGB"), faces)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, format="PNG")
+
+
+def drawn(image: Image.Image, faces) -> Image.Image:
+    """`image` (RGB) with each face's box and label drawn on it, in place."""
     draw = ImageDraw.Draw(image)
     thickness = max(1, round(max(image.size) / 200))
     for face in faces:
@@ -360,5 +366,4 @@ def annotate(path, faces, out: Path):
         draw.rectangle((left, top, right - 1, bottom - 1), outline=(255, 64, 64), width=thickness)
         text = f"{face.label} {100 * face.probabilities[face.label]:.0f}%"
         draw.text((left + 2, max(0, top - 12)), text, fill=(255, 255, 0))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out, format="PNG")
+    return image

@@ -6,10 +6,12 @@ Frames are sampled at `fps` a second and go through the same path as photos (run
 faces detected, largest first, each cut to FER2013's framing; the crops of BATCH frames are
 classified in one model call. A video is decoded by the ffmpeg binary that imageio-ffmpeg ships
 (no system ffmpeg needed), sampled by ffmpeg's fps filter, so frame k is at k / fps seconds; a
-camera is read through OpenCV, which only `--camera` needs.
+camera is read through OpenCV, which only `--camera` needs; where a screen exists, its frames are
+shown with their faces' boxes and labels (`Window`).
 """
 
 import csv
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from fer_bench.errors import FerBenchError
-from fer_bench.runs.predict import BATCH, DEFAULT_DETECTOR, Face, NoFaceFound, Predictor, crops_in
+from fer_bench.runs.predict import BATCH, DEFAULT_DETECTOR, Face, NoFaceFound, Predictor, crops_in, drawn
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 
@@ -32,6 +34,7 @@ class Frame:
     index: int
     seconds: float
     faces: list[Face]
+    image: np.ndarray | None = None  # the RGB frame, kept for a camera's (classified one at a time)
 
 
 def check_fps(fps: float) -> None:
@@ -101,17 +104,19 @@ def classify_frames(
     faces: str = "auto",
     detector: str = DEFAULT_DETECTOR,
     batch: int = BATCH,
+    keep_images: bool = False,
 ) -> Iterator[Frame]:
     """Each frame's faces, classified; frames are gathered `batch` at a time (1 for a camera, to
-    answer at once) and their crops classified in one model call."""
-    pending: list[tuple[int, float, list]] = []
+    answer at once) and their crops classified in one model call; `keep_images`: each Frame holds
+    its image (a video's are dropped: a minute at 5 frames/s of 640x480 would be 280 MB)."""
+    pending: list[tuple[int, float, list, np.ndarray | None]] = []
     for index, (seconds, rgb) in enumerate(frames):
         gray = Image.fromarray(rgb).convert("L")
         try:
             found = crops_in(gray, faces, detector, name=f"frame {index}")
         except NoFaceFound:
             found = []
-        pending.append((index, seconds, found))
+        pending.append((index, seconds, found, rgb if keep_images else None))
         if len(pending) >= batch:
             yield from _classified(pending, predictor)
             pending = []
@@ -119,9 +124,44 @@ def classify_frames(
 
 
 def _classified(pending, predictor: Predictor) -> Iterator[Frame]:
-    classified = predictor.faces([found for _, _, found in pending])
-    for (index, seconds, _), faces in zip(pending, classified):
-        yield Frame(index, round(seconds, 3), faces)
+    classified = predictor.faces([found for _, _, found, _ in pending])
+    for (index, seconds, _, image), faces in zip(pending, classified):
+        yield Frame(index, round(seconds, 3), faces, image)
+
+
+def has_screen() -> bool:
+    """Whether a window can be shown: an X11 or Wayland display (on Linux) or any other system."""
+    return (
+        os.name == "nt"
+        or os.uname().sysname == "Darwin"
+        or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    )
+
+
+class Window:
+    """A window showing a camera's frames with their faces' boxes and labels (OpenCV's); closing it,
+    or pressing q or Esc in it, asks to stop."""
+
+    TITLE = "fer-bench"
+    STOP_KEYS = (ord("q"), 27)
+
+    def __init__(self):
+        import cv2  # the camera has imported it already
+
+        self.cv2 = cv2
+        cv2.namedWindow(self.TITLE, cv2.WINDOW_NORMAL)
+
+    def show(self, frame: Frame) -> bool:
+        """Draw `frame`; False once the viewer asked to stop."""
+        assert frame.image is not None  # a camera's frames keep their images
+        image = np.asarray(drawn(Image.fromarray(frame.image), frame.faces))
+        self.cv2.imshow(self.TITLE, np.ascontiguousarray(image[..., ::-1]))  # OpenCV shows BGR
+        key = self.cv2.waitKey(1) & 0xFF
+        closed = self.cv2.getWindowProperty(self.TITLE, self.cv2.WND_PROP_VISIBLE) < 1
+        return key not in self.STOP_KEYS and not closed
+
+    def close(self):
+        self.cv2.destroyWindow(self.TITLE)
 
 
 def write_csv(frames: list[Frame], classes: tuple[str, ...], out: Path) -> Path:
