@@ -141,8 +141,10 @@ def tune(
         log.info(
             f"search {spec.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}"
         )
-        rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(spec))
-        ran = tuning.run_workers(spec, storage, n_trials, rows, workers)
+        ran = 0
+        if len(studies.counted(study)) < n_trials:  # a full study rewrites its report without extracting
+            rows = tuning.TrainingRows(dataset, workspace.cache, feature_variants(spec))
+            ran = tuning.run_workers(spec, storage, n_trials, rows, workers)
         best, experiment, setup = tuning.best_experiment(spec, study)
         log.info(
             f"search {spec.name}: {ran} trials ran here; best #{best.number} ({100 * best.value:.2f}% on validation)"

@@ -114,7 +114,7 @@ def test_the_objective_only_ever_sees_training_rows(experiments, mini_dataset, m
 
 
 def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(
-    experiments, tmp_path, capfd, simulated_csv
+    experiments, tmp_path, capfd, simulated_csv, monkeypatch
 ):
     results = tmp_path / "results"
     data = ["--data", str(simulated_csv), "--results", str(results)]
@@ -138,6 +138,12 @@ def test_tune_shares_one_study_between_workers_resumes_and_records_the_best(
     assert "4 of 6 trials" in capfd.readouterr().err
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == 6
     assert RecordStore(results).find("cheap")[-1].search["n_trials"] in (4, 6)  # 4: the same best, recorded before
+
+    (results / "searches" / "cheap.md").unlink()  # a full study: its report written again, nothing extracted
+    with monkeypatch.context() as patched:
+        patched.setattr(tuning, "TrainingRows", lambda *a: pytest.fail("a full study extracted its features"))
+        assert main(["tune", "cheap", "--trials", "6", *data]) == 0
+    assert "## Best trial" in (results / "searches" / "cheap.md").read_text()
 
 
 def test_an_unreachable_storage_is_one_clear_line(experiments, tmp_path, capsys):
