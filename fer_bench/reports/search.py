@@ -134,7 +134,8 @@ class SearchReport(Report[SearchInfo]):
                 f"{100 * m.accuracy_all:.2f}",
                 f"{100 * m.macro_f1:.2f}",
             ]
-            for s, m in record.metrics.items()
+            # in the spec's order: a record read back may hold its splits in another
+            for s, m in sorted(record.metrics.items(), key=lambda item: list(record.spec.test_splits).index(item[0]))
         ]
         compared = [
             [
