@@ -239,16 +239,21 @@ class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTar
 
     def exported_network(self):
         """The network, averaged with itself on the mirrored image where `tta` is on, as predict_proba does."""
+        network = self.portable_network()
         if not self.tta:
-            return self.model
+            return network
         keras = load_keras()
-        inputs = [keras.Input(tuple(given.shape[1:]), name=given.name) for given in self.model.inputs]
+        inputs = [keras.Input(tuple(given.shape[1:]), name=given.name) for given in network.inputs]
         mirrored = [keras.ops.flip(inputs[0], axis=2), *inputs[1:]]  # images (N, H, W, C): W reversed
         one = (lambda given: given[0]) if len(inputs) == 1 else list
         # training=False, as predict runs it: called without it inside another graph, a layer takes
         # its own default, and cnn-fast's augmentation layer then augments the exported network
-        proba = (self.model(one(inputs), training=False) + self.model(one(mirrored), training=False)) / 2
-        return keras.Model(one(inputs), proba, name=f"{self.model.name}_tta")
+        proba = (network(one(inputs), training=False) + network(one(mirrored), training=False)) / 2
+        return keras.Model(one(inputs), proba, name=f"{network.name}_tta")
+
+    def portable_network(self):
+        """The network as an exported file runs it: this one, whose layers compute in float32."""
+        return self.model
 
     def save(self, path: Path):
         """The trained weights as float16 (`fit` already rounded them, so the saved model is the one

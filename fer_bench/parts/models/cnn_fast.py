@@ -145,6 +145,17 @@ class FastCNN(CNN):
     def network(self, n_classes):
         return build_fast_cnn(self.on_this_machine(self.get_params()), n_classes, self.with_embedding)
 
+    def portable_network(self):
+        """A network trained in bfloat16 as a float32 one with the same weights (its variables are
+        float32 already): onnxruntime has no bfloat16 convolution on CPUs, and refuses such a file.
+        Its probabilities differ from fer-bench's by bfloat16's rounding (a few thousandths)."""
+        if all(layer.compute_dtype != "bfloat16" for layer in self.model.layers):
+            return self.model
+        params = self.on_this_machine(self.get_params()) | {"precision": "float32"}
+        network = build_fast_cnn(params, self.model.outputs[0].shape[-1], self.with_embedding)
+        network.set_weights(self.model.get_weights())
+        return network
+
     def optimizer(self, steps_per_epoch):
         """AdamW: a linear warm-up from a tenth of the rate, then cosine decay to zero."""
         keras = load_keras()
