@@ -1,7 +1,7 @@
 """The README and the documentation site (docs/, mkdocs.yml): the README stays a short front page
 around its generated block, its links resolve, no page types a figure that a generated file should
-give, and the tutorial's model keeps the part contract. `make docs-build` checks the site's own
-links and API references (mkdocs build --strict)."""
+give, the tutorial's model keeps the part contract, and the ONNX page's worked example runs.
+`make docs-build` checks the site's own links and API references (mkdocs build --strict)."""
 
 import os
 import re
@@ -64,3 +64,14 @@ def test_the_results_overview_links_every_grid_and_search_report():
     assert reports
     unlinked = [report for report in reports if f"({report})" not in overview]
     assert not unlinked, f"docs/results.md does not link {unlinked}"
+
+
+def test_the_onnx_pages_worked_example_runs(tmp_path):
+    """docs/examples/onnx_in_and_out.py, included in docs/onnx.md, runs as a user would run it: an
+    ONNX network of another framework's conventions scored, a trained network exported and run by
+    onnxruntime to the probabilities `predict` gives (its own asserts)."""
+    example = EXAMPLES / "onnx_in_and_out.py"
+    done = subprocess.run([sys.executable, str(example)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("in: the ONNX network") and sum(line.startswith("out: ") for line in lines) == 7

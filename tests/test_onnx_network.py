@@ -20,8 +20,9 @@ THREE = ("happy", "sad", "angry")
 GIVES = (0.5, 0.3, 0.2)
 
 
-def constant_network(path, gives=GIVES, *, softmax=True, size=64, channels=1, channels_first=True):
-    """An ONNX network that ignores its image and gives `gives` (as logits where not `softmax`)."""
+def constant_network(path, gives=GIVES, *, softmax=True, size=64, channels=1, channels_first=True, batch=None):
+    """An ONNX network that ignores its image and gives `gives` (as logits where not `softmax`); its
+    batch dimension open, or fixed at `batch`."""
     write_example(
         path,
         len(gives),
@@ -31,6 +32,7 @@ def constant_network(path, gives=GIVES, *, softmax=True, size=64, channels=1, ch
         channels=channels,
         weights=np.zeros((channels, len(gives))),
         bias=np.log(gives),
+        batch=batch,
     )
     return path
 
@@ -81,6 +83,25 @@ def test_it_scores_images_as_the_same_keras_network_does(tmp_path):
         )
 
 
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_a_file_exported_for_one_image_at_a_time_scores_them_one_at_a_time(tmp_path, channels_first):
+    """torch.onnx.export without dynamic_axes fixes the batch at its example's size, often 1: such a
+    file gives what the same network with an open batch gives (onnxruntime refused the batch of 5)."""
+    weights = np.random.default_rng(2).normal(size=(3, 7))
+    common = {"softmax": True, "channels_first": channels_first, "size": 64, "channels": 3, "weights": weights}
+    write_example(tmp_path / "open.onnx", 7, **common)
+    write_example(tmp_path / "one.onnx", 7, **common, batch=1)
+    values = {"size": 64, "channels": 3, "classes": FER2013_CLASSES}
+    given = [
+        PartSpec.of("model", "onnx-network", {"path": str(tmp_path / name), **values})
+        .create("model")
+        .ready(FER2013_CLASSES)
+        .predict_proba(IMAGES)
+        for name in ("open.onnx", "one.onnx")
+    ]
+    np.testing.assert_allclose(given[1], given[0], atol=1e-6)
+
+
 def test_outputs_that_are_no_probabilities_are_refused_unless_declared_logits(tmp_path):
     path = constant_network(tmp_path / "logits.onnx", gives=(3.0, 1.0, 0.5), softmax=False)
     with pytest.raises(FerBenchError, match="no probabilities"):
@@ -109,9 +130,15 @@ def test_run_records_it_without_training(tmp_path, write_experiments):
 def _bad_files(tmp_path):
     (tmp_path / "notes.onnx").write_text("no network in here")
     wrong_input = constant_network(tmp_path / "wrong-input.onnx", size=48)
+    fixed_batch = constant_network(tmp_path / "fixed-batch.onnx", batch=8)
     return {
         "not onnx": (experiment(tmp_path / "notes.onnx"), "notes.onnx: not an ONNX network"),
         "input shape": (experiment(wrong_input), r"takes input of shape \(batch, 1, 48, 48\); size and channels say"),
+        "fixed batch": (
+            experiment(fixed_batch),
+            r"fixed-batch.onnx: the network takes input of shape \(8, 1, 64, 64\), a fixed batch of 8; "
+            r"its batch dimension must be dynamic",
+        ),
         "class count": (
             experiment(wrong_input, size=48, classes=list(FER2013_CLASSES)),
             r"gives output of shape \(batch, 3\); `classes` names 7",
@@ -124,7 +151,7 @@ def _bad_files(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["not onnx", "input shape", "class count", "no emotion", "no place"])
+@pytest.mark.parametrize("case", ["not onnx", "input shape", "fixed batch", "class count", "no emotion", "no place"])
 def test_a_file_that_cannot_serve_is_one_line_and_nothing_is_recorded(case, tmp_path, write_experiments, capsys):
     text, message = _bad_files(tmp_path)[case]
     write_experiments({"bad.toml": text})

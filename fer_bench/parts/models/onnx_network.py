@@ -9,10 +9,13 @@ by emotion; the file's sha256 in the run id; trained elsewhere, never fitted. Be
   (batch, height, width, channels), as Keras; `size` and `channels` must fit one of them (a
   dimension the file leaves open fits any);
 - `outputs`: "probabilities" where the network ends in a softmax (checked as for Keras files), or
-  "logits", which fer-bench turns into probabilities with a softmax.
+  "logits", which fer-bench turns into probabilities with a softmax;
+- the batch dimension: open, or fixed at 1 (torch.onnx.export without `dynamic_axes` fixes it at its
+  example input's size), and then images are run one at a time; fixed at another size is refused.
 
 Every problem with the file (not ONNX, not one image input and one output, shapes that do not fit
-the spec) is one line, before any data loads where the file can say so.
+the spec, a batch fixed at more than one) is one line, before any data loads where the file can say
+so.
 """
 
 from pathlib import Path
@@ -38,6 +41,7 @@ class OnnxNetwork(SavedNetwork):
     formats = ".onnx"
     outputs: str  # "probabilities" or "logits", as the spec says
     channels_first = False  # the file's input layout, read when it is loaded
+    one_at_a_time = False  # the file's batch is fixed at 1: images are run one at a time
 
     @classmethod
     def check_format(cls, file: Path, path: str):
@@ -64,6 +68,12 @@ class OnnxNetwork(SavedNetwork):
                 f"(batch, {', '.join(map(str, first))}) or (batch, {', '.join(map(str, last))})"
             )
         self.channels_first = not _fits(given_in[1:], last)
+        if isinstance(given_in[0], int) and given_in[0] != 1:
+            raise FerBenchError(
+                f"{self.path}: the network takes input of shape {_shape(given_in)}, a fixed batch of {given_in[0]}; "
+                'its batch dimension must be dynamic (torch.onnx.export(..., dynamic_axes={"input": {0: "batch"}}))'
+            )
+        self.one_at_a_time = given_in[0] == 1
         if len(given_out) != 2 or not _fits(given_out[1:], (len(self.classes),)):
             raise FerBenchError(
                 f"{self.path}: the network gives output of shape {_shape(given_out)}; "
@@ -74,8 +84,9 @@ class OnnxNetwork(SavedNetwork):
     def scores(self, inputs) -> np.ndarray:
         if self.channels_first:
             inputs = inputs.transpose(0, 3, 1, 2)
-        name = self.network.get_inputs()[0].name
-        given = np.asarray(self.network.run(None, {name: np.ascontiguousarray(inputs, dtype=np.float32)})[0])
+        name, inputs = self.network.get_inputs()[0].name, np.ascontiguousarray(inputs, dtype=np.float32)
+        batches = [inputs[i : i + 1] for i in range(len(inputs))] if self.one_at_a_time else [inputs]
+        given = np.concatenate([self.network.run(None, {name: batch})[0] for batch in batches])
         if self.outputs == "logits":
             given = np.exp(given - given.max(axis=1, keepdims=True))
             given /= given.sum(axis=1, keepdims=True)
@@ -101,17 +112,18 @@ def write_example(
     channels=1,
     weights=None,
     bias=None,
+    batch: int | None = None,
 ):
     """Write a tiny ONNX image classifier: global average pool, a linear layer (`weights` of shape
     (channels, n_classes), by default drawn from a fixed seed; `bias`, by default none), then a
-    softmax, or nothing (it gives logits)."""
+    softmax, or nothing (it gives logits). Its batch dimension is open, or fixed at `batch`."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     if weights is None:
         weights = np.random.default_rng(0).normal(size=(channels, n_classes))
     bias = np.zeros(n_classes) if bias is None else bias
-    shape = [None, channels, size, size] if channels_first else [None, size, size, channels]
+    shape = [batch, channels, size, size] if channels_first else [batch, size, size, channels]
     nodes = [] if channels_first else [helper.make_node("Transpose", ["image"], ["nchw"], perm=[0, 3, 1, 2])]
     nodes += [
         helper.make_node("GlobalAveragePool", ["image" if channels_first else "nchw"], ["pooled"]),
@@ -124,7 +136,7 @@ def write_example(
         nodes,
         "fer-bench-example",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("scores" if softmax else "logits", TensorProto.FLOAT, [None, n_classes])],
+        [helper.make_tensor_value_info("scores" if softmax else "logits", TensorProto.FLOAT, [batch, n_classes])],
         [
             numpy_helper.from_array(np.asarray(weights, np.float32), "weights"),
             numpy_helper.from_array(np.asarray(bias, np.float32), "bias"),
