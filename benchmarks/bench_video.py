@@ -1,5 +1,5 @@
 """`fer-bench predict VIDEO` on a 60-second, 30 frames/s, 640x480 video sampled at 5 frames/s with the
-default detector (issue 39's target: no longer than the video itself on 2 cores), and where its
+default detector for frames, `hog` (issue 39's target: no longer than the video itself on 2 cores), and where its
 time goes.
 
 The video is written here: PublicTest faces (a new one every 2 seconds), each scaled to 200 pixels
@@ -53,7 +53,7 @@ def write_video(path: Path) -> Path:
 
 
 def stages(video: Path) -> dict:
-    from fer_bench.runs.predict import BATCH, DEFAULT_DETECTOR, NoFaceFound, Predictor, choose_record, crops_in
+    from fer_bench.runs.predict import BATCH, FRAME_DETECTOR, NoFaceFound, Predictor, choose_record, crops_in
     from fer_bench.runs.records import RecordStore
     from fer_bench.runs.video import video_frames
 
@@ -64,7 +64,7 @@ def stages(video: Path) -> dict:
     found = []
     for index, (_, rgb) in enumerate(frames):
         try:
-            found.append(crops_in(Image.fromarray(rgb).convert("L"), "auto", DEFAULT_DETECTOR, f"frame {index}"))
+            found.append(crops_in(Image.fromarray(rgb).convert("L"), "auto", FRAME_DETECTOR, f"frame {index}"))
         except NoFaceFound:
             found.append([])
     detect = time.perf_counter() - started
@@ -81,6 +81,7 @@ def stages(video: Path) -> dict:
         "detect_s": detect,
         "classify_s": classify,
         "model": f"{predictor.record.experiment} (run {predictor.record.run_id})",
+        "detector": FRAME_DETECTOR,
     }
 
 

@@ -424,7 +424,8 @@ def video_rows(v):
     return [
         [
             f"`fer-bench predict VIDEO`: {v['video_s']} s at {v['source_fps']} frames/s, {width}x{height}, "
-            f"{v['sampled_fps']} sampled a second, default detector (s)",
+            f"{v['sampled_fps']} sampled a second, default detector"
+            + (f" for frames, {v['detector']} (s)" if "detector" in v else ", hog-then-cnn (s)"),
             "",
             f"{v['wall_s']:.0f}",
             f"{v['wall_s'] / v['video_s']:.2f}x its length",

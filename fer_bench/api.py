@@ -370,19 +370,20 @@ def predict_video(
     progress: bool = True,
 ) -> VideoPredictions:
     """Classify the faces in a video (mp4, avi, mov, webm, mkv), `fps` frames a second, with a
-    recorded model as `predict` does; write `VIDEO.frames.csv` and `VIDEO.timeline.png` into the
-    folder `out` (default: here) (fer_bench/runs/video.py)."""
+    recorded model as `predict` does (but `detector` hog by default: FRAME_DETECTOR); write
+    `VIDEO.frames.csv` and `VIDEO.timeline.png` into the folder `out` (default: here)
+    (fer_bench/runs/video.py)."""
     from tqdm import tqdm
 
     from fer_bench.reports import figures
-    from fer_bench.runs.predict import DEFAULT_DETECTOR
+    from fer_bench.runs.predict import FRAME_DETECTOR
     from fer_bench.runs.video import check_fps, classify_frames, video_frames, write_csv
 
     check_fps(fps)
     path = Path(video).expanduser()
     predictor = _predictor(model, results)
     sampled = tqdm(video_frames(path, fps), unit="frame", desc="video", disable=not progress, leave=False)
-    frames = list(classify_frames(sampled, predictor, faces, detector or DEFAULT_DETECTOR))
+    frames = list(classify_frames(sampled, predictor, faces, detector or FRAME_DETECTOR))
     folder, classes = Path(out or "."), predictor.record.classes
     record = predictor.record
     csv = write_csv(frames, classes, folder / f"{path.stem}.frames.csv")
@@ -405,13 +406,13 @@ def watch_camera(
     """The faces of a live camera (OpenCV's device `camera`), classified `fps` frames a second as
     `predict_video` classifies a video's, each frame (its `image` kept) as soon as it is classified,
     for `seconds` or until interrupted."""
-    from fer_bench.runs.predict import DEFAULT_DETECTOR
+    from fer_bench.runs.predict import FRAME_DETECTOR
     from fer_bench.runs.video import camera_frames, check_fps, classify_frames
 
     check_fps(fps)
     predictor = _predictor(model, results)
     frames = camera_frames(camera, fps, seconds)
-    return classify_frames(frames, predictor, faces, detector or DEFAULT_DETECTOR, batch=1, keep_images=True)
+    return classify_frames(frames, predictor, faces, detector or FRAME_DETECTOR, batch=1, keep_images=True)
 
 
 def evaluate(

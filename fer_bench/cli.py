@@ -23,7 +23,7 @@ from fer_bench import api, console
 from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import layout
-from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES
+from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES, FRAME_DETECTOR
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
 
@@ -164,8 +164,9 @@ def build_parser():
     faces.add_argument(
         "--detector",
         choices=[p.name for p in registry.parts("detector")],
-        default=DEFAULT_DETECTOR,
-        help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR})",
+        default=None,
+        help=f"face detector for --faces detect/auto (default: {DEFAULT_DETECTOR}; for video and camera frames, "
+        f"{FRAME_DETECTOR})",
     )
 
     predict = sub.add_parser("predict", parents=[common, faces], help="classify the faces in images with a saved model")

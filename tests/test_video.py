@@ -70,6 +70,29 @@ def test_the_cli_reads_an_mp4_beside_images(tiny_cnn_results, tmp_path, monkeypa
     assert (tmp_path / "clip.frames.csv").is_file() and (tmp_path / "clip.timeline.png").is_file()
 
 
+def test_frames_are_searched_with_hog_alone_photos_with_hog_then_cnn(tiny_cnn_results, tmp_path, monkeypatch):
+    """The CNN that hog-then-cnn adds where HOG finds no face takes seconds a frame on 2 cores: by
+    default a video's frames (and a camera's) are searched with HOG alone; --detector still chooses."""
+    from fer_bench.parts import detectors
+
+    asked, get = [], detectors.get
+    monkeypatch.setattr(detectors, "get", lambda name: asked.append(name) or get(name))
+    big = [np.asarray(Image.fromarray(face).resize((200, 200))) for face in faces_of(1)]
+    writer = imageio_ffmpeg.write_frames(str(tmp_path / "clip.avi"), (200, 200), fps=SOURCE_FPS, codec="rawvideo")
+    writer.send(None)
+    for _ in range(SOURCE_FPS):
+        writer.send(np.ascontiguousarray(np.repeat(big[0][..., None], 3, axis=2)))
+    writer.close()
+    Image.fromarray(big[0]).save(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path)
+    options = ["--model", "tiny-cnn", "--results", str(tiny_cnn_results), "--fps", "2"]
+    assert main(["predict", "clip.avi", "photo.png", *options]) == 0
+    assert set(asked) == {"hog", "hog-then-cnn"} and asked[-1] == "hog-then-cnn"  # the frames, then the photo
+    asked.clear()
+    assert main(["predict", "clip.avi", *options, "--detector", "hog-then-cnn"]) == 0
+    assert set(asked) == {"hog-then-cnn"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -40,6 +40,10 @@ from fer_bench.scoring.calibration import Temperature
 
 FACES = ("auto", "crop", "detect")
 DEFAULT_DETECTOR = "hog-then-cnn"
+# A video's or a camera's frames: HOG alone. The CNN that hog-then-cnn runs where HOG finds no face
+# takes about 10 s a 640x480 frame on 2 cores (HOG 0.1-0.3 s), so each frame without a face would
+# stall a camera for seconds; most of predict VIDEO's time went there (results/benchmarks.md).
+FRAME_DETECTOR = "hog"
 MIN_SIDE = 16  # a third of FER2013's 48 pixels: below it there is no face left to classify
 READ_SIDE = 4096  # larger photos are read at about this size: ample for any detector and 48x48 crops
 BATCH = 256  # images read, detected and classified per model call

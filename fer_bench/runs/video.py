@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from fer_bench.errors import FerBenchError
-from fer_bench.runs.predict import BATCH, DEFAULT_DETECTOR, Face, NoFaceFound, Predictor, crops_in, drawn
+from fer_bench.runs.predict import BATCH, FRAME_DETECTOR, Face, NoFaceFound, Predictor, crops_in, drawn
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 
@@ -102,7 +102,7 @@ def classify_frames(
     frames: Iterable[tuple[float, np.ndarray]],
     predictor: Predictor,
     faces: str = "auto",
-    detector: str = DEFAULT_DETECTOR,
+    detector: str = FRAME_DETECTOR,
     batch: int = BATCH,
     keep_images: bool = False,
 ) -> Iterator[Frame]:
