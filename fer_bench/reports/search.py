@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from fer_bench.analysis.boards import UNGROUPED
 from fer_bench.analysis.pairs import Paired, paired
+from fer_bench.data.dataset import SPLITS
 from fer_bench.reports import figures
 from fer_bench.reports.base import Report
 from fer_bench.runs import layout
@@ -134,8 +135,7 @@ class SearchReport(Report[SearchInfo]):
                 f"{100 * m.accuracy_all:.2f}",
                 f"{100 * m.macro_f1:.2f}",
             ]
-            # in the spec's order: a record read back may hold its splits in another
-            for s, m in sorted(record.metrics.items(), key=lambda item: list(record.spec.test_splits).index(item[0]))
+            for s, m in _in_split_order(record)
         ]
         compared = [
             [
@@ -228,3 +228,9 @@ def _seconds(trial):
     if trial.datetime_start and trial.datetime_complete:
         return (trial.datetime_complete - trial.datetime_start).total_seconds()
     return None
+
+
+def _in_split_order(record: Record):
+    """The record's (split, metrics), FER2013's splits in the data set's order (a record read back
+    may hold them in another), any other split after them, as held."""
+    return sorted(record.metrics.items(), key=lambda item: SPLITS.index(item[0]) if item[0] in SPLITS else len(SPLITS))
