@@ -56,15 +56,21 @@ def test_bfloat16_runs_where_asked_even_without_native_support(monkeypatch):
     assert FastCNN(width=4, precision="float32").network(3).get_layer("stem_conv").dtype_policy.name == "float32"
 
 
-def _fit_and_predict(seed):
+def _fit(seed, **params):
+    """A smoke-sized fast CNN fitted on random images; (the model, its history, 16 other images)."""
     from fer_bench.parts.base import FitData
 
     rng = np.random.default_rng(0)
     X = rng.random((96, 48, 48, 1), dtype=np.float32)
     y = np.arange(96) % 3
-    model = FastCNN(**FastCNN.smoke_params, precision="float32")
-    model.fit(FitData(X[:64], y[:64], ("a", "b", "c"), seed, validation=(X[64:80], y[64:80])))
-    return model.predict_proba(X[80:])
+    model = FastCNN(**FastCNN.smoke_params | {"precision": "float32"} | params)
+    history = model.fit(FitData(X[:64], y[:64], ("a", "b", "c"), seed, validation=(X[64:80], y[64:80])))
+    return model, history, X[80:]
+
+
+def _fit_and_predict(seed):
+    model, _, X = _fit(seed)
+    return model.predict_proba(X)
 
 
 def test_same_seed_same_predictions_another_seed_others():
@@ -92,6 +98,20 @@ def test_mirror_and_random_crop_are_left_out_of_the_spec_at_their_defaults():
     assert not {"mirror", "random_crop"} & set(PartSpec.of("model", "cnn-fast", {}).params)
     spec = PartSpec.of("model", "cnn-fast", {"mirror": False, "random_crop": False})
     assert spec.params["mirror"] is False and spec.params["random_crop"] is False
+
+
+def test_weight_averaging_changes_the_model_not_its_training():
+    """With `ema` the same steps are taken (the epochs' losses are the same) and the model is their
+    weights' moving average; left out of the spec at its default (cnn-fast's run ids are pinned)."""
+    assert "ema" not in PartSpec.of("model", "cnn-fast", {}).params
+    assert PartSpec.of("model", "cnn-fast", {"ema": 0.999}).params["ema"] == 0.999
+    plain, plain_history, X = _fit(seed=3)
+    averaged, averaged_history, _ = _fit(seed=3, ema=0.9)
+    assert averaged_history["loss"] == plain_history["loss"]
+    assert averaged_history["val_accuracy"] == plain_history["val_accuracy"]  # the raw weights'
+    stem = [model.model.get_layer("stem_conv").get_weights()[0] for model in (plain, averaged)]
+    assert not np.array_equal(*stem)
+    assert np.isfinite(averaged.predict_proba(X)).all()
 
 
 def test_without_mirror_nor_random_crop_training_sees_the_centre_crop_only():
