@@ -8,6 +8,7 @@ import pytest
 
 from fer_bench import backend
 from fer_bench.backend import in_process, load_keras
+from fer_bench.errors import FerBenchError
 from fer_bench.parts.models import cnn_fast
 from fer_bench.parts.models.cnn_fast import FastCNN
 from fer_bench.specs.experiment import PartSpec, load_experiment
@@ -112,6 +113,25 @@ def test_weight_averaging_changes_the_model_not_its_training():
     stem = [model.model.get_layer("stem_conv").get_weights()[0] for model in (plain, averaged)]
     assert not np.array_equal(*stem)
     assert np.isfinite(averaged.predict_proba(X)).all()
+
+
+def test_shifted_test_views_average_the_image_rolled_four_ways_within_the_crops_margin():
+    """tta_shift: ten views (the image and its mirror, each as it is and shifted 2 pixels up, down,
+    left and right), averaged; a shift past the crop's margin is refused; left out of the spec at 0."""
+    assert "tta_shift" not in PartSpec.of("model", "cnn-fast", {}).params
+    with pytest.raises(FerBenchError, match="tta_shift must be <= 2"):
+        PartSpec.of("model", "cnn-fast", {"tta_shift": 3})
+    model, _, X = _fit(seed=3)
+    images = X.reshape(len(X), 48, 48, 1)
+    views = [
+        np.roll(image, shift, axis=(1, 2))
+        for image in (images, images[:, :, ::-1])
+        for shift in ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2))
+    ]
+    expected = np.mean([model.model.predict(np.ascontiguousarray(view), verbose=0) for view in views], axis=0)
+    model.tta_shift = 2
+    assert len(model.test_views()) == 10
+    np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-6)
 
 
 def test_without_mirror_nor_random_crop_training_sees_the_centre_crop_only():

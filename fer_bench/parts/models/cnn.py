@@ -228,28 +228,33 @@ class CNN(Model, SavesWeights, ExportsNetwork, Resumable, ReportsEpochs, SoftTar
             monitor="val_accuracy", patience=self.patience or self.epochs, restore_best_weights=True
         )
 
+    def test_views(self):
+        """The views of each test image whose probabilities predict_proba averages, as (mirrored,
+        rows, columns) it is shifted by: the image, and its mirror where `tta` is on."""
+        return [(False, 0, 0), (True, 0, 0)] if self.tta else [(False, 0, 0)]
+
     def predict_proba(self, X):
         inputs = self.inputs(X)
-        proba = self.model.predict(inputs, batch_size=512, verbose=0)
-        if self.tta:  # average with the mirror image
-            mirror = lambda images: np.ascontiguousarray(images[:, :, ::-1])  # noqa: E731
-            flipped = [mirror(inputs[0]), *inputs[1:]] if isinstance(inputs, list) else mirror(inputs)
-            proba = (proba + self.model.predict(flipped, batch_size=512, verbose=0)) / 2
-        return proba
+        images, others = (inputs[0], inputs[1:]) if isinstance(inputs, list) else (inputs, None)
+        probas = []
+        for view in self.test_views():
+            seen = np.ascontiguousarray(_view(images, *view, np))
+            probas.append(self.model.predict(seen if others is None else [seen, *others], batch_size=512, verbose=0))
+        return _mean(probas)
 
     def exported_network(self):
-        """The network, averaged with itself on the mirrored image where `tta` is on, as predict_proba does."""
+        """The network averaged over its test views (the mirror where `tta` is on), as predict_proba does."""
         network = self.portable_network()
-        if not self.tta:
+        views = self.test_views()
+        if len(views) == 1:
             return network
         keras = load_keras()
         inputs = [keras.Input(tuple(given.shape[1:]), name=given.name) for given in network.inputs]
-        mirrored = [keras.ops.flip(inputs[0], axis=2), *inputs[1:]]  # images (N, H, W, C): W reversed
         one = (lambda given: given[0]) if len(inputs) == 1 else list
         # training=False, as predict runs it: called without it inside another graph, a layer takes
         # its own default, and cnn-fast's augmentation layer then augments the exported network
-        proba = (network(one(inputs), training=False) + network(one(mirrored), training=False)) / 2
-        return keras.Model(one(inputs), proba, name=f"{network.name}_tta")
+        probas = [network(one([_view(inputs[0], *view, keras.ops), *inputs[1:]]), training=False) for view in views]
+        return keras.Model(one(inputs), _mean(probas), name=f"{network.name}_tta")
 
     def portable_network(self):
         """The network as an exported file runs it: this one, whose layers compute in float32."""
@@ -280,3 +285,25 @@ class Fusion(CNN):
 
     def inputs(self, X):
         return [X[:, :PIXELS].reshape(len(X), *IMAGE_SHAPE), np.ascontiguousarray(X[:, PIXELS:])]
+
+
+def _view(images, mirrored, rows, columns, ops):
+    """Images (N, H, W, C) mirrored (W reversed) where asked, then rolled by `rows` and `columns`
+    pixels (what leaves one side comes in on the other), with `ops` (numpy or keras.ops): a roll
+    made of slices and a concatenation, which every exporter can write."""
+    if mirrored:
+        images = ops.flip(images, axis=2)
+    for axis, by in ((1, rows), (2, columns)):
+        if by:
+            cut = (slice(None),) * axis
+            images = ops.concatenate([images[(*cut, slice(-by, None))], images[(*cut, slice(None, -by))]], axis=axis)
+    return images
+
+
+def _mean(probas):
+    """The mean of the views' probabilities, summed in order (predict_proba and the exported network
+    add them alike)."""
+    total = probas[0]
+    for proba in probas[1:]:
+        total = total + proba
+    return total / len(probas)

@@ -8,7 +8,8 @@ What makes it fast (measured on 2-core AMD EPYC machines, TensorFlow's CPU kerne
 - random `crop`-pixel crops and mirrors in training, the centre crop at test, done inside the
   network in one gather per batch (FaceAugment): no per-batch Python work (`mirror` and
   `random_crop` turn either off, for ablations; with neither, nor rotation, zoom or erasing, the
-  network has no augmentation layer);
+  network has no augmentation layer); at test the mirror too (`tta`), and with `tta_shift` each
+  view shifted by that many pixels four ways (ten views: airbench's flip-and-translate);
 - AdamW, one warm-up epoch, then cosine decay to zero, label smoothing: the last epoch is the
   model (no best-epoch search, so `epochs` fixes the work on any machine); with `ema` the model is
   the exponential moving average of its weights over the steps instead (airbench's weight
@@ -106,7 +107,7 @@ class FastCNN(CNN):
     label smoothing, flip TTA); bfloat16 where the CPU runs it natively."""
 
     smoke_params = {"width": 4, "epochs": 2, "batch_size": 16}
-    added_later: ClassVar[tuple[str, ...]] = ("mirror", "random_crop", "fit_teacher_temperature", "ema")
+    added_later: ClassVar[tuple[str, ...]] = ("mirror", "random_crop", "fit_teacher_temperature", "ema", "tta_shift")
     family = "fast CNN"
     parameters = {
         "width": Param(16, Interval(1)),
@@ -129,6 +130,7 @@ class FastCNN(CNN):
         "validation_split": Param(0.1, Interval(0, 1, closed="neither")),
         "precision": Param("auto", Options("auto", "float32", "bfloat16")),
         "tta": Param(True),
+        "tta_shift": Param(0, Interval(0)),  # test views shifted by this many pixels up, down, left, right too
         "teacher": Param("", RunIds(optional=True)),
         "teacher_temperature": Param(2.0, Interval(0, closed="neither")),
         "teacher_weight": Param(0.7, Interval(0, 1)),
@@ -144,6 +146,23 @@ class FastCNN(CNN):
             return params
         fast = native_bfloat16() and params["width"] >= BFLOAT16_MIN_WIDTH
         return params | {"precision": "bfloat16" if fast else "float32"}
+
+    def validate(self):
+        super().validate()
+        margin = (IMAGE_SHAPE[0] - self.crop) // 2
+        if self.tta_shift > margin:
+            raise ValueError(f"tta_shift must be <= {margin}, the margin the {self.crop}-pixel crop leaves")
+
+    def test_views(self):
+        """With `tta_shift`, each view (the image, its mirror) shifted by that many pixels in each of
+        the four directions too, within the crop's margin: the centre crop then sees a window that
+        random crops showed in training, and no pixel of the roll's other side."""
+        views = super().test_views()
+        by = self.tta_shift
+        if not by:
+            return views
+        shifts = ((0, 0), (by, 0), (-by, 0), (0, by), (0, -by))
+        return [(mirrored, rows, columns) for mirrored, _, _ in views for rows, columns in shifts]
 
     def network(self, n_classes):
         return build_fast_cnn(self.on_this_machine(self.get_params()), n_classes, self.with_embedding)

@@ -16,7 +16,7 @@ class FastFusion(FastCNN):
 
     takes = frozenset({IMAGE_AND_EMBEDDING})
     with_embedding = True
-    added_later = ("fit_teacher_temperature", "ema")  # the parameters added after its runs were recorded
+    added_later = ("fit_teacher_temperature", "ema", "tta_shift")  # the parameters added after its runs were recorded
 
     def inputs(self, X):
         return [X[:, :PIXELS].reshape(len(X), *IMAGE_SHAPE), np.ascontiguousarray(X[:, PIXELS:])]
