@@ -7,6 +7,7 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fer_bench.cli import main
@@ -29,6 +30,7 @@ from fer_bench.runs.records import (
     saved_model,
     select,
 )
+from fer_bench.scoring.metrics import split_metrics
 from fer_bench.specs.experiment import PartSpec
 from fer_bench.testing import example_record, simulated_dataset
 
@@ -85,6 +87,7 @@ def test_an_old_record_is_upgraded_by_the_reader_and_keeps_its_ids():
     assert record.config_id == "107f28e4462b"  # before run ids named versions, the config id was the run id
     assert record.classes == FER2013_CLASSES and record.data.labels == "fer2013" and record.data.images is None
     assert record.backend == "tensorflow" and not record.spec.versioned
+    assert record.hardware["processor"] == "AMD EPYC" and record.extra == {}  # kept; nothing added
     assert record.spec.model.version is None and record.spec.model.params["epochs"] == 300
     assert len(record.outdated_parts()) == len(registry.KINDS)
     written = record.to_dict()
@@ -107,6 +110,23 @@ def test_a_new_record_reads_back_as_written(tmp_path):
     store = RecordStore(tmp_path)
     store.append(record)
     assert store.all() == [record]
+
+
+def test_a_records_held_out_figures_read_back_and_its_line_is_written_in_key_order(tmp_path):
+    """The held-out metrics (the boards' held-out column, the temperatures' images) survive the
+    round trip; a line is compact with its keys sorted, so one record always writes the same bytes."""
+    held_out = split_metrics(np.array([0, 1, 2, 0]), np.array([0, 1, 1, 0]), FER2013_CLASSES[:3])
+    record = example_record(held_out=held_out)
+    store = RecordStore(tmp_path)
+    store.append(record)
+    assert store.all()[0].held_out == held_out
+    written = (tmp_path / "runs.jsonl").read_text()
+    assert written == json.dumps(json.loads(written), sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def test_a_field_a_later_version_names_extra_reads_back_too():
+    record = example_record(extra={"extra": 1, "later": [2]})
+    assert Record.from_dict(json.loads(json.dumps(record.to_dict()))) == record
 
 
 def test_show_prints_an_old_record_with_its_spec_as_recorded(tmp_path, capsys):

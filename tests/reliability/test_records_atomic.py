@@ -33,6 +33,24 @@ def test_records_append_and_read_back_in_order(tmp_path):
     assert store.all()[1] == record("abcdef000001", i=1)  # a record reads back as written
 
 
+def test_a_record_whose_writer_died_before_its_newline_is_kept_once_sealed(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append(record("a" * 12))
+    whole = store.path.read_bytes()
+    store.path.write_bytes(whole + whole.rstrip(b"\n").replace(b"a" * 12, b"b" * 12))  # no newline
+    store.append(record("c" * 12))
+    assert [r.run_id for r in store.all()] == ["a" * 12, "b" * 12, "c" * 12]
+
+
+def test_a_blank_line_between_records_is_passed_over(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append(record("a" * 12))
+    with open(store.path, "a") as handle:
+        handle.write("\n")
+    store.append(record("b" * 12))
+    assert [r.run_id for r in store.all()] == ["a" * 12, "b" * 12]
+
+
 def test_a_torn_last_line_is_reported_once_skipped_and_sealed(tmp_path, caplog):
     store = RecordStore(tmp_path)
     store.append(record("a" * 12))
