@@ -289,15 +289,10 @@ class Fusion(CNN):
 
 def _view(images, mirrored, rows, columns, ops):
     """Images (N, H, W, C) mirrored (W reversed) where asked, then rolled by `rows` and `columns`
-    pixels (what leaves one side comes in on the other), with `ops` (numpy or keras.ops): a roll
-    made of slices and a concatenation, which every exporter can write."""
+    pixels (what leaves one side comes in on the other), with `ops`: numpy, or keras.ops in a graph."""
     if mirrored:
         images = ops.flip(images, axis=2)
-    for axis, by in ((1, rows), (2, columns)):
-        if by:
-            cut = (slice(None),) * axis
-            images = ops.concatenate([images[(*cut, slice(-by, None))], images[(*cut, slice(None, -by))]], axis=axis)
-    return images
+    return ops.roll(images, (rows, columns), axis=(1, 2)) if rows or columns else images
 
 
 def _mean(probas):
