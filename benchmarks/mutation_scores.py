@@ -32,6 +32,11 @@ _UPGRADE_IDEMPOTENT = (
     "a record of the current schema upgraded anyway: its data carries classes and labels and its hardware "
     "the Keras backend, which override what _upgrade fills, so the same record comes out"
 )
+_FLOAT64_LATER = (
+    "a float64 array where float32 was asked: soft_vote casts each member's probabilities to float64, "
+    "and out_of_fold_proba casts the vote to float32"
+)
+_WEIGHTS_NORMALISED = "the weights are divided by their sum next: ints, or 2.0 each, give the same float64 shares"
 _SAME_DRAWS = "rng.integers(n) draws from [0, n) as rng.integers(0, n) does, the same numbers from the same seed"
 EQUIVALENT = {
     "fer_bench.scoring.stats.x_mean_std__mutmut_3": _FLOAT,
@@ -70,6 +75,17 @@ EQUIVALENT = {
     "fer_bench.runs.records.x__upgrade__mutmut_5": _UPGRADE_IDEMPOTENT,
     "fer_bench.runs.records.x__upgrade__mutmut_6": _UPGRADE_IDEMPOTENT,
     "fer_bench.runs.records.x__upgrade__mutmut_8": _UPGRADE_IDEMPOTENT,
+    "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_7": "why_none=None for the ensemble's own "
+    "Temperature(1.0): nothing reads it (predict.py rebuilds a recorded ensemble with its own temperatures)",
+    "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_17": _WEIGHTS_NORMALISED,
+    "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_19": _WEIGHTS_NORMALISED,
+    "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_22": _WEIGHTS_NORMALISED,
+    "fer_bench.parts.models.ensemble.xǁEnsembleǁ_selection_data__mutmut_21": "astype(None) is astype(float64)",
+    "fer_bench.parts.models.ensemble.x__at_rows__mutmut_5": "np.full(..., None, dtype=np.float32) fills NaN",
+    "fer_bench.parts.models.ensemble.x__at_rows__mutmut_6": _FLOAT64_LATER,
+    "fer_bench.parts.models.ensemble.x__at_rows__mutmut_9": _FLOAT64_LATER,
+    "fer_bench.runs.records.xǁRecordStoreǁappend__mutmut_43": "os.pread(fd, 2, size - 1): at offset size - 1 "
+    "there is one byte left to read, so the same last byte comes back (the size is read under the writers' lock)",
 }
 
 DETECTED = ("killed", "timeout")

@@ -1,12 +1,17 @@
 """Stored probabilities, calibration, temperature scaling and the ensemble of recorded runs: what
 they compute, and that PrivateTest never reaches selection, weighting or a temperature fit."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from fer_bench import api
 from fer_bench.cli import main
+from fer_bench.data.dataset import UNLABELLED
 from fer_bench.errors import FerBenchError
+from fer_bench.parts import registry
+from fer_bench.parts.base import RecordedRun, RecordedRuns, SplitProbabilities
 from fer_bench.parts.models import ensemble
 from fer_bench.reports import calibration as calibration_reports
 from fer_bench.runs import layout, probabilities
@@ -143,6 +148,140 @@ def test_greedy_selection_adds_the_candidate_that_helps_most():
     assert ensemble.choose_weights([half, right], labels, 2).tolist() == [0.0, 1.0]
 
 
+def test_greedy_selection_accuracy_comes_before_likelihood_and_the_earlier_candidate_is_not_preferred():
+    labels = np.array([1, 1, 1])
+    accurate = np.array([[0.45, 0.55], [0.45, 0.55], [0.55, 0.45]])  # right on 2 of 3
+    likely = np.array([[0.02, 0.98], [0.55, 0.45], [0.55, 0.45]])  # right on 1, a higher mean log-likelihood
+    assert ensemble.choose_weights([likely, accurate], labels, 1).tolist() == [0.0, 1.0]
+    assert ensemble.choose_weights([accurate, likely], labels, 1).tolist() == [1.0, 0.0]
+    assert ensemble.choose_weights([likely], labels, 3).tolist() == [1.0]  # a lone candidate takes every round
+
+
+def test_greedy_selection_scores_the_mean_of_every_round_s_pick_not_of_the_last():
+    labels = np.zeros(3, dtype=int)
+    first_class = np.array([[0.12, 0.68, 0.68], [0.83, 0.34, 0.12], [0.83, 0.12, 0.57]])
+    a, b, c = (np.stack([p, 1 - p], axis=1) for p in first_class)
+    # Rounds 1-2 pick c (right on 2 images, like a, with the higher likelihood; then c + c beats
+    # c + a). Round 3: (2c + a) / 3 is right on 2 images too, more likely than c alone: a. The mean
+    # of the last pick with a, (c + a) / 2, would be right on 1 image only.
+    assert ensemble.choose_weights([a, b, c], labels, 3).tolist() == pytest.approx([1 / 3, 0, 2 / 3])
+
+
+def test_greedy_selection_reads_only_the_images_every_member_covers_that_have_a_label(
+    recorded, write_experiments, monkeypatch
+):
+    dataset, results, members = recorded
+    load, choose, seen = probabilities.load, ensemble.choose_weights, []
+
+    def with_gaps(root, record, splits):  # member a covers no first image and leaves the second unlabelled
+        got = load(root, record, splits)
+        if record.run_id != members["a"].run_id:
+            return got
+        proba, labels = got["PublicTest"].proba.copy(), got["PublicTest"].labels.copy()
+        proba[0], labels[1] = np.nan, UNLABELLED
+        return {"PublicTest": replace(got["PublicTest"], proba=proba, labels=labels)}
+
+    def spy_choose(candidates, labels, rounds):
+        seen.append((candidates, labels))
+        return choose(candidates, labels, rounds)
+
+    monkeypatch.setattr(probabilities, "load", with_gaps)
+    monkeypatch.setattr(ensemble, "choose_weights", spy_choose)
+    ensemble_of(write_experiments, members.values(), GREEDY)
+    api.run("vote", data=dataset, results=results)
+    [(candidates, labels)] = seen
+    np.testing.assert_array_equal(labels, dataset.labels[dataset.indices("PublicTest")][2:])
+    assert all(len(c) == len(labels) and not np.isnan(c).any() for c in candidates)
+
+
+def test_greedy_selection_refuses_members_whose_publictest_images_differ(recorded, write_experiments, monkeypatch):
+    dataset, results, members = recorded
+    load = probabilities.load
+
+    def reordered(root, record, splits):
+        got = load(root, record, splits)
+        if record.run_id == members["b"].run_id:
+            return {"PublicTest": replace(got["PublicTest"], rows=got["PublicTest"].rows[::-1])}
+        return got
+
+    monkeypatch.setattr(probabilities, "load", reordered)
+    ensemble_of(write_experiments, members.values(), GREEDY)
+    with pytest.raises(FerBenchError, match=r": the members' stored PublicTest probabilities are of other images$"):
+        api.run("vote", data=dataset, results=results)
+
+
+def test_a_greedy_ensemble_of_one_member_gives_it_the_whole_weight(recorded, write_experiments):
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, [members["a"]], GREEDY)
+    vote = api.run("vote", data=dataset, results=results)
+    assert [(m["run_id"], m["weight"]) for m in vote.selection["members"]] == [(members["a"].run_id, 1.0)]
+
+
+class _Kept(RecordedRuns):
+    """Two recorded runs, a (out of fold) and b, on `dataset`: their temperatures, their stored
+    Training probabilities, and which models were loaded."""
+
+    where = "a test"
+
+    def __init__(self, dataset):
+        self.runs = {
+            run_id: RecordedRun(run_id, run_id[:1], dataset.classes, dataset.fingerprint, ("pixels", {}), True, oof)
+            for run_id, oof in (("a" * 12, True), ("b" * 12, False))
+        }
+        self.temperatures = {"a" * 12: calibration.Temperature(1.5, 10), "b" * 12: calibration.Temperature(0.7, 10)}
+        rows = dataset.indices("Training")
+        proba = np.random.default_rng(0).dirichlet(np.ones(7), len(rows)).astype(np.float32)
+        self.training = SplitProbabilities(rows, dataset.labels[rows], proba, out_of_fold=True)
+        self.loaded = []
+
+    def run(self, run_id):
+        return self.runs.get(run_id)
+
+    def model(self, run_id):
+        self.loaded.append(run_id)
+        return object()  # never asked to predict here
+
+    def probabilities(self, run_id, split):
+        assert split == "Training" and self.runs[run_id].out_of_fold
+        return self.training
+
+    def temperature(self, run_id):
+        return self.temperatures[run_id]
+
+
+def _vote_of_kept(**params):
+    dataset = simulated_dataset({"Training": 4, "PublicTest": 2, "PrivateTest": 2})
+    kept = _Kept(dataset)
+    vote = registry.get("model", "ensemble").create({"members": ("a" * 12, "b" * 12)} | params)
+    vote.use_runs(kept, registry.get("features", "pixels").create({}), dataset)
+    vote.fit(None)
+    return vote, kept, dataset
+
+
+def test_a_calibrating_ensemble_uses_each_members_temperature_and_an_uncalibrated_one_none():
+    vote, _, _ = _vote_of_kept(calibrate=True)
+    assert [m["temperature"] for m in vote.choice()["members"]] == [1.5, 0.7]
+    vote, _, _ = _vote_of_kept()
+    assert ["temperature" in m for m in vote.choice()["members"]] == [False, False]
+
+
+def test_a_member_of_weight_0_is_not_loaded_nor_asked_for_out_of_fold_probabilities():
+    vote, kept, dataset = _vote_of_kept(weights=(1, 0))
+    assert kept.loaded == ["a" * 12]
+    rows = kept.training.rows[::-1]
+    oof = vote.out_of_fold_proba(rows, None, None, 0)
+    assert oof.dtype == np.float32  # as stored probabilities are
+    np.testing.assert_array_equal(oof, kept.training.proba[::-1])
+    vote, kept, _ = _vote_of_kept()
+    assert vote.out_of_fold_proba(rows, None, None, 0) is None  # b votes, with no out-of-fold probabilities
+
+
+def test_an_ensemble_fitted_before_its_runs_are_given_says_so():
+    vote = registry.get("model", "ensemble").create({"members": ("a" * 12,)})
+    with pytest.raises(FerBenchError, match=r"fitted before its runs were given \(BuildsOnRuns.use_runs\)$"):
+        vote.fit(None)
+
+
 def test_members_with_different_label_spaces_or_data_are_refused_in_one_line(write_experiments, tmp_path, capsys):
     results = tmp_path / "results"
     write_experiments({"a.toml": MEMBER.format(shrink=0.0)})
@@ -155,6 +294,8 @@ def test_members_with_different_label_spaces_or_data_are_refused_in_one_line(wri
         status = main(["run", "vote", "--data", str(csv), "--results", str(results)])
         [error] = errors_in(capsys.readouterr().err)
         assert status == 2 and f"members with different {what}" in error
+        if what == "label spaces":  # each named with its run, experiment and what differs
+            assert f"{seven.run_id} (a: 7 classes) and {three.run_id} (a: 3 classes)" in error
 
 
 def test_an_ensemble_needs_members_and_names_a_missing_one(write_experiments, tmp_path, simulated_csv, capsys):

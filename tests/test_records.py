@@ -240,6 +240,30 @@ def test_a_results_folder_is_made_with_its_records_file_or_refused_in_one_line(t
         store.check_writable()
 
 
+def test_a_read_only_records_file_is_refused_by_the_check_as_for_a_user(tmp_path, monkeypatch):
+    store = RecordStore(tmp_path).check_writable()
+    opened = os.open
+
+    def read_only(path, flags, *mode):  # the file's permissions as a user meets them (root writes any file)
+        if Path(path) == store.path and flags & os.O_ACCMODE != os.O_RDONLY:
+            raise PermissionError(13, "Permission denied")
+        return opened(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(FerBenchError, match=r"is not writable \(Permission denied\)"):
+        store.check_writable()
+
+
+def test_a_first_record_makes_its_folders_and_a_file_of_mode_644_or_is_refused_naming_the_file(tmp_path):
+    store = RecordStore(tmp_path / "new" / "results")
+    store.append(example_record())
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o644 & ~_umask() and len(store.all()) == 1
+    (tmp_path / "file").write_text("")
+    blocked = RecordStore(tmp_path / "file" / "results")
+    with pytest.raises(FerBenchError, match=f"^cannot write run records to {re.escape(str(blocked.path))}: "):
+        blocked.append(example_record())
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

@@ -61,9 +61,9 @@ def split_metrics(y_true, y_pred, classes, proba=None) -> SplitMetrics:
     support = confusion.sum(axis=1)
     predicted = confusion.sum(axis=0)
     hits = np.diag(confusion)
-    recall = np.divide(hits, support, out=np.zeros(n_classes), where=support > 0)
-    precision = np.divide(hits, predicted, out=np.zeros(n_classes), where=predicted > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n_classes), where=precision + recall > 0)
+    recall = _share(hits, support)
+    precision = _share(hits, predicted)
+    f1 = _share(2 * precision * recall, precision + recall)
     present = support > 0
     n_labelled, n_evaluated = int(labelled.sum()), int(evaluated.sum())
     return SplitMetrics(
@@ -78,6 +78,12 @@ def split_metrics(y_true, y_pred, classes, proba=None) -> SplitMetrics:
         n_unlabelled=len(y_true) - n_labelled,
         **(_calibration(t, np.asarray(proba)[evaluated]) if proba is not None and n_evaluated else {}),
     )
+
+
+def _share(part, whole):
+    """part / whole as floats, 0 where `whole` is 0 (a class never seen, or never predicted)."""
+    some = whole > 0
+    return np.where(some, part / np.where(some, whole, 1), 0.0)
 
 
 def _calibration(y_true, proba):
