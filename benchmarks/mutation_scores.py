@@ -24,10 +24,6 @@ _LOCK_MODE = (
     "another mode for a new claim file (0o645, or 0o777 less the umask): its owner opens it read-write "
     "all the same, and nothing reads its mode"
 )
-_PRECISION = (
-    "precision NaN (0/0) for a class never predicted: precision is read only by f1, which stays 0 there either "
-    "way (where=precision + recall > 0 is false for NaN)"
-)
 _UPGRADE_IDEMPOTENT = (
     "a record of the current schema upgraded anyway: its data carries classes and labels and its hardware "
     "the Keras backend, which override what _upgrade fills, so the same record comes out"
@@ -66,8 +62,8 @@ EQUIVALENT = {
     "fer_bench.scoring.stats.x_mcnemar_exact__mutmut_36": "binomtest(b, b + c): 0.5 is binomtest's default p",
     "fer_bench.runs.claims.x__lock__mutmut_8": _LOCK_MODE,
     "fer_bench.runs.claims.x__lock__mutmut_10": _LOCK_MODE,
-    "fer_bench.scoring.metrics.x_split_metrics__mutmut_51": _PRECISION,
-    "fer_bench.scoring.metrics.x_split_metrics__mutmut_53": _PRECISION,
+    "fer_bench.scoring.metrics.x__share__mutmut_17": "np.where(some, whole, 2): the divisor put where the whole "
+    "is 0 only keeps that division finite, and the outer np.where drops its quotient",
     "fer_bench.scoring.metrics.x_decode_predictions__mutmut_2": _INT64,
     "fer_bench.scoring.metrics.x_decode_predictions__mutmut_4": _INT64,
     "fer_bench.scoring.metrics.x_decode_predictions__mutmut_10": "_CODES.rindex: each code appears once in _CODES",
@@ -75,6 +71,8 @@ EQUIVALENT = {
     "fer_bench.runs.records.x__upgrade__mutmut_5": _UPGRADE_IDEMPOTENT,
     "fer_bench.runs.records.x__upgrade__mutmut_6": _UPGRADE_IDEMPOTENT,
     "fer_bench.runs.records.x__upgrade__mutmut_8": _UPGRADE_IDEMPOTENT,
+    "fer_bench.runs.fitting.x_fit__mutmut_18": 'validation = "": FitData gets `tuple(validation) if validation '
+    'else None`, None for "" as for None',
     "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_7": "why_none=None for the ensemble's own "
     "Temperature(1.0): nothing reads it (predict.py rebuilds a recorded ensemble with its own temperatures)",
     "fer_bench.parts.models.ensemble.xǁEnsembleǁfit__mutmut_17": _WEIGHTS_NORMALISED,

@@ -105,6 +105,7 @@ def test_greedy_selection_sees_publictest_only_and_the_board_says_so(recorded, w
     assert set(seen_splits) == {"PublicTest"}
     assert len(seen_labels) == 1 and np.array_equal(seen_labels[0], dataset.labels[dataset.indices("PublicTest")])
     assert vote.selection["on"] == "PublicTest"
+    assert vote.selection["method"] == "greedy forward selection on PublicTest accuracy, 5 rounds"
     assert sum(m["weight"] for m in vote.selection["members"]) == pytest.approx(1.0)
     details = (results / "LEADERBOARD.md").read_text().split("## Details")[1]
     row = next(line for line in details.splitlines() if f"`{vote.run_id}`" in line)
@@ -228,7 +229,7 @@ class _Kept(RecordedRuns):
             run_id: RecordedRun(run_id, run_id[:1], dataset.classes, dataset.fingerprint, ("pixels", {}), True, oof)
             for run_id, oof in (("a" * 12, True), ("b" * 12, False))
         }
-        self.temperatures = {"a" * 12: calibration.Temperature(1.5, 10), "b" * 12: calibration.Temperature(0.7, 10)}
+        self.temperatures = {"a" * 12: calibration.Temperature(1.5, 10), "b" * 12: calibration.Temperature(1 / 3, 10)}
         rows = dataset.indices("Training")
         proba = np.random.default_rng(0).dirichlet(np.ones(7), len(rows)).astype(np.float32)
         self.training = SplitProbabilities(rows, dataset.labels[rows], proba, out_of_fold=True)
@@ -259,10 +260,13 @@ def _vote_of_kept(**params):
 
 
 def test_a_calibrating_ensemble_uses_each_members_temperature_and_an_uncalibrated_one_none():
-    vote, _, _ = _vote_of_kept(calibrate=True)
-    assert [m["temperature"] for m in vote.choice()["members"]] == [1.5, 0.7]
+    vote, _, _ = _vote_of_kept(calibrate=True, weights=(1, 2))
+    members = vote.choice()["members"]
+    assert [(m["weight"], m["temperature"]) for m in members] == [(0.333333, 1.5), (0.666667, 0.333333)]
+    assert vote.choice()["method"] == "given weights"
     vote, _, _ = _vote_of_kept()
     assert ["temperature" in m for m in vote.choice()["members"]] == [False, False]
+    assert vote.choice()["method"] == "equal weights"
 
 
 def test_a_member_of_weight_0_is_not_loaded_nor_asked_for_out_of_fold_probabilities():
@@ -274,6 +278,15 @@ def test_a_member_of_weight_0_is_not_loaded_nor_asked_for_out_of_fold_probabilit
     np.testing.assert_array_equal(oof, kept.training.proba[::-1])
     vote, kept, _ = _vote_of_kept()
     assert vote.out_of_fold_proba(rows, None, None, 0) is None  # b votes, with no out-of-fold probabilities
+
+
+def test_a_member_whose_inputs_the_ensembles_features_cannot_give_is_refused_naming_both():
+    dataset = simulated_dataset({"Training": 4, "PublicTest": 2, "PrivateTest": 2})
+    kept = _Kept(dataset)
+    kept.runs["b" * 12] = replace(kept.runs["b" * 12], features=("embedding", {}))
+    vote = registry.get("model", "ensemble").create({"members": ("a" * 12, "b" * 12)})
+    with pytest.raises(FerBenchError, match=r"member b{12} \(b\) takes features embedding .*, which features pixels "):
+        vote.use_runs(kept, registry.get("features", "pixels").create({}), dataset)
 
 
 def test_an_ensemble_fitted_before_its_runs_are_given_says_so():
@@ -294,8 +307,11 @@ def test_members_with_different_label_spaces_or_data_are_refused_in_one_line(wri
         status = main(["run", "vote", "--data", str(csv), "--results", str(results)])
         [error] = errors_in(capsys.readouterr().err)
         assert status == 2 and f"members with different {what}" in error
-        if what == "label spaces":  # each named with its run, experiment and what differs
-            assert f"{seven.run_id} (a: 7 classes) and {three.run_id} (a: 3 classes)" in error
+        shown = {  # each member named, with what differs
+            "label spaces": ("7 classes", "3 classes"),
+            "data fingerprints": tuple(simulated_dataset(seed=seed).fingerprint for seed in (0, 1)),
+        }[what]
+        assert f"{pair[0].run_id} (a: {shown[0]}) and {pair[1].run_id} (a: {shown[1]})" in error
 
 
 def test_an_ensemble_needs_members_and_names_a_missing_one(write_experiments, tmp_path, simulated_csv, capsys):

@@ -8,7 +8,9 @@ import pytest
 from fer_bench.data import FER2013_CLASSES
 from fer_bench.data.copies import copy_groups, grouped_holdout
 from fer_bench.data.dataset import UNLABELLED, Dataset
+from fer_bench.errors import FerBenchError
 from fer_bench.parts.base import Resampler, Resumable, ValidationPlan
+from fer_bench.parts.models.sklearn_baselines import LogReg
 from fer_bench.runs import fitting, layout
 from fer_bench.testing import CheapCentroid, simulated_dataset
 
@@ -106,6 +108,14 @@ def test_a_model_without_a_plan_gets_every_row_resampled_and_what_its_capabiliti
     assert data.checkpoint_dir is None  # not Resumable
     assert data.on_epoch == report.append  # ReportsEpochs
 
+    class NoEpochs(LogReg):  # neither Resumable nor ReportsEpochs
+        def fit(self, data):
+            self.data = data
+
+    model = NoEpochs()
+    fitting.fit(model, _Untouched(), X, y, SEED, FER2013_CLASSES, "checkpoints", report.append, groups)
+    assert model.data.checkpoint_dir is None and model.data.on_epoch is None
+
     model = _ResumableSpy()
     fitting.fit(model, _Recording(), X, y, SEED, FER2013_CLASSES, "checkpoints", report.append, groups)
     assert model.data.checkpoint_dir == "checkpoints"
@@ -129,6 +139,15 @@ def test_a_model_with_a_plan_gets_its_real_validation_rows_held_out_by_group():
     shuffled_X, shuffled_y = fitting.shuffle(*_Recording().resample(X[fitted], y[fitted], SEED), SEED)
     np.testing.assert_array_equal(model.data.X, shuffled_X)  # shuffled by the run's seed, rows with their labels
     np.testing.assert_array_equal(model.data.y, shuffled_y)
+
+
+def test_rows_the_features_could_not_cover_are_refused_before_resampling_naming_the_model():
+    X, y = _rows()
+    X[3] = np.nan
+    model, resampler = _Spy(), _Recording()
+    with pytest.raises(FerBenchError, match=f"^{model.key}: 1 of the {len(X)} feature rows to fit on hold NaN"):
+        fitting.fit(model, resampler, X, y, SEED, FER2013_CLASSES)
+    assert resampler.calls == [] and model.data is None
 
 
 def test_a_plan_that_resamples_first_holds_out_the_last_share_of_the_shuffled_rows():
