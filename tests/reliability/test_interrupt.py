@@ -55,6 +55,8 @@ def test_ctrl_c_during_a_fit_in_native_code_stops_within_seconds_and_records_not
         [sys.executable, "-c", BLOCKED_IN_NATIVE_CODE, str(fitting), "complete", "cheap", "--results", str(results)],
         stderr=subprocess.PIPE,
         text=True,
+        # as from a shell: a test runner's worker may ignore SIGINT, which a child would inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not fitting.exists() and process.poll() is None and time.monotonic() < deadline:
