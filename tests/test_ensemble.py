@@ -218,8 +218,11 @@ def test_a_greedy_ensemble_of_one_member_gives_it_the_whole_weight(recorded, wri
     assert [(m["run_id"], m["weight"]) for m in vote.selection["members"]] == [(members["a"].run_id, 1.0)]
 
 
+A, B = "a" * 12, "b" * 12  # the run ids of _Kept's runs
+
+
 class _Kept(RecordedRuns):
-    """Two recorded runs, a (out of fold) and b, on `dataset`: their temperatures, their stored
+    """Two recorded runs, A (out of fold) and B, on `dataset`: their temperatures, their stored
     Training probabilities, and which models were loaded."""
 
     where = "a test"
@@ -227,9 +230,9 @@ class _Kept(RecordedRuns):
     def __init__(self, dataset):
         self.runs = {
             run_id: RecordedRun(run_id, run_id[:1], dataset.classes, dataset.fingerprint, ("pixels", {}), True, oof)
-            for run_id, oof in (("a" * 12, True), ("b" * 12, False))
+            for run_id, oof in ((A, True), (B, False))
         }
-        self.temperatures = {"a" * 12: calibration.Temperature(1.5, 10), "b" * 12: calibration.Temperature(1 / 3, 10)}
+        self.temperatures = {A: calibration.Temperature(1.5, 10), B: calibration.Temperature(1 / 3, 10)}
         rows = dataset.indices("Training")
         proba = np.random.default_rng(0).dirichlet(np.ones(7), len(rows)).astype(np.float32)
         self.training = SplitProbabilities(rows, dataset.labels[rows], proba, out_of_fold=True)
@@ -250,47 +253,55 @@ class _Kept(RecordedRuns):
         return self.temperatures[run_id]
 
 
-def _vote_of_kept(**params):
+def _kept():
     dataset = simulated_dataset({"Training": 4, "PublicTest": 2, "PrivateTest": 2})
-    kept = _Kept(dataset)
-    vote = registry.get("model", "ensemble").create({"members": ("a" * 12, "b" * 12)} | params)
+    return _Kept(dataset), dataset
+
+
+def _given(kept, dataset, **params):
+    """An ensemble of both kept runs (on pixels), given its runs."""
+    vote = registry.get("model", "ensemble").create({"members": (A, B)} | params)
     vote.use_runs(kept, registry.get("features", "pixels").create({}), dataset)
+    return vote
+
+
+def _vote_of_kept(**params):
+    kept, dataset = _kept()
+    vote = _given(kept, dataset, **params)
     vote.fit(None)
-    return vote, kept, dataset
+    return vote, kept
 
 
 def test_a_calibrating_ensemble_uses_each_members_temperature_and_an_uncalibrated_one_none():
-    vote, _, _ = _vote_of_kept(calibrate=True, weights=(1, 2))
+    vote, _ = _vote_of_kept(calibrate=True, weights=(1, 2))
     members = vote.choice()["members"]
     assert [(m["weight"], m["temperature"]) for m in members] == [(0.333333, 1.5), (0.666667, 0.333333)]
     assert vote.choice()["method"] == "given weights"
-    vote, _, _ = _vote_of_kept()
+    vote, _ = _vote_of_kept()
     assert ["temperature" in m for m in vote.choice()["members"]] == [False, False]
     assert vote.choice()["method"] == "equal weights"
 
 
 def test_a_member_of_weight_0_is_not_loaded_nor_asked_for_out_of_fold_probabilities():
-    vote, kept, dataset = _vote_of_kept(weights=(1, 0))
-    assert kept.loaded == ["a" * 12]
+    vote, kept = _vote_of_kept(weights=(1, 0))
+    assert kept.loaded == [A]
     rows = kept.training.rows[::-1]
     oof = vote.out_of_fold_proba(rows, None, None, 0)
     assert oof.dtype == np.float32  # as stored probabilities are
     np.testing.assert_array_equal(oof, kept.training.proba[::-1])
-    vote, kept, _ = _vote_of_kept()
+    vote, kept = _vote_of_kept()
     assert vote.out_of_fold_proba(rows, None, None, 0) is None  # b votes, with no out-of-fold probabilities
 
 
 def test_a_member_whose_inputs_the_ensembles_features_cannot_give_is_refused_naming_both():
-    dataset = simulated_dataset({"Training": 4, "PublicTest": 2, "PrivateTest": 2})
-    kept = _Kept(dataset)
-    kept.runs["b" * 12] = replace(kept.runs["b" * 12], features=("embedding", {}))
-    vote = registry.get("model", "ensemble").create({"members": ("a" * 12, "b" * 12)})
-    with pytest.raises(FerBenchError, match=r"member b{12} \(b\) takes features embedding .*, which features pixels "):
-        vote.use_runs(kept, registry.get("features", "pixels").create({}), dataset)
+    kept, dataset = _kept()
+    kept.runs[B] = replace(kept.runs[B], features=("embedding", {}))
+    with pytest.raises(FerBenchError, match=rf"member {B} \(b\) takes features embedding .*, which features pixels "):
+        _given(kept, dataset)
 
 
 def test_an_ensemble_fitted_before_its_runs_are_given_says_so():
-    vote = registry.get("model", "ensemble").create({"members": ("a" * 12,)})
+    vote = registry.get("model", "ensemble").create({"members": (A,)})
     with pytest.raises(FerBenchError, match=r"fitted before its runs were given \(BuildsOnRuns.use_runs\)$"):
         vote.fit(None)
 
