@@ -52,10 +52,15 @@ bench: install
 # Mutation testing of the modules whose silent failure would corrupt results ([tool.mutmut] in
 # pyproject.toml), then each module's score: slow, so not in CI. It works in mutants/, where `mutmut show
 # NAME` finds a mutant. MUTATE_ARGS: mutmut's options and mutant names, e.g. "--max-children 1
-# 'fer_bench.scoring.stats*'" (one process, one module); a later run retries only what changed.
+# 'fer_bench.scoring.stats*'" (one process, one module). A later run tries the mutants not tried yet
+# and those of changed modules; name survivors to try them again against new tests.
 MUTATE_ARGS ?=
 
+# mutmut maps tests to the functions they reach once (mutants/mutmut-stats.json), never again by
+# itself: the map is dropped when a test or the selection has changed since, so that new tests run.
 mutate: $(VENV)/.mutation-installed
+	@if [ -n "$$(find tests pyproject.toml \( -name '*.py' -o -name pyproject.toml \) \
+	  -newer mutants/mutmut-stats.json 2>/dev/null)" ]; then rm mutants/mutmut-stats.json; fi
 	$(BIN)/mutmut run $(MUTATE_ARGS)
 	$(BIN)/python -m benchmarks.mutation_scores
 

@@ -33,6 +33,14 @@ _FLOAT64_LATER = (
     "and out_of_fold_proba casts the vote to float32"
 )
 _WEIGHTS_NORMALISED = "the weights are divided by their sum next: ints, or 2.0 each, give the same float64 shares"
+_APPLIED_IN_FLOAT64 = (
+    "a dtype dropped around Temperature.apply: it scales in float64 whatever it is given, and at 1.0 returns "
+    "its input, whose float32 values the other asarray casts to float64 exactly"
+)
+_ONE_VALUE_EACH = (
+    "best_epoch or resumed_at_epoch counted: each holds one value, and every copy's history holds at least one "
+    "epoch's metrics, so the longest is the same"
+)
 _SAME_DRAWS = "rng.integers(n) draws from [0, n) as rng.integers(0, n) does, the same numbers from the same seed"
 EQUIVALENT = {
     "fer_bench.scoring.stats.x_mean_std__mutmut_3": _FLOAT,
@@ -82,6 +90,18 @@ EQUIVALENT = {
     "fer_bench.parts.models.ensemble.x__at_rows__mutmut_5": "np.full(..., None, dtype=np.float32) fills NaN",
     "fer_bench.parts.models.ensemble.x__at_rows__mutmut_6": _FLOAT64_LATER,
     "fer_bench.parts.models.ensemble.x__at_rows__mutmut_9": _FLOAT64_LATER,
+    "fer_bench.parts.models.ensemble.x_soft_vote__mutmut_13": _APPLIED_IN_FLOAT64,
+    "fer_bench.parts.models.ensemble.x_soft_vote__mutmut_15": _APPLIED_IN_FLOAT64,
+    "fer_bench.parts.models.ensemble.x_soft_vote__mutmut_18": _APPLIED_IN_FLOAT64,
+    "fer_bench.parts.models.ensemble.x_soft_vote__mutmut_20": _APPLIED_IN_FLOAT64,
+    "fer_bench.parts.models.cross_fitted.x_assign_folds__mutmut_9": "reshape(len(X), -2): NumPy infers any "
+    "negative size, as it does -1",
+    "fer_bench.parts.models.cross_fitted.xǁCrossFittedǁout_of_fold_proba__mutmut_22": "held[1] for held[0]: "
+    "every copy gives one column per class",
+    "fer_bench.parts.models.cross_fitted.x__epochs__mutmut_3": _ONE_VALUE_EACH,
+    "fer_bench.parts.models.cross_fitted.x__epochs__mutmut_4": _ONE_VALUE_EACH,
+    "fer_bench.parts.models.cross_fitted.x__epochs__mutmut_5": _ONE_VALUE_EACH,
+    "fer_bench.parts.models.cross_fitted.x__epochs__mutmut_6": _ONE_VALUE_EACH,
     "fer_bench.runs.records.xǁRecordStoreǁappend__mutmut_43": "os.pread(fd, 2, size - 1): at offset size - 1 "
     "there is one byte left to read, so the same last byte comes back (the size is read under the writers' lock)",
 }

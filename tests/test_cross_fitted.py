@@ -3,6 +3,7 @@ that never fitted on it, folds are reproducible, an ensemble of cross-fitted run
 fold too, and a student may fit its teacher's temperature only on out-of-fold probabilities."""
 
 import hashlib
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -12,8 +13,11 @@ from fer_bench import api
 from fer_bench.cli import main
 from fer_bench.data.copies import GROUPING, copy_groups
 from fer_bench.data.dataset import Dataset
+from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
+from fer_bench.parts.base import Setup
 from fer_bench.parts.models import _distillation as distillation
+from fer_bench.parts.models import cross_fitted
 from fer_bench.parts.models.cross_fitted import assign_folds
 from fer_bench.runs import fitting, probabilities
 from fer_bench.runs.predict import Predictor
@@ -69,6 +73,19 @@ def fitted_on(monkeypatch):
     return fits
 
 
+def _training(dataset):
+    """(X, y) of the data set's Training images, as the harness fits them on pixels."""
+    rows = dataset.indices("Training")
+    return dataset.images[rows][..., None].astype(np.float32) / 255, dataset.labels[rows]
+
+
+def _cross_fitted(folds=3):
+    return registry.get("model", "cross-fitted").create({"inner": "test-centroid", "folds": folds})
+
+
+NONE = registry.get("resampler", "none").create({})
+
+
 def test_every_training_image_is_scored_by_the_copy_that_did_not_fit_on_it(
     dataset, fitted_on, write_experiments, tmp_path
 ):
@@ -96,6 +113,26 @@ def test_every_training_image_is_scored_by_the_copy_that_did_not_fit_on_it(
     assert record.held_out is None  # its fit holds no images out: the folds are its validation
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_folds_keep_each_group_together_and_without_groups_each_image(dataset, seed):
+    """Without groups (runs recorded before splits were grouped) only identical images share a fold."""
+    X, y = _training(dataset)
+    pairs = np.arange(len(y)) // 2
+    fold = assign_folds(X, y, seed, 3, pairs)
+    assert np.array_equal(fold[0::2], fold[1::2])
+    fold = assign_folds(X, y, seed, 3)
+    assert [fold[row] == fold[of] for row, of in DUPLICATES] == [True, True]
+
+
+def test_folds_without_groups_stay_as_the_runs_recorded_before_grouping_made_them():
+    """Their out-of-fold probabilities are computed again from these folds: any change to how identical
+    images are found and numbered (the digest, its size) moves images between folds."""
+    y = np.repeat(np.arange(7), 6)
+    X = np.random.default_rng(0).random((len(y), 4)).astype(np.float32)
+    X[41], y[41] = X[0], 3  # an image repeated under another label
+    assert "".join(map(str, assign_folds(X, y, 0, 3))) == "012120102120212100220011020112102102011020"
+
+
 def test_folds_are_stratified_and_fixed_by_the_seed():
     y = np.repeat(np.arange(7), 30)
     X = np.random.default_rng(0).random((len(y), 4))
@@ -108,29 +145,118 @@ def test_folds_are_stratified_and_fixed_by_the_seed():
     assert np.array_equal(assign_folds(X, soft, 3, 4), fold)  # soft targets: by their most likely class
 
 
-def test_an_interrupted_fit_resumes_after_the_copies_it_finished(dataset, fitted_on, monkeypatch, tmp_path):
-    model = registry.get("model", "cross-fitted").create({"inner": "test-centroid", "folds": 3})
-    X = dataset.images[dataset.indices("Training")][..., None].astype(np.float32) / 255
-    y = dataset.labels[dataset.indices("Training")]
-    resampler = registry.get("resampler", "none").create({})
+@pytest.mark.parametrize("finished", [1, 2])
+def test_an_interrupted_fit_resumes_after_the_copies_it_finished(dataset, fitted_on, monkeypatch, tmp_path, finished):
+    model = _cross_fitted()
+    X, y = _training(dataset)
+    checkpoint = tmp_path / "checkpoint"
     fit = CheapCentroid.fit
 
-    def fails_on_the_second_copy(self, data):
-        if len(fitted_on) == 1:
+    def fails_after_the_finished_copies(self, data):
+        if len(fitted_on) == finished:
             fitted_on.append(None)
             raise RuntimeError("interrupted")
         return fit(self, data)
 
-    monkeypatch.setattr(CheapCentroid, "fit", fails_on_the_second_copy)
+    monkeypatch.setattr(CheapCentroid, "fit", fails_after_the_finished_copies)
     with pytest.raises(RuntimeError, match="interrupted"):
-        fitting.fit(model, resampler, X, y, 0, dataset.classes, tmp_path / "checkpoint")
+        fitting.fit(model, NONE, X, y, 0, dataset.classes, checkpoint)
+    (checkpoint / f"copy{finished}").mkdir()  # as a Resumable inner model leaves the copy it was fitting
+    (checkpoint / f"copy{finished}" / "last.keras").write_text("")
     monkeypatch.setattr(CheapCentroid, "fit", fit)
-    history = fitting.fit(model, resampler, X, y, 0, dataset.classes, tmp_path / "checkpoint")
-    again = registry.get("model", "cross-fitted").create(model.get_params())
-    fitting.fit(again, resampler, X, y, 0, dataset.classes)
+    history = fitting.fit(model, NONE, X, y, 0, dataset.classes, checkpoint)
+    again = _cross_fitted()
+    uninterrupted = fitting.fit(again, NONE, X, y, 0, dataset.classes)
     np.testing.assert_allclose(model.predict_proba(X), again.predict_proba(X))
-    assert history["resumed_at_epoch"] == [3.0] and len(history["val_accuracy"]) == 9  # copy 1 was loaded
-    assert not list((tmp_path / "checkpoint").iterdir())  # finished copies are not left behind
+    # the finished copies' 3 epochs each were loaded, not trained
+    assert history["resumed_at_epoch"] == [3.0 * finished] and len(history["val_accuracy"]) == 9
+    assert "resumed_at_epoch" not in uninterrupted and len(uninterrupted["val_accuracy"]) == 9
+    assert not list(checkpoint.iterdir())  # finished copies and the inner model's checkpoints are not left behind
+
+
+def test_a_copy_resumed_inside_counts_its_epochs_trained_before_after_the_earlier_copies(dataset, monkeypatch):
+    X, y = _training(dataset)
+    fit, fits = CheapCentroid.fit, []
+
+    def resumed_second_copy(self, data):  # as a Resumable inner model reports a fit resumed at its epoch 2
+        fits.append(fit(self, data))
+        return fits[-1] | ({"resumed_at_epoch": [2.0]} if len(fits) == 2 else {})
+
+    monkeypatch.setattr(CheapCentroid, "fit", resumed_second_copy)
+    history = fitting.fit(_cross_fitted(), NONE, X, y, 0, dataset.classes)
+    assert history["resumed_at_epoch"] == [5.0]  # copy 1's 3 epochs and copy 2's first 2
+
+
+def test_a_fit_reports_its_copies_epochs_end_to_end_and_logs_each_copy(dataset, caplog):
+    X, y = _training(dataset)
+    epochs = []
+    with caplog.at_level(logging.INFO, logger="fer_bench"):
+        history = fitting.fit(
+            _cross_fitted(), NONE, X, y, 0, dataset.classes, on_epoch=lambda epoch, logs: epochs.append((epoch, logs))
+        )
+    # 3 copies of 3 epochs, each with its logs
+    assert epochs == [(epoch, {"val_accuracy": accuracy}) for epoch, accuracy in enumerate(history["val_accuracy"])]
+    assert len(epochs) == 9
+    fold = assign_folds(X, y, 0, 3)
+    assert [r.getMessage() for r in caplog.records if " of 3, " in r.getMessage()] == [
+        f"model/cross-fitted: copy {i + 1} of 3, model/test-centroid on {(fold != i).sum()} images "
+        f"({(fold == i).sum()} held out)"
+        for i in range(3)
+    ]
+
+
+def test_only_an_inner_model_that_resumes_gets_a_checkpoint_folder_its_copys_own(dataset, monkeypatch, tmp_path):
+    X, y = _training(dataset)
+    given, fit = [], CheapCentroid.fit
+
+    def spy(self, data):
+        given.append(data.checkpoint_dir)
+        return fit(self, data)
+
+    monkeypatch.setattr(CheapCentroid, "fit", spy)
+    fitting.fit(_cross_fitted(), NONE, X, y, 0, dataset.classes, tmp_path / "a")
+    assert given == [None] * 3  # test-centroid does not resume
+    monkeypatch.setattr(cross_fitted, "Resumable", CheapCentroid)  # as if it did
+    fitting.fit(_cross_fitted(), NONE, X, y, 0, dataset.classes, tmp_path / "b")
+    fitting.fit(_cross_fitted(), NONE, X, y, 0, dataset.classes)
+    assert given[3:] == [tmp_path / "b" / f"copy{i}" for i in range(3)] + [None] * 3
+
+
+def test_out_of_fold_probabilities_are_each_copys_on_its_fold_as_float32(dataset):
+    X, y = _training(dataset)
+    model = _cross_fitted()
+    fitting.fit(model, NONE, X, y, 0, dataset.classes)
+    proba = model.out_of_fold_proba(dataset.indices("Training"), X, y, 0)  # no groups: identical images together
+    fold = assign_folds(X, y, 0, 3)
+    assert proba.dtype == np.float32 and len(np.unique(fold)) == 3
+    for i, copy in enumerate(model._copies):
+        np.testing.assert_array_equal(proba[fold == i], copy.predict_proba(X[fold == i]).astype(np.float32))
+
+
+def test_the_copies_folder_is_saved_whole_over_an_old_one_a_half_written_one_or_no_folder(dataset, tmp_path):
+    X, y = _training(dataset)
+    model = _cross_fitted(folds=2)
+    fitting.fit(model, NONE, X, y, 0, dataset.classes)
+    path = tmp_path / "not" / "yet" / "run.weights.folds"
+    model.save(path)  # its parents made
+    (path / "copy9.npz").write_text("")  # an older save's file
+    half_written = path.with_name(f".{path.name}.tmp")
+    half_written.mkdir()
+    (half_written / "copy0.npz").write_text("")
+    model.save(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    assert sorted(p.name for p in path.iterdir()) == ["copy0.npz", "copy1.npz"]
+    loaded = _cross_fitted(folds=2).load(path, dataset.classes)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_the_inner_model_checks_the_runs_parts_with_its_soft_targets(monkeypatch):
+    seen = []
+    monkeypatch.setattr(CheapCentroid, "refuse", lambda self, setup: seen.append(setup.soft_targets))
+    model = _cross_fitted()
+    pixels = registry.get("features", "pixels").create({})
+    assert [model.refuse(Setup(pixels, NONE, model, soft)) for soft in (False, True)] == [None, None]
+    assert seen == [False, True]
 
 
 def test_a_cross_fitted_run_predicts_as_the_vote_of_its_copies(dataset, write_experiments, tmp_path):
@@ -242,6 +368,21 @@ def test_what_would_put_an_image_on_both_sides_of_a_fold_is_refused(write_experi
     write_experiments({"bad.toml": base + table})
     assert main(["run", "bad", "--results", str(tmp_path / "results")]) == 2
     assert why in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("inner", ["logreg", "saved-network"])  # saves weights, reports no epochs; pretrained
+def test_an_inner_model_that_is_not_a_network_fitted_here_is_refused_naming_it(inner):
+    refusal = "inner must be a model fitted here that saves its weights and reports its epochs"
+    with pytest.raises(FerBenchError, match=rf"^model/cross-fitted: {refusal} \(a network\); model/{inner} is not$"):
+        registry.get("model", "cross-fitted").create({"inner": inner})
+
+
+def test_joined_histories_run_end_to_end_and_say_only_what_earlier_processes_trained():
+    first = {"val_accuracy": [0.1, 0.2], "best_epoch": [1.0], "resumed_at_epoch": [1.0]}  # a copy resumed inside
+    second = {"val_accuracy": [0.3, 0.4]}  # a copy without every metric of the first
+    joined = {"val_accuracy": [0.1, 0.2, 0.3, 0.4], "best_epoch": [1.0]}
+    assert cross_fitted._joined([first, second], 0) == joined
+    assert cross_fitted._joined([first, second], 3) == joined | {"resumed_at_epoch": [3.0]}
 
 
 def test_the_inner_spec_is_resolved_into_the_run_id():

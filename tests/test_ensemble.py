@@ -1,6 +1,7 @@
 """Stored probabilities, calibration, temperature scaling and the ensemble of recorded runs: what
 they compute, and that PrivateTest never reaches selection, weighting or a temperature fit."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -296,8 +297,50 @@ def test_a_member_of_weight_0_is_not_loaded_nor_asked_for_out_of_fold_probabilit
 def test_a_member_whose_inputs_the_ensembles_features_cannot_give_is_refused_naming_both():
     kept, dataset = _kept()
     kept.runs[B] = replace(kept.runs[B], features=("embedding", {}))
-    with pytest.raises(FerBenchError, match=rf"member {B} \(b\) takes features embedding .*, which features pixels "):
+    refusal = rf"^model/ensemble: member {B} \(b\) takes features embedding .*, which features pixels "
+    with pytest.raises(FerBenchError, match=refusal):
         _given(kept, dataset)
+
+
+def test_a_member_without_saved_weights_is_refused_naming_it():
+    kept, dataset = _kept()
+    kept.runs[B] = replace(kept.runs[B], saved_weights=False)
+    with pytest.raises(FerBenchError, match=rf"^model/ensemble: member {B} \(b\) saved no weights$"):
+        _given(kept, dataset)
+
+
+@pytest.mark.parametrize(
+    ("other", "what"), [({"seed": 1}, "data fingerprint"), ({"classes": CHECK_CLASSES}, "label space")]
+)
+def test_members_that_agree_with_each_other_but_not_with_the_data_are_refused_showing_both(other, what):
+    kept, dataset = _kept()
+    data = simulated_dataset({"Training": 4, "PublicTest": 2, "PrivateTest": 2}, **other)
+    members, given = {
+        "data fingerprint": (dataset.fingerprint, data.fingerprint),
+        "label space": ("7 classes", "3 classes"),
+    }[what]
+    refusal = f"model/ensemble: the members' {what} ({members}) is not the data's ({given})"
+    with pytest.raises(FerBenchError, match=f"^{re.escape(refusal)}$"):
+        _given(kept, data)
+
+
+@pytest.mark.parametrize(
+    "weights", [(True, 1), (1, float("nan")), (float("inf"), 1), ("1", 1), (-1, 2), (1,), (1, 1, 1), (0, 0)]
+)
+def test_given_weights_must_be_one_finite_non_negative_number_per_member_not_all_zero(weights):
+    refusal = "model/ensemble: weights must be one non-negative number per member, not all zero"
+    with pytest.raises(FerBenchError, match=rf"^{refusal}$"):
+        registry.get("model", "ensemble").create({"members": (A, B), "weights": weights})
+
+
+def test_weights_given_and_selected_are_refused():
+    with pytest.raises(FerBenchError, match=r"^model/ensemble: give weights or select them, not both$"):
+        registry.get("model", "ensemble").create({"members": (A, B), "weights": (1, 1), "select": "greedy"})
+
+
+@pytest.mark.parametrize("weights", [(0, 1), (2.5, 0.5), ()])
+def test_weights_of_one_non_negative_number_per_member_or_none_are_taken(weights):
+    assert registry.get("model", "ensemble").create({"members": (A, B), "weights": weights}).weights == weights
 
 
 def test_an_ensemble_fitted_before_its_runs_are_given_says_so():
