@@ -95,7 +95,7 @@ def test_every_training_image_is_scored_by_the_copy_that_did_not_fit_on_it(
 
     stored = probabilities.load(results, record, ["Training"])["Training"]
     assert stored.out_of_fold and np.array_equal(stored.rows, dataset.indices("Training"))
-    X = dataset.images[stored.rows][..., None].astype(np.float32) / 255
+    X, _ = _training(dataset)  # its rows are Training's, as asserted above
     assert record.spec.split_groups == GROUPING
     fold = assign_folds(X, dataset.labels[stored.rows], record.seed, 3, copy_groups(dataset)[stored.rows])
     for row, of in DUPLICATES + NEAR_COPIES:  # a repeated image is in its original's fold, whatever its label
