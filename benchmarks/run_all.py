@@ -15,6 +15,9 @@ from benchmarks.common import machine
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 RAW, REPORT = RESULTS / "benchmarks.json", RESULTS / "benchmarks.md"
 PARTIAL = ("memory",)  # workloads that store what they measured so far after each of their runs
+# Workloads whose figures differ by CPU kind (ISA level): the newest measurement of each other kind is
+# kept beside this machine's, so a reader with an AVX2 CPU finds their speed whichever CPU ran `make bench`.
+PER_CPU = ("fast",)
 
 
 def main(argv):
@@ -54,13 +57,17 @@ def main(argv):
     }
     if "--render" not in argv:
         chosen = argv[argv.index("--only") + 1 :] if "--only" in argv else list(workloads)
-        raw = json.loads(RAW.read_text()) if "--only" in argv else {}
+        stored = json.loads(RAW.read_text()) if RAW.exists() else {}
+        raw = stored if "--only" in argv else {}
         raw["created"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         for chosen_name in chosen:  # stored as each one ends: a long run stopped midway keeps what it measured
             name, _, only = chosen_name.partition(":")
 
             def store(measured, name=name):
-                raw[name] = measured | {"measured": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "machine": machine()}
+                measured = measured | {"measured": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "machine": machine()}
+                if name in PER_CPU and name in stored:
+                    measured["other_cpus"] = other_cpus(stored[name], measured["machine"]["isa"])
+                raw[name] = measured
                 RAW.write_text(json.dumps(raw, indent=1) + "\n")
 
             workload = workloads[name]
@@ -71,6 +78,19 @@ def main(argv):
     raw = json.loads(RAW.read_text())
     REPORT.write_text(render(raw))
     print(REPORT)
+
+
+def other_cpus(previous, isa):
+    """`previous`'s measurements by CPU kind (its own and those it kept), less this machine's `isa`."""
+    kept = dict(previous.get("other_cpus", {}))
+    kept[previous["machine"]["isa"]] = {k: v for k, v in previous.items() if k != "other_cpus"}
+    kept.pop(isa, None)
+    return kept
+
+
+def by_cpu(measured):
+    """This machine's measurement, then the other CPU kinds' kept beside it."""
+    return [measured, *measured.get("other_cpus", {}).values()]
 
 
 def table(raw):
@@ -115,7 +135,7 @@ def table(raw):
     rows += grid_rows(raw["grid"]) if "grid" in raw else []
     rows += memory_rows(raw["memory"]) if "memory" in raw else []
     rows += cnn_rows(raw["cnn"]) if "cnn" in raw else []
-    rows += fast_rows(raw["fast"]) if "fast" in raw else []
+    rows += [row for f in by_cpu(raw["fast"]) for row in fast_rows(f)] if "fast" in raw else []
     rows += predict_rows(raw["predict"]) if "predict" in raw else []
     rows += coldstart_rows(raw["coldstart"]) if "coldstart" in raw else []
     rows += determinism_rows(raw["determinism"]) if "determinism" in raw else []
@@ -528,9 +548,11 @@ def machines(raw):
     places, versions = {}, {}
     for name, workload in raw.items():
         if isinstance(workload, dict) and "machine" in workload:  # a workload's results, not "created"
-            info = workload["machine"]
-            places.setdefault(machine_line(info), []).append(f"{name} ({workload['measured']})")
-            versions.setdefault(", ".join(f"{k} {v}" for k, v in info["versions"].items()), []).append(name)
+            for measured in by_cpu(workload):
+                info = measured["machine"]
+                places.setdefault(machine_line(info), []).append(f"{name} ({measured['measured']})")
+                named = versions.setdefault(", ".join(f"{k} {v}" for k, v in info["versions"].items()), [])
+                named += [name] if name not in named else []
     where = " ".join(f"{place} Measured there: {', '.join(names)}." for place, names in places.items())
     return where, "Versions: " + "; ".join(f"{', '.join(names)}: {v}" for v, names in versions.items()) + "."
 
@@ -574,7 +596,7 @@ def render(raw):
         + (grid_section(raw["grid"]) if "grid" in raw else [])
         + (memory_section(raw["memory"]) if "memory" in raw else [])
         + (cnn_section(raw["cnn"]) if "cnn" in raw else [])
-        + (fast_section(raw["fast"]) if "fast" in raw else [])
+        + ([line for f in by_cpu(raw["fast"]) for line in fast_section(f)] if "fast" in raw else [])
         + (predict_section(raw["predict"]) if "predict" in raw else [])
         + (coldstart_section(raw["coldstart"]) if "coldstart" in raw else [])
         + (determinism_section(raw["determinism"]) if "determinism" in raw else [])
@@ -681,11 +703,11 @@ def fast_section(f):
         for r in f["rows"]
     ]
     return [
-        f"## The fast CNN by backend and ISA level (measured {f['measured']})",
+        f"## The fast CNN by backend and ISA level, {f['isa']} CPU (measured {f['measured']})",
         "",
         f"Training images/s of the fast CNN as each experiment builds it, {f['images']:,} random images timed after",
         "a warm-up, each setting in its own process, the settings repeated in turn (`benchmarks/bench_fast.py`).",
-        f"This CPU's level: {f['isa']}; a level below it is the same CPU limited to it.",
+        f"{machine_line(f['machine'])} Its level: {f['isa']}; a level below it is the same CPU limited to it.",
         "",
         tabulate(
             rows,
