@@ -509,8 +509,8 @@ def complete(
 def prune(runs: Sequence[str], *, results: Folder = None, command: str | None = None) -> list[Record]:
     """Remove the saved weights of recorded runs (experiment names or run ids; each name's latest
     run), keeping their records and probabilities: the records are appended again without them
-    (fer_bench/runs/pruning.py). A run that another recorded run builds on is refused, and then
-    nothing is removed. Returns the appended records."""
+    (fer_bench/runs/pruning.py); an ensemble is retired, holding its members no more. A run that
+    another recorded run builds on is refused, and then nothing is removed. Returns the appended records."""
     from fer_bench.runs import pruning
     from fer_bench.runs.records import latest_ok
 

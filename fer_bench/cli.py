@@ -24,6 +24,7 @@ from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.runs import layout
 from fer_bench.runs.predict import DEFAULT_DETECTOR, FACES, FRAME_DETECTOR
+from fer_bench.runs.pruning import retires
 from fer_bench.specs import files
 from fer_bench.specs.experiment import MAX_SEED, is_seed
 
@@ -557,7 +558,8 @@ def cmd_complete(args):
 
 def cmd_prune(args):
     for record in api.prune(args.runs, results=args.results, command=args.command_line):
-        print(f"{record.experiment} (run {record.run_id}): weights removed; record and probabilities kept")
+        done = "retired, its members free to prune" if retires(record) else "weights removed"
+        print(f"{record.experiment} (run {record.run_id}): {done}; record and probabilities kept")
 
 
 def cmd_export(args):

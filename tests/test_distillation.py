@@ -8,6 +8,7 @@ import pytest
 
 from fer_bench import api
 from fer_bench.cli import main
+from fer_bench.errors import FerBenchError
 from fer_bench.parts import registry
 from fer_bench.parts.models import _distillation as distillation
 from fer_bench.runs import probabilities, pruning
@@ -96,6 +97,25 @@ def test_a_students_teacher_keeps_its_weights(teacher, write_experiments, capsys
     builds_on_it = f"student (run {student.run_id}) build(s) on it; its weights stay"
     assert errors == [f"fer-bench: error: run {record.run_id} (teacher): {builds_on_it}"]
     assert (results / record.artefact).is_file()
+
+
+def test_an_ensemble_that_teaches_a_student_is_not_retired_while_the_student_holds_it(teacher, write_experiments):
+    dataset, results, first = teacher
+    write_experiments({"vote.toml": ENSEMBLE_OF.format(members=f'"{first.run_id}"')})
+    vote = api.run("vote", data=dataset, results=results)
+    write_experiments({"student.toml": STUDENT_OF.format(teacher=vote.run_id, temperature=FIXED)})
+    student = api.run("student", data=dataset, results=results)
+    with pytest.raises(FerBenchError) as refused:
+        api.prune([vote.run_id], results=results)
+    assert (
+        str(refused.value)
+        == f"run {vote.run_id} (vote): student (run {student.run_id}) build(s) on it; its weights stay"
+    )
+    (done,) = api.prune(["student"], results=results)
+    assert done.pruned and not (results / student.artefact).exists()
+    with pytest.raises(FerBenchError, match="build"):  # a pruned student still holds its teacher
+        api.prune([vote.run_id], results=results)
+    assert pruning.retires(vote) and not pruning.retires(student) and not pruning.retires(first)
 
 
 def test_a_students_teacher_is_one_run_and_a_cnn_without_one_builds_on_none():

@@ -503,6 +503,55 @@ def test_a_member_names_every_run_that_builds_on_it_and_a_run_none_builds_on_is_
         api.prune(["c"], results=results)
 
 
+def test_a_retired_ensemble_holds_its_members_no_more_and_a_rerun_holds_them_again(recorded, write_experiments, capsys):
+    """Pruning an ensemble (no weights of its own) retires it: appended with `pruned`, its probabilities
+    kept; a member then stays only for the ensembles not retired, and a vote run again holds it again."""
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, members.values())
+    vote = api.run("vote", data=dataset, results=results)
+    ensemble_of(write_experiments, members.values(), "weights = [1, 3]")
+    weighted = api.run("vote", data=dataset, results=results)
+
+    assert main(["prune", vote.run_id, "--results", str(results)]) == 0
+    assert capsys.readouterr().out == (
+        f"vote (run {vote.run_id}): retired, its members free to prune; record and probabilities kept\n"
+    )
+    retired = RecordStore(results).all()[-1]
+    assert retired.run_id == vote.run_id and retired.pruned and retired.probabilities == vote.probabilities
+    assert (results / vote.probabilities).is_file()
+    with pytest.raises(FerBenchError) as refused:
+        api.prune(["a"], results=results)
+    assert (
+        str(refused.value)
+        == f"run {members['a'].run_id} (a): vote (run {weighted.run_id}) build(s) on it; its weights stay"
+    )
+    with pytest.raises(FerBenchError) as again:
+        api.prune([vote.run_id], results=results)
+    assert str(again.value) == f"run {vote.run_id} (vote) is retired already: it holds its members no more"
+
+    ensemble_of(write_experiments, members.values())
+    rerun = api.run("vote", data=dataset, results=results, force=True)
+    assert rerun.run_id == vote.run_id and rerun.pruned is None
+    api.prune([weighted.run_id], results=results)
+    with pytest.raises(FerBenchError, match=f"vote \\(run {vote.run_id}\\) build\\(s\\) on it"):
+        api.prune(["a"], results=results)
+    assert all((results / m.artefact).is_file() for m in members.values())
+
+
+def test_an_ensemble_retired_with_its_members_in_one_call_frees_them(recorded, write_experiments):
+    dataset, results, members = recorded
+    ensemble_of(write_experiments, members.values())
+    vote = api.run("vote", data=dataset, results=results)
+    done = api.prune(["a", vote.run_id, "b"], results=results)
+    assert [(r.run_id, r.artefact) for r in done] == [
+        (members["a"].run_id, None),
+        (vote.run_id, None),
+        (members["b"].run_id, None),
+    ]
+    assert not any((results / m.artefact).exists() for m in members.values())
+    assert [r.run_id for r in RecordStore(results).all()[-3:]] == [r.run_id for r in done]
+
+
 def test_weights_already_gone_are_pruned_all_the_same(recorded):
     dataset, results, members = recorded
     (results / members["b"].artefact).unlink()  # by hand
