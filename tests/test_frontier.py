@@ -3,6 +3,7 @@
 import re
 from dataclasses import replace
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 from matplotlib.text import Text
@@ -191,3 +192,16 @@ def test_the_figures_numbers_cover_no_point_and_no_other_number_and_the_key_name
     assert not any(n.overlaps(m) for n in numbers for m in markers)
     names = [text.get_text() for text in key.get_legend().get_texts()]
     assert names == ["1  cheap", *(f"{i + 2}  close-{i}" for i in range(6)), "8  dear"]
+
+
+def test_the_key_names_a_list_of_run_ids_by_its_length_and_wraps_within_its_column():
+    """An ensemble of 15 members named them all on one line of the key, which widened the committed
+    figure to several times the site's column."""
+    members = ", ".join(f"'{i:012x}'" for i in range(15))
+    points = [SimpleNamespace(label=f"ensemble-cpu (members=[{members}]) ‡"), SimpleNamespace(label="knn")]
+    key = figures._key(points)
+    assert key == ["1  ensemble-cpu (members=[15\n    runs]) ‡", "2  knn"]
+    assert all(len(line) <= figures.KEY_WIDTH for entry in key for line in entry.splitlines())
+    assert figures._key_lines(key) == 2 and figures._key_lines([*key, "3  a", "4  b\n    c"]) == 3
+    assert figures._key_lines([]) == 0
+    assert figures._key(points[1:]) == ["1  knn"]

@@ -4,6 +4,8 @@ figure drawn, not with the reports."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -189,6 +191,8 @@ def reliability_diagrams(curves) -> Figure:
 FRONTIER_WIDTH = 9.0
 FRONTIER_TYPE = 15
 KEY_COLUMNS = 2
+KEY_WIDTH = 34  # characters of a key's entry per line: two columns of FRONTIER_TYPE - 1 type fill FRONTIER_WIDTH
+RUN_LIST = re.compile(r"\[(?:'[0-9a-f]{12}',? ?)+\]")  # a label's list of run ids (an ensemble's members)
 MARKER_SIZE = 9  # points, as matplotlib's markersize
 # Where a number may go around its point, as (x, y) offsets of its centre in its own width and height
 # and the marker's size: right, left, above, below, the diagonals; then the same 2.2 times as far out,
@@ -206,8 +210,6 @@ def frontier_chart(panels) -> Figure:
     beside the points, covered each other where several cost about the same. `panels` hold `title`,
     `split` and `points` (each with label, family, accuracy, std, cpu_minutes, without_cost, on_front
     and outdated)."""
-    import textwrap
-
     from matplotlib.lines import Line2D
 
     families = list(dict.fromkeys(p.family for panel in panels for p in panel.points))
@@ -215,13 +217,14 @@ def frontier_chart(panels) -> Figure:
     uncosted = [list(dict.fromkeys(p.without_cost for p in panel.points if p.cpu_minutes is None)) for panel in panels]
     numbered = [[p for p in panel.points if p.on_front or p.cpu_minutes is None] for panel in panels]
     side_width = 1.5 * max(map(len, uncosted))
-    heights = [h for points in numbered for h in (5.0, 0.3 * -(-len(points) // KEY_COLUMNS))]  # a panel, its key
+    keys = [_key(points) for points in numbered]
+    heights = [h for key in keys for h in (5.0, 0.3 * _key_lines(key))]  # a panel, its key
     fig = _new_figure(figsize=(FRONTIER_WIDTH, 1.6 + sum(heights)), layout="constrained")
     grid = fig.add_gridspec(
         2 * len(panels), 2, width_ratios=[FRONTIER_WIDTH - side_width, side_width or 0.01], height_ratios=heights
     )
     to_number = []  # (axes, its points, their xs, the numbers of those numbered), once the layout is known
-    for row, (panel, reasons, points) in enumerate(zip(panels, uncosted, numbered)):
+    for row, (panel, reasons, points, labels) in enumerate(zip(panels, uncosted, numbered, keys)):
         number = {id(p): i for i, p in enumerate(points, 1)}
         ax = fig.add_subplot(grid[2 * row, 0] if reasons else grid[2 * row, :])
         costed = [p for p in panel.points if p.cpu_minutes is not None]
@@ -256,7 +259,7 @@ def frontier_chart(panels) -> Figure:
         key = fig.add_subplot(grid[2 * row + 1, :])
         key.axis("off")
         key.legend(
-            handles=[Line2D([], [], linestyle="", label=f"{i}  {p.label}") for i, p in enumerate(points, 1)],
+            handles=[Line2D([], [], linestyle="", label=label) for label in labels],
             loc="upper left",
             ncol=KEY_COLUMNS,
             handlelength=0,
@@ -275,6 +278,26 @@ def frontier_chart(panels) -> Figure:
     for ax, points, xs, numbers in to_number:
         _number_points(ax, [(x, 100 * p.accuracy) for p, x in zip(points, xs)], numbers)
     return fig
+
+
+def _key(points) -> list[str]:
+    """The key's entries: each point's number and label, a list of run ids as its length, wrapped to
+    KEY_WIDTH (an ensemble of 15 members named them all on one line, wider than the figure)."""
+
+    def compact(label):
+        return RUN_LIST.sub(lambda ids: f"[{ids.group().count(',') + 1} runs]", label)
+
+    return [
+        textwrap.fill(f"{i}  {compact(p.label)}", KEY_WIDTH, subsequent_indent="    ") for i, p in enumerate(points, 1)
+    ]
+
+
+def _key_lines(labels) -> int:
+    """Lines of the key's longest column (the legend fills its columns one after the other)."""
+    per = max(1, -(-len(labels) // KEY_COLUMNS))
+    return max(
+        (sum(label.count("\n") + 1 for label in labels[i : i + per]) for i in range(0, len(labels), per)), default=0
+    )
 
 
 def _points(ax, points, xs, color):
