@@ -201,6 +201,16 @@ def test_each_run_is_what_its_last_line_says():
     assert last_lines([a, b, a_pruned]) == [b, a_pruned]
 
 
+def test_the_latest_run_is_the_one_that_ran_last_not_one_pruned_or_completed_since():
+    older = replace(example_record("a" * 12, "exp", artefact="models/a.npz"), created="2026-12-02T04:29:00+00:00")
+    newer = replace(example_record("b" * 12, "exp", artefact="models/b.npz"), created="2026-12-08T02:48:00+00:00")
+    older_pruned = pruned(older, "fer-bench prune aaaaaa")
+    assert latest_ok([older, newer, older_pruned], "exp") == newer
+    newer_pruned = pruned(newer, "fer-bench prune bbbbbb")
+    assert latest_ok([older, newer, older_pruned, newer_pruned], "exp") == newer_pruned  # as its last line says
+    assert latest_ok([newer, older], "exp") == newer and latest_ok([older_pruned, older], "aaaaaa") == older
+
+
 def test_the_latest_ok_record_of_an_experiment_skips_failed_runs():
     runs = [example_record(f"{n}" * 12, "exp") for n in range(3)] + [example_record("f" * 12, "exp", status=FAILED)]
     assert latest_ok(runs, "exp") == runs[2]

@@ -375,11 +375,14 @@ def last_lines(records) -> list[Record]:
 
 
 def latest_ok(records, name_or_id) -> Record:
-    """The latest ok record of an experiment name or run-id prefix."""
+    """The ok run of an experiment name or run-id prefix that ran last, as its last ok line says. A
+    run completed or pruned since is appended again: that line does not make it the latest (pruning
+    older runs made `export cnn-fast-long` pick one of them)."""
     found = [r for r in select(records, name_or_id) if r.ok]
     if not found:
         raise FerBenchError(f"no successful recorded run matches {name_or_id!r}")
-    return found[-1]
+    now = {r.run_id: (r.created, number, r) for number, r in enumerate(found)}  # each run's last ok line
+    return max(now.values(), key=lambda line: line[:2])[2]
 
 
 def saved_model(record: Record, results_root: Path):

@@ -191,7 +191,8 @@ def test_tune_survives_kills(experiments, tmp_path, simulated_csv):
     # The budget is of complete and pruned trials: a trial queued again after a kill shifts the later
     # trials' numbers, so their sampled parameters, so whether the median pruner stops one.
     states = [(t.number, t.state.name, t.user_attrs) for t in study.trials]
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == TRIALS, (states, stderr[-3000:])
+    # A text, not a tuple: pytest shortens the repr of any other message to a line, hiding the states.
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == TRIALS, f"{states}\n{stderr[-3000:]}"
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
     best_run = best_experiment(search, study)[1].spec(load_dataset(simulated_csv).fingerprint).run_id
     assert [r.run_id for r in records if r.ok].count(best_run) == 1
