@@ -381,8 +381,9 @@ def latest_ok(records, name_or_id) -> Record:
     found = [r for r in select(records, name_or_id) if r.ok]
     if not found:
         raise FerBenchError(f"no successful recorded run matches {name_or_id!r}")
-    now = {r.run_id: (r.created, number, r) for number, r in enumerate(found)}  # each run's last ok line
-    return max(now.values(), key=lambda line: line[:2])[2]
+    now = {r.run_id: (r.created, number) for number, r in enumerate(found)}  # each run's last ok line
+    _, number = max(now.values())
+    return found[number]
 
 
 def saved_model(record: Record, results_root: Path):
