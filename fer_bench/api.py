@@ -137,6 +137,7 @@ def tune(
         dataset = workspace.labelled(spec.base.labels)
         storage = storage or tuning.default_storage(workspace.store.root, spec)  # made once the input is known good
         study = tuning.open_study(spec, storage)
+        studies.fail_stale(study)  # a dead worker's trial holds no place: a full study would never run it again
         n_trials = trials or spec.trials
         log.info(
             f"search {spec.name}: {len(studies.counted(study))} of {n_trials} trials in {studies.redacted(storage)}"

@@ -245,6 +245,29 @@ def test_a_worker_killed_mid_trial_leaves_the_study_usable(experiments, tmp_path
     assert states[0] == "FAIL" and states.count("COMPLETE") == 2  # the stale trial failed, the study finished
 
 
+def test_a_dead_workers_trial_in_the_last_place_of_the_budget_is_run_again(
+    experiments, tmp_path, monkeypatch, simulated_csv
+):
+    """A study whose trials are all counted, the last one running in a worker that died, counted as
+    full: `tune` skipped the trials and evaluated the best of the others (the kill loop's 5 of 6)."""
+    import time
+
+    from fer_bench.sweeps import studies
+
+    (experiments / "searches" / "one.toml").write_text(
+        f'base = "cheap"\n{SEARCH_RULE}trials = 1\n[space.model]\nshrink = true\n'
+    )
+    monkeypatch.setenv("FER_BENCH_HEARTBEAT_S", "1")
+    results = tmp_path / "results"
+    storage = f"sqlite:///{results / 'searches' / 'one.db'}"
+    (results / "searches").mkdir(parents=True)
+    studies.ask(open_study(load_search("one"), storage))  # its worker dies before it ends: no more beats
+    time.sleep(4.5)  # stale after 3 missed beats, as SQLite's heartbeat times, in whole seconds, tell
+    assert main(["tune", "one", "--results", str(results), "--data", str(simulated_csv)]) == 0
+    states = [t.state.name for t in open_study(load_search("one"), storage).trials]
+    assert states == ["FAIL", "COMPLETE"]  # failed, queued again and run
+
+
 def test_one_worker_with_the_same_seed_gives_the_same_trials(experiments, tmp_path):
     from fer_bench.testing import simulated_dataset
 
