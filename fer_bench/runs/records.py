@@ -381,9 +381,7 @@ def latest_ok(records, name_or_id) -> Record:
     found = [r for r in select(records, name_or_id) if r.ok]
     if not found:
         raise FerBenchError(f"no successful recorded run matches {name_or_id!r}")
-    now = {r.run_id: (r.created, number) for number, r in enumerate(found)}  # each run's last ok line
-    _, number = max(now.values())
-    return found[number]
+    return max(reversed(last_lines(found)), key=lambda r: r.created)  # a tie: the later line
 
 
 def saved_model(record: Record, results_root: Path):
